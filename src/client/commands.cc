@@ -1,0 +1,365 @@
+#include "client/commands.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <dirent.h>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace ferry::client {
+namespace {
+
+// Splits "-lr" style flags from operands; "--" ends the flags. EINVAL names an unknown flag.
+Status ParseFlags(const std::vector<std::string>& args, std::string_view allowed, std::set<char>& flags,
+                  std::vector<std::string>& operands) {
+  bool flags_done = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!flags_done && arg == "--") {
+      flags_done = true;
+    } else if (!flags_done && arg.size() > 1 && arg[0] == '-') {
+      for (std::size_t j = 1; j < arg.size(); ++j) {
+        if (allowed.find(arg[j]) == std::string_view::npos) {
+          return Status(ErrorCode::kInvalid, fmt::format("{}: unknown option -{}", args[0], arg[j]));
+        }
+        flags.insert(arg[j]);
+      }
+    } else {
+      operands.push_back(arg);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Usage(std::string_view name) {
+  for (const auto& command : AllCommands()) {
+    if (command.name == name) return Status(ErrorCode::kInvalid, fmt::format("usage: {}", command.usage));
+  }
+  return Status(ErrorCode::kInvalid, fmt::format("bad use of {}", name));
+}
+
+std::string EntryName(const Json& entry) { return entry.value("name", std::string()); }
+
+std::string HumanTime(std::int64_t mtime, std::int64_t now) {
+  const std::time_t t = mtime;
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char text[64];
+  // Like ls(1): the time of day for the last six months, the year for anything older or in the future.
+  constexpr std::int64_t kSixMonths = 182LL * 24 * 3600;
+  const bool recent = mtime <= now + 3600 && now - mtime < kSixMonths;
+  std::strftime(text, sizeof text, recent ? "%b %e %H:%M" : "%b %e  %Y", &tm);
+  return text;
+}
+
+Json LocalEntry(const std::string& name, const struct stat& st) {
+  std::string type = "other";
+  if (S_ISREG(st.st_mode)) type = "file";
+  if (S_ISDIR(st.st_mode)) type = "dir";
+  if (S_ISLNK(st.st_mode)) type = "link";
+  return Json{{"name", name},
+              {"type", type},
+              {"size", static_cast<std::uint64_t>(st.st_size)},
+              {"mode", st.st_mode & 07777},
+              {"mtime", st.st_mtim.tv_sec},
+              {"mtime_nsec", st.st_mtim.tv_nsec},
+              {"nlink", st.st_nlink}};
+}
+
+}  // namespace
+
+const std::vector<CommandInfo>& AllCommands() {
+  static const std::vector<CommandInfo> commands = {
+      {"help", "help [COMMAND]", "Show commands, or how to use one", false},
+      {"pwd", "pwd", "Print the remote folder", false},
+      {"cd", "cd [PATH]", "Change the remote folder (default: the home, /)", true},
+      {"ls", "ls [-l] [-a] [PATH...]", "List remote files (-l: long format, -a: include dot files)", true},
+      {"stat", "stat PATH...", "Show a remote entry's type, size, mode and modification time", true},
+      {"mkdir", "mkdir [-p] PATH...", "Create remote folders (-p: with missing parents, no error if present)", true},
+      {"rmdir", "rmdir PATH...", "Remove empty remote folders", true},
+      {"rm", "rm [-r] [-f] PATH...", "Remove remote files (-r: folders and their contents, -f: ignore missing)",
+       true},
+      {"mv", "mv [-f] FROM TO", "Rename or move a remote entry (-f: replace an existing file)", true},
+      {"whoami", "whoami", "Print the user you are logged in as", false},
+      {"lcd", "lcd [PATH]", "Change the local folder (default: $HOME)", false},
+      {"lpwd", "lpwd", "Print the local folder", false},
+      {"lls", "lls [-l] [-a] [PATH]", "List local files", false},
+      {"quit", "quit", "Leave (also: exit, bye)", false},
+  };
+  return commands;
+}
+
+CommandRunner::CommandRunner(Connection& connection, std::ostream& out) : connection_(connection), out_(out) {}
+
+Status CommandRunner::Run(const std::vector<std::string>& words) {
+  if (words.empty()) return Status::Ok();
+  const std::string& name = words[0];
+  if (name == "help" || name == "?") return Help(words);
+  if (name == "quit" || name == "exit" || name == "bye") {
+    quit_requested_ = true;
+    return Status::Ok();
+  }
+  if (name == "pwd" || name == "whoami") {
+    if (words.size() != 1) return Usage(name);
+    auto reply = connection_.Call(Json{{"op", name}});
+    if (!reply.ok()) return reply.status();
+    out_ << reply->value(name == "pwd" ? "path" : "user", std::string()) << "\n";
+    return Status::Ok();
+  }
+  if (name == "cd") return ChangeDir(words);
+  if (name == "ls" || name == "dir") return List(words);
+  if (name == "stat") return Stat(words);
+  if (name == "mkdir") return MakeDir(words);
+  if (name == "rmdir") return RemoveDir(words);
+  if (name == "rm") return Remove(words);
+  if (name == "mv" || name == "rename") return Move(words);
+  if (name == "lcd") return LocalChangeDir(words);
+  if (name == "lpwd") {
+    char buffer[PATH_MAX];
+    if (::getcwd(buffer, sizeof buffer) == nullptr) return Status::FromErrno(errno, "lpwd");
+    out_ << buffer << "\n";
+    return Status::Ok();
+  }
+  if (name == "lls") return LocalList(words);
+  return Status(ErrorCode::kInvalid, fmt::format("unknown command '{}' (try help)", name));
+}
+
+Status CommandRunner::Help(const std::vector<std::string>& args) {
+  for (const auto& command : AllCommands()) {
+    if (args.size() > 1 && command.name != args[1]) continue;
+    out_ << fmt::format("{:<28} {}\n", command.usage, command.summary);
+  }
+  if (args.size() > 1 &&
+      std::none_of(AllCommands().begin(), AllCommands().end(), [&](const auto& c) { return c.name == args[1]; })) {
+    return Status(ErrorCode::kInvalid, fmt::format("no command '{}'", args[1]));
+  }
+  return Status::Ok();
+}
+
+Status CommandRunner::ChangeDir(const std::vector<std::string>& args) {
+  if (args.size() > 2) return Usage("cd");
+  auto reply = connection_.Call(Json{{"op", "cd"}, {"path", args.size() == 2 ? args[1] : "/"}});
+  if (!reply.ok()) return reply.status();
+  remote_cwd_ = reply->value("path", remote_cwd_);
+  return Status::Ok();
+}
+
+Status CommandRunner::FetchListing(const std::string& path, Json& entries, bool* is_file) {
+  entries = Json::array();
+  return connection_.CallStream(Json{{"op", "ls"}, {"path", path}}, [&](const protocol::Frame& frame) {
+    if (is_file != nullptr) *is_file = frame.header.value("file", false);
+    Json batch = Json::parse(frame.body, nullptr, /*allow_exceptions=*/false);
+    if (!batch.is_array()) return Status(ErrorCode::kProtocol, "malformed listing from the server");
+    for (auto& entry : batch) {
+      if (entry.is_object()) entries.push_back(std::move(entry));
+    }
+    return Status::Ok();
+  });
+}
+
+void CommandRunner::PrintEntries(const Json& entries, bool long_format) {
+  std::vector<const Json*> sorted;
+  for (const auto& entry : entries) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(), [](const Json* a, const Json* b) { return EntryName(*a) < EntryName(*b); });
+  if (long_format) {
+    const std::int64_t now = std::time(nullptr);
+    for (const Json* entry : sorted) out_ << FormatLongEntry(*entry, now) << "\n";
+    return;
+  }
+  if (!columns_ || sorted.empty()) {
+    for (const Json* entry : sorted) out_ << EntryName(*entry) << "\n";
+    return;
+  }
+  // Columns, filled top to bottom, as ls(1) does on a terminal.
+  std::size_t widest = 0;
+  for (const Json* entry : sorted) widest = std::max(widest, EntryName(*entry).size());
+  const std::size_t column_width = widest + 2;
+  const std::size_t columns = std::max<std::size_t>(1, static_cast<std::size_t>(width_) / column_width);
+  const std::size_t rows = (sorted.size() + columns - 1) / columns;
+  for (std::size_t row = 0; row < rows; ++row) {
+    std::string line;
+    for (std::size_t column = 0; column < columns; ++column) {
+      const std::size_t index = column * rows + row;
+      if (index >= sorted.size()) break;
+      std::string name = EntryName(*sorted[index]);
+      if (column + 1 < columns && (column + 1) * rows + row < sorted.size()) name.resize(column_width, ' ');
+      line += name;
+    }
+    out_ << line << "\n";
+  }
+}
+
+Status CommandRunner::List(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "la1", flags, paths); !s.ok()) return s;
+  if (paths.empty()) paths.push_back("");
+  Status result = Status::Ok();
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    Json entries;
+    bool is_file = false;
+    if (Status s = FetchListing(paths[i], entries, &is_file); !s.ok()) {
+      if (!connection_.connected()) return s;
+      result = s;  // like ls(1): report, go on with the other paths, fail at the end
+      continue;
+    }
+    if (flags.count('a') == 0 && !is_file) {
+      Json visible = Json::array();
+      for (auto& entry : entries) {
+        if (!EntryName(entry).starts_with('.')) visible.push_back(std::move(entry));
+      }
+      entries = std::move(visible);
+    }
+    if (paths.size() > 1) out_ << (i > 0 ? "\n" : "") << paths[i] << ":\n";
+    PrintEntries(entries, flags.count('l') > 0);
+  }
+  return result;
+}
+
+Status CommandRunner::Stat(const std::vector<std::string>& args) {
+  if (args.size() < 2) return Usage("stat");
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto reply = connection_.Call(Json{{"op", "stat"}, {"path", args[i]}});
+    if (!reply.ok()) return reply.status();
+    const Json entry = reply->value("entry", Json::object());
+    const std::int64_t mtime = entry.value("mtime", std::int64_t{0});
+    const std::time_t t = mtime;
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    char when[64];
+    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    char zone[16];
+    std::strftime(zone, sizeof zone, "%z", &tm);
+    const auto mode = entry.value("mode", std::uint32_t{0});
+    out_ << fmt::format("  File: {}\n  Type: {}\n  Size: {}\n  Mode: {:04o} ({})\n Links: {}\nModify: {}.{:09} {}\n",
+                        args[i], entry.value("type", "other"), entry.value("size", std::uint64_t{0}), mode,
+                        FormatMode(entry.value("type", "other"), mode), entry.value("nlink", std::uint64_t{0}), when,
+                        entry.value("mtime_nsec", std::uint32_t{0}), zone);
+  }
+  return Status::Ok();
+}
+
+Status CommandRunner::MakeDir(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "p", flags, paths); !s.ok()) return s;
+  if (paths.empty()) return Usage("mkdir");
+  for (const auto& path : paths) {
+    auto reply = connection_.Call(Json{{"op", "mkdir"}, {"path", path}, {"parents", flags.count('p') > 0}});
+    if (!reply.ok()) return reply.status();
+  }
+  return Status::Ok();
+}
+
+Status CommandRunner::RemoveDir(const std::vector<std::string>& args) {
+  if (args.size() < 2) return Usage("rmdir");
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto reply = connection_.Call(Json{{"op", "rmdir"}, {"path", args[i]}});
+    if (!reply.ok()) return reply.status();
+  }
+  return Status::Ok();
+}
+
+Status CommandRunner::Remove(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "rRf", flags, paths); !s.ok()) return s;
+  if (paths.empty()) return Usage("rm");
+  const bool recursive = flags.count('r') > 0 || flags.count('R') > 0;
+  for (const auto& path : paths) {
+    auto reply = connection_.Call(Json{{"op", "rm"}, {"path", path}, {"recursive", recursive}});
+    if (!reply.ok() && !(flags.count('f') > 0 && reply.status().code() == ErrorCode::kNotFound)) {
+      return reply.status();
+    }
+  }
+  return Status::Ok();
+}
+
+Status CommandRunner::Move(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "f", flags, paths); !s.ok()) return s;
+  if (paths.size() != 2) return Usage("mv");
+  auto reply =
+      connection_.Call(Json{{"op", "mv"}, {"from", paths[0]}, {"to", paths[1]}, {"overwrite", flags.count('f') > 0}});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status CommandRunner::LocalChangeDir(const std::vector<std::string>& args) {
+  if (args.size() > 2) return Usage("lcd");
+  std::string target;
+  if (args.size() == 2) {
+    target = args[1];
+  } else {
+    const char* home = std::getenv("HOME");
+    target = home != nullptr ? home : "/";
+  }
+  if (::chdir(target.c_str()) != 0) return Status::FromErrno(errno, "lcd " + target);
+  return Status::Ok();
+}
+
+Status CommandRunner::LocalList(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "la1", flags, paths); !s.ok()) return s;
+  if (paths.size() > 1) return Usage("lls");
+  const std::string path = paths.empty() ? "." : paths[0];
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno(errno, path);
+  Json entries = Json::array();
+  if (!S_ISDIR(st.st_mode)) {
+    entries.push_back(LocalEntry(path, st));
+  } else {
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return Status::FromErrno(errno, path);
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string name = entry->d_name;
+      if (name == "." || name == ".." || (name.starts_with('.') && flags.count('a') == 0)) continue;
+      struct stat child {};
+      if (::fstatat(::dirfd(dir), entry->d_name, &child, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      entries.push_back(LocalEntry(name, child));
+    }
+    ::closedir(dir);
+  }
+  PrintEntries(entries, flags.count('l') > 0);
+  return Status::Ok();
+}
+
+std::vector<std::string> CommandRunner::RemoteNames(const std::string& folder) {
+  Json entries;
+  if (!FetchListing(folder, entries, nullptr).ok()) return {};
+  std::vector<std::string> names;
+  for (const auto& entry : entries) {
+    names.push_back(EntryName(entry) + (entry.value("type", "") == "dir" ? "/" : ""));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string FormatMode(std::string_view type, std::uint32_t mode) {
+  std::string out = "?---------";
+  out[0] = type == "dir" ? 'd' : type == "link" ? 'l' : type == "file" ? '-' : '?';
+  const char* letters = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) {
+    if ((mode & (1u << (8 - i))) != 0) out[static_cast<std::size_t>(i) + 1] = letters[i];
+  }
+  if ((mode & 04000) != 0) out[3] = (mode & 0100) != 0 ? 's' : 'S';
+  if ((mode & 02000) != 0) out[6] = (mode & 0010) != 0 ? 's' : 'S';
+  if ((mode & 01000) != 0) out[9] = (mode & 0001) != 0 ? 't' : 'T';
+  return out;
+}
+
+std::string FormatLongEntry(const Json& entry, std::int64_t now) {
+  const std::string type = entry.value("type", "other");
+  return fmt::format("{} {:>3} {:>12} {} {}", FormatMode(type, entry.value("mode", std::uint32_t{0})),
+                     entry.value("nlink", std::uint64_t{1}), entry.value("size", std::uint64_t{0}),
+                     HumanTime(entry.value("mtime", std::int64_t{0}), now), EntryName(entry));
+}
+
+}  // namespace ferry::client

@@ -1,0 +1,77 @@
+// Commands: what `ferry` can do, shared by one-shot use, batch files and the interactive shell.
+//
+// Remote commands turn into requests on a Connection; local ones (lcd, lpwd, lls) act on this machine. Output goes
+// to `out`; a failure is returned as a Status for the caller to print, so each front end decides how to report it.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/connection.h"
+#include "common/status.h"
+
+namespace ferry::client {
+
+struct CommandInfo {
+  std::string_view name;
+  std::string_view usage;
+  std::string_view summary;
+  bool remote_paths;  // its arguments are remote paths (for completion)
+};
+
+// Every command, in the order `help` lists them.
+const std::vector<CommandInfo>& AllCommands();
+
+class CommandRunner {
+ public:
+  // REQUIRES: `connection` is logged in and outlives the runner.
+  CommandRunner(Connection& connection, std::ostream& out);
+
+  // Runs one command (words[0] is its name). Sets quit_requested() for quit/exit/bye.
+  Status Run(const std::vector<std::string>& words);
+  bool quit_requested() const { return quit_requested_; }
+  // False once the connection to the server is lost.
+  bool connected() const { return connection_.connected(); }
+
+  // The session's current remote folder (as of the last cd), for prompts.
+  const std::string& remote_cwd() const { return remote_cwd_; }
+  // Names in a remote folder, folders suffixed with '/', for completion. Empty on any error.
+  std::vector<std::string> RemoteNames(const std::string& folder);
+
+  // Whether `ls` prints names in columns (on a terminal) or one per line.
+  void set_columns(bool columns, int width) {
+    columns_ = columns;
+    width_ = width;
+  }
+
+ private:
+  Status Help(const std::vector<std::string>& args);
+  Status ChangeDir(const std::vector<std::string>& args);
+  Status List(const std::vector<std::string>& args);
+  Status Stat(const std::vector<std::string>& args);
+  Status MakeDir(const std::vector<std::string>& args);
+  Status RemoveDir(const std::vector<std::string>& args);
+  Status Remove(const std::vector<std::string>& args);
+  Status Move(const std::vector<std::string>& args);
+  Status LocalChangeDir(const std::vector<std::string>& args);
+  Status LocalList(const std::vector<std::string>& args);
+  // Lists one remote path into `entries`; *is_file tells whether the path named a file rather than a folder.
+  Status FetchListing(const std::string& path, Json& entries, bool* is_file);
+  void PrintEntries(const Json& entries, bool long_format);
+
+  Connection& connection_;
+  std::ostream& out_;
+  std::string remote_cwd_ = "/";
+  bool quit_requested_ = false;
+  bool columns_ = false;
+  int width_ = 80;
+};
+
+// One line of `ls -l` for an entry: "drwxr-xr-x  2      4096 Nov 23 21:11 name".
+std::string FormatLongEntry(const Json& entry, std::int64_t now);
+// "-rw-r--r--" for a type name ("file", "dir", "link", "other") and permission bits.
+std::string FormatMode(std::string_view type, std::uint32_t mode);
+
+}  // namespace ferry::client

@@ -1,0 +1,165 @@
+#include "client/connection.h"
+
+#include <asio/connect.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+
+#include "common/tls_fingerprint.h"
+#include "protocol/messages.h"
+
+namespace ferry::client {
+namespace {
+
+constexpr std::size_t kReadChunk = 256 * 1024;
+
+protocol::FrameLimits ClientLimits() {
+  protocol::FrameLimits limits;
+  limits.max_header = 1024 * 1024;
+  limits.max_body = 64 * 1024 * 1024;
+  limits.max_depth = 32;
+  return limits;
+}
+
+}  // namespace
+
+Connection::Connection() : tls_context_(asio::ssl::context::tls_client), decoder_(ClientLimits()) {
+  SSL_CTX_set_min_proto_version(tls_context_.native_handle(), TLS1_3_VERSION);
+  // Identity is checked by fingerprint against known_hosts (trust on first use), not against a CA.
+  tls_context_.set_verify_mode(asio::ssl::verify_none);
+}
+
+Connection::~Connection() = default;
+
+Status Connection::Broken(const std::string& what, const asio::error_code& error) {
+  connected_ = false;
+  if (error == asio::error::eof || error == asio::ssl::error::stream_truncated) {
+    return Status(ErrorCode::kIo, fmt::format("{}: connection closed by the server", what));
+  }
+  return Status(ErrorCode::kIo, fmt::format("{}: {}", what, error.message()));
+}
+
+Status Connection::Connect(const HostPort& address, bool tls) {
+  asio::error_code error;
+  asio::ip::tcp::resolver resolver(io_);
+  const auto endpoints = resolver.resolve(address.host, std::to_string(address.port), error);
+  if (error) return Status(ErrorCode::kNotFound, fmt::format("cannot resolve {}: {}", address.host, error.message()));
+  asio::ip::tcp::socket socket(io_);
+  asio::connect(socket, endpoints, error);
+  if (error) {
+    return Status(ErrorCode::kIo, fmt::format("cannot connect to {}: {}", FormatHostPort(address), error.message()));
+  }
+  socket.set_option(asio::ip::tcp::no_delay(true), error);
+  if (!tls) {
+    plain_ = std::make_unique<asio::ip::tcp::socket>(std::move(socket));
+    connected_ = true;
+    return Status::Ok();
+  }
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(socket), tls_context_);
+  // SNI (SSL_set_tlsext_host_name is a macro with a C cast).
+  SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+           const_cast<char*>(address.host.c_str()));
+  tls_->handshake(asio::ssl::stream_base::client, error);
+  if (error) {
+    return Status(ErrorCode::kProtocol,
+                  fmt::format("TLS handshake with {} failed: {} (is the server started with --plain?)",
+                              FormatHostPort(address), error.message()));
+  }
+  X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
+  if (cert == nullptr) return Status(ErrorCode::kProtocol, "the server presented no certificate");
+  fingerprint_ = CertificateFingerprint(cert);
+  X509_free(cert);
+  connected_ = true;
+  return Status::Ok();
+}
+
+Status Connection::WriteAll(const std::string& bytes) {
+  if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  asio::error_code error;
+  if (tls_) {
+    asio::write(*tls_, asio::buffer(bytes), error);
+  } else {
+    asio::write(*plain_, asio::buffer(bytes), error);
+  }
+  if (error) return Broken("sending", error);
+  return Status::Ok();
+}
+
+Result<std::size_t> Connection::ReadSome(char* data, std::size_t size) {
+  if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  asio::error_code error;
+  const std::size_t n =
+      tls_ ? tls_->read_some(asio::buffer(data, size), error) : plain_->read_some(asio::buffer(data, size), error);
+  if (error) return Broken("receiving", error);
+  return n;
+}
+
+Result<std::uint64_t> Connection::Send(Json request, std::string_view body) {
+  const std::uint64_t id = next_id_++;
+  request["id"] = id;
+  if (Status s = WriteAll(protocol::EncodeFrame(std::move(request), body)); !s.ok()) return s;
+  return id;
+}
+
+Result<protocol::Frame> Connection::Receive() {
+  protocol::Frame frame;
+  while (true) {
+    const auto state = decoder_.Next(frame);
+    if (state == protocol::FrameDecoder::State::kFrame) return frame;
+    if (state == protocol::FrameDecoder::State::kError) {
+      connected_ = false;
+      return Status(ErrorCode::kProtocol, "malformed reply from the server: " + decoder_.error().message());
+    }
+    if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
+    auto n = ReadSome(read_buffer_.data(), read_buffer_.size());
+    if (!n.ok()) return n.status();
+    decoder_.Feed(std::string_view(read_buffer_.data(), *n));
+  }
+}
+
+Status Connection::CallStream(Json request, const std::function<Status(const protocol::Frame&)>& on_frame) {
+  auto id = Send(std::move(request));
+  if (!id.ok()) return id.status();
+  while (true) {
+    auto frame = Receive();
+    if (!frame.ok()) return frame.status();
+    const Json reply_id = protocol::RequestId(frame->header);
+    if (reply_id.is_null() || reply_id.get<std::uint64_t>() != *id) {
+      // An id-less error is the server refusing the stream itself before closing it.
+      Status status = protocol::StatusOfReply(frame->header);
+      if (!status.ok()) return status;
+      return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
+    }
+    if (Status status = protocol::StatusOfReply(frame->header); !status.ok()) return status;
+    if (Status status = on_frame(*frame); !status.ok()) return status;
+    const auto more = frame->header.find("more");
+    if (more == frame->header.end() || !more->is_boolean() || !more->get<bool>()) return Status::Ok();
+  }
+}
+
+Result<Json> Connection::Call(Json request) {
+  Json reply;
+  Status status = CallStream(std::move(request), [&reply](const protocol::Frame& frame) {
+    reply = frame.header;
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return reply;
+}
+
+Result<Json> Connection::Hello() {
+  return Call(Json{{"op", "hello"}, {"versions", Json::array({protocol::kProtocolVersion})},
+                   {"client", "ferry " FERRY_VERSION}});
+}
+
+Status Connection::Login(const std::string& user, const std::string& password) {
+  auto reply = Call(Json{{"op", "login"}, {"user", user}, {"password", password}});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+void Connection::Quit() {
+  if (connected_) (void)Call(Json{{"op", "quit"}});
+  connected_ = false;
+}
+
+}  // namespace ferry::client

@@ -1,0 +1,74 @@
+// Connection: the client's end of one Ferry connection, plain TCP or TLS, with blocking calls.
+//
+// Requests get increasing ids; Call() sends one and waits for its reply, and Send()/Receive() let a caller keep
+// several in flight. Not thread-safe: one thread uses one connection.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
+
+#include "common/host_port.h"
+#include "common/status.h"
+#include "protocol/frame_decoder.h"
+
+namespace ferry::client {
+
+using protocol::Json;
+
+class Connection {
+ public:
+  Connection();
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects to `address`; with `tls`, completes a TLS 1.3 handshake. The server's certificate is NOT verified
+  // here: the caller checks server_fingerprint() against known_hosts before sending anything secret.
+  Status Connect(const HostPort& address, bool tls);
+  // The SHA256 fingerprint of the server's certificate ("" on a plain connection).
+  const std::string& server_fingerprint() const { return fingerprint_; }
+
+  // Negotiates the protocol version. Returns the hello reply (version, server, limits).
+  Result<Json> Hello();
+  // Logs in. EAUTH for a wrong user or password.
+  Status Login(const std::string& user, const std::string& password);
+
+  // Sends one request (an "id" is assigned and returned) and waits for its reply. An error reply becomes the
+  // returned Status. Replies to other ids arriving meanwhile are an EPROTO error (use Send/Receive to pipeline).
+  Result<Json> Call(Json request);
+  // Like Call for requests answered by several frames ("more": true on all but the last); `on_frame` sees each.
+  Status CallStream(Json request, const std::function<Status(const protocol::Frame&)>& on_frame);
+
+  // Sends one request with an optional body, returning its id.
+  Result<std::uint64_t> Send(Json request, std::string_view body = {});
+  // Waits for the next frame from the server.
+  Result<protocol::Frame> Receive();
+
+  // Sends quit and waits for its reply; errors are ignored (the session ends either way).
+  void Quit();
+  bool connected() const { return connected_; }
+
+ private:
+  Status WriteAll(const std::string& bytes);
+  Result<std::size_t> ReadSome(char* data, std::size_t size);
+  Status Broken(const std::string& what, const asio::error_code& error);
+
+  asio::io_context io_;
+  asio::ssl::context tls_context_;
+  std::unique_ptr<asio::ip::tcp::socket> plain_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
+  std::string fingerprint_;
+  protocol::FrameDecoder decoder_;
+  std::string read_buffer_;
+  std::uint64_t next_id_ = 1;
+  bool connected_ = false;
+};
+
+}  // namespace ferry::client

@@ -1,0 +1,23 @@
+// Shell: the interactive front end (readline: line editing, history, completion of commands and remote paths),
+// and the line-at-a-time runner used for batch files and piped input.
+#pragma once
+
+#include <istream>
+#include <string>
+
+#include "client/commands.h"
+#include "common/status.h"
+
+namespace ferry::client {
+
+// Runs lines from `in` until the end or `quit`. Empty lines and lines starting with '#' are skipped. Stops at the
+// first failing command (its error already printed to stderr) and returns its status, except for lines starting
+// with '-', whose failure is reported and passed over (as in sftp's batch mode). With `echo`, each command is
+// printed before it runs, prefixed by the prompt.
+Status RunLines(CommandRunner& runner, std::istream& in, bool echo);
+
+// The interactive shell. History is kept in `history_path`. Returns when the user quits or at end of input.
+// Only a lost connection ends it with an error; failing commands are reported and the shell goes on.
+Status RunInteractiveShell(CommandRunner& runner, const std::string& prompt_prefix, const std::string& history_path);
+
+}  // namespace ferry::client

@@ -1,0 +1,49 @@
+#include "common/password_prompt.h"
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/unique_fd.h"
+
+namespace ferry {
+
+Result<std::string> ReadLineFromFd(int fd) {
+  constexpr std::size_t kMaxLine = 4096;
+  std::string line;
+  char c = 0;
+  while (line.size() < kMaxLine) {
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "reading a password");
+    }
+    if (n == 0 || c == '\n') break;
+    line += c;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+Result<std::string> ReadSecretFromTerminal(std::string_view prompt) {
+  UniqueFd tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!tty.valid()) {
+    return Status(ErrorCode::kInvalid, "no terminal to ask for a password on (set FERRY_PASSWORD or use stdin)");
+  }
+  termios saved{};
+  const bool is_terminal = ::tcgetattr(tty.get(), &saved) == 0;
+  if (is_terminal) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;
+    ::tcsetattr(tty.get(), TCSAFLUSH, &quiet);
+  }
+  [[maybe_unused]] const ssize_t written = ::write(tty.get(), prompt.data(), prompt.size());
+  auto line = ReadLineFromFd(tty.get());
+  if (is_terminal) ::tcsetattr(tty.get(), TCSAFLUSH, &saved);
+  return line;
+}
+
+}  // namespace ferry

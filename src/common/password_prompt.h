@@ -1,0 +1,18 @@
+// Reading secrets from the terminal without echo.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace ferry {
+
+// Prints `prompt` to the controlling terminal and reads one line from it with echo off. Fails (ENOTTY-like
+// EINVAL) when there is no terminal, so scripts get an error instead of a hang.
+Result<std::string> ReadSecretFromTerminal(std::string_view prompt);
+
+// Reads one line from `fd` (the trailing newline removed). For --password-stdin.
+Result<std::string> ReadLineFromFd(int fd);
+
+}  // namespace ferry

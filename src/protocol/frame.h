@@ -1,0 +1,43 @@
+// The unit of Ferry's wire protocol: a JSON header and an optional raw body.
+//
+// On the wire (docs/protocol.md): a 4-byte unsigned big-endian header length, that many bytes of UTF-8 JSON
+// holding one object, then exactly header["body_len"] raw bytes (none when the key is absent).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace ferry::protocol {
+
+using Json = nlohmann::json;
+
+// The key in a header that declares the body's length in bytes.
+inline constexpr std::string_view kBodyLengthKey = "body_len";
+// Bytes in the length prefix.
+inline constexpr std::size_t kLengthPrefixSize = 4;
+
+struct FrameLimits {
+  // Largest accepted header, in bytes of JSON.
+  std::uint32_t max_header = 64 * 1024;
+  // Largest accepted body, in bytes.
+  std::uint64_t max_body = 4 * 1024 * 1024;
+  // Deepest accepted nesting of JSON arrays and objects in a header, the header object itself counting as 1.
+  int max_depth = 16;
+};
+
+struct Frame {
+  Json header;       // always an object
+  std::string body;  // exactly header[kBodyLengthKey] bytes
+};
+
+// Serializes a frame. Sets header[kBodyLengthKey] to body.size() when the body is not empty and removes the key
+// when it is. REQUIRES: header is an object.
+std::string EncodeFrame(Json header, std::string_view body = {});
+// Appends the encoding to `out`, for writers that batch frames.
+void AppendFrame(std::string& out, Json header, std::string_view body = {});
+
+}  // namespace ferry::protocol

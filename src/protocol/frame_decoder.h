@@ -1,0 +1,56 @@
+// FrameDecoder: turns a byte stream, cut at arbitrary points, into frames.
+//
+// Bytes go in with Feed() in whatever pieces the transport delivers; Next() yields each complete frame once.
+// Limits are checked as soon as the bytes that state them arrive, before anything is allocated for them, so a
+// hostile length costs nothing. After an error the decoder stays failed: the stream cannot be resynchronised.
+// Not thread-safe; one decoder belongs to one connection.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "protocol/frame.h"
+
+namespace ferry::protocol {
+
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(FrameLimits limits = {});
+
+  // Appends received bytes. Memory stays bounded if the caller drains Next() before feeding more: the buffer then
+  // never holds more than one incomplete frame plus the last piece fed.
+  void Feed(std::string_view bytes);
+
+  enum class State { kFrame, kNeedMore, kError };
+  // Extracts the next complete frame into `frame`. kNeedMore: no complete frame buffered yet. kError: the
+  // stream is malformed (error() says how, with kTooBig or kProtocol); every later call returns kError too.
+  State Next(Frame& frame);
+
+  const Status& error() const { return error_; }
+  // Bytes buffered and not yet returned as frames.
+  std::size_t buffered() const { return buffer_.size() - consumed_; }
+  // True when no partial frame is buffered (a clean place for the stream to end).
+  bool at_frame_boundary() const { return buffered() == 0 && !pending_header_; }
+
+ private:
+  State Fail(ErrorCode code, std::string message);
+  void Compact();
+
+  FrameLimits limits_;
+  std::string buffer_;
+  std::size_t consumed_ = 0;  // bytes at the front of buffer_ already returned
+  // Set once the header of the frame being assembled has been parsed; the body is still to come.
+  std::optional<Json> pending_header_;
+  std::uint64_t pending_body_len_ = 0;
+  Status error_;
+};
+
+// Parses one header: a JSON object within the limits, whose body length (if any) is a non-negative integer
+// within limits.max_body. On success returns the header and sets *body_len.
+Result<Json> ParseHeader(std::string_view text, const FrameLimits& limits, std::uint64_t* body_len);
+
+}  // namespace ferry::protocol

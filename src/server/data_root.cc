@@ -1,0 +1,107 @@
+#include "server/data_root.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "server/tls_identity.h"
+
+namespace ferry::server {
+namespace {
+
+Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Status::FromErrno(errno, path);
+  return Status::Ok();
+}
+
+Status WriteNewFile(const std::string& path, std::string_view text, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Status::FromErrno(errno, path);
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Status::FromErrno(err, path);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) return Status::FromErrno(errno, path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+DataRoot::DataRoot(std::string dir) : dir_(std::move(dir)) {
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+}
+
+std::string DataRoot::Resolve(const std::string& path) const {
+  if (!path.empty() && path.front() == '/') return path;
+  return dir_ + "/" + path;
+}
+
+Status DataRoot::Init(const std::string& dir) {
+  const DataRoot root(dir);
+  if (::access(root.database_path().c_str(), F_OK) == 0) {
+    return Status(ErrorCode::kExists, fmt::format("{} is already a data root", dir));
+  }
+  if (Status s = MakeDir(root.dir(), 0700); !s.ok()) return s;
+  if (Status s = MakeDir(root.homes_path(), 0711); !s.ok()) return s;
+  if (Status s = MakeDir(root.dir() + "/tls", 0700); !s.ok()) return s;
+  if (Status s = GenerateSelfSignedIdentity(root.Resolve("tls/cert.pem"), root.Resolve("tls/key.pem"), "ferryd");
+      !s.ok()) {
+    return s;
+  }
+  if (::access(root.config_path().c_str(), F_OK) != 0) {
+    if (Status s = WriteNewFile(root.config_path(), ServerConfig::DefaultFileText(), 0644); !s.ok()) return s;
+  }
+  auto users = storage::UserStore::Open(root.database_path(), /*create=*/true);
+  if (!users.ok()) return users.status();
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<storage::UserStore>> DataRoot::OpenUsers() const {
+  auto users = storage::UserStore::Open(database_path(), /*create=*/false);
+  if (!users.ok() && users.status().code() == ErrorCode::kNotFound) {
+    return Status(ErrorCode::kNotFound,
+                  fmt::format("{} is not a data root (create one with: ferryd init {})", dir_, dir_));
+  }
+  return users;
+}
+
+Status DataRoot::AddUser(std::string_view name, std::string_view password,
+                         const storage::PasswordHashCost& cost) const {
+  if (Status s = storage::UserStore::ValidateName(name); !s.ok()) return s;
+  auto users = OpenUsers();
+  if (!users.ok()) return users.status();
+  if ((*users)->Find(name)) return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name));
+  if (Status s = MakeDir(home_of(name), 0700); !s.ok()) return s;
+  return (*users)->Add(name, password, cost);
+}
+
+Status DataRoot::RemoveUser(std::string_view name, bool remove_home) const {
+  auto users = OpenUsers();
+  if (!users.ok()) return users.status();
+  if (Status s = (*users)->Remove(name); !s.ok()) return s;
+  if (remove_home) {
+    std::error_code error;
+    std::filesystem::remove_all(home_of(name), error);
+    if (error) return Status(ErrorCode::kIo, fmt::format("removing {}: {}", home_of(name), error.message()));
+  }
+  return Status::Ok();
+}
+
+storage::PasswordHashCost HashCostFor(const ServerConfig& config) {
+  return config.password_hash == "moderate" ? storage::PasswordHashCost::Moderate()
+                                            : storage::PasswordHashCost::Interactive();
+}
+
+}  // namespace ferry::server

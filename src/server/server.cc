@@ -1,0 +1,156 @@
+#include "server/server.h"
+
+#include <csignal>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/host_port.h"
+#include "common/tls_fingerprint.h"
+
+namespace ferry::server {
+namespace {
+
+// Runs one session to its end; the session lives in this coroutine's frame.
+asio::awaitable<void> ServeConnection(Transport transport, const SessionEnvironment& env) {
+  Session session(std::move(transport), env);
+  try {
+    co_await session.Run();
+  } catch (const std::exception& error) {
+    // asio reports some failures (e.g. allocation) by throwing; one session's failure never stops the server.
+    spdlog::error("session ended by an exception: {}", error.what());
+  }
+}
+
+}  // namespace
+
+Server::Server(DataRoot root, ServerConfig config) : root_(std::move(root)), config_(std::move(config)) {}
+
+Server::~Server() {
+  Stop();
+  // Logins in flight refer to their sessions' frames: finish them before the loops (and the frames) go.
+  if (login_pool_) {
+    login_pool_->stop();
+    login_pool_->join();
+  }
+  acceptor_.reset();
+  loops_.clear();
+}
+
+Status Server::SetUpTls() {
+  tls_.emplace(asio::ssl::context::tls_server);
+  SSL_CTX* ctx = tls_->native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  const std::string cert = root_.Resolve(config_.certificate);
+  const std::string key = root_.Resolve(config_.private_key);
+  asio::error_code error;
+  tls_->use_certificate_chain_file(cert, error);
+  if (error) return Status(ErrorCode::kInvalid, fmt::format("TLS certificate {}: {}", cert, error.message()));
+  tls_->use_private_key_file(key, asio::ssl::context::pem, error);
+  if (error) return Status(ErrorCode::kInvalid, fmt::format("TLS private key {}: {}", key, error.message()));
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return Status(ErrorCode::kInvalid, fmt::format("TLS private key {} does not match certificate {}", key, cert));
+  }
+  auto fingerprint = CertificateFileFingerprint(cert);
+  if (fingerprint.ok()) spdlog::info("TLS 1.3, certificate fingerprint {}", *fingerprint);
+  return Status::Ok();
+}
+
+Status Server::Start() {
+  auto users = root_.OpenUsers();
+  if (!users.ok()) return users.status();
+  users_ = std::move(users).value();
+  if (config_.tls) {
+    if (Status s = SetUpTls(); !s.ok()) return s;
+  } else {
+    spdlog::warn("TLS is off: passwords and data cross the network in the clear");
+  }
+  auto address = ParseHostPort(config_.listen);
+  if (!address.ok()) return address.status();
+
+  const unsigned threads = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
+  login_pool_ = std::make_unique<asio::thread_pool>(config_.login_workers);
+
+  asio::error_code error;
+  const auto ip = asio::ip::make_address(address->host, error);
+  if (error) return Status(ErrorCode::kInvalid, fmt::format("listen address '{}' is not an IP address", address->host));
+  const asio::ip::tcp::endpoint endpoint(ip, address->port);
+  acceptor_.emplace(*loops_[0]);
+  acceptor_->open(endpoint.protocol(), error);
+  if (!error) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor_->bind(endpoint, error);
+  if (!error) acceptor_->listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return Status(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", FormatHostPort(*address), error.message()));
+  }
+
+  env_.root = &root_;
+  env_.users = users_.get();
+  env_.login_pool = login_pool_.get();
+  env_.frames = config_.frames;
+  env_.max_login_attempts = config_.max_login_attempts;
+
+  const auto bound = acceptor_->local_endpoint();
+  spdlog::info("listening on {} ({}, {} event-loop threads)",
+               FormatHostPort({bound.address().to_string(), bound.port()}), config_.tls ? "tls" : "plain", threads);
+  return Status::Ok();
+}
+
+asio::ip::tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }
+
+asio::awaitable<void> Server::Accept() {
+  while (acceptor_->is_open()) {
+    asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+    auto [error, socket] = co_await acceptor_->async_accept(loop, asio::experimental::as_tuple(asio::use_awaitable));
+    if (error) {
+      if (error == asio::error::operation_aborted || !acceptor_->is_open()) break;
+      spdlog::warn("accept failed: {}", error.message());
+      // Out of descriptors or memory: wait a moment instead of spinning on the failing accept.
+      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    asio::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (tls_) {
+      asio::co_spawn(loop, ServeConnection(Transport(Transport::TlsStream(std::move(socket), *tls_)), env_),
+                     asio::detached);
+    } else {
+      asio::co_spawn(loop, ServeConnection(Transport(std::move(socket)), env_), asio::detached);
+    }
+  }
+}
+
+void Server::Run() {
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::signal_set signals(*loops_[0], SIGINT, SIGTERM);
+  signals.async_wait([this](const asio::error_code& error, int signal_number) {
+    if (error) return;
+    spdlog::info("received signal {}, shutting down", signal_number);
+    Stop();
+  });
+  asio::co_spawn(*loops_[0], Accept(), asio::detached);
+
+  std::vector<std::thread> workers;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& loop : loops_) guards.push_back(asio::make_work_guard(*loop));
+  for (std::size_t i = 1; i < loops_.size(); ++i) workers.emplace_back([&loop = *loops_[i]] { loop.run(); });
+  loops_[0]->run();
+  for (auto& worker : workers) worker.join();
+  spdlog::info("stopped");
+}
+
+void Server::Stop() {
+  for (auto& loop : loops_) loop->stop();
+}
+
+}  // namespace ferry::server

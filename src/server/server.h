@@ -1,0 +1,59 @@
+// Server: accepts connections and runs a Session for each, on one event loop per core.
+//
+// Each worker thread runs its own io_context; the acceptor hands every new socket to the next worker in turn, and
+// the session lives on that worker for good, so sessions need no locks (muduo's "one loop per thread"). Password
+// verification runs on a separate bounded pool so logins never stall transfers already running.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/thread_pool.hpp>
+
+#include "common/status.h"
+#include "server/data_root.h"
+#include "server/server_config.h"
+#include "server/session.h"
+#include "storage/user_store.h"
+
+namespace ferry::server {
+
+class Server {
+ public:
+  Server(DataRoot root, ServerConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the user store, loads the TLS identity and binds the listening socket. Logs "listening on HOST:PORT".
+  Status Start();
+  // Serves until SIGINT or SIGTERM, or Stop(). Call once, after a successful Start().
+  void Run();
+  // Stops accepting and ends every session. Safe from any thread.
+  void Stop();
+
+  asio::ip::tcp::endpoint local_endpoint() const;
+
+ private:
+  asio::awaitable<void> Accept();
+  Status SetUpTls();
+
+  DataRoot root_;
+  ServerConfig config_;
+  std::unique_ptr<storage::UserStore> users_;
+  std::vector<std::unique_ptr<asio::io_context>> loops_;
+  std::optional<asio::ssl::context> tls_;
+  std::optional<asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::thread_pool> login_pool_;
+  SessionEnvironment env_;
+  std::size_t next_loop_ = 0;
+};
+
+}  // namespace ferry::server

@@ -1,0 +1,155 @@
+#include "server/server_config.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <functional>
+#include <map>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace ferry::server {
+namespace {
+
+std::string Where(const toml::node& node, std::string_view key) {
+  return fmt::format("'{}' (line {})", key, node.source().begin.line);
+}
+
+// Each known key and how to store its value; a setter returns an error message or "".
+using Setter = std::function<std::string(const toml::node&, ServerConfig&)>;
+
+Setter StringKey(std::string ServerConfig::*field) {
+  return [field](const toml::node& node, ServerConfig& config) -> std::string {
+    if (!node.is_string()) return "must be a string";
+    config.*field = *node.value<std::string>();
+    return "";
+  };
+}
+
+Setter BoolKey(bool ServerConfig::*field) {
+  return [field](const toml::node& node, ServerConfig& config) -> std::string {
+    if (!node.is_boolean()) return "must be true or false";
+    config.*field = *node.value<bool>();
+    return "";
+  };
+}
+
+template <typename T>
+std::function<std::string(const toml::node&, T&)> Integer(std::int64_t min, std::int64_t max) {
+  return [min, max](const toml::node& node, T& out) -> std::string {
+    if (!node.is_integer()) return "must be an integer";
+    const std::int64_t value = *node.value<std::int64_t>();
+    if (value < min || value > max) return fmt::format("must be between {} and {}", min, max);
+    out = static_cast<T>(value);
+    return "";
+  };
+}
+
+const std::map<std::string, Setter>& KnownKeys() {
+  static const std::map<std::string, Setter> keys = {
+      {"server.listen", StringKey(&ServerConfig::listen)},
+      {"server.threads",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(0, 1024)(n, c.threads); }},
+      {"server.log_level", StringKey(&ServerConfig::log_level)},
+      {"tls.enabled", BoolKey(&ServerConfig::tls)},
+      {"tls.certificate", StringKey(&ServerConfig::certificate)},
+      {"tls.private_key", StringKey(&ServerConfig::private_key)},
+      {"auth.login_workers",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 64)(n, c.login_workers); }},
+      {"auth.password_hash",
+       [](const toml::node& n, ServerConfig& c) -> std::string {
+         if (!n.is_string()) return "must be a string";
+         const auto value = *n.value<std::string>();
+         if (value != "interactive" && value != "moderate") return "must be \"interactive\" or \"moderate\"";
+         c.password_hash = value;
+         return "";
+       }},
+      {"auth.max_login_attempts",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100)(n, c.max_login_attempts); }},
+      {"limits.max_header_bytes",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<std::uint32_t>(1024, 1024 * 1024)(n, c.frames.max_header);
+       }},
+      {"limits.max_body_bytes",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<std::uint64_t>(64 * 1024, 64 * 1024 * 1024)(n, c.frames.max_body);
+       }},
+  };
+  return keys;
+}
+
+}  // namespace
+
+std::string ServerConfig::DefaultFileText() {
+  return R"(# ferryd configuration. Every key is optional; each is shown commented out at its default.
+# Command-line flags of `ferryd serve` override these values.
+
+[server]
+# Address to listen on: "HOST:PORT" or "[IPV6]:PORT". Port 0 picks a free port (it is logged).
+# listen = "127.0.0.1:7021"
+# Event-loop threads; 0 means one per CPU core.
+# threads = 0
+# Log level on stderr: trace, debug, info, warn, error or off.
+# log_level = "info"
+
+[tls]
+# TLS 1.3 on every connection. Set to false only for benchmarks and debugging: passwords then cross the network
+# in the clear. Clients must pass --plain to talk to such a server.
+# enabled = true
+# Certificate and private key (PEM), relative to the data root. `ferryd init` creates a self-signed pair.
+# certificate = "tls/cert.pem"
+# private_key = "tls/key.pem"
+
+[auth]
+# Threads that verify passwords. argon2id is slow on purpose; this bounds the CPU and memory logins can take.
+# login_workers = 2
+# Cost of password hashes made from now on: "interactive" (64 MiB, 2 passes) or "moderate" (256 MiB, 3 passes).
+# password_hash = "interactive"
+# Failed logins allowed on one connection before it is closed.
+# max_login_attempts = 3
+
+[limits]
+# Largest frame header accepted, in bytes (1024 to 1048576).
+# max_header_bytes = 65536
+# Largest frame body accepted, in bytes (65536 to 67108864).
+# max_body_bytes = 4194304
+)";
+}
+
+Result<ServerConfig> ServerConfig::Load(const std::string& path) {
+  ServerConfig config;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return config;
+    return Status::FromErrno(errno, path);
+  }
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    return Status(ErrorCode::kInvalid, fmt::format("{}:{}: {}", path, error.source().begin.line, error.description()));
+  }
+  for (const auto& [section_key, section] : root) {
+    const std::string section_name(section_key.str());
+    const auto* table = section.as_table();
+    if (table == nullptr) {
+      return Status(ErrorCode::kInvalid,
+                    fmt::format("{}: {} is not a known section", path, Where(section, section_name)));
+    }
+    for (const auto& [key, value] : *table) {
+      const std::string full = section_name + "." + std::string(key.str());
+      const auto known = KnownKeys().find(full);
+      if (known == KnownKeys().end()) {
+        return Status(ErrorCode::kInvalid, fmt::format("{}: unknown key {}", path, Where(value, full)));
+      }
+      const std::string problem = known->second(value, config);
+      if (!problem.empty()) {
+        return Status(ErrorCode::kInvalid, fmt::format("{}: {} {}", path, Where(value, full), problem));
+      }
+    }
+  }
+  return config;
+}
+
+}  // namespace ferry::server

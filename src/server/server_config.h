@@ -1,0 +1,35 @@
+// ServerConfig: the settings of one data root, read from DIR/ferryd.toml, with command-line overrides on top.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "protocol/frame.h"
+
+namespace ferry::server {
+
+struct ServerConfig {
+  // [server]
+  std::string listen = "127.0.0.1:7021";  // HOST:PORT, [IPV6]:PORT; port 0 picks a free one
+  unsigned threads = 0;                   // event-loop threads; 0 = one per core
+  std::string log_level = "info";
+  // [tls]
+  bool tls = true;
+  std::string certificate = "tls/cert.pem";  // relative paths are relative to the data root
+  std::string private_key = "tls/key.pem";
+  // [auth]
+  unsigned login_workers = 2;               // threads that verify passwords (argon2id)
+  std::string password_hash = "interactive";  // cost of new hashes: "interactive" or "moderate"
+  unsigned max_login_attempts = 3;          // failed logins before the connection is closed
+  // [limits]
+  protocol::FrameLimits frames;
+
+  // The text `ferryd init` writes: every key, commented out, at its default, with what it means.
+  static std::string DefaultFileText();
+  // Reads a config file. Unknown keys, wrong types and out-of-range values are refused with EINVAL naming the key
+  // and its line. A missing file yields the defaults.
+  static Result<ServerConfig> Load(const std::string& path);
+};
+
+}  // namespace ferry::server

@@ -1,0 +1,316 @@
+#include "server/session.h"
+
+#include <algorithm>
+
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "storage/file_ops.h"
+
+namespace ferry::server {
+namespace {
+
+using protocol::Json;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+// Replies buffered beyond this are written out before more are produced.
+constexpr std::size_t kOutputHighWater = 256 * 1024;
+
+Json EntryJson(const storage::FileInfo& info) {
+  return Json{{"name", info.name},   {"type", storage::FileTypeName(info.type)},
+              {"size", info.size},   {"mode", info.mode},
+              {"mtime", info.mtime}, {"mtime_nsec", info.mtime_nsec},
+              {"nlink", info.nlink}};
+}
+
+}  // namespace
+
+Session::Session(Transport transport, const SessionEnvironment& env)
+    : transport_(std::move(transport)), env_(env), decoder_(env.frames) {}
+
+asio::awaitable<void> Session::Run() {
+  peer_ = transport_.PeerName();
+  spdlog::debug("{}: connected", peer_);
+  if (const auto error = co_await transport_.Handshake()) {
+    spdlog::info("{}: TLS handshake failed: {}", peer_, error.message());
+    co_await transport_.Close();
+    co_return;
+  }
+  std::string read_buffer(kReadChunk, '\0');
+  while (state_ != State::kClosing && !broken_) {
+    protocol::Frame frame;
+    while (state_ != State::kClosing && !broken_ && decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame) {
+      co_await Handle(frame);
+    }
+    if (!decoder_.error().ok()) {
+      spdlog::info("{}: malformed stream, closing: {}", peer_, decoder_.error().ToString());
+      ReplyError(nullptr, decoder_.error());
+      state_ = State::kClosing;
+    }
+    if (!co_await Flush() || state_ == State::kClosing) break;
+    auto [error, n] = co_await transport_.ReadSome(read_buffer.data(), read_buffer.size());
+    if (error) {
+      if (!decoder_.at_frame_boundary()) spdlog::info("{}: connection ended inside a frame", peer_);
+      break;
+    }
+    decoder_.Feed(std::string_view(read_buffer.data(), n));
+  }
+  co_await transport_.Close();
+  spdlog::info("{}: disconnected{}", peer_, user_.empty() ? "" : " (user " + user_ + ")");
+}
+
+void Session::Reply(Json header, std::string_view body) { protocol::AppendFrame(output_, std::move(header), body); }
+
+void Session::ReplyError(const Json& id, const Status& status) { Reply(protocol::ErrorReply(id, status)); }
+
+asio::awaitable<bool> Session::Flush() {
+  if (broken_) co_return false;
+  if (output_.empty()) co_return true;
+  if (const auto error = co_await transport_.WriteAll(output_)) {
+    spdlog::debug("{}: write failed: {}", peer_, error.message());
+    broken_ = true;
+    co_return false;
+  }
+  output_.clear();
+  if (output_.capacity() > kOutputHighWater * 2) output_.shrink_to_fit();
+  co_return true;
+}
+
+asio::awaitable<bool> Session::FlushIfFull() {
+  if (output_.size() < kOutputHighWater) co_return !broken_;
+  co_return co_await Flush();
+}
+
+Result<std::string> Session::PathField(const protocol::RequestFields& fields, std::string_view key) const {
+  auto path = fields.OptionalPath(key, "");
+  if (!path.ok()) return path.status();
+  return storage::HomeDir::Join(cwd_, *path);
+}
+
+asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
+  const Json id = protocol::RequestId(frame.header);
+  const protocol::RequestFields fields(frame.header);
+  if (id.is_null()) {
+    ReplyError(id, Status(ErrorCode::kProtocol, "request lacks a valid id (a non-negative integer)"));
+    co_return;
+  }
+  auto op = fields.String("op");
+  if (!op.ok()) {
+    ReplyError(id, op.status());
+    co_return;
+  }
+  spdlog::debug("{}: request {} {}", peer_, id.dump(), *op);
+  if (state_ == State::kAwaitingHello) {
+    if (*op != "hello") {
+      ReplyError(id, Status(ErrorCode::kProtocol, "the first request must be hello"));
+      state_ = State::kClosing;
+      co_return;
+    }
+    co_await Hello(id, fields);
+    co_return;
+  }
+  if (*op == "quit") {
+    Reply(protocol::OkReply(id));
+    state_ = State::kClosing;
+    co_return;
+  }
+  if (*op == "noop") {
+    Reply(protocol::OkReply(id));
+    co_return;
+  }
+  if (state_ == State::kAwaitingLogin) {
+    if (*op == "login") {
+      co_await Login(id, fields);
+    } else {
+      ReplyError(id, Status(ErrorCode::kNotPermitted, fmt::format("log in before '{}'", *op)));
+    }
+    co_return;
+  }
+  if (*op == "ls") {
+    co_await List(id, fields);
+    co_return;
+  }
+  auto extra = HandleSimple(*op, fields);
+  if (!extra.ok()) {
+    ReplyError(id, extra.status());
+  } else {
+    Json reply = protocol::OkReply(id);
+    reply.update(*extra);
+    Reply(std::move(reply));
+  }
+  co_await FlushIfFull();
+}
+
+asio::awaitable<void> Session::Hello(const Json& id, const protocol::RequestFields& fields) {
+  const Json& header = fields.header();
+  const auto versions = header.find("versions");
+  int chosen = 0;
+  if (versions != header.end() && versions->is_array()) {
+    for (const auto& v : *versions) {
+      if (v.is_number_integer() && v.get<std::int64_t>() >= protocol::kMinProtocolVersion &&
+          v.get<std::int64_t>() <= protocol::kProtocolVersion) {
+        chosen = std::max(chosen, v.get<int>());
+      }
+    }
+  } else {
+    ReplyError(id, Status(ErrorCode::kProtocol, "hello needs 'versions', an array of protocol versions"));
+    state_ = State::kClosing;
+    co_return;
+  }
+  if (chosen == 0) {
+    ReplyError(id, Status(ErrorCode::kProtocol, fmt::format("no common protocol version (server speaks {} to {})",
+                                                            protocol::kMinProtocolVersion,
+                                                            protocol::kProtocolVersion)));
+    state_ = State::kClosing;
+    co_return;
+  }
+  Json reply = protocol::OkReply(id);
+  reply["version"] = chosen;
+  reply["server"] = "ferryd " FERRY_VERSION;
+  reply["limits"] = Json{{"max_header", env_.frames.max_header}, {"max_body", env_.frames.max_body}};
+  Reply(std::move(reply));
+  state_ = State::kAwaitingLogin;
+  co_return;
+}
+
+asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFields& fields) {
+  auto user = fields.String("user");
+  auto password = fields.String("password");
+  if (!user.ok() || !password.ok()) {
+    ReplyError(id, !user.ok() ? user.status() : password.status());
+    co_return;
+  }
+  if (user->size() > protocol::kMaxUserNameLength || password->size() > protocol::kMaxPasswordLength) {
+    ReplyError(id, Status(ErrorCode::kTooBig, "user name or password too long"));
+    co_return;
+  }
+  // argon2id takes tens of milliseconds and 64 MiB: run it on the bounded login pool, not on this event loop.
+  storage::UserStore* users = env_.users;
+  const Status verdict = co_await asio::co_spawn(
+      *env_.login_pool,
+      [users, &user, &password]() -> asio::awaitable<Status> { co_return users->Verify(*user, *password); },
+      asio::use_awaitable);
+  if (!verdict.ok()) {
+    ++failed_logins_;
+    spdlog::warn("{}: failed login as '{}' ({}/{})", peer_, *user, failed_logins_, env_.max_login_attempts);
+    ReplyError(id, Status(ErrorCode::kAuthFailed, "login incorrect"));
+    if (failed_logins_ >= env_.max_login_attempts) state_ = State::kClosing;
+    co_return;
+  }
+  auto home = storage::HomeDir::Open(env_.root->home_of(*user));
+  if (!home.ok()) {
+    spdlog::error("{}: home of '{}' cannot be opened: {}", peer_, *user, home.status().ToString());
+    ReplyError(id, Status(ErrorCode::kIo, "your home folder is unavailable; ask the administrator"));
+    co_return;
+  }
+  home_.emplace(std::move(home).value());
+  user_ = *user;
+  cwd_ = "/";
+  state_ = State::kReady;
+  spdlog::info("{}: logged in as '{}'", peer_, user_);
+  Json reply = protocol::OkReply(id);
+  reply["user"] = user_;
+  reply["cwd"] = cwd_;
+  Reply(std::move(reply));
+}
+
+asio::awaitable<void> Session::List(const Json& id, const protocol::RequestFields& fields) {
+  auto path = PathField(fields, "path");
+  if (!path.ok()) {
+    ReplyError(id, path.status());
+    co_return;
+  }
+  // A file lists as itself, like ls(1).
+  if (auto info = storage::StatPath(*home_, *path); info.ok() && info->type != storage::FileType::kDirectory) {
+    Json reply = protocol::OkReply(id);
+    reply["more"] = false;
+    reply["file"] = true;
+    Reply(std::move(reply), Json::array({EntryJson(*info)}).dump(-1, ' ', false, Json::error_handler_t::replace));
+    co_return;
+  }
+  auto lister = storage::DirectoryLister::Open(*home_, *path);
+  if (!lister.ok()) {
+    ReplyError(id, lister.status());
+    co_return;
+  }
+  // One frame per batch, "more": true on all but the last, each written before the next batch is read.
+  while (true) {
+    auto batch = lister->Next(protocol::kListBatchSize);
+    if (!batch.ok()) {
+      ReplyError(id, batch.status());
+      co_return;
+    }
+    const bool last = batch->size() < protocol::kListBatchSize;
+    Json entries = Json::array();
+    for (const auto& info : *batch) entries.push_back(EntryJson(info));
+    Json reply = protocol::OkReply(id);
+    reply["more"] = !last;
+    Reply(std::move(reply), entries.dump(-1, ' ', false, Json::error_handler_t::replace));
+    if (last || !co_await FlushIfFull()) co_return;
+  }
+}
+
+Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestFields& fields) {
+  const storage::HomeDir& home = *home_;
+  if (op == "pwd") return Json{{"path", cwd_}};
+  if (op == "whoami") return Json{{"user", user_}};
+  if (op == "login") return Status(ErrorCode::kProtocol, "already logged in");
+  if (op == "hello") return Status(ErrorCode::kProtocol, "hello was already exchanged");
+  if (op == "cd") {
+    auto path = PathField(fields, "path");
+    if (!path.ok()) return path.status();
+    auto resolved = storage::ResolveDirectory(home, *path);
+    if (!resolved.ok()) return resolved.status();
+    cwd_ = std::move(resolved).value();
+    return Json{{"path", cwd_}};
+  }
+  if (op == "stat") {
+    auto path = PathField(fields, "path");
+    if (!path.ok()) return path.status();
+    auto info = storage::StatPath(home, *path);
+    if (!info.ok()) return info.status();
+    return Json{{"entry", EntryJson(*info)}};
+  }
+  if (op == "mkdir") {
+    auto path = fields.Path("path");
+    auto parents = fields.OptionalBool("parents", false);
+    if (!path.ok()) return path.status();
+    if (!parents.ok()) return parents.status();
+    Status status = storage::MakeDirectory(home, storage::HomeDir::Join(cwd_, *path), *parents);
+    if (!status.ok()) return status;
+    return Json::object();
+  }
+  if (op == "rmdir") {
+    auto path = fields.Path("path");
+    if (!path.ok()) return path.status();
+    Status status = storage::RemoveDirectory(home, storage::HomeDir::Join(cwd_, *path));
+    if (!status.ok()) return status;
+    return Json::object();
+  }
+  if (op == "rm") {
+    auto path = fields.Path("path");
+    auto recursive = fields.OptionalBool("recursive", false);
+    if (!path.ok()) return path.status();
+    if (!recursive.ok()) return recursive.status();
+    Status status = storage::RemovePath(home, storage::HomeDir::Join(cwd_, *path), *recursive);
+    if (!status.ok()) return status;
+    return Json::object();
+  }
+  if (op == "mv") {
+    auto from = fields.Path("from");
+    auto to = fields.Path("to");
+    auto overwrite = fields.OptionalBool("overwrite", false);
+    if (!from.ok()) return from.status();
+    if (!to.ok()) return to.status();
+    if (!overwrite.ok()) return overwrite.status();
+    Status status =
+        storage::Rename(home, storage::HomeDir::Join(cwd_, *from), storage::HomeDir::Join(cwd_, *to), *overwrite);
+    if (!status.ok()) return status;
+    return Json::object();
+  }
+  return Status(ErrorCode::kNotSupported, fmt::format("unknown operation '{}'", op));
+}
+
+}  // namespace ferry::server

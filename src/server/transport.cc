@@ -1,0 +1,60 @@
+#include "server/transport.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/read.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+
+namespace ferry::server {
+namespace {
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+}  // namespace
+
+asio::awaitable<asio::error_code> Transport::Handshake() {
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+    auto [error] = co_await tls->async_handshake(asio::ssl::stream_base::server, kNoThrow);
+    co_return error;
+  }
+  co_return asio::error_code{};
+}
+
+asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(char* data, std::size_t size) {
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+    co_return co_await tls->async_read_some(asio::buffer(data, size), kNoThrow);
+  }
+  co_return co_await std::get<asio::ip::tcp::socket>(stream_).async_read_some(asio::buffer(data, size), kNoThrow);
+}
+
+asio::awaitable<asio::error_code> Transport::WriteAll(const std::string& bytes) {
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+    auto [error, n] = co_await asio::async_write(*tls, asio::buffer(bytes), kNoThrow);
+    co_return error;
+  }
+  auto [error, n] = co_await asio::async_write(std::get<asio::ip::tcp::socket>(stream_), asio::buffer(bytes), kNoThrow);
+  co_return error;
+}
+
+asio::awaitable<void> Transport::Close() {
+  // No TLS close_notify exchange: a vanished client must not hold the session. Every reply that matters has
+  // already been written and acknowledged by the protocol itself (quit has its own reply).
+  asio::error_code ignored;
+  socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket().close(ignored);
+  co_return;
+}
+
+asio::ip::tcp::socket& Transport::socket() {
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) return tls->next_layer();
+  return std::get<asio::ip::tcp::socket>(stream_);
+}
+
+std::string Transport::PeerName() {
+  asio::error_code error;
+  const auto endpoint = socket().remote_endpoint(error);
+  if (error) return "unknown";
+  if (endpoint.address().is_v6()) return fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port());
+  return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+}
+
+}  // namespace ferry::server

@@ -1,0 +1,253 @@
+#include "storage/file_ops.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace ferry::storage {
+namespace {
+
+struct DirCloser {
+  void operator()(DIR* dir) const { ::closedir(dir); }
+};
+using DirStream = std::unique_ptr<DIR, DirCloser>;
+
+// A directory stream over its own duplicate of `dir_fd`, positioned at the start.
+Result<DirStream> OpenDirStream(int dir_fd, std::string_view what) {
+  const int dup_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup_fd < 0) return Status::FromErrno(errno, what);
+  DIR* dir = ::fdopendir(dup_fd);
+  if (dir == nullptr) {
+    const int err = errno;
+    ::close(dup_fd);
+    return Status::FromErrno(err, what);
+  }
+  return DirStream(dir);
+}
+
+bool IsDotOrDotDot(const char* name) {
+  return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+FileInfo InfoFromStat(std::string name, const struct stat& st) {
+  FileInfo info;
+  info.name = std::move(name);
+  if (S_ISREG(st.st_mode)) {
+    info.type = FileType::kFile;
+  } else if (S_ISDIR(st.st_mode)) {
+    info.type = FileType::kDirectory;
+  } else if (S_ISLNK(st.st_mode)) {
+    info.type = FileType::kSymlink;
+  } else {
+    info.type = FileType::kOther;
+  }
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  info.mode = st.st_mode & 07777;
+  info.mtime = st.st_mtim.tv_sec;
+  info.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
+  info.nlink = st.st_nlink;
+  return info;
+}
+
+std::string BaseName(std::string_view virtual_path) {
+  if (virtual_path == "/") return "/";
+  return std::string(virtual_path.substr(virtual_path.rfind('/') + 1));
+}
+
+// Empties the folder `name` inside `parent_fd`, descending at most `depth_left` levels. Entries are opened one
+// name at a time with O_NOFOLLOW, so a symlink swapped in for a folder is removed, never followed.
+Status EmptyTree(int parent_fd, const std::string& name, int depth_left, std::string_view what) {
+  if (depth_left <= 0) return Status(ErrorCode::kTooBig, fmt::format("folder tree too deep to remove: {}", what));
+  UniqueFd dir_fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir_fd.valid()) return Status::FromErrno(errno, what);
+  auto stream = OpenDirStream(dir_fd.get(), what);
+  if (!stream.ok()) return stream.status();
+  errno = 0;
+  while (const dirent* entry = ::readdir(stream->get())) {
+    if (IsDotOrDotDot(entry->d_name)) continue;
+    const std::string child = entry->d_name;
+    if (::unlinkat(dir_fd.get(), child.c_str(), 0) == 0 || errno == ENOENT) {
+      errno = 0;  // readdir reports its own failure only through errno
+      continue;
+    }
+    if (errno != EISDIR && errno != EPERM) return Status::FromErrno(errno, what);
+    Status status = EmptyTree(dir_fd.get(), child, depth_left - 1, what);
+    if (!status.ok()) return status;
+    if (::unlinkat(dir_fd.get(), child.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      return Status::FromErrno(errno, what);
+    }
+    errno = 0;
+  }
+  if (errno != 0) return Status::FromErrno(errno, what);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view FileTypeName(FileType type) {
+  switch (type) {
+    case FileType::kFile: return "file";
+    case FileType::kDirectory: return "dir";
+    case FileType::kSymlink: return "link";
+    case FileType::kOther: break;
+  }
+  return "other";
+}
+
+Result<FileInfo> StatPath(const HomeDir& home, std::string_view path) {
+  const auto [parent_path, name] = HomeDir::SplitLast(path);
+  if (name.empty() || name == "..") {
+    // The folder itself ("/", ".", "a/.."): stat what it resolves to.
+    auto fd = home.OpenPath(path, O_PATH);
+    if (!fd.ok()) return fd.status();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) return Status::FromErrno(errno, path);
+    auto virtual_path = home.VirtualPathOf(fd->get());
+    return InfoFromStat(virtual_path.ok() ? BaseName(*virtual_path) : std::string(name), st);
+  }
+  auto parent = home.OpenParent(path);
+  if (!parent.ok()) return parent.status();
+  struct stat st {};
+  if (::fstatat(parent->parent.get(), parent->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno(errno, path);
+  }
+  return InfoFromStat(parent->name, st);
+}
+
+void DirectoryLister::DirCloser::operator()(void* dir) const { ::closedir(static_cast<DIR*>(dir)); }
+
+Result<DirectoryLister> DirectoryLister::Open(const HomeDir& home, std::string_view path) {
+  auto dir_fd = home.OpenPath(path, O_RDONLY | O_DIRECTORY);
+  if (!dir_fd.ok()) return dir_fd.status();
+  auto stream = OpenDirStream(dir_fd->get(), path);
+  if (!stream.ok()) return stream.status();
+  return DirectoryLister(std::move(dir_fd).value(), stream->release(), std::string(path));
+}
+
+Result<std::vector<FileInfo>> DirectoryLister::Next(std::size_t max_entries) {
+  auto* dir = static_cast<DIR*>(dir_.get());
+  std::vector<FileInfo> batch;
+  errno = 0;
+  while (batch.size() < max_entries) {
+    const dirent* entry = ::readdir(dir);
+    if (entry == nullptr) break;
+    if (IsDotOrDotDot(entry->d_name)) continue;
+    struct stat st {};
+    if (::fstatat(fd_.get(), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) {  // removed while we listed
+        errno = 0;
+        continue;
+      }
+      return Status::FromErrno(errno, path_);
+    }
+    batch.push_back(InfoFromStat(entry->d_name, st));
+    errno = 0;
+  }
+  if (errno != 0) return Status::FromErrno(errno, path_);
+  return batch;
+}
+
+Status ListDirectory(const HomeDir& home, std::string_view path, std::size_t batch_size,
+                     const std::function<void(std::vector<FileInfo>&&)>& sink) {
+  auto lister = DirectoryLister::Open(home, path);
+  if (!lister.ok()) return lister.status();
+  while (true) {
+    auto batch = lister->Next(batch_size);
+    if (!batch.ok()) return batch.status();
+    const bool last = batch->size() < batch_size;
+    if (!batch->empty() || last) sink(std::move(batch).value());
+    if (last) return Status::Ok();
+  }
+}
+
+Result<std::string> ResolveDirectory(const HomeDir& home, std::string_view path) {
+  auto fd = home.OpenPath(path, O_PATH | O_DIRECTORY);
+  if (!fd.ok()) return fd.status();
+  return home.VirtualPathOf(fd->get());
+}
+
+Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents) {
+  constexpr mode_t kFolderMode = 0755;
+  if (!parents) {
+    auto target = home.OpenParent(path);
+    if (!target.ok()) return target.status();
+    if (::mkdirat(target->parent.get(), target->name.c_str(), kFolderMode) != 0) return Status::FromErrno(errno, path);
+    return Status::Ok();
+  }
+  // mkdir -p: create each missing ancestor in turn, resolving every prefix afresh inside the home.
+  std::size_t end = 0;
+  while (end < path.size()) {
+    end = path.find('/', end + 1);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view prefix = path.substr(0, end);
+    const auto [parent_path, name] = HomeDir::SplitLast(prefix);
+    if (name.empty() || name == "..") continue;
+    auto target = home.OpenParent(prefix);
+    if (!target.ok()) return Status(target.status().code(), target.status().message());
+    if (::mkdirat(target->parent.get(), target->name.c_str(), kFolderMode) == 0) continue;
+    if (errno != EEXIST) return Status::FromErrno(errno, prefix);
+    auto existing = home.OpenPath(prefix, O_PATH | O_DIRECTORY);
+    if (!existing.ok()) return Status(existing.status().code(), existing.status().message());
+  }
+  return Status::Ok();
+}
+
+Status RemoveDirectory(const HomeDir& home, std::string_view path) {
+  auto target = home.OpenParent(path);
+  if (!target.ok()) return target.status();
+  if (::unlinkat(target->parent.get(), target->name.c_str(), AT_REMOVEDIR) != 0) {
+    return Status::FromErrno(errno, path);
+  }
+  return Status::Ok();
+}
+
+Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits) {
+  auto target = home.OpenParent(path);
+  if (!target.ok()) return target.status();
+  const int parent_fd = target->parent.get();
+  const char* name = target->name.c_str();
+  struct stat st {};
+  if (::fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return Status::FromErrno(errno, path);
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(parent_fd, name, 0) != 0) return Status::FromErrno(errno, path);
+    return Status::Ok();
+  }
+  if (!recursive) return Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", path));
+  Status emptied = EmptyTree(parent_fd, target->name, limits.max_depth, path);
+  if (!emptied.ok()) return emptied;
+  if (::unlinkat(parent_fd, name, AT_REMOVEDIR) != 0) return Status::FromErrno(errno, path);
+  return Status::Ok();
+}
+
+Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite) {
+  auto source = home.OpenParent(from);
+  if (!source.ok()) return source.status();
+  UniqueFd target_parent;
+  std::string target_name;
+  if (auto into = home.OpenPath(to, O_PATH | O_DIRECTORY); into.ok()) {
+    target_parent = std::move(into).value();
+    target_name = source->name;
+  } else {
+    auto target = home.OpenParent(to);
+    if (!target.ok()) return target.status();
+    target_parent = std::move(target->parent);
+    target_name = std::move(target->name);
+  }
+  const unsigned flags = overwrite ? 0 : RENAME_NOREPLACE;
+  if (::renameat2(source->parent.get(), source->name.c_str(), target_parent.get(), target_name.c_str(), flags) != 0) {
+    const int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) {
+      return Status(ErrorCode::kExists, fmt::format("target exists: {} (use -f to replace it)", to));
+    }
+    return Status::FromErrno(err, from);
+  }
+  return Status::Ok();
+}
+
+}  // namespace ferry::storage

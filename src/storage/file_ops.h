@@ -1,0 +1,89 @@
+// File-system operations on virtual paths inside a HomeDir. Every call resolves through the HomeDir and then works
+// only with descriptors and single names (fstatat, mkdirat, unlinkat, renameat2), so nothing can be redirected
+// outside the home between resolution and use. Errors name the path as the client gave it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/home_dir.h"
+
+namespace ferry::storage {
+
+enum class FileType { kFile, kDirectory, kSymlink, kOther };
+
+// "file", "dir", "link", "other": the names used on the wire.
+std::string_view FileTypeName(FileType type);
+
+struct FileInfo {
+  std::string name;  // final component; "/" for the home itself
+  FileType type = FileType::kOther;
+  std::uint64_t size = 0;
+  std::uint32_t mode = 0;        // permission bits only (07777)
+  std::int64_t mtime = 0;        // seconds since the epoch
+  std::uint32_t mtime_nsec = 0;  // nanoseconds within the second
+  std::uint64_t nlink = 0;
+};
+
+// Limits that keep one request from consuming unbounded time or descriptors.
+struct FileOpsLimits {
+  // Deepest tree a recursive removal descends into.
+  int max_depth = 256;
+};
+
+// Information about the entry itself (a symlink is reported as a link, not followed).
+Result<FileInfo> StatPath(const HomeDir& home, std::string_view path);
+
+// Reads a folder a batch at a time, so a session can send each batch before reading the next and memory stays
+// bounded however large the folder is. Entries come in directory order without "." and "..".
+class DirectoryLister {
+ public:
+  // ENOTDIR if `path` is not a folder.
+  static Result<DirectoryLister> Open(const HomeDir& home, std::string_view path);
+
+  // Up to `max_entries` further entries; an empty vector once the folder is exhausted.
+  Result<std::vector<FileInfo>> Next(std::size_t max_entries);
+
+ private:
+  struct DirCloser {
+    void operator()(void* dir) const;
+  };
+  DirectoryLister(UniqueFd fd, void* dir, std::string path)
+      : fd_(std::move(fd)), dir_(dir), path_(std::move(path)) {}
+
+  UniqueFd fd_;
+  std::unique_ptr<void, DirCloser> dir_;  // DIR*, reading its own duplicate of fd_
+  std::string path_;                      // as the client named it, for messages
+};
+
+// Lists a folder, calling `sink` with batches of at most `batch_size` entries in directory order (the last batch is
+// the first one smaller than `batch_size`, possibly empty), so memory stays
+// bounded however large the folder; callers sort. "." and ".." are omitted. ENOTDIR if `path` is not a folder.
+Status ListDirectory(const HomeDir& home, std::string_view path, std::size_t batch_size,
+                     const std::function<void(std::vector<FileInfo>&&)>& sink);
+
+// The virtual path of the folder `path` names (following symlinks inside the home): what cd moves to.
+Result<std::string> ResolveDirectory(const HomeDir& home, std::string_view path);
+
+// Creates a folder (mode 0755 less the umask). With `parents`, creates missing ancestors and succeeds if the
+// folder exists, like mkdir -p.
+Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents);
+
+// Removes an empty folder. ENOTEMPTY if it is not empty, ENOTDIR if it is not a folder.
+Status RemoveDirectory(const HomeDir& home, std::string_view path);
+
+// Removes a file or symlink; with `recursive`, also a folder and everything below it (symlinks are removed, never
+// followed). EISDIR for a folder without `recursive`. The home itself can never be removed.
+Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits = {});
+
+// Renames `from` to `to`. If `to` is an existing folder, `from` moves into it under its own name (like mv).
+// An existing non-folder target is replaced only with `overwrite`; otherwise EEXIST. Moving a folder into itself
+// is EINVAL.
+Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite);
+
+}  // namespace ferry::storage

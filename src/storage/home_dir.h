@@ -1,0 +1,56 @@
+// HomeDir: a user's home folder, and the only way Ferry turns a client's path into a file.
+//
+// Client paths are "virtual": "/" is the home, absolute paths start there, relative ones start at the session's
+// current folder. Resolution is the kernel's: openat2(2) with RESOLVE_IN_ROOT against a descriptor of the home, so
+// "..", absolute symlinks and symlinks swapped in mid-request all stay inside it; /proc magic links are refused.
+// No path is ever checked as a string and then re-opened. Thread-compatible: const methods may run concurrently.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace ferry::storage {
+
+// A directory descriptor plus one final name inside it, for operations on a name (mkdirat, unlinkat, renameat2).
+struct ParentAndName {
+  UniqueFd parent;
+  std::string name;  // one component: never empty, ".", ".." nor containing '/'
+};
+
+class HomeDir {
+ public:
+  // Opens the folder at `server_path` (not following a final symlink). Fails if it is not a directory.
+  static Result<HomeDir> Open(const std::string& server_path);
+
+  HomeDir(HomeDir&&) = default;
+  HomeDir& operator=(HomeDir&&) = default;
+
+  // Joins `path` to `cwd` (a virtual absolute path) without touching the file system: an absolute `path` replaces
+  // cwd, an empty one means cwd itself.
+  static std::string Join(std::string_view cwd, std::string_view path);
+  // Splits a virtual path into its parent and final component, lexically; "." components and repeated or
+  // trailing slashes are dropped. The final component may be ".." (callers refuse it) and is empty for "/".
+  static std::pair<std::string, std::string> SplitLast(std::string_view path);
+
+  // Opens a virtual path with open(2) `flags` (O_CLOEXEC is added) and `mode` for O_CREAT, resolved in the home.
+  Result<UniqueFd> OpenPath(std::string_view path, int flags, unsigned mode = 0) const;
+  // Resolves the parent folder of a virtual path and returns it with the final name, for operations that act on
+  // a name. EINVAL for "/" and for a final "." or ".."; `path` appears in messages exactly as given.
+  Result<ParentAndName> OpenParent(std::string_view path) const;
+  // The virtual path of an open directory inside this home ("/" for the home itself), read from the kernel.
+  // ENOENT when it has been deleted or is not inside the home (e.g. moved out by an administrator).
+  Result<std::string> VirtualPathOf(int dir_fd) const;
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  HomeDir(UniqueFd fd, std::string real_path) : fd_(std::move(fd)), real_path_(std::move(real_path)) {}
+
+  UniqueFd fd_;
+  std::string real_path_;  // the kernel's absolute path of the home when opened; never shown to clients
+};
+
+}  // namespace ferry::storage

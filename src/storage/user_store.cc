@@ -1,0 +1,300 @@
+#include "storage/user_store.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <ctime>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "common/unique_fd.h"
+
+namespace ferry::storage {
+namespace {
+
+constexpr std::size_t kMaxNameLength = 32;
+constexpr int kBusyTimeoutMs = 5000;
+
+// Step i brings the schema from user_version i to i + 1. Append new steps; never edit one that has shipped.
+constexpr const char* kMigrations[] = {
+    "CREATE TABLE users(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER NOT NULL)",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+struct DatabaseCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DatabasePtr = std::unique_ptr<sqlite3, DatabaseCloser>;
+
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// REQUIRES: the caller holds the lock that serializes use of `db`, so the message is the one of its last call.
+Status SqliteError(sqlite3* db, std::string_view what) {
+  return Status(ErrorCode::kIo, fmt::format("user database: {}: {}", what, sqlite3_errmsg(db)));
+}
+
+// For constant SQL only; anything carrying data goes through Prepare and bound parameters.
+Status Exec(sqlite3* db, const char* sql, std::string_view what) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return SqliteError(db, what);
+  return Status::Ok();
+}
+
+Result<Statement> Prepare(sqlite3* db, std::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return SqliteError(db, "preparing a statement");
+  }
+  return Statement(raw);
+}
+
+// The destructor argument is SQLITE_STATIC (0): the bound text must outlive the statement, which every caller here
+// guarantees by finalizing the statement before the text goes.
+bool BindText(sqlite3_stmt* statement, int index, std::string_view text) {
+  return sqlite3_bind_text(statement, index, text.data(), static_cast<int>(text.size()), nullptr) == SQLITE_OK;
+}
+
+std::string ColumnText(sqlite3_stmt* statement, int column) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+  return text != nullptr ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(statement, column)))
+                         : std::string();
+}
+
+bool InitSodium() {
+  static std::once_flag once;
+  static bool ready = false;
+  std::call_once(once, [] { ready = sodium_init() >= 0; });
+  return ready;
+}
+
+Result<std::string> HashPassword(std::string_view password, const PasswordHashCost& cost) {
+  char hash[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(hash, password.data(), password.size(), cost.ops_limit, cost.mem_limit) != 0) {
+    return Status(ErrorCode::kIo, "hashing the password failed (out of memory, or a cost outside libsodium's limits)");
+  }
+  return std::string(hash);
+}
+
+Status CheckPassword(std::string_view password) {
+  if (password.empty()) return Status(ErrorCode::kInvalid, "the password must not be empty");
+  return Status::Ok();
+}
+
+Status NoSuchUser(std::string_view name) {
+  return Status(ErrorCode::kNotFound, fmt::format("no such user '{}'", name));
+}
+
+}  // namespace
+
+PasswordHashCost PasswordHashCost::Interactive() {
+  return {crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
+}
+
+PasswordHashCost PasswordHashCost::Moderate() {
+  return {crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE};
+}
+
+Result<std::unique_ptr<UserStore>> UserStore::Open(const std::string& db_path, bool create) {
+  if (!InitSodium()) return Status(ErrorCode::kIo, "libsodium failed to initialise");
+
+  if (create) {
+    // SQLite would create the file 0644 less the umask; the hashes must not be world-readable, so the file is made
+    // here first. SQLite gives its -wal and -shm files the mode of the database file.
+    UniqueFd fd(::open(db_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Status::FromErrno(errno, db_path);
+  } else {
+    struct stat st {};
+    if (::stat(db_path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return Status(ErrorCode::kNotFound, fmt::format("user database {} does not exist", db_path));
+      return Status::FromErrno(errno, db_path);
+    }
+  }
+
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  const int rc = sqlite3_open_v2(db_path.c_str(), &raw, flags, nullptr);
+  DatabasePtr db(raw);
+  if (rc != SQLITE_OK) {
+    return Status(ErrorCode::kIo, fmt::format("opening user database {}: {}", db_path,
+                                              db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
+  }
+  // The admin CLI edits users while the server runs: WAL lets readers and one writer proceed together, and the
+  // busy timeout makes either side wait for the other's write instead of failing at once.
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+  if (Status s = Exec(db.get(), "PRAGMA journal_mode=WAL", "enabling WAL"); !s.ok()) return s;
+
+  // Computed before the store exists so that Verify never has to: an unknown user then costs one verification,
+  // like a known one.
+  unsigned char random_password[32];
+  randombytes_buf(random_password, sizeof random_password);
+  auto dummy_hash =
+      HashPassword(std::string_view(reinterpret_cast<const char*>(random_password), sizeof random_password),
+                   PasswordHashCost::Interactive());
+  sodium_memzero(random_password, sizeof random_password);
+  if (!dummy_hash.ok()) return dummy_hash.status();
+
+  std::unique_ptr<UserStore> store(new UserStore(db.release()));
+  store->dummy_hash_ = std::move(dummy_hash).value();
+  if (Status s = store->Migrate(); !s.ok()) return s;
+  return store;
+}
+
+UserStore::UserStore(sqlite3* db) : db_(db) {}
+
+UserStore::~UserStore() {
+  sqlite3_close_v2(db_);
+}
+
+Status UserStore::Migrate() {
+  std::lock_guard lock(mutex_);
+  auto read_version = [this]() -> Result<int> {
+    auto statement = Prepare(db_, "PRAGMA user_version");
+    if (!statement.ok()) return statement.status();
+    if (sqlite3_step(statement->get()) != SQLITE_ROW) return SqliteError(db_, "reading the schema version");
+    return sqlite3_column_int(statement->get(), 0);
+  };
+  const auto too_new = [](int version) {
+    return Status(
+        ErrorCode::kInvalid,
+        fmt::format("user database schema version {} is newer than this build knows ({})", version, kSchemaVersion));
+  };
+  auto version = read_version();
+  if (!version.ok()) return version.status();
+  if (*version == kSchemaVersion) return Status::Ok();
+  if (*version > kSchemaVersion) return too_new(*version);
+
+  const auto apply_pending_steps = [&]() -> Status {
+    auto current = read_version();  // another process may have migrated since the first read
+    if (!current.ok()) return current.status();
+    if (*current > kSchemaVersion) return too_new(*current);
+    if (*current == kSchemaVersion) return Status::Ok();
+    for (int step = *current; step < kSchemaVersion; ++step) {
+      if (Status s = Exec(db_, kMigrations[step], fmt::format("migrating the schema to version {}", step + 1));
+          !s.ok()) {
+        return s;
+      }
+    }
+    // PRAGMA takes no bound parameters; the value is our own constant.
+    const std::string set_version = fmt::format("PRAGMA user_version = {}", kSchemaVersion);
+    return Exec(db_, set_version.c_str(), "recording the schema version");
+  };
+  // IMMEDIATE takes the write lock before the version is read again, so two processes opening an old database at
+  // the same moment cannot both run a step.
+  if (Status s = Exec(db_, "BEGIN IMMEDIATE", "starting the schema migration"); !s.ok()) return s;
+  Status status = apply_pending_steps();
+  if (status.ok()) status = Exec(db_, "COMMIT", "committing the schema migration");
+  if (!status.ok()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+Status UserStore::ValidateName(std::string_view name) {
+  const auto is_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  const auto is_rest = [&](char c) { return is_first(c) || c == '.' || c == '-'; };
+  bool valid = !name.empty() && name.size() <= kMaxNameLength && is_first(name.front());
+  for (std::size_t i = 1; valid && i < name.size(); ++i) valid = is_rest(name[i]);
+  if (valid) return Status::Ok();
+  return Status(ErrorCode::kInvalid,
+                fmt::format("invalid user name '{}': use 1-{} characters of a-z, 0-9, '_', '.' and '-', "
+                            "starting with a letter, digit or '_'",
+                            name, kMaxNameLength));
+}
+
+Status UserStore::Add(std::string_view name, std::string_view password, const PasswordHashCost& cost) {
+  if (Status s = ValidateName(name); !s.ok()) return s;
+  if (Status s = CheckPassword(password); !s.ok()) return s;
+  const auto exists = [&] { return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name)); };
+  // A cheap early answer; the primary key still decides if another process adds the name meanwhile.
+  if (Find(name)) return exists();
+  auto hash = HashPassword(password, cost);
+  if (!hash.ok()) return hash.status();
+
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "INSERT INTO users(name, password_hash, created) VALUES(?1, ?2, ?3)");
+  if (!statement.ok()) return statement.status();
+  sqlite3_stmt* insert = statement->get();
+  if (!BindText(insert, 1, name) || !BindText(insert, 2, *hash) ||
+      sqlite3_bind_int64(insert, 3, static_cast<sqlite3_int64>(std::time(nullptr))) != SQLITE_OK) {
+    return SqliteError(db_, "binding a new user");
+  }
+  if (sqlite3_step(insert) != SQLITE_DONE) {
+    if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) return exists();
+    return SqliteError(db_, "adding a user");
+  }
+  return Status::Ok();
+}
+
+Status UserStore::Remove(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "DELETE FROM users WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "removing a user");
+  if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
+  return Status::Ok();
+}
+
+Status UserStore::SetPassword(std::string_view name, std::string_view password, const PasswordHashCost& cost) {
+  if (Status s = CheckPassword(password); !s.ok()) return s;
+  if (!Find(name)) return NoSuchUser(name);  // spares a slow hash; the UPDATE below still decides
+  auto hash = HashPassword(password, cost);
+  if (!hash.ok()) return hash.status();
+
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "UPDATE users SET password_hash = ?2 WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name) || !BindText(statement->get(), 2, *hash)) {
+    return SqliteError(db_, "binding a password");
+  }
+  if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "changing a password");
+  if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
+  return Status::Ok();
+}
+
+std::vector<UserRecord> UserStore::List() {
+  std::vector<UserRecord> users;
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "SELECT name, created FROM users ORDER BY name");
+  if (!statement.ok()) return users;
+  while (sqlite3_step(statement->get()) == SQLITE_ROW) {
+    users.push_back(UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1)});
+  }
+  return users;
+}
+
+std::optional<UserRecord> UserStore::Find(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "SELECT name, created FROM users WHERE name = ?1");
+  if (!statement.ok() || !BindText(statement->get(), 1, name)) return std::nullopt;
+  if (sqlite3_step(statement->get()) != SQLITE_ROW) return std::nullopt;
+  return UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1)};
+}
+
+Result<std::string> UserStore::HashOf(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "SELECT password_hash FROM users WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  const int rc = sqlite3_step(statement->get());
+  if (rc == SQLITE_DONE) return NoSuchUser(name);
+  if (rc != SQLITE_ROW) return SqliteError(db_, "looking up a user");
+  return ColumnText(statement->get(), 0);
+}
+
+Status UserStore::Verify(std::string_view name, std::string_view password) {
+  auto hash = HashOf(name);
+  if (!hash.ok() && hash.status().code() != ErrorCode::kNotFound) return hash.status();
+  const bool known = hash.ok();
+  const std::string& stored = known ? *hash : dummy_hash_;
+  const bool match = crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
+  if (!known || !match) return Status(ErrorCode::kAuthFailed, "login incorrect");
+  return Status::Ok();
+}
+
+}  // namespace ferry::storage

@@ -1,0 +1,70 @@
+// UserStore: the users of one data root, in SQLite, with passwords kept only as argon2id hashes (libsodium).
+//
+// Thread-safe: one SQLite connection in serialized mode behind a mutex; hashing runs outside the lock. Verify() is
+// deliberately slow (argon2id): call it from a bounded worker pool, never from an event-loop thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+struct sqlite3;
+
+namespace ferry::storage {
+
+struct UserRecord {
+  std::string name;
+  std::int64_t created = 0;  // unix seconds
+};
+
+// Cost of each new argon2id hash. Verification uses the cost stored in each hash.
+struct PasswordHashCost {
+  unsigned long long ops_limit;
+  std::size_t mem_limit;
+  // libsodium's "interactive" preset: 2 passes over 64 MiB.
+  static PasswordHashCost Interactive();
+  // libsodium's "moderate" preset: 3 passes over 256 MiB.
+  static PasswordHashCost Moderate();
+};
+
+class UserStore {
+ public:
+  // Opens (creating if `create`) the database at `db_path` and brings its schema up to date.
+  static Result<std::unique_ptr<UserStore>> Open(const std::string& db_path, bool create);
+  ~UserStore();
+  UserStore(const UserStore&) = delete;
+  UserStore& operator=(const UserStore&) = delete;
+
+  // A user name is 1-32 characters of [a-z0-9_.-], starting with a letter, digit or '_'.
+  static Status ValidateName(std::string_view name);
+
+  // EEXIST if the user exists, EINVAL for a bad name or an empty password.
+  Status Add(std::string_view name, std::string_view password, const PasswordHashCost& cost);
+  // ENOENT if there is no such user.
+  Status Remove(std::string_view name);
+  Status SetPassword(std::string_view name, std::string_view password, const PasswordHashCost& cost);
+  std::vector<UserRecord> List();
+  std::optional<UserRecord> Find(std::string_view name);
+
+  // EAUTH for an unknown user and for a wrong password alike; both cost one argon2id verification, so the
+  // answer and its timing do not tell whether the user exists.
+  Status Verify(std::string_view name, std::string_view password);
+
+ private:
+  explicit UserStore(sqlite3* db);
+  Status Migrate();
+  // ENOENT if there is no such user; EIO if the database fails.
+  Result<std::string> HashOf(std::string_view name);
+
+  std::mutex mutex_;
+  sqlite3* db_;
+  std::string dummy_hash_;  // verified against when the user is unknown
+};
+
+}  // namespace ferry::storage

@@ -1,0 +1,111 @@
+// ferryd's administration commands: init, user add/del/passwd/list, and config validation.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "support/test_server.h"
+
+namespace ferry::testing {
+namespace {
+
+class AdminIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = dir_ / "root";
+    const auto init = RunProcess({FerrydPath(), "init", root_});
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+  }
+  ProcessResult Ferryd(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                       const std::string& input = "") {
+    std::vector<std::string> argv = {FerrydPath()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv, env, input);
+  }
+  static mode_t ModeOf(const std::string& path) {
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    return st.st_mode & 07777;
+  }
+
+  TempDir dir_;
+  std::string root_;
+};
+
+TEST_F(AdminIntegration, InitCreatesTheLayoutWithPrivateKey) {
+  EXPECT_TRUE(Exists(root_ + "/ferry.db"));
+  EXPECT_TRUE(Exists(root_ + "/homes"));
+  EXPECT_TRUE(Exists(root_ + "/tls/cert.pem"));
+  EXPECT_EQ(ModeOf(root_ + "/tls/key.pem"), 0600u);
+  EXPECT_NE(ReadFile(root_ + "/ferryd.toml").find("# listen = \"127.0.0.1:7021\""), std::string::npos);
+  const auto again = Ferryd({"init", root_});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("already"), std::string::npos) << again.err;
+}
+
+TEST_F(AdminIntegration, UsersAreAddedListedAndRemoved) {
+  EXPECT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "pw1\n").exit_code, 0);
+  EXPECT_EQ(Ferryd({"user", "add", "--root", root_, "dave"}, {{"FERRY_PASSWORD", "pw2"}}).exit_code, 0);
+  EXPECT_EQ(ModeOf(root_ + "/homes/carol"), 0700u);
+  EXPECT_EQ(Ferryd({"user", "list", "--root", root_}).out, "carol\ndave\n");
+
+  const auto duplicate = Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "x\n");
+  EXPECT_NE(duplicate.exit_code, 0);
+  EXPECT_NE(duplicate.err.find("exists"), std::string::npos);
+  const auto bad_name = Ferryd({"user", "add", "--root", root_, "--password-stdin", "../evil"}, {}, "x\n");
+  EXPECT_NE(bad_name.exit_code, 0);
+  EXPECT_FALSE(Exists(root_ + "/evil"));
+
+  // No password source and no terminal: an error, not a hang.
+  const auto no_password = Ferryd({"user", "add", "--root", root_, "erin"}, {{"FERRY_PASSWORD", ""}});
+  EXPECT_NE(no_password.exit_code, 0);
+  EXPECT_FALSE(no_password.timed_out);
+
+  EXPECT_EQ(Ferryd({"user", "del", "--root", root_, "dave"}).exit_code, 0);
+  EXPECT_TRUE(Exists(root_ + "/homes/dave"));  // kept without --remove-home
+  EXPECT_EQ(Ferryd({"user", "del", "--root", root_, "--remove-home", "carol"}).exit_code, 0);
+  EXPECT_FALSE(Exists(root_ + "/homes/carol"));
+  EXPECT_EQ(Ferryd({"user", "list", "--root", root_}).out, "");
+  EXPECT_NE(Ferryd({"user", "del", "--root", root_, "nobody"}).exit_code, 0);
+}
+
+TEST_F(AdminIntegration, PasswordChangeTakesEffect) {
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "alice"}, {}, "old\n").exit_code, 0);
+  ASSERT_EQ(Ferryd({"user", "passwd", "--root", root_, "--password-stdin", "alice"}, {}, "new\n").exit_code, 0);
+  Subprocess server({FerrydPath(), "serve", "--root", root_, "--listen", "127.0.0.1:0", "--plain"});
+  const auto line = server.WaitForStderrLine("listening on ", std::chrono::seconds(30));
+  ASSERT_TRUE(line);
+  const std::string address = line->substr(line->find("listening on ") + 13);
+  const std::string target = "alice@" + address.substr(0, address.find(' '));
+  TempDir home;
+  EXPECT_NE(RunProcess({FerryPath(), "--plain", target, "pwd"}, {{"FERRY_PASSWORD", "old"}, {"HOME", home.path()}})
+                .exit_code,
+            0);
+  EXPECT_EQ(RunProcess({FerryPath(), "--plain", target, "pwd"}, {{"FERRY_PASSWORD", "new"}, {"HOME", home.path()}})
+                .exit_code,
+            0);
+}
+
+TEST_F(AdminIntegration, InvalidConfigIsRefusedNamingKeyAndLine) {
+  WriteFile(root_ + "/ferryd.toml", "[server]\nthreads = 2\nlisen = \"127.0.0.1:0\"\n");
+  const auto result = Ferryd({"serve", "--root", root_});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("server.lisen"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("line 3"), std::string::npos) << result.err;
+
+  WriteFile(root_ + "/ferryd.toml", "[server]\nthreads = \"many\"\n");
+  const auto wrong_type = Ferryd({"serve", "--root", root_});
+  EXPECT_NE(wrong_type.exit_code, 0);
+  EXPECT_NE(wrong_type.err.find("server.threads"), std::string::npos) << wrong_type.err;
+
+  WriteFile(root_ + "/ferryd.toml", "[server\n");
+  EXPECT_NE(Ferryd({"serve", "--root", root_}).exit_code, 0);
+}
+
+TEST_F(AdminIntegration, ServeOnMissingDataRootExplains) {
+  const auto result = Ferryd({"serve", "--root", dir_ / "nothing-here"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("ferryd init"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -1,0 +1,197 @@
+// The real `ferry` client against a real server: one-shot commands, batch files, piped input, exit codes, and
+// trust on first use over TLS.
+#include <gmock/gmock.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "support/test_server.h"
+
+namespace ferry::testing {
+namespace {
+
+class ClientIntegration : public ::testing::Test {
+ protected:
+  ProcessResult Alice(const std::vector<std::string>& args, const std::string& input = "") {
+    return server_.Client("alice", "alice-secret", args, input);
+  }
+  TestServer server_;
+};
+
+TEST_F(ClientIntegration, FreshSessionStartsAtTheHome) {
+  const auto result = Alice({"pwd"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "/\n");
+  EXPECT_EQ(Alice({"whoami"}).out, "alice\n");
+}
+
+TEST_F(ClientIntegration, FolderCommandsChangeTheHome) {
+  ASSERT_EQ(Alice({"mkdir", "-p", "a/b/c"}).exit_code, 0);
+  EXPECT_TRUE(Exists(server_.home("alice") + "/a/b/c"));
+  EXPECT_EQ(Alice({"mkdir", "-p", "a/b/c"}).exit_code, 0);  // -p: existing is fine
+  const auto again = Alice({"mkdir", "a"});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
+
+  EXPECT_NE(Alice({"rmdir", "a"}).exit_code, 0);  // not empty
+  EXPECT_EQ(Alice({"rmdir", "a/b/c"}).exit_code, 0);
+  EXPECT_FALSE(Exists(server_.home("alice") + "/a/b/c"));
+
+  WriteFile(server_.home("alice") + "/a/file.txt", "hello");
+  EXPECT_EQ(Alice({"mv", "a/file.txt", "a/renamed.txt"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(server_.home("alice") + "/a/renamed.txt"), "hello");
+  EXPECT_EQ(Alice({"mv", "a/renamed.txt", "a/b"}).exit_code, 0);  // into a folder
+  EXPECT_TRUE(Exists(server_.home("alice") + "/a/b/renamed.txt"));
+
+  WriteFile(server_.home("alice") + "/keep.txt", "keep");
+  WriteFile(server_.home("alice") + "/other.txt", "other");
+  EXPECT_NE(Alice({"mv", "other.txt", "keep.txt"}).exit_code, 0);  // no silent overwrite
+  EXPECT_EQ(ReadFile(server_.home("alice") + "/keep.txt"), "keep");
+  EXPECT_EQ(Alice({"mv", "-f", "other.txt", "keep.txt"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(server_.home("alice") + "/keep.txt"), "other");
+
+  EXPECT_NE(Alice({"rm", "a"}).exit_code, 0);  // a folder needs -r
+  EXPECT_EQ(Alice({"rm", "-r", "a"}).exit_code, 0);
+  EXPECT_FALSE(Exists(server_.home("alice") + "/a"));
+  EXPECT_NE(Alice({"rm", "missing"}).exit_code, 0);
+  EXPECT_EQ(Alice({"rm", "-f", "missing"}).exit_code, 0);
+}
+
+TEST_F(ClientIntegration, LsShortAndLong) {
+  WriteFile(server_.home("alice") + "/b.txt", "12345");
+  WriteFile(server_.home("alice") + "/.hidden", "");
+  ASSERT_EQ(Alice({"mkdir", "a-folder"}).exit_code, 0);
+  const auto short_listing = Alice({"ls"});
+  EXPECT_EQ(short_listing.exit_code, 0) << short_listing.err;
+  EXPECT_EQ(short_listing.out, "a-folder\nb.txt\n");
+  EXPECT_NE(Alice({"ls", "-a"}).out.find(".hidden"), std::string::npos);
+
+  const auto long_listing = Alice({"ls", "-l"});
+  EXPECT_EQ(long_listing.exit_code, 0) << long_listing.err;
+  EXPECT_THAT(long_listing.out, ::testing::ContainsRegex("drwx.* a-folder"));
+  EXPECT_THAT(long_listing.out, ::testing::ContainsRegex("-rw.* 5 .* b.txt"));
+
+  const auto stat = Alice({"stat", "b.txt"});
+  EXPECT_NE(stat.out.find("Type: file"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.out.find("Size: 5"), std::string::npos);
+  EXPECT_NE(Alice({"ls", "nope"}).exit_code, 0);
+}
+
+TEST_F(ClientIntegration, FailingCommandPrintsOneLineAndExitsNonZero) {
+  const auto result = Alice({"cd", "does-not-exist"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  EXPECT_NE(result.err.find("ferry: "), std::string::npos);
+  const auto unknown = Alice({"frobnicate"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("unknown command"), std::string::npos);
+}
+
+TEST_F(ClientIntegration, WrongPasswordFails) {
+  const auto result = server_.Client("alice", "wrong", {"pwd"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("login incorrect"), std::string::npos) << result.err;
+  const auto unknown = server_.Client("nobody", "wrong", {"pwd"});
+  EXPECT_EQ(unknown.err, result.err);
+}
+
+TEST_F(ClientIntegration, BatchFileRunsInOrderAndStopsAtFirstFailure) {
+  const std::string batch = server_.client_home() + "/batch.txt";
+  WriteFile(batch, "# comment\nmkdir x\ncd x\npwd\n\nmkdir y\ncd nowhere\nmkdir never\n");
+  const auto result = Alice({"-b", batch});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_EQ(result.out, "/x\n");
+  EXPECT_TRUE(Exists(server_.home("alice") + "/x/y"));
+  EXPECT_FALSE(Exists(server_.home("alice") + "/x/never"));
+  EXPECT_NE(result.err.find("nowhere"), std::string::npos) << result.err;
+}
+
+TEST_F(ClientIntegration, BatchLinesWithDashMayFail) {
+  const auto result = Alice({"-b", "-"}, "-cd nowhere\nmkdir z\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(Exists(server_.home("alice") + "/z"));
+}
+
+TEST_F(ClientIntegration, PipedCommandsRunLikeABatch) {
+  const auto result = Alice({}, "mkdir p\ncd p\npwd\nquit\nmkdir after-quit\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "/p\n");
+  EXPECT_FALSE(Exists(server_.home("alice") + "/p/after-quit"));
+}
+
+TEST_F(ClientIntegration, QuotedArgumentsKeepSpaces) {
+  const auto result = Alice({"-b", "-"}, "mkdir 'with space'\nmkdir \"double \\\"q\\\"\"\nmkdir back\\ slash\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(Exists(server_.home("alice") + "/with space"));
+  EXPECT_TRUE(Exists(server_.home("alice") + "/double \"q\""));
+  EXPECT_TRUE(Exists(server_.home("alice") + "/back slash"));
+}
+
+TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
+  TestServerOptions options;
+  options.tls = true;
+  TestServer tls_server(options);
+  ASSERT_TRUE(tls_server.started());
+  const auto result = RunProcess({FerryPath(), "--plain", "alice@" + tls_server.address(), "pwd"},
+                                 {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", tls_server.client_home()}});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_FALSE(result.err.empty());
+}
+
+class TlsClientIntegration : public ::testing::Test {
+ protected:
+  static TestServerOptions Tls() {
+    TestServerOptions options;
+    options.tls = true;
+    return options;
+  }
+  ProcessResult RunClient(const std::vector<std::string>& flags, const std::vector<std::string>& command) {
+    std::vector<std::string> argv = {FerryPath()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.push_back("alice@" + server_.address());
+    argv.insert(argv.end(), command.begin(), command.end());
+    return RunProcess(argv, {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
+  }
+  std::string KnownHosts() { return ReadFile(server_.client_home() + "/.ferry/known_hosts"); }
+
+  TestServer server_{Tls()};
+};
+
+TEST_F(TlsClientIntegration, UnknownServerIsRefusedWithoutConfirmation) {
+  const auto result = RunClient({}, {"pwd"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("SHA256:"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--accept-new-host"), std::string::npos) << result.err;
+  EXPECT_TRUE(KnownHosts().empty());
+}
+
+TEST_F(TlsClientIntegration, FirstUseIsPinnedAndThenTrusted) {
+  const auto first = RunClient({"--accept-new-host"}, {"pwd"});
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, "/\n");
+  EXPECT_NE(KnownHosts().find(server_.address() + " SHA256:"), std::string::npos) << KnownHosts();
+  const auto second = RunClient({}, {"whoami"});
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, "alice\n");
+}
+
+TEST_F(TlsClientIntegration, ChangedCertificateIsRefusedLoudly) {
+  ::mkdir((server_.client_home() + "/.ferry").c_str(), 0700);
+  WriteFile(server_.client_home() + "/.ferry/known_hosts",
+            server_.address() + " SHA256:" + std::string(64, '0') + "\n");
+  const auto result = RunClient({"--accept-new-host"}, {"pwd"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("CHANGED"), std::string::npos) << result.err;
+  EXPECT_TRUE(result.out.empty());
+}
+
+TEST_F(TlsClientIntegration, PlainServerRefusesTlsClient) {
+  TestServer plain_server;
+  const auto result = RunProcess({FerryPath(), "--accept-new-host", "alice@" + plain_server.address(), "pwd"},
+                                 {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", plain_server.client_home()}});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("TLS"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -1,0 +1,302 @@
+#include "storage/user_store.h"
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace ferry::storage {
+namespace {
+
+// The cheapest cost libsodium accepts: these tests are about the store, not about argon2id's strength.
+const PasswordHashCost kFast{crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+
+// A fresh folder under $TMPDIR (or /tmp), removed with its content when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/ferry-users-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code error;
+    std::filesystem::remove_all(path_, error);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<UserStore> OpenOrFail(const std::string& path, bool create) {
+  auto store = UserStore::Open(path, create);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+// Reads the stored hash straight from the file, as an attacker with a copy of it would.
+std::string StoredHash(const std::string& db_path, const std::string& name) {
+  sqlite3* db = nullptr;
+  std::string hash;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT password_hash FROM users WHERE name = ?1", -1, &statement, nullptr) ==
+            SQLITE_OK &&
+        sqlite3_bind_text(statement, 1, name.c_str(), -1, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+      hash = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
+  return hash;
+}
+
+// Runs one statement on the file and returns the first column of its first row ("" if none).
+std::string QueryFile(const std::string& db_path, const char* sql) {
+  sqlite3* db = nullptr;
+  std::string value;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) == SQLITE_OK && sqlite3_step(statement) == SQLITE_ROW &&
+        sqlite3_column_text(statement, 0) != nullptr) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
+  return value;
+}
+
+TEST(UserStore, AddedUserVerifiesWithTheirPassword) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "correct horse", kFast).ok());
+  EXPECT_TRUE(store->Verify("alice", "correct horse").ok());
+  auto record = store->Find("alice");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->name, "alice");
+  EXPECT_GT(record->created, 0);
+  EXPECT_FALSE(store->Find("bob").has_value());
+}
+
+TEST(UserStore, VerifiesWithTheInteractiveCost) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "correct horse", PasswordHashCost::Interactive()).ok());
+  EXPECT_TRUE(store->Verify("alice", "correct horse").ok());
+  EXPECT_EQ(store->Verify("alice", "wrong horse").code(), ErrorCode::kAuthFailed);
+}
+
+TEST(UserStore, UnknownUserAndWrongPasswordGetTheSameError) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "correct horse", kFast).ok());
+
+  const Status wrong_password = store->Verify("alice", "battery staple");
+  const Status unknown_user = store->Verify("mallory", "correct horse");
+  const Status invalid_name = store->Verify("../etc", "correct horse");
+  EXPECT_EQ(wrong_password.code(), ErrorCode::kAuthFailed);
+  EXPECT_EQ(wrong_password.message(), "login incorrect");
+  for (const Status& status : {unknown_user, invalid_name}) {
+    EXPECT_EQ(status.code(), wrong_password.code());
+    EXPECT_EQ(status.message(), wrong_password.message());
+  }
+  EXPECT_EQ(store->Verify("alice", "").code(), ErrorCode::kAuthFailed);
+}
+
+TEST(UserStore, AddingAnExistingUserFailsWithExists) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "first", kFast).ok());
+  const Status again = store->Add("alice", "second", kFast);
+  EXPECT_EQ(again.code(), ErrorCode::kExists);
+  EXPECT_EQ(again.message(), "user 'alice' already exists");
+  EXPECT_TRUE(store->Verify("alice", "first").ok()) << "the failed add must not change the password";
+}
+
+TEST(UserStore, RejectsAnEmptyPassword) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Add("alice", "", kFast).code(), ErrorCode::kInvalid);
+  EXPECT_FALSE(store->Find("alice").has_value());
+  ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+  EXPECT_EQ(store->SetPassword("alice", "", kFast).code(), ErrorCode::kInvalid);
+  EXPECT_TRUE(store->Verify("alice", "secret").ok());
+}
+
+TEST(UserStore, RemovedUserNoLongerVerifies) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+  ASSERT_TRUE(store->Remove("alice").ok());
+  const Status verdict = store->Verify("alice", "secret");
+  EXPECT_EQ(verdict.code(), ErrorCode::kAuthFailed);
+  EXPECT_EQ(verdict.message(), "login incorrect");
+  EXPECT_FALSE(store->Find("alice").has_value());
+}
+
+TEST(UserStore, RemovingOrChangingAnUnknownUserFailsWithNotFound) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  const Status removed = store->Remove("ghost");
+  EXPECT_EQ(removed.code(), ErrorCode::kNotFound);
+  EXPECT_EQ(removed.message(), "no such user 'ghost'");
+  const Status changed = store->SetPassword("ghost", "secret", kFast);
+  EXPECT_EQ(changed.code(), ErrorCode::kNotFound);
+  EXPECT_EQ(changed.message(), "no such user 'ghost'");
+}
+
+TEST(UserStore, SetPasswordReplacesTheOldPassword) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "old secret", kFast).ok());
+  ASSERT_TRUE(store->SetPassword("alice", "new secret", kFast).ok());
+  EXPECT_TRUE(store->Verify("alice", "new secret").ok());
+  EXPECT_EQ(store->Verify("alice", "old secret").code(), ErrorCode::kAuthFailed);
+}
+
+TEST(UserStore, ListsUsersSortedByName) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->List().empty());
+  for (const char* name : {"carol", "alice", "_svc", "bob", "0day"}) ASSERT_TRUE(store->Add(name, "pw", kFast).ok());
+  std::vector<std::string> names;
+  for (const auto& record : store->List()) names.push_back(record.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"0day", "_svc", "alice", "bob", "carol"}));
+}
+
+TEST(UserStore, AcceptsOnlyWellFormedNames) {
+  const std::string longest(32, 'z');
+  for (const std::string_view good : {std::string_view("a"), std::string_view("alice"), std::string_view("bob.smith"),
+                                      std::string_view("x-ray"), std::string_view("_svc"), std::string_view("0day"),
+                                      std::string_view("a..b"), std::string_view("a-"), std::string_view(longest)}) {
+    EXPECT_TRUE(UserStore::ValidateName(good).ok()) << good;
+  }
+  const std::string too_long(33, 'a');
+  for (const std::string& bad : {std::string(), std::string("."), std::string(".."), std::string(".hidden"),
+                                 std::string("a/b"), std::string("A"), std::string("Alice"), std::string("-x"),
+                                 std::string("a b"), std::string("caf\xc3\xa9"), std::string("a\0b", 3), too_long}) {
+    const Status status = UserStore::ValidateName(bad);
+    EXPECT_EQ(status.code(), ErrorCode::kInvalid) << bad;
+    EXPECT_NE(status.message().find("1-32 characters"), std::string::npos) << status.message();
+  }
+}
+
+TEST(UserStore, AddRejectsABadNameWithoutStoringIt) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Add("../root", "secret", kFast).code(), ErrorCode::kInvalid);
+  EXPECT_TRUE(store->List().empty());
+}
+
+TEST(UserStore, UsersPersistWhenTheDatabaseIsReopened) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  {
+    auto store = OpenOrFail(path, true);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+    ASSERT_TRUE(store->Add("bob", "hunter2", kFast).ok());
+  }
+  auto store = OpenOrFail(path, false);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->Verify("alice", "secret").ok());
+  EXPECT_TRUE(store->Verify("bob", "hunter2").ok());
+  EXPECT_EQ(store->List().size(), 2u);
+}
+
+TEST(UserStore, TwoOpenStoresSeeEachOthersChanges) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  auto server = OpenOrFail(path, true);
+  auto admin = OpenOrFail(path, false);
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(admin, nullptr);
+  ASSERT_TRUE(admin->Add("alice", "secret", kFast).ok());
+  EXPECT_TRUE(server->Verify("alice", "secret").ok());
+  ASSERT_TRUE(admin->Remove("alice").ok());
+  EXPECT_EQ(server->Verify("alice", "secret").code(), ErrorCode::kAuthFailed);
+}
+
+TEST(UserStore, OpeningAMissingDatabaseWithoutCreateFailsWithNotFound) {
+  TempDir dir;
+  const std::string path = dir / "missing.db";
+  auto store = UserStore::Open(path, false);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(store.status().message().find(path), std::string::npos) << store.status().message();
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(UserStore, StoresOnlyArgon2idHashes) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  auto store = OpenOrFail(path, true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "correct horse", kFast).ok());
+  const std::string hash = StoredHash(path, "alice");
+  EXPECT_EQ(hash.rfind("$argon2id$", 0), 0u) << hash;
+  EXPECT_EQ(hash.find("correct horse"), std::string::npos);
+}
+
+TEST(UserStore, CreatesTheDatabaseFileReadableOnlyByItsOwner) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  const mode_t old_umask = ::umask(022);
+  auto store = OpenOrFail(path, true);
+  ::umask(old_umask);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // SQLite gives its side files the database's mode; they hold the same hashes.
+  const std::string wal = path + "-wal";
+  if (::stat(wal.c_str(), &st) == 0) {
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+  }
+}
+
+TEST(UserStore, UsesWalAndRecordsTheSchemaVersion) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  ASSERT_NE(OpenOrFail(path, true), nullptr);
+  EXPECT_EQ(QueryFile(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "1");
+}
+
+TEST(UserStore, RefusesADatabaseFromANewerVersion) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  ASSERT_NE(OpenOrFail(path, true), nullptr);
+  QueryFile(path, "PRAGMA user_version = 99");
+  auto store = UserStore::Open(path, false);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), ErrorCode::kInvalid);
+  EXPECT_NE(store.status().message().find("99"), std::string::npos) << store.status().message();
+}
+
+}  // namespace
+}  // namespace ferry::storage

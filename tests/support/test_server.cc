@@ -1,0 +1,79 @@
+#include "support/test_server.h"
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+namespace ferry::testing {
+
+std::string FerrydPath() { return std::string(FERRY_BIN_DIR) + "/ferryd"; }
+std::string FerryPath() { return std::string(FERRY_BIN_DIR) + "/ferry"; }
+
+TestServer::TestServer(TestServerOptions options) : options_(std::move(options)) {
+  const std::string root = dir_.path();
+  auto init = RunProcess({FerrydPath(), "init", root});
+  if (init.exit_code != 0) {
+    ADD_FAILURE() << "ferryd init failed: " << init.err;
+    return;
+  }
+  for (const auto& [user, password] : options_.users) {
+    auto add = RunProcess({FerrydPath(), "user", "add", "--root", root, "--password-stdin", user}, {}, password + "\n");
+    if (add.exit_code != 0) {
+      ADD_FAILURE() << "ferryd user add " << user << " failed: " << add.err;
+      return;
+    }
+  }
+  std::vector<std::string> argv = {FerrydPath(), "serve", "--root", root, "--listen", options_.listen_host == "::1"
+                                                                                           ? "[::1]:0"
+                                                                                           : options_.listen_host + ":0",
+                                   "--threads", "2"};
+  if (!options_.tls) argv.push_back("--plain");
+  process_ = std::make_unique<Subprocess>(argv);
+  // Readiness is the server's own word that it listens: no sleeping, no polling of the port.
+  const auto line = process_->WaitForStderrLine("listening on ", std::chrono::seconds(30));
+  if (!line) {
+    ADD_FAILURE() << "ferryd did not start: " << process_->stderr_so_far();
+    return;
+  }
+  const auto at = line->find("listening on ");
+  const std::string rest = line->substr(at + 13);
+  const std::string address = rest.substr(0, rest.find(' '));
+  port_ = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
+TestServer::~TestServer() {
+  if (process_) process_->Signal(SIGKILL);
+}
+
+std::string TestServer::address() const {
+  if (options_.listen_host == "::1") return "[::1]:" + std::to_string(port_);
+  return options_.listen_host + ":" + std::to_string(port_);
+}
+
+ProcessResult TestServer::Client(const std::string& user, const std::string& password,
+                                 const std::vector<std::string>& args, const std::string& input,
+                                 std::chrono::milliseconds timeout) const {
+  return ClientWithFlags({}, user, password, args, input, timeout);
+}
+
+ProcessResult TestServer::ClientWithFlags(const std::vector<std::string>& flags, const std::string& user,
+                                          const std::string& password, const std::vector<std::string>& args,
+                                          const std::string& input, std::chrono::milliseconds timeout) const {
+  std::vector<std::string> argv = {FerryPath()};
+  if (options_.tls) {
+    argv.push_back("--accept-new-host");
+  } else {
+    argv.push_back("--plain");
+  }
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(user + "@" + address());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProcess(argv, {{"FERRY_PASSWORD", password}, {"HOME", client_home_.path()}}, input, timeout);
+}
+
+ProcessResult TestServer::Stop() {
+  process_->Signal(SIGTERM);
+  return process_->Wait(std::chrono::seconds(30));
+}
+
+}  // namespace ferry::testing

@@ -1,0 +1,63 @@
+// TestServer: a real ferryd in a fresh data root on an ephemeral loopback port, plus the real client to drive it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/subprocess.h"
+#include "support/temp_dir.h"
+
+namespace ferry::testing {
+
+std::string FerrydPath();
+std::string FerryPath();
+
+struct TestServerOptions {
+  bool tls = false;
+  // Users created before the server starts, with their passwords.
+  std::vector<std::pair<std::string, std::string>> users = {{"alice", "alice-secret"}, {"bob", "bob-secret"}};
+  std::string listen_host = "127.0.0.1";
+};
+
+class TestServer {
+ public:
+  explicit TestServer(TestServerOptions options = {});
+  ~TestServer();
+
+  const std::string& root() const { return dir_.path(); }
+  std::string home(const std::string& user) const { return dir_.path() + "/homes/" + user; }
+  std::uint16_t port() const { return port_; }
+  // "127.0.0.1:PORT" (or "[::1]:PORT").
+  std::string address() const;
+  bool started() const { return port_ != 0; }
+  const std::string& client_home() const { return client_home_.path(); }
+
+  // Runs the real client as `user` with `password` (via FERRY_PASSWORD), HOME set to a private folder, plain or TLS
+  // as the server is, and --accept-new-host for TLS. `args` follow the target.
+  ProcessResult Client(const std::string& user, const std::string& password, const std::vector<std::string>& args,
+                       const std::string& input = "",
+                       std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+  // The same with arbitrary flags placed before the target.
+  ProcessResult ClientWithFlags(const std::vector<std::string>& flags, const std::string& user,
+                                const std::string& password, const std::vector<std::string>& args,
+                                const std::string& input = "",
+                                std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+
+  // Stops the server with SIGTERM and returns how it ended.
+  ProcessResult Stop();
+  Subprocess& process() { return *process_; }
+
+ private:
+  TestServerOptions options_;
+  TempDir dir_;
+  TempDir client_home_;
+  std::unique_ptr<Subprocess> process_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace ferry::testing
