@@ -41,6 +41,7 @@ Server::~Server() {
     login_pool_->join();
   }
   acceptor_.reset();
+  signals_.reset();
   loops_.clear();
 }
 
@@ -99,6 +100,8 @@ Status Server::Start() {
   env_.frames = config_.frames;
   env_.max_login_attempts = config_.max_login_attempts;
 
+  std::signal(SIGPIPE, SIG_IGN);
+  signals_.emplace(*loops_[0], SIGINT, SIGTERM);
   const auto bound = acceptor_->local_endpoint();
   spdlog::info("listening on {} ({}, {} event-loop threads)",
                FormatHostPort({bound.address().to_string(), bound.port()}), config_.tls ? "tls" : "plain", threads);
@@ -131,9 +134,7 @@ asio::awaitable<void> Server::Accept() {
 }
 
 void Server::Run() {
-  std::signal(SIGPIPE, SIG_IGN);
-  asio::signal_set signals(*loops_[0], SIGINT, SIGTERM);
-  signals.async_wait([this](const asio::error_code& error, int signal_number) {
+  signals_->async_wait([this](const asio::error_code& error, int signal_number) {
     if (error) return;
     spdlog::info("received signal {}, shutting down", signal_number);
     Stop();

@@ -14,6 +14,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/signal_set.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/thread_pool.hpp>
 
@@ -51,6 +52,8 @@ class Server {
   std::vector<std::unique_ptr<asio::io_context>> loops_;
   std::optional<asio::ssl::context> tls_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;
+  // Registered before "listening on" is logged, so a signal sent the moment the server is ready is not lost.
+  std::optional<asio::signal_set> signals_;
   std::unique_ptr<asio::thread_pool> login_pool_;
   SessionEnvironment env_;
   std::size_t next_loop_ = 0;

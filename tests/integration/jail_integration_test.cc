@@ -128,7 +128,7 @@ TEST_F(JailIntegration, ErrorsNeverRevealServerPaths) {
   ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
   for (const Json& request : {Json{{"op", "ls"}, {"path", "/nope"}}, Json{{"op", "cd"}, {"path", "to-bob-abs"}},
                               Json{{"op", "stat"}, {"path", "up/etc/passwd"}},
-                              Json{{"op", "mkdir"}, {"path", "to-etc/x"}},
+                              Json{{"op", "mkdir"}, {"path", "to-bob-rel/x"}},
                               Json{{"op", "rm"}, {"path", "/"}, {"recursive", true}},
                               Json{{"op", "mv"}, {"from", "mine.txt"}, {"to", "to-bob-abs/x"}}}) {
     const Json reply = client.Call(request);

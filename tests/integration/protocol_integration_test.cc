@@ -133,6 +133,8 @@ struct MalformedCase {
   const char* code;
 };
 
+void PrintTo(const MalformedCase& c, std::ostream* os) { *os << c.name; }
+
 class MalformedStream : public ProtocolIntegration, public ::testing::WithParamInterface<MalformedCase> {};
 
 TEST_P(MalformedStream, IsRefusedWhileAnotherClientKeepsWorking) {
