@@ -3,6 +3,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -96,6 +97,10 @@ Status RunInteractiveShell(CommandRunner& runner, const std::string& prompt_pref
   g_completion_runner = &runner;
   rl_attempted_completion_function = Complete;
   rl_readline_name = "ferry";
+  // The history lives beside known_hosts; make its folder (private) if this is the first run.
+  if (const auto slash = history_path.rfind('/'); slash != std::string::npos && slash > 0) {
+    ::mkdir(history_path.substr(0, slash).c_str(), 0700);
+  }
   using_history();
   stifle_history(1000);
   read_history(history_path.c_str());

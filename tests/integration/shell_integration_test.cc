@@ -1,0 +1,155 @@
+// The interactive shell on a real pseudo-terminal: prompt, completion of commands and remote paths, history,
+// and errors that leave the shell running.
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <gtest/gtest.h>
+
+#include "support/test_server.h"
+
+namespace ferry::testing {
+namespace {
+
+// `ferry` running on the slave side of a pty; the test types into the master and reads the screen output.
+class PtyClient {
+ public:
+  PtyClient(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+    std::vector<std::string> env_strings = {"TERM=dumb", "PATH=/usr/bin:/bin"};
+    for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+    std::vector<char*> args;
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& entry : env_strings) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    winsize size{};
+    size.ws_row = 40;
+    size.ws_col = 120;
+    pid_ = ::forkpty(&master_, nullptr, nullptr, &size);
+    if (pid_ == 0) {
+      ::execve(args[0], args.data(), envp.data());
+      ::_exit(127);
+    }
+    EXPECT_GT(pid_, 0);
+  }
+  ~PtyClient() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (master_ >= 0) ::close(master_);
+  }
+
+  void Type(const std::string& keys) { ASSERT_EQ(::write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size())); }
+
+  // Reads the screen until `needle` appears after everything seen before; false at the deadline or EOF.
+  bool WaitFor(const std::string& needle, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const auto found = screen_.find(needle, consumed_);
+      if (found != std::string::npos) {
+        consumed_ = found + needle.size();
+        return true;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{master_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      char buffer[4096];
+      const ssize_t n = ::read(master_, buffer, sizeof buffer);
+      if (n <= 0) return false;
+      screen_.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+  // Waits for the program to exit; its exit code, or -1.
+  int WaitExit() {
+    WaitFor("\x01never\x01", std::chrono::seconds(10));  // drain until EOF (bounded)
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  const std::string& screen() const { return screen_; }
+
+ private:
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::string screen_;
+  std::size_t consumed_ = 0;
+};
+
+class ShellIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.started());
+    ASSERT_EQ(::mkdir((server_.home("alice") + "/photos").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((server_.home("alice") + "/photos/summer-2026").c_str(), 0755), 0);
+    WriteFile(server_.home("alice") + "/photos/beach.jpg", "jpg");
+  }
+  std::unique_ptr<PtyClient> Start() {
+    return std::make_unique<PtyClient>(
+        std::vector<std::string>{FerryPath(), "--plain", "alice@" + server_.address()},
+        std::map<std::string, std::string>{{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
+  }
+  TestServer server_;
+};
+
+TEST_F(ShellIntegration, PromptCompletionAndCommands) {
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  // Command completion, then remote path completion that descends into folders.
+  shell->Type("wh\t\n");
+  ASSERT_TRUE(shell->WaitFor("whoami")) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor("alice")) << shell->screen();
+  shell->Type("cd pho\t");
+  ASSERT_TRUE(shell->WaitFor("photos/")) << shell->screen();
+  shell->Type("su\t\n");
+  ASSERT_TRUE(shell->WaitFor("summer-2026/")) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/photos/summer-2026> ")) << shell->screen();
+  // A failing command is reported and the shell goes on.
+  shell->Type("cd /nowhere\n");
+  ASSERT_TRUE(shell->WaitFor("no such file or directory")) << shell->screen();
+  shell->Type("ls ..\n");
+  ASSERT_TRUE(shell->WaitFor("beach.jpg")) << shell->screen();
+  shell->Type("quit\n");
+  EXPECT_EQ(shell->WaitExit(), 0);
+}
+
+TEST_F(ShellIntegration, HistoryIsKeptAcrossSessions) {
+  {
+    auto shell = Start();
+    ASSERT_TRUE(shell->WaitFor(":/> "));
+    shell->Type("mkdir from-history\n");
+    ASSERT_TRUE(shell->WaitFor(":/> "));
+    shell->Type("quit\n");
+    ASSERT_EQ(shell->WaitExit(), 0);
+  }
+  EXPECT_NE(ReadFile(server_.client_home() + "/.ferry/history").find("mkdir from-history"), std::string::npos);
+  ASSERT_EQ(::rmdir((server_.home("alice") + "/from-history").c_str()), 0);
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  shell->Type("\x1b[A\x1b[A\n");  // up arrow twice: past "quit" to the mkdir, run again
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  shell->Type("quit\n");
+  EXPECT_EQ(shell->WaitExit(), 0);
+  EXPECT_TRUE(Exists(server_.home("alice") + "/from-history"));
+}
+
+TEST_F(ShellIntegration, EndOfInputLeavesCleanly) {
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  shell->Type("\x04");  // Ctrl-D
+  EXPECT_EQ(shell->WaitExit(), 0);
+}
+
+}  // namespace
+}  // namespace ferry::testing
