@@ -86,6 +86,12 @@ const std::vector<CommandInfo>& AllCommands() {
       {"rm", "rm [-r] [-f] PATH...", "Remove remote files (-r: folders and their contents, -f: ignore missing)",
        true},
       {"mv", "mv [-f] FROM TO", "Rename or move a remote entry (-f: replace an existing file)", true},
+      {"put", "put [-r] [-c] [-q] [--algo A] LOCAL [REMOTE]",
+       "Upload (-r: a folder tree, -c: continue an interrupted upload, -q: no progress)", true},
+      {"get", "get [-r] [-c] [-q] [--algo A] REMOTE [LOCAL]",
+       "Download (-r: a folder tree, -c: continue an interrupted download, -q: no progress)", true},
+      {"sum", "sum [--algo xxh3|sha256|md5] REMOTE...", "Print the server's checksum of files (as sha256sum does)",
+       true},
       {"whoami", "whoami", "Print the user you are logged in as", false},
       {"lcd", "lcd [PATH]", "Change the local folder (default: $HOME)", false},
       {"lpwd", "lpwd", "Print the local folder", false},
@@ -95,7 +101,8 @@ const std::vector<CommandInfo>& AllCommands() {
   return commands;
 }
 
-CommandRunner::CommandRunner(Connection& connection, std::ostream& out) : connection_(connection), out_(out) {}
+CommandRunner::CommandRunner(ClientSession& session, std::ostream& out)
+    : session_(session), out_(out), transfers_(session, [this] { return remote_cwd_; }) {}
 
 Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (words.empty()) return Status::Ok();
@@ -107,7 +114,7 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   }
   if (name == "pwd" || name == "whoami") {
     if (words.size() != 1) return Usage(name);
-    auto reply = connection_.Call(Json{{"op", name}});
+    auto reply = connection().Call(Json{{"op", name}});
     if (!reply.ok()) return reply.status();
     out_ << reply->value(name == "pwd" ? "path" : "user", std::string()) << "\n";
     return Status::Ok();
@@ -127,6 +134,8 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
     return Status::Ok();
   }
   if (name == "lls") return LocalList(words);
+  if (name == "put" || name == "get") return Transfer(words);
+  if (name == "sum") return Sum(words);
   return Status(ErrorCode::kInvalid, fmt::format("unknown command '{}' (try help)", name));
 }
 
@@ -144,7 +153,7 @@ Status CommandRunner::Help(const std::vector<std::string>& args) {
 
 Status CommandRunner::ChangeDir(const std::vector<std::string>& args) {
   if (args.size() > 2) return Usage("cd");
-  auto reply = connection_.Call(Json{{"op", "cd"}, {"path", args.size() == 2 ? args[1] : "/"}});
+  auto reply = connection().Call(Json{{"op", "cd"}, {"path", args.size() == 2 ? args[1] : "/"}});
   if (!reply.ok()) return reply.status();
   remote_cwd_ = reply->value("path", remote_cwd_);
   return Status::Ok();
@@ -152,7 +161,7 @@ Status CommandRunner::ChangeDir(const std::vector<std::string>& args) {
 
 Status CommandRunner::FetchListing(const std::string& path, Json& entries, bool* is_file) {
   entries = Json::array();
-  return connection_.CallStream(Json{{"op", "ls"}, {"path", path}}, [&](const protocol::Frame& frame) {
+  return connection().CallStream(Json{{"op", "ls"}, {"path", path}}, [&](const protocol::Frame& frame) {
     if (is_file != nullptr) *is_file = frame.header.value("file", false);
     Json batch = Json::parse(frame.body, nullptr, /*allow_exceptions=*/false);
     if (!batch.is_array()) return Status(ErrorCode::kProtocol, "malformed listing from the server");
@@ -205,7 +214,7 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
     Json entries;
     bool is_file = false;
     if (Status s = FetchListing(paths[i], entries, &is_file); !s.ok()) {
-      if (!connection_.connected()) return s;
+      if (!connection().connected()) return s;
       result = s;  // like ls(1): report, go on with the other paths, fail at the end
       continue;
     }
@@ -225,7 +234,7 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
 Status CommandRunner::Stat(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage("stat");
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto reply = connection_.Call(Json{{"op", "stat"}, {"path", args[i]}});
+    auto reply = connection().Call(Json{{"op", "stat"}, {"path", args[i]}});
     if (!reply.ok()) return reply.status();
     const Json entry = reply->value("entry", Json::object());
     const std::int64_t mtime = entry.value("mtime", std::int64_t{0});
@@ -251,7 +260,7 @@ Status CommandRunner::MakeDir(const std::vector<std::string>& args) {
   if (Status s = ParseFlags(args, "p", flags, paths); !s.ok()) return s;
   if (paths.empty()) return Usage("mkdir");
   for (const auto& path : paths) {
-    auto reply = connection_.Call(Json{{"op", "mkdir"}, {"path", path}, {"parents", flags.count('p') > 0}});
+    auto reply = connection().Call(Json{{"op", "mkdir"}, {"path", path}, {"parents", flags.count('p') > 0}});
     if (!reply.ok()) return reply.status();
   }
   return Status::Ok();
@@ -260,7 +269,7 @@ Status CommandRunner::MakeDir(const std::vector<std::string>& args) {
 Status CommandRunner::RemoveDir(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage("rmdir");
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto reply = connection_.Call(Json{{"op", "rmdir"}, {"path", args[i]}});
+    auto reply = connection().Call(Json{{"op", "rmdir"}, {"path", args[i]}});
     if (!reply.ok()) return reply.status();
   }
   return Status::Ok();
@@ -273,7 +282,7 @@ Status CommandRunner::Remove(const std::vector<std::string>& args) {
   if (paths.empty()) return Usage("rm");
   const bool recursive = flags.count('r') > 0 || flags.count('R') > 0;
   for (const auto& path : paths) {
-    auto reply = connection_.Call(Json{{"op", "rm"}, {"path", path}, {"recursive", recursive}});
+    auto reply = connection().Call(Json{{"op", "rm"}, {"path", path}, {"recursive", recursive}});
     if (!reply.ok() && !(flags.count('f') > 0 && reply.status().code() == ErrorCode::kNotFound)) {
       return reply.status();
     }
@@ -287,7 +296,7 @@ Status CommandRunner::Move(const std::vector<std::string>& args) {
   if (Status s = ParseFlags(args, "f", flags, paths); !s.ok()) return s;
   if (paths.size() != 2) return Usage("mv");
   auto reply =
-      connection_.Call(Json{{"op", "mv"}, {"from", paths[0]}, {"to", paths[1]}, {"overwrite", flags.count('f') > 0}});
+      connection().Call(Json{{"op", "mv"}, {"from", paths[0]}, {"to", paths[1]}, {"overwrite", flags.count('f') > 0}});
   return reply.ok() ? Status::Ok() : reply.status();
 }
 
@@ -328,6 +337,64 @@ Status CommandRunner::LocalList(const std::vector<std::string>& args) {
     ::closedir(dir);
   }
   PrintEntries(entries, flags.count('l') > 0);
+  return Status::Ok();
+}
+
+namespace {
+
+// Takes "--algo NAME" / "--algo=NAME" out of `args`.
+Result<transfer::ChecksumAlgorithm> TakeAlgorithm(std::vector<std::string>& args) {
+  transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string name;
+    if (args[i] == "--algo" && i + 1 < args.size()) {
+      name = args[i + 1];
+      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+    } else if (args[i].starts_with("--algo=")) {
+      name = args[i].substr(7);
+      args.erase(args.begin() + static_cast<long>(i));
+    } else {
+      continue;
+    }
+    auto parsed = transfer::ParseChecksumName(name);
+    if (!parsed.ok()) return parsed.status();
+    algorithm = *parsed;
+    --i;
+  }
+  return algorithm;
+}
+
+}  // namespace
+
+Status CommandRunner::Transfer(const std::vector<std::string>& words) {
+  std::vector<std::string> args = words;
+  auto algorithm = TakeAlgorithm(args);
+  if (!algorithm.ok()) return algorithm.status();
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "rRcqp", flags, paths); !s.ok()) return s;
+  if (paths.empty() || paths.size() > 2) return Usage(args[0]);
+  TransferOptions options;
+  options.algorithm = *algorithm;
+  options.recursive = flags.count('r') > 0 || flags.count('R') > 0;
+  options.resume = flags.count('c') > 0;
+  options.quiet = quiet_ || flags.count('q') > 0;
+  const std::string second = paths.size() == 2 ? paths[1] : "";
+  return args[0] == "put" ? transfers_.Put(paths[0], second, options) : transfers_.Get(paths[0], second, options);
+}
+
+Status CommandRunner::Sum(const std::vector<std::string>& words) {
+  std::vector<std::string> args = words;
+  auto algorithm = TakeAlgorithm(args);
+  if (!algorithm.ok()) return algorithm.status();
+  if (args.size() < 2) return Usage("sum");
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto reply = connection().Call(
+        Json{{"op", "sum"}, {"path", args[i]}, {"algo", transfer::ChecksumName(*algorithm)}});
+    if (!reply.ok()) return reply.status();
+    // The sha256sum/md5sum format: digest, two spaces, name.
+    out_ << reply->value("checksum", "") << "  " << args[i] << "\n";
+  }
   return Status::Ok();
 }
 

@@ -9,7 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "client/connection.h"
+#include "client/client_session.h"
+#include "client/transfers.h"
 #include "common/status.h"
 
 namespace ferry::client {
@@ -26,19 +27,22 @@ const std::vector<CommandInfo>& AllCommands();
 
 class CommandRunner {
  public:
-  // REQUIRES: `connection` is logged in and outlives the runner.
-  CommandRunner(Connection& connection, std::ostream& out);
+  // REQUIRES: `session` is open and outlives the runner.
+  CommandRunner(ClientSession& session, std::ostream& out);
 
   // Runs one command (words[0] is its name). Sets quit_requested() for quit/exit/bye.
   Status Run(const std::vector<std::string>& words);
   bool quit_requested() const { return quit_requested_; }
   // False once the connection to the server is lost.
-  bool connected() const { return connection_.connected(); }
+  bool connected() const { return session_.connected(); }
 
   // The session's current remote folder (as of the last cd), for prompts.
   const std::string& remote_cwd() const { return remote_cwd_; }
   // Names in a remote folder, folders suffixed with '/', for completion. Empty on any error.
   std::vector<std::string> RemoteNames(const std::string& folder);
+
+  // Silences progress bars and transfer summaries (ferry -q).
+  void set_quiet(bool quiet) { quiet_ = quiet; }
 
   // Whether `ls` prints names in columns (on a terminal) or one per line.
   void set_columns(bool columns, int width) {
@@ -56,16 +60,22 @@ class CommandRunner {
   Status Remove(const std::vector<std::string>& args);
   Status Move(const std::vector<std::string>& args);
   Status LocalChangeDir(const std::vector<std::string>& args);
+  Status Transfer(const std::vector<std::string>& args);
+  Status Sum(const std::vector<std::string>& args);
   Status LocalList(const std::vector<std::string>& args);
   // Lists one remote path into `entries`; *is_file tells whether the path named a file rather than a folder.
   Status FetchListing(const std::string& path, Json& entries, bool* is_file);
   void PrintEntries(const Json& entries, bool long_format);
 
-  Connection& connection_;
+  Connection& connection() { return session_.connection(); }
+
+  ClientSession& session_;
   std::ostream& out_;
   std::string remote_cwd_ = "/";
   bool quit_requested_ = false;
   bool columns_ = false;
+  bool quiet_ = false;
+  Transfers transfers_;
   int width_ = 80;
 };
 

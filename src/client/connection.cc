@@ -101,6 +101,24 @@ Result<std::uint64_t> Connection::Send(Json request, std::string_view body) {
   return id;
 }
 
+Status Connection::SendFrame(Json header, std::string_view body) {
+  return WriteAll(protocol::EncodeFrame(std::move(header), body));
+}
+
+Result<protocol::Frame> Connection::AwaitReply(std::uint64_t id) {
+  auto frame = Receive();
+  if (!frame.ok()) return frame.status();
+  const Json reply_id = protocol::RequestId(frame->header);
+  Status status = protocol::StatusOfReply(frame->header);
+  if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
+    if (!status.ok()) return status;  // the server refusing the stream itself
+    connected_ = false;
+    return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
+  }
+  if (!status.ok()) return status;
+  return frame;
+}
+
 Result<protocol::Frame> Connection::Receive() {
   protocol::Frame frame;
   while (true) {

@@ -48,8 +48,13 @@ class Connection {
 
   // Sends one request with an optional body, returning its id.
   Result<std::uint64_t> Send(Json request, std::string_view body = {});
+  // Sends a frame as it is, without an id (upload data).
+  Status SendFrame(Json header, std::string_view body = {});
   // Waits for the next frame from the server.
   Result<protocol::Frame> Receive();
+  // Waits for the next frame, which must answer request `id` (replies come in request order); an error reply
+  // becomes the returned Status.
+  Result<protocol::Frame> AwaitReply(std::uint64_t id);
 
   // Sends quit and waits for its reply; errors are ignored (the session ends either way).
   void Quit();

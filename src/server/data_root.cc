@@ -55,6 +55,7 @@ Status DataRoot::Init(const std::string& dir) {
   }
   if (Status s = MakeDir(root.dir(), 0700); !s.ok()) return s;
   if (Status s = MakeDir(root.homes_path(), 0711); !s.ok()) return s;
+  if (Status s = MakeDir(root.partials_path(), 0700); !s.ok()) return s;
   if (Status s = MakeDir(root.dir() + "/tls", 0700); !s.ok()) return s;
   if (Status s = GenerateSelfSignedIdentity(root.Resolve("tls/cert.pem"), root.Resolve("tls/key.pem"), "ferryd");
       !s.ok()) {
@@ -77,6 +78,14 @@ Result<std::unique_ptr<storage::UserStore>> DataRoot::OpenUsers() const {
   return users;
 }
 
+Result<UniqueFd> DataRoot::OpenPartials(std::string_view user) const {
+  if (Status s = MakeDir(partials_path(), 0700); !s.ok()) return s;
+  if (Status s = MakeDir(partials_of(user), 0700); !s.ok()) return s;
+  UniqueFd fd(::open(partials_of(user).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno(errno, partials_of(user));
+  return fd;
+}
+
 Status DataRoot::AddUser(std::string_view name, std::string_view password,
                          const storage::PasswordHashCost& cost) const {
   if (Status s = storage::UserStore::ValidateName(name); !s.ok()) return s;
@@ -93,6 +102,7 @@ Status DataRoot::RemoveUser(std::string_view name, bool remove_home) const {
   if (Status s = (*users)->Remove(name); !s.ok()) return s;
   if (remove_home) {
     std::error_code error;
+    std::filesystem::remove_all(partials_of(name), error);
     std::filesystem::remove_all(home_of(name), error);
     if (error) return Status(ErrorCode::kIo, fmt::format("removing {}: {}", home_of(name), error.message()));
   }

@@ -2,6 +2,7 @@
 //
 //   DIR/ferry.db       users (SQLite)            DIR/homes/NAME   each user's home (0700)
 //   DIR/ferryd.toml    configuration             DIR/tls/         certificate and key (key 0600)
+//   DIR/partials/NAME  each user's unfinished uploads, outside the home so no session ever sees half a file
 #pragma once
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "server/server_config.h"
 #include "storage/user_store.h"
 
@@ -27,6 +29,10 @@ class DataRoot {
   std::string homes_path() const { return dir_ + "/homes"; }
   std::string config_path() const { return dir_ + "/ferryd.toml"; }
   std::string home_of(std::string_view user) const { return homes_path() + "/" + std::string(user); }
+  std::string partials_path() const { return dir_ + "/partials"; }
+  std::string partials_of(std::string_view user) const { return partials_path() + "/" + std::string(user); }
+  // Opens (creating if needed, mode 0700) the folder of `user`'s unfinished uploads.
+  Result<UniqueFd> OpenPartials(std::string_view user) const;
   // `path` as is if absolute, else relative to the data root.
   std::string Resolve(const std::string& path) const;
 

@@ -90,6 +90,14 @@ Result<std::string> Session::PathField(const protocol::RequestFields& fields, st
 }
 
 asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
+  // Upload data is the one frame without an id: it answers nothing, its put_close does.
+  if (state_ == State::kReady) {
+    const auto op_field = frame.header.find("op");
+    if (op_field != frame.header.end() && op_field->is_string() && op_field->get_ref<const std::string&>() == "data") {
+      if (!PutData(frame)) state_ = State::kClosing;
+      co_return;
+    }
+  }
   const Json id = protocol::RequestId(frame.header);
   const protocol::RequestFields fields(frame.header);
   if (id.is_null()) {
@@ -132,16 +140,29 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
     co_await List(id, fields);
     co_return;
   }
-  auto extra = HandleSimple(*op, fields);
-  if (!extra.ok()) {
-    ReplyError(id, extra.status());
+  if (*op == "get") {
+    co_await Get(id, fields);
+    co_return;
+  }
+  if (*op == "put") {
+    PutOpen(id, fields);
+  } else if (*op == "put_close") {
+    PutClose(id, fields);
+  } else if (*op == "put_abort") {
+    PutAbort(id, fields);
   } else {
-    Json reply = protocol::OkReply(id);
-    reply.update(*extra);
-    Reply(std::move(reply));
+    auto extra = *op == "sum" ? Sum(fields) : HandleSimple(*op, fields);
+    if (!extra.ok()) {
+      ReplyError(id, extra.status());
+    } else {
+      Json reply = protocol::OkReply(id);
+      reply.update(*extra);
+      Reply(std::move(reply));
+    }
   }
   co_await FlushIfFull();
 }
+
 
 asio::awaitable<void> Session::Hello(const Json& id, const protocol::RequestFields& fields) {
   const Json& header = fields.header();
@@ -205,6 +226,13 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
     ReplyError(id, Status(ErrorCode::kIo, "your home folder is unavailable; ask the administrator"));
     co_return;
   }
+  auto partials = env_.root->OpenPartials(*user);
+  if (!partials.ok()) {
+    spdlog::error("{}: partial-upload folder of '{}' cannot be opened: {}", peer_, *user, partials.status().ToString());
+    ReplyError(id, Status(ErrorCode::kIo, "your upload area is unavailable; ask the administrator"));
+    co_return;
+  }
+  partials_ = std::move(partials).value();
   home_.emplace(std::move(home).value());
   user_ = *user;
   cwd_ = "/";
@@ -310,6 +338,7 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     if (!status.ok()) return status;
     return Json::object();
   }
+  if (op == "setstat") return SetStat(fields);
   return Status(ErrorCode::kNotSupported, fmt::format("unknown operation '{}'", op));
 }
 

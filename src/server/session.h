@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include "server/transport.h"
 #include "storage/home_dir.h"
 #include "storage/user_store.h"
+#include "transfer/checksum.h"
 
 namespace ferry::server {
 
@@ -49,6 +51,33 @@ class Session {
   asio::awaitable<void> Hello(const Json& id, const protocol::RequestFields& fields);
   asio::awaitable<void> Login(const Json& id, const protocol::RequestFields& fields);
   asio::awaitable<void> List(const Json& id, const protocol::RequestFields& fields);
+  // Transfers (session_transfer.cc). An upload is a put request, any number of id-less "data" frames that refer to
+  // it, and a put_close; the bytes go to a partial file outside the home and appear under their name only once
+  // complete and verified.
+  struct Upload {
+    Status error;               // set once anything failed: later data is dropped and put_close reports it
+    UniqueFd file;              // the partial file, locked (flock) against a second upload of the same target
+    std::string partial_name;   // in partials_
+    UniqueFd target_parent;     // where it will be renamed to
+    std::string target_name;
+    std::string display_path;   // as the client named it
+    transfer::Checksum checksum{transfer::kDefaultChecksum};
+    std::uint64_t written = 0;  // bytes in the partial file (including a resumed prefix)
+    std::uint64_t size = 0;     // declared total
+    std::uint32_t mode = 0644;
+    std::int64_t mtime = -1;
+    std::uint32_t mtime_nsec = 0;
+  };
+  void PutOpen(const Json& id, const protocol::RequestFields& fields);
+  // False when the frame breaks the protocol badly enough that the connection must close.
+  bool PutData(const protocol::Frame& frame);
+  void PutClose(const Json& id, const protocol::RequestFields& fields);
+  void PutAbort(const Json& id, const protocol::RequestFields& fields);
+  asio::awaitable<void> Get(const Json& id, const protocol::RequestFields& fields);
+  Result<Json> Sum(const protocol::RequestFields& fields);
+  Result<Json> SetStat(const protocol::RequestFields& fields);
+  Result<Upload> StartUpload(const protocol::RequestFields& fields);
+
   // The operations that answer with one reply and need no waiting. Returns the reply's extra fields.
   Result<Json> HandleSimple(std::string_view op, const protocol::RequestFields& fields);
 
@@ -72,6 +101,8 @@ class Session {
   std::string user_;
   std::optional<storage::HomeDir> home_;
   std::string cwd_ = "/";
+  UniqueFd partials_;  // this user's folder of unfinished uploads
+  std::map<std::uint64_t, Upload> uploads_;  // open uploads by the id of their put request
 };
 
 }  // namespace ferry::server

@@ -225,6 +225,19 @@ Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, co
   return Status::Ok();
 }
 
+Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<std::uint32_t> mode,
+                     std::optional<timespec> mtime) {
+  // O_NONBLOCK: a FIFO must not stall the session.
+  auto fd = home.OpenPath(path, O_RDONLY | O_NONBLOCK);
+  if (!fd.ok()) return fd.status();
+  if (mode && ::fchmod(fd->get(), *mode & 0777) != 0) return Status::FromErrno(errno, path);
+  if (mtime) {
+    const timespec times[2] = {{0, UTIME_OMIT}, *mtime};
+    if (::futimens(fd->get(), times) != 0) return Status::FromErrno(errno, path);
+  }
+  return Status::Ok();
+}
+
 Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite) {
   auto source = home.OpenParent(from);
   if (!source.ok()) return source.status();

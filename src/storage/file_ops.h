@@ -3,9 +3,12 @@
 // outside the home between resolution and use. Errors name the path as the client gave it.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +83,11 @@ Status RemoveDirectory(const HomeDir& home, std::string_view path);
 // Removes a file or symlink; with `recursive`, also a folder and everything below it (symlinks are removed, never
 // followed). EISDIR for a folder without `recursive`. The home itself can never be removed.
 Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits = {});
+
+// Sets the permission bits (setuid, setgid and sticky bits are dropped) and/or the modification time of the file or
+// folder `path` names (following symlinks inside the home).
+Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<std::uint32_t> mode,
+                     std::optional<timespec> mtime);
 
 // Renames `from` to `to`. If `to` is an existing folder, `from` moves into it under its own name (like mv).
 // An existing non-folder target is replaced only with `overwrite`; otherwise EEXIST. Moving a folder into itself

@@ -1,0 +1,78 @@
+#include "client/client_session.h"
+
+#include <unistd.h>
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "client/known_hosts.h"
+
+namespace ferry::client {
+
+Status CheckServerIdentity(const std::string& known_hosts_path, const std::string& host_port,
+                           const std::string& fingerprint, bool accept_new) {
+  const KnownHosts known_hosts(known_hosts_path.empty() ? KnownHosts::DefaultPath() : known_hosts_path);
+  auto pinned = known_hosts.Lookup(host_port);
+  if (!pinned.ok()) return pinned.status();
+  if (pinned->has_value()) {
+    if (**pinned == fingerprint) return Status::Ok();
+    std::cerr << "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+                 "@    WARNING: SERVER CERTIFICATE HAS CHANGED!             @\n"
+                 "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+                 "Someone could be intercepting this connection, or the server's certificate was replaced.\n"
+              << "Expected: " << **pinned << "\nPresented: " << fingerprint << "\n"
+              << "If the change is legitimate, remove the line for " << host_port << " from "
+              << known_hosts.path() << ".\n";
+    return Status(ErrorCode::kAuthFailed, fmt::format("certificate of {} does not match known_hosts", host_port));
+  }
+  if (!accept_new) {
+    std::cerr << fmt::format("The authenticity of server '{}' can't be established.\n"
+                             "Its certificate fingerprint is {}.\n",
+                             host_port, fingerprint);
+    if (::isatty(STDIN_FILENO) == 0) {
+      return Status(ErrorCode::kAuthFailed,
+                    "unknown server and no terminal to confirm it (use --accept-new-host to trust it)");
+    }
+    std::cerr << "Are you sure you want to continue connecting (yes/no)? " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer) || (answer != "yes" && answer != "y")) {
+      return Status(ErrorCode::kAuthFailed, "server not trusted");
+    }
+  }
+  if (Status s = known_hosts.Add(host_port, fingerprint); !s.ok()) return s;
+  std::cerr << fmt::format("Permanently added '{}' ({}) to {}.\n", host_port, fingerprint, known_hosts.path());
+  return Status::Ok();
+}
+
+Status ClientSession::Open() {
+  auto connection = std::make_unique<Connection>();
+  if (Status s = connection->Connect(parameters_.target.address, parameters_.tls); !s.ok()) return s;
+  if (parameters_.tls) {
+    if (Status s = CheckServerIdentity(parameters_.known_hosts_path, FormatHostPort(parameters_.target.address),
+                                       connection->server_fingerprint(), parameters_.accept_new_host);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (auto hello = connection->Hello(); !hello.ok()) return hello.status();
+  if (!password_) {
+    auto password = parameters_.ask_password();
+    if (!password.ok()) return password.status();
+    password_ = std::move(password).value();
+  }
+  if (Status s = connection->Login(parameters_.target.user, *password_); !s.ok()) return s;
+  connection_ = std::move(connection);
+  return Status::Ok();
+}
+
+Status ClientSession::Reconnect(const std::string& remote_cwd) {
+  if (Status s = Open(); !s.ok()) return s;
+  if (remote_cwd != "/") {
+    auto reply = connection_->Call(Json{{"op", "cd"}, {"path", remote_cwd}});
+    if (!reply.ok()) return reply.status();
+  }
+  return Status::Ok();
+}
+
+}  // namespace ferry::client

@@ -1,0 +1,49 @@
+// ClientSession: a logged-in connection to one server, which can be re-established after a drop (for retried
+// transfers) with the same identity checks and credentials.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/command_line.h"
+#include "client/connection.h"
+#include "common/status.h"
+
+namespace ferry::client {
+
+struct SessionParameters {
+  Target target;              // user filled in
+  bool tls = true;
+  bool accept_new_host = false;
+  std::string known_hosts_path;
+  // Asked once, after the server's identity is checked and before the first login; the answer is kept for
+  // reconnections.
+  std::function<Result<std::string>()> ask_password;
+};
+
+class ClientSession {
+ public:
+  explicit ClientSession(SessionParameters parameters) : parameters_(std::move(parameters)) {}
+
+  // Connects, checks the server's identity (trust on first use), negotiates the protocol and logs in.
+  Status Open();
+  // Opens a fresh connection after a drop and returns to the remote folder the session was in.
+  Status Reconnect(const std::string& remote_cwd);
+  Connection& connection() { return *connection_; }
+  bool connected() const { return connection_ && connection_->connected(); }
+  const SessionParameters& parameters() const { return parameters_; }
+
+ private:
+  SessionParameters parameters_;
+  std::optional<std::string> password_;
+  std::unique_ptr<Connection> connection_;
+};
+
+// Trust on first use, as ssh does: a known server must present the pinned certificate; a new one is pinned after the
+// user agrees on the terminal (or with accept_new).
+Status CheckServerIdentity(const std::string& known_hosts_path, const std::string& host_port,
+                           const std::string& fingerprint, bool accept_new);
+
+}  // namespace ferry::client

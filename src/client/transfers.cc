@@ -1,0 +1,508 @@
+#include "client/transfers.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "common/unique_fd.h"
+
+namespace ferry::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kChunk = 1024 * 1024;
+// Files up to this size travel in one data frame and are pipelined, up to kWindow files in flight.
+constexpr std::uint64_t kSmallFile = 1024 * 1024;
+constexpr std::size_t kWindow = 64;
+
+std::string BaseName(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string JoinPath(const std::string& folder, const std::string& name) {
+  if (folder.empty()) return name;
+  return folder.back() == '/' ? folder + name : folder + "/" + name;
+}
+
+Status ReadAt(int fd, char* data, std::size_t size, std::uint64_t offset, std::size_t* got) {
+  *got = 0;
+  while (*got < size) {
+    const ssize_t n = ::pread(fd, data + *got, size - *got, static_cast<off_t>(offset + *got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "reading");
+    }
+    if (n == 0) break;
+    *got += static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status WriteAt(int fd, std::string_view bytes, std::uint64_t offset, const std::string& what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, what);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Hashes the first `length` bytes of `fd` into `checksum`.
+Status HashPrefix(int fd, std::uint64_t length, transfer::Checksum& checksum) {
+  std::string buffer(kChunk, '\0');
+  for (std::uint64_t offset = 0; offset < length;) {
+    std::size_t got = 0;
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, length - offset));
+    if (Status s = ReadAt(fd, buffer.data(), want, offset, &got); !s.ok()) return s;
+    if (got == 0) return Status(ErrorCode::kIo, "file shrank while being read");
+    checksum.Update(std::string_view(buffer.data(), got));
+    offset += got;
+  }
+  return Status::Ok();
+}
+
+Result<std::uint64_t> SendRequest(Connection& connection, Json request) { return connection.Send(std::move(request)); }
+
+Json PutRequest(const std::string& remote, std::uint64_t size, std::uint32_t mode, std::int64_t mtime,
+                std::uint32_t mtime_nsec, transfer::ChecksumAlgorithm algorithm, bool resume) {
+  return Json{{"op", "put"},     {"path", remote},     {"size", size},
+              {"mode", mode},    {"mtime", mtime},     {"mtime_nsec", mtime_nsec},
+              {"algo", transfer::ChecksumName(algorithm)}, {"resume", resume}};
+}
+
+void Warn(const std::string& message) { std::cerr << "ferry: " << message << "\n"; }
+
+Status ApplyTimesAndMode(int fd, std::uint32_t mode, std::int64_t mtime, std::uint32_t mtime_nsec) {
+  ::fchmod(fd, mode & 0777);
+  const timespec times[2] = {{0, UTIME_OMIT}, {mtime, static_cast<long>(mtime_nsec)}};
+  if (::futimens(fd, times) != 0) return Status::FromErrno(errno, "setting the modification time");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string PartialPathFor(const std::string& local) {
+  const fs::path path(local);
+  const fs::path folder = path.parent_path();
+  const std::string name = "." + path.filename().string() + ".ferry-part";
+  return folder.empty() ? name : (folder / name).string();
+}
+
+Status Transfers::WithRetries(const TransferOptions& options, const std::function<Status(bool resume)>& attempt) {
+  bool resume = options.resume;
+  for (int tries = 0;; ++tries) {
+    Status status = attempt(resume);
+    if (status.ok() || session_.connected() || tries >= options.max_retries) return status;
+    Warn(fmt::format("{}; reconnecting ({}/{})", status.message(), tries + 1, options.max_retries));
+    if (Status s = session_.Reconnect(remote_cwd_()); !s.ok()) {
+      Warn(s.message());
+      if (!session_.connected() && tries + 1 >= options.max_retries) return status;
+    }
+    resume = true;  // continue where the dropped attempt stopped
+  }
+}
+
+bool Transfers::RemoteIsDirectory(const std::string& remote) {
+  auto reply = connection().Call(Json{{"op", "stat"}, {"path", remote}});
+  return reply.ok() && reply->value("entry", Json::object()).value("type", "") == "dir";
+}
+
+// ---- uploads ----
+
+Status Transfers::Put(const std::string& local, const std::string& remote_arg, const TransferOptions& options) {
+  struct stat st {};
+  if (::stat(local.c_str(), &st) != 0) return Status::FromErrno(errno, local);
+  std::string remote = remote_arg.empty() ? BaseName(local) : remote_arg;
+  if (!remote_arg.empty() && (remote_arg.back() == '/' || RemoteIsDirectory(remote_arg))) {
+    remote = JoinPath(remote_arg, BaseName(local));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use put -r)", local));
+    return UploadTree(local, remote, options);
+  }
+  if (!S_ISREG(st.st_mode)) return Status(ErrorCode::kInvalid, fmt::format("{} is not a regular file", local));
+  const LocalFile file{local, remote, static_cast<std::uint64_t>(st.st_size), st.st_mode & 07777, st.st_mtim.tv_sec,
+                       static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};
+  ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", file.size);
+  bar.StartFile(BaseName(local));
+  Status status = WithRetries(options, [&](bool resume) { return UploadFile(file, resume, options, bar); });
+  bar.Finish(status.ok());
+  return status;
+}
+
+Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferOptions& options, ProgressBar& bar) {
+  UniqueFd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno(errno, file.path);
+  Connection& c = connection();
+  auto id = SendRequest(c, PutRequest(file.remote, file.size, file.mode, file.mtime, file.mtime_nsec,
+                                      options.algorithm, resume));
+  if (!id.ok()) return id.status();
+  auto opened = c.AwaitReply(*id);
+  if (!opened.ok()) return opened.status();
+  transfer::Checksum checksum(options.algorithm);
+  std::uint64_t offset = opened->header.value("offset", std::uint64_t{0});
+  if (offset > 0) {
+    if (Status s = HashPrefix(fd.get(), std::min(offset, file.size), checksum); !s.ok()) return s;
+    if (offset > file.size || checksum.HexDigest() != opened->header.value("prefix_checksum", "")) {
+      Warn(fmt::format("{}: the source changed since the interrupted upload; starting again from zero", file.path));
+      if (auto aborted = c.Call(Json{{"op", "put_abort"}, {"ref", *id}}); !aborted.ok()) return aborted.status();
+      id = SendRequest(c, PutRequest(file.remote, file.size, file.mode, file.mtime, file.mtime_nsec,
+                                     options.algorithm, false));
+      if (!id.ok()) return id.status();
+      if (auto again = c.AwaitReply(*id); !again.ok()) return again.status();
+      checksum = transfer::Checksum(options.algorithm);
+      offset = 0;
+    } else {
+      bar.Skip(offset);
+    }
+  }
+  std::string buffer(kChunk, '\0');
+  for (std::uint64_t position = offset; position < file.size;) {
+    std::size_t got = 0;
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, file.size - position));
+    if (Status s = ReadAt(fd.get(), buffer.data(), want, position, &got); !s.ok()) return s;
+    if (got == 0) return Status(ErrorCode::kIo, fmt::format("{} shrank while being uploaded", file.path));
+    const std::string_view bytes(buffer.data(), got);
+    checksum.Update(bytes);
+    if (Status s = c.SendFrame(Json{{"op", "data"}, {"ref", *id}}, bytes); !s.ok()) return s;
+    position += got;
+    bar.Advance(got);
+  }
+  auto closed = c.Call(Json{{"op", "put_close"}, {"ref", *id}, {"checksum", checksum.HexDigest()}});
+  if (!closed.ok()) return closed.status();
+  if (closed->value("checksum", "") != checksum.HexDigest()) {
+    return Status(ErrorCode::kIo, fmt::format("{}: the server's checksum differs from ours", file.remote));
+  }
+  return Status::Ok();
+}
+
+Status Transfers::UploadTree(const std::string& local_root, const std::string& remote_root,
+                             const TransferOptions& options) {
+  std::vector<std::pair<std::string, std::string>> folders = {{local_root, remote_root}};
+  std::vector<LocalFile> files;
+  std::uint64_t total = 0;
+  std::error_code error;
+  for (auto it = fs::recursive_directory_iterator(local_root, error); !error && it != fs::recursive_directory_iterator();
+       it.increment(error)) {
+    const std::string relative = fs::relative(it->path(), local_root).string();
+    const std::string remote = JoinPath(remote_root, relative);
+    if (it->is_symlink(error)) {
+      Warn(fmt::format("{}: symbolic link skipped", it->path().string()));
+    } else if (it->is_directory(error)) {
+      folders.emplace_back(it->path().string(), remote);
+    } else if (it->is_regular_file(error)) {
+      struct stat st {};
+      if (::stat(it->path().c_str(), &st) != 0) continue;
+      files.push_back({it->path().string(), remote, static_cast<std::uint64_t>(st.st_size), st.st_mode & 07777,
+                       st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)});
+      total += files.back().size;
+    }
+  }
+  if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", local_root, error.message()));
+
+  Connection& c = connection();
+  // Folders first, pipelined: each mkdir -p needs no answer before the next is sent.
+  std::deque<std::uint64_t> pending;
+  Status first_failure = Status::Ok();
+  auto settle = [&](std::uint64_t id, const std::string& what) {
+    auto reply = c.AwaitReply(id);
+    if (!reply.ok()) {
+      Warn(fmt::format("{}: {}", what, reply.status().message()));
+      if (first_failure.ok()) first_failure = reply.status();
+    }
+  };
+  for (const auto& [local, remote] : folders) {
+    auto id = SendRequest(c, Json{{"op", "mkdir"}, {"path", remote}, {"parents", true}});
+    if (!id.ok()) return id.status();
+    pending.push_back(*id);
+    if (pending.size() >= kWindow) {
+      settle(pending.front(), remote);
+      pending.pop_front();
+    }
+  }
+  while (!pending.empty()) {
+    settle(pending.front(), remote_root);
+    pending.pop_front();
+  }
+  if (!c.connected()) return first_failure;
+
+  ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", total, files.size());
+  struct InFlight {
+    std::uint64_t put;
+    std::uint64_t close;
+    std::string what;
+  };
+  std::deque<InFlight> in_flight;
+  auto settle_file = [&](const InFlight& f) {
+    auto opened = c.AwaitReply(f.put);
+    auto closed = c.AwaitReply(f.close);
+    const Status& status = !opened.ok() ? opened.status() : closed.status();
+    if (!status.ok()) {
+      Warn(fmt::format("{}: {}", f.what, status.message()));
+      if (first_failure.ok()) first_failure = status;
+    }
+    bar.FinishFile();
+  };
+  std::string content;
+  for (const auto& file : files) {
+    if (!c.connected()) break;
+    bar.StartFile(file.remote);
+    if (file.size > kSmallFile || options.resume) {
+      while (!in_flight.empty()) {
+        settle_file(in_flight.front());
+        in_flight.pop_front();
+      }
+      Status status = UploadFile(file, options.resume, options, bar);
+      if (!status.ok()) {
+        Warn(fmt::format("{}: {}", file.path, status.message()));
+        if (first_failure.ok()) first_failure = status;
+      }
+      bar.FinishFile();
+      continue;
+    }
+    // A small file: put, its one data frame and put_close go out together; replies are read a window later.
+    UniqueFd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      Warn(fmt::format("{}: {}", file.path, std::strerror(errno)));
+      continue;
+    }
+    content.resize(file.size);
+    std::size_t got = 0;
+    if (Status s = ReadAt(fd.get(), content.data(), content.size(), 0, &got); !s.ok() || got != file.size) {
+      Warn(fmt::format("{}: changed while being read; skipped", file.path));
+      continue;
+    }
+    transfer::Checksum checksum(options.algorithm);
+    checksum.Update(content);
+    auto put = SendRequest(c, PutRequest(file.remote, file.size, file.mode, file.mtime, file.mtime_nsec,
+                                         options.algorithm, false));
+    if (!put.ok()) break;
+    if (!content.empty() && !c.SendFrame(Json{{"op", "data"}, {"ref", *put}}, content).ok()) break;
+    auto close = SendRequest(c, Json{{"op", "put_close"}, {"ref", *put}, {"checksum", checksum.HexDigest()}});
+    if (!close.ok()) break;
+    bar.Advance(file.size);
+    in_flight.push_back({*put, *close, file.remote});
+    if (in_flight.size() >= kWindow) {
+      settle_file(in_flight.front());
+      in_flight.pop_front();
+    }
+  }
+  while (!in_flight.empty() && c.connected()) {
+    settle_file(in_flight.front());
+    in_flight.pop_front();
+  }
+  // Folder modes and times last: adding files changes a folder's mtime.
+  for (auto it = folders.rbegin(); it != folders.rend() && c.connected(); ++it) {
+    struct stat st {};
+    if (::stat(it->first.c_str(), &st) != 0) continue;
+    auto reply = c.Call(Json{{"op", "setstat"},
+                             {"path", it->second},
+                             {"mode", st.st_mode & 07777},
+                             {"mtime", st.st_mtim.tv_sec},
+                             {"mtime_nsec", st.st_mtim.tv_nsec}});
+    if (!reply.ok() && first_failure.ok()) first_failure = reply.status();
+  }
+  bar.Finish(first_failure.ok() && c.connected());
+  if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the upload");
+  return first_failure;
+}
+
+// ---- downloads ----
+
+Status Transfers::Get(const std::string& remote, const std::string& local_arg, const TransferOptions& options) {
+  auto stat = connection().Call(Json{{"op", "stat"}, {"path", remote}});
+  if (!stat.ok()) return stat.status();
+  const Json entry = stat->value("entry", Json::object());
+  std::string local = local_arg.empty() ? BaseName(remote) : local_arg;
+  std::error_code error;
+  if (!local_arg.empty() && fs::is_directory(local_arg, error)) local = JoinPath(local_arg, BaseName(remote));
+  if (entry.value("type", "") == "dir") {
+    if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use get -r)", remote));
+    return DownloadTree(remote, local, options);
+  }
+  const RemoteFile file{remote, local, entry.value("size", std::uint64_t{0})};
+  ProgressBar bar(ProgressBar::ModeFor(options.quiet), "downloaded", file.size);
+  bar.StartFile(BaseName(remote));
+  Status status = WithRetries(options, [&](bool resume) { return DownloadFile(file, resume, options, bar); });
+  bar.Finish(status.ok());
+  return status;
+}
+
+Status Transfers::DownloadFile(const RemoteFile& file, bool resume, const TransferOptions& options, ProgressBar& bar) {
+  const std::string partial = PartialPathFor(file.local);
+  Connection& c = connection();
+  transfer::Checksum checksum(options.algorithm);
+  std::uint64_t offset = 0;
+  struct stat st {};
+  if (resume && ::stat(partial.c_str(), &st) == 0 && st.st_size > 0) {
+    // Continue only if the server's file still starts with what we have.
+    UniqueFd fd(::open(partial.c_str(), O_RDONLY | O_CLOEXEC));
+    const auto have = static_cast<std::uint64_t>(st.st_size);
+    auto theirs = c.Call(Json{{"op", "sum"}, {"path", file.remote}, {"length", have},
+                              {"algo", transfer::ChecksumName(options.algorithm)}});
+    if (fd.valid() && HashPrefix(fd.get(), have, checksum).ok() && theirs.ok() &&
+        theirs->value("checksum", "") == checksum.HexDigest()) {
+      offset = have;
+      bar.Skip(have);
+    } else {
+      if (!c.connected()) return theirs.status();
+      Warn(fmt::format("{}: the source changed since the interrupted download; starting again from zero",
+                       file.remote));
+      checksum = transfer::Checksum(options.algorithm);
+    }
+  }
+  auto id = SendRequest(c, Json{{"op", "get"}, {"path", file.remote}, {"offset", offset},
+                                {"algo", transfer::ChecksumName(options.algorithm)}});
+  if (!id.ok()) return id.status();
+  return ReceiveDownload(*id, file, partial, offset, std::move(checksum), bar);
+}
+
+Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, const std::string& partial,
+                                  std::uint64_t offset, transfer::Checksum checksum, ProgressBar& bar) {
+  Connection& c = connection();
+  auto head = c.AwaitReply(id);
+  if (!head.ok()) return head.status();
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (offset == 0 ? O_TRUNC : 0);
+  UniqueFd out(::open(partial.c_str(), flags, 0600));
+  if (!out.valid()) {
+    const Status error = Status::FromErrno(errno, partial);
+    // Drain the stream so the connection stays usable for the next request.
+    while (true) {
+      auto frame = c.AwaitReply(id);
+      if (!frame.ok() || !frame->header.value("more", false)) break;
+    }
+    return error;
+  }
+  std::uint64_t position = offset;
+  while (true) {
+    auto frame = c.AwaitReply(id);
+    if (!frame.ok()) return frame.status();
+    if (!frame->header.value("more", false)) {
+      if (frame->header.value("checksum", "") != checksum.HexDigest()) {
+        ::unlink(partial.c_str());
+        return Status(ErrorCode::kIo, fmt::format("{}: checksum mismatch, the data was corrupted in transit; the "
+                                                  "partial download was discarded",
+                                                  file.remote));
+      }
+      break;
+    }
+    if (Status s = WriteAt(out.get(), frame->body, position, partial); !s.ok()) {
+      while (true) {  // keep the connection in step
+        auto rest = c.AwaitReply(id);
+        if (!rest.ok() || !rest->header.value("more", false)) break;
+      }
+      return s;
+    }
+    checksum.Update(frame->body);
+    position += frame->body.size();
+    bar.Advance(frame->body.size());
+  }
+  if (::ftruncate(out.get(), static_cast<off_t>(position)) != 0) return Status::FromErrno(errno, partial);
+  ApplyTimesAndMode(out.get(), head->header.value("mode", 0644u), head->header.value("mtime", std::int64_t{0}),
+                    head->header.value("mtime_nsec", 0u));
+  if (::rename(partial.c_str(), file.local.c_str()) != 0) return Status::FromErrno(errno, file.local);
+  return Status::Ok();
+}
+
+Status Transfers::DownloadTree(const std::string& remote_root, const std::string& local_root,
+                               const TransferOptions& options) {
+  Connection& c = connection();
+  struct Folder {
+    std::string remote;
+    std::string local;
+    Json entry;
+  };
+  std::vector<Folder> folders;
+  std::vector<RemoteFile> files;
+  std::uint64_t total = 0;
+  auto root_stat = c.Call(Json{{"op", "stat"}, {"path", remote_root}});
+  if (!root_stat.ok()) return root_stat.status();
+  folders.push_back({remote_root, local_root, root_stat->value("entry", Json::object())});
+  for (std::size_t i = 0; i < folders.size(); ++i) {
+    const Folder folder = folders[i];
+    std::error_code error;
+    fs::create_directories(folder.local, error);
+    if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", folder.local, error.message()));
+    Json entries = Json::array();
+    Status listed = c.CallStream(Json{{"op", "ls"}, {"path", folder.remote}}, [&](const protocol::Frame& frame) {
+      Json batch = Json::parse(frame.body, nullptr, false);
+      if (!batch.is_array()) return Status(ErrorCode::kProtocol, "malformed listing");
+      for (auto& entry : batch) entries.push_back(std::move(entry));
+      return Status::Ok();
+    });
+    if (!listed.ok()) return listed;
+    for (const auto& entry : entries) {
+      const std::string name = entry.value("name", "");
+      if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) continue;
+      const std::string type = entry.value("type", "");
+      if (type == "dir") {
+        folders.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry});
+      } else if (type == "file") {
+        files.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry.value("size", 0ull)});
+        total += files.back().size;
+      } else {
+        Warn(fmt::format("{}: not a regular file; skipped", JoinPath(folder.remote, name)));
+      }
+    }
+  }
+
+  ProgressBar bar(ProgressBar::ModeFor(options.quiet), "downloaded", total, files.size());
+  Status first_failure = Status::Ok();
+  auto record = [&](const RemoteFile& file, const Status& status) {
+    if (status.ok()) return;
+    Warn(fmt::format("{}: {}", file.remote, status.message()));
+    if (first_failure.ok()) first_failure = status;
+  };
+  // Gets are pipelined: up to kWindow requests in flight, their streams read in order.
+  std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;
+  std::size_t next = 0;
+  while ((next < files.size() || !in_flight.empty()) && c.connected()) {
+    while (next < files.size() && in_flight.size() < kWindow && !options.resume) {
+      auto id = SendRequest(c, Json{{"op", "get"}, {"path", files[next].remote},
+                                    {"algo", transfer::ChecksumName(options.algorithm)}});
+      if (!id.ok()) break;
+      in_flight.emplace_back(*id, next++);
+    }
+    if (options.resume && in_flight.empty() && next < files.size()) {
+      const RemoteFile& file = files[next++];
+      bar.StartFile(file.remote);
+      record(file, DownloadFile(file, true, options, bar));
+      bar.FinishFile();
+      continue;
+    }
+    if (in_flight.empty()) break;
+    const auto [id, index] = in_flight.front();
+    in_flight.pop_front();
+    const RemoteFile& file = files[index];
+    bar.StartFile(file.remote);
+    record(file, ReceiveDownload(id, file, PartialPathFor(file.local), 0, transfer::Checksum(options.algorithm), bar));
+    bar.FinishFile();
+  }
+  // Folder modes and times last, deepest first.
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+    UniqueFd fd(::open(it->local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.valid()) {
+      ApplyTimesAndMode(fd.get(), it->entry.value("mode", 0755u), it->entry.value("mtime", std::int64_t{0}),
+                        it->entry.value("mtime_nsec", 0u));
+    }
+  }
+  bar.Finish(first_failure.ok() && c.connected());
+  if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the download");
+  return first_failure;
+}
+
+}  // namespace ferry::client

@@ -1,0 +1,77 @@
+// Transfers: put and get of files and trees, verified end to end, resumable, pipelined for many small files.
+//
+// Every file moves with a running checksum on both sides; the receiver compares them before the file appears
+// under its name (servers rename a verified partial upload; here a download is written to ".NAME.ferry-part" beside
+// the target and renamed). Modes and modification times travel with the data.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "client/client_session.h"
+#include "client/progress_bar.h"
+#include "common/status.h"
+#include "transfer/checksum.h"
+
+namespace ferry::client {
+
+struct TransferOptions {
+  bool recursive = false;
+  bool resume = false;  // continue a partial transfer after checking that its prefix still matches the source
+  bool quiet = false;
+  transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
+  int max_retries = 3;  // reconnections after a dropped connection (single files)
+};
+
+class Transfers {
+ public:
+  // REQUIRES: `session` is open and outlives this object. `remote_cwd` gives the remote folder to return to after
+  // a reconnection.
+  Transfers(ClientSession& session, std::function<std::string()> remote_cwd)
+      : session_(session), remote_cwd_(std::move(remote_cwd)) {}
+
+  // put LOCAL [REMOTE]: REMOTE defaults to LOCAL's name in the remote folder; an existing remote folder (or a path
+  // ending in '/') receives the file under its own name. An existing remote file is replaced, atomically.
+  Status Put(const std::string& local, const std::string& remote, const TransferOptions& options);
+  // get REMOTE [LOCAL]: the mirror image.
+  Status Get(const std::string& remote, const std::string& local, const TransferOptions& options);
+
+ private:
+  struct LocalFile {
+    std::string path;     // on this machine
+    std::string remote;   // on the server
+    std::uint64_t size = 0;
+    std::uint32_t mode = 0644;
+    std::int64_t mtime = 0;
+    std::uint32_t mtime_nsec = 0;
+  };
+  struct RemoteFile {
+    std::string remote;
+    std::string local;
+    std::uint64_t size = 0;
+  };
+
+  Connection& connection() { return session_.connection(); }
+  // Runs `attempt` and, when the connection dropped, reconnects and runs it again with resume on.
+  Status WithRetries(const TransferOptions& options, const std::function<Status(bool resume)>& attempt);
+  Status UploadFile(const LocalFile& file, bool resume, const TransferOptions& options, ProgressBar& bar);
+  Status UploadTree(const std::string& local_root, const std::string& remote_root, const TransferOptions& options);
+  Status DownloadFile(const RemoteFile& file, bool resume, const TransferOptions& options, ProgressBar& bar);
+  // Reads the frames of one get (already sent as request `id`) into `partial`, starting at `offset`, with
+  // `checksum` holding the hash of the prefix; verifies and renames to file.local.
+  Status ReceiveDownload(std::uint64_t id, const RemoteFile& file, const std::string& partial, std::uint64_t offset,
+                         transfer::Checksum checksum, ProgressBar& bar);
+  Status DownloadTree(const std::string& remote_root, const std::string& local_root, const TransferOptions& options);
+  // True if `remote` is an existing folder on the server.
+  bool RemoteIsDirectory(const std::string& remote);
+
+  ClientSession& session_;
+  std::function<std::string()> remote_cwd_;
+};
+
+// The hidden partial file a download of `local` is written to: ".NAME.ferry-part" in the same folder.
+std::string PartialPathFor(const std::string& local);
+
+}  // namespace ferry::client
