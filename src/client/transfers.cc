@@ -61,6 +61,18 @@ Status WriteAt(int fd, std::string_view bytes, std::uint64_t offset, const std::
   return Status::Ok();
 }
 
+Status WriteSequential(int fd, std::string_view bytes, const std::string& what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, what);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return Status::Ok();
+}
+
 // Hashes the first `length` bytes of `fd` into `checksum`.
 Status HashPrefix(int fd, std::uint64_t length, transfer::Checksum& checksum) {
   std::string buffer(kChunk, '\0');
@@ -334,7 +346,11 @@ Status Transfers::Get(const std::string& remote, const std::string& local_arg, c
     if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use get -r)", remote));
     return DownloadTree(remote, local, options);
   }
-  const RemoteFile file{remote, local, entry.value("size", std::uint64_t{0})};
+  struct stat local_stat {};
+  const bool direct = ::stat(local.c_str(), &local_stat) == 0 && !S_ISREG(local_stat.st_mode) &&
+                      !S_ISDIR(local_stat.st_mode);
+  const RemoteFile file{remote, local, entry.value("size", std::uint64_t{0}), direct};
+  if (direct && options.resume) return Status(ErrorCode::kInvalid, fmt::format("cannot resume into {}", local));
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "downloaded", file.size);
   bar.StartFile(BaseName(remote));
   Status status = WithRetries(options, [&](bool resume) { return DownloadFile(file, resume, options, bar); });
@@ -377,9 +393,9 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
   auto head = c.AwaitReply(id);
   if (!head.ok()) return head.status();
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (offset == 0 ? O_TRUNC : 0);
-  UniqueFd out(::open(partial.c_str(), flags, 0600));
+  UniqueFd out(file.direct ? ::open(file.local.c_str(), O_WRONLY | O_CLOEXEC) : ::open(partial.c_str(), flags, 0600));
   if (!out.valid()) {
-    const Status error = Status::FromErrno(errno, partial);
+    const Status error = Status::FromErrno(errno, file.direct ? file.local : partial);
     // Drain the stream so the connection stays usable for the next request.
     while (true) {
       auto frame = c.AwaitReply(id);
@@ -393,14 +409,16 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     if (!frame.ok()) return frame.status();
     if (!frame->header.value("more", false)) {
       if (frame->header.value("checksum", "") != checksum.HexDigest()) {
-        ::unlink(partial.c_str());
+        if (!file.direct) ::unlink(partial.c_str());
         return Status(ErrorCode::kIo, fmt::format("{}: checksum mismatch, the data was corrupted in transit; the "
                                                   "partial download was discarded",
                                                   file.remote));
       }
       break;
     }
-    if (Status s = WriteAt(out.get(), frame->body, position, partial); !s.ok()) {
+    const Status written = file.direct ? WriteSequential(out.get(), frame->body, file.local)
+                                       : WriteAt(out.get(), frame->body, position, partial);
+    if (Status s = written; !s.ok()) {
       while (true) {  // keep the connection in step
         auto rest = c.AwaitReply(id);
         if (!rest.ok() || !rest->header.value("more", false)) break;
@@ -411,6 +429,7 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     position += frame->body.size();
     bar.Advance(frame->body.size());
   }
+  if (file.direct) return Status::Ok();
   if (::ftruncate(out.get(), static_cast<off_t>(position)) != 0) return Status::FromErrno(errno, partial);
   ApplyTimesAndMode(out.get(), head->header.value("mode", 0644u), head->header.value("mtime", std::int64_t{0}),
                     head->header.value("mtime_nsec", 0u));

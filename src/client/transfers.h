@@ -51,6 +51,8 @@ class Transfers {
     std::string remote;
     std::string local;
     std::uint64_t size = 0;
+    // The local target is a device or pipe (/dev/null, a FIFO): written in place, never replaced by a rename.
+    bool direct = false;
   };
 
   Connection& connection() { return session_.connection(); }

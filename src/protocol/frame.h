@@ -40,4 +40,7 @@ std::string EncodeFrame(Json header, std::string_view body = {});
 // Appends the encoding to `out`, for writers that batch frames.
 void AppendFrame(std::string& out, Json header, std::string_view body = {});
 
+// Appends only the length prefix and header of a frame whose `body_len` bytes the caller sends itself (sendfile).
+void AppendFrameHeader(std::string& out, Json header, std::uint64_t body_len);
+
 }  // namespace ferry::protocol

@@ -5,6 +5,7 @@
 //   DIR/partials/NAME  each user's unfinished uploads, outside the home so no session ever sees half a file
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class DataRoot {
   std::string home_of(std::string_view user) const { return homes_path() + "/" + std::string(user); }
   std::string partials_path() const { return dir_ + "/partials"; }
   std::string partials_of(std::string_view user) const { return partials_path() + "/" + std::string(user); }
+  // Deletes unfinished uploads not written to for `max_age`, skipping any an upload holds open (locked).
+  // Returns how many were removed.
+  int RemoveStalePartials(std::int64_t max_age_seconds) const;
   // Opens (creating if needed, mode 0700) the folder of `user`'s unfinished uploads.
   Result<UniqueFd> OpenPartials(std::string_view user) const;
   // `path` as is if absolute, else relative to the data root.

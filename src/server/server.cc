@@ -100,6 +100,9 @@ Status Server::Start() {
   env_.frames = config_.frames;
   env_.max_login_attempts = config_.max_login_attempts;
 
+  if (const int removed = root_.RemoveStalePartials(config_.partial_max_age_seconds); removed > 0) {
+    spdlog::info("removed {} abandoned partial upload(s)", removed);
+  }
   std::signal(SIGPIPE, SIG_IGN);
   signals_.emplace(*loops_[0], SIGINT, SIGTERM);
   const auto bound = acceptor_->local_endpoint();
@@ -133,6 +136,18 @@ asio::awaitable<void> Server::Accept() {
   }
 }
 
+asio::awaitable<void> Server::SweepPartials() {
+  asio::steady_timer timer(*loops_[0]);
+  while (true) {
+    timer.expires_after(std::chrono::hours(1));
+    auto [error] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (error) co_return;
+    if (const int removed = root_.RemoveStalePartials(config_.partial_max_age_seconds); removed > 0) {
+      spdlog::info("removed {} abandoned partial upload(s)", removed);
+    }
+  }
+}
+
 void Server::Run() {
   signals_->async_wait([this](const asio::error_code& error, int signal_number) {
     if (error) return;
@@ -140,6 +155,7 @@ void Server::Run() {
     Stop();
   });
   asio::co_spawn(*loops_[0], Accept(), asio::detached);
+  asio::co_spawn(*loops_[0], SweepPartials(), asio::detached);
 
   std::vector<std::thread> workers;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;

@@ -44,6 +44,8 @@ class Server {
 
  private:
   asio::awaitable<void> Accept();
+  // Deletes stale partial uploads now and every hour after.
+  asio::awaitable<void> SweepPartials();
   Status SetUpTls();
 
   DataRoot root_;

@@ -67,6 +67,10 @@ const std::map<std::string, Setter>& KnownKeys() {
        }},
       {"auth.max_login_attempts",
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100)(n, c.max_login_attempts); }},
+      {"transfers.partial_max_age_seconds",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<std::int64_t>(60, std::int64_t{10} * 365 * 24 * 3600)(n, c.partial_max_age_seconds);
+       }},
       {"limits.max_header_bytes",
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint32_t>(1024, 1024 * 1024)(n, c.frames.max_header);
@@ -108,6 +112,11 @@ std::string ServerConfig::DefaultFileText() {
 # password_hash = "interactive"
 # Failed logins allowed on one connection before it is closed.
 # max_login_attempts = 3
+
+[transfers]
+# Unfinished uploads (kept for `put -c`) are deleted once nothing has written to them for this long: checked at
+# start and every hour. Default: 7 days.
+# partial_max_age_seconds = 604800
 
 [limits]
 # Largest frame header accepted, in bytes (1024 to 1048576).

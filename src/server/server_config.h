@@ -22,6 +22,8 @@ struct ServerConfig {
   unsigned login_workers = 2;               // threads that verify passwords (argon2id)
   std::string password_hash = "interactive";  // cost of new hashes: "interactive" or "moderate"
   unsigned max_login_attempts = 3;          // failed logins before the connection is closed
+  // [transfers]
+  std::int64_t partial_max_age_seconds = 7 * 24 * 3600;  // unfinished uploads older than this are deleted
   // [limits]
   protocol::FrameLimits frames;
 

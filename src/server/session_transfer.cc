@@ -12,6 +12,7 @@
 
 #include "server/session.h"
 #include "storage/file_ops.h"
+#include "transfer/checksum_cache.h"
 
 namespace ferry::server {
 namespace {
@@ -20,6 +21,8 @@ using protocol::Json;
 
 // Bytes per data frame of a download.
 constexpr std::size_t kDownloadChunk = 1024 * 1024;
+// Bytes per data frame of a download sent with sendfile.
+constexpr std::uint64_t kSendFileChunk = 16 * 1024 * 1024;
 // Uploads one session may have open at once (pipelined small files need many).
 constexpr std::size_t kMaxOpenUploads = 256;
 // Largest file size a put may declare: far beyond any disk, small enough for every offset type.
@@ -215,6 +218,10 @@ void Session::PutClose(const Json& id, const protocol::RequestFields& fields) {
     const timespec times[2] = {{0, UTIME_OMIT}, {upload.mtime, static_cast<long>(upload.mtime_nsec)}};
     ::futimens(upload.file.get(), times);
   }
+  struct stat final_stat {};
+  if (::fstat(upload.file.get(), &final_stat) == 0) {
+    transfer::StoreCachedChecksum(upload.file.get(), upload.checksum.algorithm(), final_stat, actual);
+  }
   if (::renameat(partials_.get(), upload.partial_name.c_str(), upload.target_parent.get(),
                  upload.target_name.c_str()) != 0) {
     const int err = errno;
@@ -271,14 +278,41 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
   head["offset"] = *offset;
   Reply(std::move(head));
 
+  // A whole-file download of a file whose checksum is known goes out with sendfile on a plain connection.
+  if (*offset == 0 && transport_.can_send_file()) {
+    if (auto known = transfer::LoadCachedChecksum(file->get(), *algorithm, st)) {
+      const auto size = static_cast<std::uint64_t>(st.st_size);
+      for (std::uint64_t position = 0; position < size;) {
+        const std::uint64_t count = std::min<std::uint64_t>(kSendFileChunk, size - position);
+        Json data = protocol::OkReply(id);
+        data["more"] = true;
+        protocol::AppendFrameHeader(output_, std::move(data), count);
+        if (!co_await Flush()) co_return;
+        if (const auto error = co_await transport_.SendFile(file->get(), position, count)) {
+          spdlog::info("{}: sending {} failed: {}", peer_, *path, error.message());
+          broken_ = true;  // the frame is incomplete: the connection cannot go on
+          co_return;
+        }
+        position += count;
+      }
+      Json tail = protocol::OkReply(id);
+      tail["more"] = false;
+      tail["size"] = size;
+      tail["checksum"] = *known;
+      Reply(std::move(tail));
+      co_return;
+    }
+  }
+
   transfer::Checksum checksum(*algorithm);
   std::string chunk(kDownloadChunk, '\0');
   // The checksum covers the whole file: a resumed download hashes the prefix the client already has too.
   std::uint64_t position = 0;
   const auto start = static_cast<std::uint64_t>(*offset);
   while (true) {
-    const std::size_t want = position < start ? static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), start - position))
-                                              : chunk.size();
+    const std::size_t want = position < start
+                                 ? static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), start - position))
+                                 : chunk.size();
     const ssize_t n = ::pread(file->get(), chunk.data(), want, static_cast<off_t>(position));
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -296,10 +330,17 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
     Reply(std::move(data), bytes);
     if (!co_await Flush()) co_return;
   }
+  const std::string digest = checksum.HexDigest();
+  // Remember the digest if the file did not change while it was read: the next download can use sendfile.
+  struct stat after {};
+  if (::fstat(file->get(), &after) == 0 && after.st_size == st.st_size && after.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+      after.st_mtim.tv_nsec == st.st_mtim.tv_nsec && position == static_cast<std::uint64_t>(st.st_size)) {
+    transfer::StoreCachedChecksum(file->get(), *algorithm, st, digest);
+  }
   Json tail = protocol::OkReply(id);
   tail["more"] = false;
   tail["size"] = position;
-  tail["checksum"] = checksum.HexDigest();
+  tail["checksum"] = digest;
   Reply(std::move(tail));
 }
 

@@ -1,5 +1,10 @@
 #include "server/transport.h"
 
+#include <sys/sendfile.h>
+
+#include <algorithm>
+#include <cerrno>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
 #include <asio/use_awaitable.hpp>
@@ -33,6 +38,30 @@ asio::awaitable<asio::error_code> Transport::WriteAll(const std::string& bytes) 
   }
   auto [error, n] = co_await asio::async_write(std::get<asio::ip::tcp::socket>(stream_), asio::buffer(bytes), kNoThrow);
   co_return error;
+}
+
+asio::awaitable<asio::error_code> Transport::SendFile(int fd, std::uint64_t offset, std::uint64_t count) {
+  auto& socket = std::get<asio::ip::tcp::socket>(stream_);
+  asio::error_code error;
+  socket.non_blocking(true, error);
+  if (error) co_return error;
+  while (count > 0) {
+    auto position = static_cast<off_t>(offset);
+    const ssize_t n = ::sendfile(socket.native_handle(), fd, &position,
+                                 static_cast<std::size_t>(std::min<std::uint64_t>(count, 1u << 30)));
+    if (n > 0) {
+      offset += static_cast<std::uint64_t>(n);
+      count -= static_cast<std::uint64_t>(n);
+    } else if (n == 0) {
+      co_return asio::error::eof;  // the file shrank under us: the frame cannot be completed
+    } else if (errno == EAGAIN) {
+      auto [wait_error] = co_await socket.async_wait(asio::ip::tcp::socket::wait_write, kNoThrow);
+      if (wait_error) co_return wait_error;
+    } else if (errno != EINTR) {
+      co_return asio::error_code(errno, asio::system_category());
+    }
+  }
+  co_return asio::error_code{};
 }
 
 asio::awaitable<void> Transport::Close() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <tuple>
 #include <variant>
@@ -26,6 +27,11 @@ class Transport {
   asio::awaitable<std::tuple<asio::error_code, std::size_t>> ReadSome(char* data, std::size_t size);
   // Writes all of `bytes`.
   asio::awaitable<asio::error_code> WriteAll(const std::string& bytes);
+  // True when SendFile works: a plain TCP connection (TLS data must pass through OpenSSL).
+  bool can_send_file() const { return std::holds_alternative<asio::ip::tcp::socket>(stream_); }
+  // Sends `count` bytes of `fd` from `offset` with sendfile(2): the kernel moves them from the page cache to the
+  // socket without a copy through this process. An error if the file ends early. REQUIRES: can_send_file().
+  asio::awaitable<asio::error_code> SendFile(int fd, std::uint64_t offset, std::uint64_t count);
   // Ends the connection: shuts the socket down and closes it.
   asio::awaitable<void> Close();
 

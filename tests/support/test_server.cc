@@ -23,9 +23,14 @@ TestServer::TestServer(TestServerOptions options) : options_(std::move(options))
       return;
     }
   }
-  std::vector<std::string> argv = {FerrydPath(), "serve", "--root", root, "--listen", options_.listen_host == "::1"
-                                                                                           ? "[::1]:0"
-                                                                                           : options_.listen_host + ":0",
+  Launch();
+}
+
+void TestServer::Launch() {
+  port_ = 0;
+  const std::string root = dir_.path();
+  std::vector<std::string> argv = {FerrydPath(), "serve", "--root", root, "--listen",
+                                   options_.listen_host == "::1" ? "[::1]:0" : options_.listen_host + ":0",
                                    "--threads", "2"};
   if (!options_.tls) argv.push_back("--plain");
   process_ = std::make_unique<Subprocess>(argv);
@@ -40,6 +45,13 @@ TestServer::TestServer(TestServerOptions options) : options_(std::move(options))
   const std::string address = rest.substr(0, rest.find(' '));
   port_ = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
 }
+
+void TestServer::Kill() {
+  process_->Signal(SIGKILL);
+  process_->Wait(std::chrono::seconds(30));
+}
+
+void TestServer::Restart() { Launch(); }
 
 TestServer::~TestServer() {
   if (process_) process_->Signal(SIGKILL);

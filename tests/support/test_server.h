@@ -50,6 +50,10 @@ class TestServer {
 
   // Stops the server with SIGTERM and returns how it ended.
   ProcessResult Stop();
+  // Kills the server with SIGKILL (no clean-up at all) and waits for it.
+  void Kill();
+  // Starts ferryd again on the same data root (after Stop or Kill); the port changes.
+  void Restart();
   Subprocess& process() { return *process_; }
 
  private:
@@ -58,6 +62,8 @@ class TestServer {
   TempDir client_home_;
   std::unique_ptr<Subprocess> process_;
   std::uint16_t port_ = 0;
+
+  void Launch();
 };
 
 }  // namespace ferry::testing
