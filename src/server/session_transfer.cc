@@ -358,8 +358,11 @@ Result<Json> Session::Sum(const protocol::RequestFields& fields) {
   if (S_ISDIR(st.st_mode)) return Status(ErrorCode::kIsDirectory, "is a directory: " + *path);
   if (!S_ISREG(st.st_mode)) return Status(ErrorCode::kInvalid, "not a regular file: " + *path);
   if (*length > st.st_size) return Status(ErrorCode::kInvalid, fmt::format("{} is shorter than {} bytes", *path, *length));
-  auto digest = transfer::ChecksumOfFile(file->get(), *algorithm, *length);
+  std::optional<std::string> cached;
+  if (*length < 0) cached = transfer::LoadCachedChecksum(file->get(), *algorithm, st);
+  auto digest = cached ? Result<std::string>(*cached) : transfer::ChecksumOfFile(file->get(), *algorithm, *length);
   if (!digest.ok()) return digest.status();
+  if (!cached && *length < 0) transfer::StoreCachedChecksum(file->get(), *algorithm, st, *digest);
   return Json{{"checksum", *digest},
               {"algo", transfer::ChecksumName(*algorithm)},
               {"size", *length >= 0 ? *length : st.st_size}};

@@ -1,4 +1,5 @@
 // ferryd's administration commands: init, user add/del/passwd/list, and config validation.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -105,6 +106,30 @@ TEST_F(AdminIntegration, ServeOnMissingDataRootExplains) {
   const auto result = Ferryd({"serve", "--root", dir_ / "nothing-here"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("ferryd init"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+TEST(PartialSweep, AbandonedPartialUploadsAreRemovedAtStartAndFreshOnesKept) {
+  TestServer server;
+  ASSERT_TRUE(server.started());
+  // One upload left behind long ago, one just now (both as a crashed upload would leave them).
+  const std::string partials = server.root() + "/partials/alice";
+  ::mkdir((server.root() + "/partials").c_str(), 0700);
+  ::mkdir(partials.c_str(), 0700);
+  WriteFile(partials + "/old.part", "old");
+  WriteFile(partials + "/fresh.part", "fresh");
+  const timespec long_ago[2] = {{0, UTIME_OMIT}, {1000000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (partials + "/old.part").c_str(), long_ago, 0), 0);
+  server.Kill();
+  server.Restart();
+  ASSERT_TRUE(server.started());
+  EXPECT_FALSE(Exists(partials + "/old.part"));
+  EXPECT_TRUE(Exists(partials + "/fresh.part"));
 }
 
 }  // namespace
