@@ -151,5 +151,25 @@ TEST_F(ShellIntegration, EndOfInputLeavesCleanly) {
   EXPECT_EQ(shell->WaitExit(), 0);
 }
 
+TEST_F(ShellIntegration, TransfersDrawAProgressBarOnATerminal) {
+  TempDir local;
+  WriteFile(local / "data.bin", std::string(8 * 1024 * 1024, 'x'));
+  PtyClient put({FerryPath(), "--plain", "alice@" + server_.address(), "put", local / "data.bin"},
+                {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
+  // The bar is redrawn in place (carriage return), shows percent, rate and ETA, and ends with a summary line.
+  ASSERT_TRUE(put.WaitFor("\r")) << put.screen();
+  ASSERT_TRUE(put.WaitFor("100%")) << put.screen();
+  EXPECT_EQ(put.WaitExit(), 0);
+  EXPECT_NE(put.screen().find("ETA"), std::string::npos) << put.screen();
+  EXPECT_NE(put.screen().find("uploaded data.bin: 8.0 MiB"), std::string::npos) << put.screen();
+  EXPECT_EQ(ReadFile(server_.home("alice") + "/data.bin").size(), 8u * 1024 * 1024);
+
+  PtyClient quiet({FerryPath(), "--plain", "-q", "alice@" + server_.address(), "get", "data.bin", local / "copy"},
+                  {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
+  EXPECT_EQ(quiet.WaitExit(), 0);
+  EXPECT_EQ(quiet.screen().find("%"), std::string::npos) << quiet.screen();
+  EXPECT_EQ(ReadFile(local / "copy"), ReadFile(local / "data.bin"));
+}
+
 }  // namespace
 }  // namespace ferry::testing
