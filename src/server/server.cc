@@ -69,6 +69,9 @@ Status Server::Start() {
   auto users = root_.OpenUsers();
   if (!users.ok()) return users.status();
   users_ = std::move(users).value();
+  if (config_.password_hash != "interactive") {
+    if (Status s = users_->SetUnknownUserCost(HashCostFor(config_)); !s.ok()) return s;
+  }
   if (config_.tls) {
     if (Status s = SetUpTls(); !s.ok()) return s;
   } else {

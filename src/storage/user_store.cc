@@ -130,19 +130,11 @@ Result<std::unique_ptr<UserStore>> UserStore::Open(const std::string& db_path, b
   sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
   if (Status s = Exec(db.get(), "PRAGMA journal_mode=WAL", "enabling WAL"); !s.ok()) return s;
 
-  // Computed before the store exists so that Verify never has to: an unknown user then costs one verification,
-  // like a known one.
-  unsigned char random_password[32];
-  randombytes_buf(random_password, sizeof random_password);
-  auto dummy_hash =
-      HashPassword(std::string_view(reinterpret_cast<const char*>(random_password), sizeof random_password),
-                   PasswordHashCost::Interactive());
-  sodium_memzero(random_password, sizeof random_password);
-  if (!dummy_hash.ok()) return dummy_hash.status();
-
   std::unique_ptr<UserStore> store(new UserStore(db.release()));
-  store->dummy_hash_ = std::move(dummy_hash).value();
   if (Status s = store->Migrate(); !s.ok()) return s;
+  // Computed before the store is used so that Verify never has to: an unknown user then costs one verification,
+  // like a known one.
+  if (Status s = store->SetUnknownUserCost(PasswordHashCost::Interactive()); !s.ok()) return s;
   return store;
 }
 
@@ -285,6 +277,17 @@ Result<std::string> UserStore::HashOf(std::string_view name) {
   if (rc == SQLITE_DONE) return NoSuchUser(name);
   if (rc != SQLITE_ROW) return SqliteError(db_, "looking up a user");
   return ColumnText(statement->get(), 0);
+}
+
+Status UserStore::SetUnknownUserCost(const PasswordHashCost& cost) {
+  unsigned char random_password[32];
+  randombytes_buf(random_password, sizeof random_password);
+  auto dummy_hash =
+      HashPassword(std::string_view(reinterpret_cast<const char*>(random_password), sizeof random_password), cost);
+  sodium_memzero(random_password, sizeof random_password);
+  if (!dummy_hash.ok()) return dummy_hash.status();
+  dummy_hash_ = std::move(dummy_hash).value();
+  return Status::Ok();
 }
 
 Status UserStore::Verify(std::string_view name, std::string_view password) {

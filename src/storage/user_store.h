@@ -52,6 +52,10 @@ class UserStore {
   std::vector<UserRecord> List();
   std::optional<UserRecord> Find(std::string_view name);
 
+  // Makes the hash that unknown users are verified against with `cost`, so that an unknown user takes as long as a
+  // known one when the configured cost is not the default. Call before any concurrent Verify (at server start).
+  Status SetUnknownUserCost(const PasswordHashCost& cost);
+
   // EAUTH for an unknown user and for a wrong password alike; both cost one argon2id verification, so the
   // answer and its timing do not tell whether the user exists.
   Status Verify(std::string_view name, std::string_view password);
