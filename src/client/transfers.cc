@@ -8,6 +8,7 @@
 #include <deque>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -120,6 +121,8 @@ Status Transfers::WithRetries(const TransferOptions& options, const std::functio
     Status status = attempt(resume);
     if (status.ok() || session_.connected() || tries >= options.max_retries) return status;
     Warn(fmt::format("{}; reconnecting ({}/{})", status.message(), tries + 1, options.max_retries));
+    // Back off a little more each time: a restarting server needs a moment before it listens again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(250) * (1 << tries));
     if (Status s = session_.Reconnect(remote_cwd_()); !s.ok()) {
       Warn(s.message());
       if (!session_.connected() && tries + 1 >= options.max_retries) return status;
