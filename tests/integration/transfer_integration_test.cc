@@ -1,0 +1,1038 @@
+// Transfers end to end: the real `ferry` client against a real ferryd, checked with sha256sum, md5sum, diff and
+// stat. Round trips of awkward sizes, modes and times, `sum`, target folders, atomicity, resume after a killed
+// client or server, changed sources and damaged partial files, trees of thousands of files, the summary line, and
+// the upload protocol spoken with raw frames.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "protocol/frame.h"
+#include "support/raw_client.h"
+#include "support/subprocess.h"
+#include "support/temp_dir.h"
+#include "support/test_server.h"
+#include "transfer/checksum.h"
+
+namespace ferry::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using protocol::Json;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kMiB = 1024 * 1024;
+
+// ---- local files ----
+
+// Writes `size` bytes from a generator seeded with `seed`: the same seed always gives the same content.
+void WriteRandomFile(const std::string& path, std::uint64_t size, std::uint64_t seed) {
+  std::mt19937_64 generator(seed);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  ASSERT_TRUE(out) << "cannot write " << path;
+  std::string chunk;
+  for (std::uint64_t done = 0; done < size;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kMiB, size - done));
+    chunk.resize((n + 7) / 8 * 8);
+    for (std::size_t i = 0; i < chunk.size(); i += 8) {
+      const std::uint64_t value = generator();
+      std::memcpy(chunk.data() + i, &value, 8);
+    }
+    out.write(chunk.data(), static_cast<std::streamsize>(n));
+    done += n;
+  }
+  out.close();
+  ASSERT_TRUE(out.good()) << "writing " << path;
+}
+
+std::string RandomBytes(std::size_t size, std::uint64_t seed) {
+  std::mt19937_64 generator(seed);
+  std::string bytes(size, '\0');
+  for (auto& byte : bytes) byte = static_cast<char>(generator() & 0xFF);
+  return bytes;
+}
+
+// What `sha256sum` (or `md5sum`) prints for `path`, whole line.
+std::string DigestLine(const std::string& tool, const std::string& path) {
+  const auto result = RunProcess({tool, path}, {}, "", 120s);
+  EXPECT_EQ(result.exit_code, 0) << tool << " " << path << ": " << result.err;
+  return result.out;
+}
+
+// The hex digest sha256sum prints for `path`.
+std::string Sha256(const std::string& path) {
+  const std::string line = DigestLine("/usr/bin/sha256sum", path);
+  return line.substr(0, line.find(' '));
+}
+
+std::string Xxh3(std::string_view bytes) {
+  transfer::Checksum checksum(transfer::ChecksumAlgorithm::kXxh3);
+  checksum.Update(bytes);
+  return checksum.HexDigest();
+}
+
+std::uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+struct stat StatOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path << ": " << std::strerror(errno);
+  return st;
+}
+
+// Byte-for-byte equality, read in chunks so that large files need little memory.
+::testing::AssertionResult SameBytes(const std::string& a, const std::string& b) {
+  std::ifstream in_a(a, std::ios::binary);
+  std::ifstream in_b(b, std::ios::binary);
+  if (!in_a) return ::testing::AssertionFailure() << "cannot read " << a;
+  if (!in_b) return ::testing::AssertionFailure() << "cannot read " << b;
+  std::string chunk_a(kMiB, '\0');
+  std::string chunk_b(kMiB, '\0');
+  for (std::uint64_t offset = 0;;) {
+    in_a.read(chunk_a.data(), static_cast<std::streamsize>(chunk_a.size()));
+    in_b.read(chunk_b.data(), static_cast<std::streamsize>(chunk_b.size()));
+    const auto got_a = static_cast<std::size_t>(in_a.gcount());
+    const auto got_b = static_cast<std::size_t>(in_b.gcount());
+    const std::size_t common = std::min(got_a, got_b);
+    for (std::size_t i = 0; i < common; ++i) {
+      if (chunk_a[i] != chunk_b[i]) {
+        return ::testing::AssertionFailure() << a << " and " << b << " differ at byte " << offset + i;
+      }
+    }
+    if (got_a != got_b) {
+      return ::testing::AssertionFailure()
+             << a << " and " << b << " differ in length (" << FileSize(a) << " vs " << FileSize(b) << ")";
+    }
+    if (got_a == 0) return ::testing::AssertionSuccess();
+    offset += got_a;
+  }
+}
+
+// sha256sum agrees and the bytes are the same.
+void ExpectIdentical(const std::string& original, const std::string& copy) {
+  ASSERT_TRUE(Exists(copy)) << copy << " is missing";
+  EXPECT_EQ(Sha256(copy), Sha256(original)) << copy << " vs " << original;
+  EXPECT_TRUE(SameBytes(original, copy));
+}
+
+// Overwrites `bytes` at `offset` of an existing file.
+void Overwrite(const std::string& path, std::uint64_t offset, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
+  EXPECT_EQ(::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)), static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+}
+
+// Inverts one byte of a file in place.
+void FlipByte(const std::string& path, std::uint64_t offset) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
+  char byte = 0;
+  ASSERT_EQ(::pread(fd, &byte, 1, static_cast<off_t>(offset)), 1);
+  byte = static_cast<char>(~byte);
+  ASSERT_EQ(::pwrite(fd, &byte, 1, static_cast<off_t>(offset)), 1);
+  ::close(fd);
+}
+
+void SetTimes(const std::string& path, std::int64_t seconds, long nanoseconds) {
+  const timespec times[2] = {{seconds, nanoseconds}, {seconds, nanoseconds}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << path;
+}
+
+std::vector<std::string> Names(const std::string& folder) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The one file in `folder`, or "" when there is none or several.
+std::string OnlyFileIn(const std::string& folder) {
+  const auto names = Names(folder);
+  return names.size() == 1 ? folder + "/" + names[0] : "";
+}
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    ::poll(nullptr, 0, 2);
+  }
+  return true;
+}
+
+// True once `pid` has exited; the child is left for Subprocess::Wait to reap.
+bool HasExited(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+// True while some process holds an flock on `path` (the server does, on a partial upload it is writing).
+bool IsLocked(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  if (!locked) ::flock(fd, LOCK_UN);
+  ::close(fd);
+  return locked;
+}
+
+// How the client's summary line writes a size in mebibytes ("40.0 MiB").
+std::string MiBText(std::uint64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / kMiB);
+}
+
+std::size_t LineCount(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// ---- the fixture ----
+
+class TransferIntegration : public ::testing::Test {
+ protected:
+  ProcessResult Alice(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 60s) {
+    return server_.Client("alice", "alice-secret", args, "", timeout);
+  }
+  std::string Home(const std::string& name = "") const {
+    return name.empty() ? server_.home("alice") : server_.home("alice") + "/" + name;
+  }
+  std::string PartialsDir() const { return server_.root() + "/partials/alice"; }
+
+  // The real client, started without waiting, so that a test can watch it and kill it.
+  std::unique_ptr<Subprocess> StartClient(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {FerryPath(), "--plain", "alice@" + server_.address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto client = std::make_unique<Subprocess>(
+        argv, std::map<std::string, std::string>{{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
+    client->CloseStdin();
+    return client;
+  }
+
+  // Starts `put local remote`, waits until the server's partial file holds more than 1 MiB but less than half of
+  // `size`, and kills the client. Returns the partial file and its length once the server has let go of it.
+  void InterruptUpload(const std::string& local, const std::string& remote, std::uint64_t size, std::string* partial,
+                       std::uint64_t* partial_size) {
+    auto client = StartClient({"put", local, remote});
+    std::uint64_t seen = 0;
+    const bool stopped = WaitUntil(
+        [&] {
+          *partial = OnlyFileIn(PartialsDir());
+          seen = partial->empty() ? 0 : FileSize(*partial);
+          return (seen > kMiB && seen < size / 2) || HasExited(client->pid());
+        },
+        60s);
+    ASSERT_TRUE(stopped && seen > kMiB && seen < size / 2)
+        << "the upload was not caught in flight (partial at " << seen << " bytes): " << client->stderr_so_far();
+    client->Signal(SIGKILL);
+    const auto killed = client->Wait(20s);
+    EXPECT_EQ(killed.exit_code, -1) << "the client was not killed: " << killed.err;
+    // The server reads what was already in flight, sees the connection end and unlocks the partial file.
+    ASSERT_TRUE(WaitUntil([&] { return !IsLocked(*partial); }, 30s)) << "the server still holds " << *partial;
+    *partial_size = FileSize(*partial);
+    ASSERT_GT(*partial_size, 0u);
+    ASSERT_LT(*partial_size, size);
+    EXPECT_FALSE(Exists(Home(remote))) << "a half upload appeared in the home";
+  }
+
+  // Starts `get remote local`, waits until the local partial file ".NAME.ferry-part" holds more than 1 MiB but less
+  // than half of `size`, and kills the client. Returns the partial file's path and length.
+  void InterruptDownload(const std::string& remote, const std::string& local, std::uint64_t size, std::string* partial,
+                         std::uint64_t* partial_size) {
+    *partial = (fs::path(local).parent_path() / ("." + fs::path(local).filename().string() + ".ferry-part")).string();
+    auto client = StartClient({"get", remote, local});
+    std::uint64_t seen = 0;
+    const bool stopped = WaitUntil(
+        [&] {
+          seen = FileSize(*partial);
+          return (seen > kMiB && seen < size / 2) || HasExited(client->pid());
+        },
+        60s);
+    ASSERT_TRUE(stopped && seen > kMiB && seen < size / 2)
+        << "the download was not caught in flight (partial at " << seen << " bytes): " << client->stderr_so_far();
+    client->Signal(SIGKILL);
+    const auto killed = client->Wait(20s);
+    EXPECT_EQ(killed.exit_code, -1) << "the client was not killed: " << killed.err;
+    *partial_size = FileSize(*partial);
+    ASSERT_GT(*partial_size, 0u);
+    ASSERT_LT(*partial_size, size);
+    EXPECT_FALSE(Exists(local)) << "a half download appeared under the target's name";
+  }
+
+  TestServer server_;
+  TempDir local_;
+};
+
+// ---- round trips ----
+
+TEST_F(TransferIntegration, RoundTripsOfAwkwardSizes) {
+  ASSERT_TRUE(server_.started());
+  for (std::uint64_t size : std::vector<std::uint64_t>{0, 1, 4095, 4096, 4097, kMiB + 1}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    const std::string name = "file-" + std::to_string(size) + ".bin";
+    const std::string original = local_ / name;
+    ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, size + 17));
+    const auto put = Alice({"put", original, name});
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+    ExpectIdentical(original, Home(name));
+    const std::string back = local_ / ("back-" + name);
+    const auto get = Alice({"get", name, back});
+    ASSERT_EQ(get.exit_code, 0) << get.err;
+    ExpectIdentical(original, back);
+    EXPECT_EQ(FileSize(back), size);
+  }
+  EXPECT_THAT(Names(PartialsDir()), ::testing::IsEmpty());
+  EXPECT_THAT(Names(local_.path()), ::testing::Not(::testing::Contains(::testing::HasSubstr(".ferry-part"))));
+}
+
+TEST_F(TransferIntegration, RoundTripOf200MiB) {
+  const std::uint64_t size = 200 * kMiB;
+  const std::string original = local_ / "large.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 200));
+  const auto put = Alice({"put", original, "large.bin"}, 120s);
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  ExpectIdentical(original, Home("large.bin"));
+  const auto get = Alice({"get", "large.bin", local_ / "large-back.bin"}, 120s);
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  ExpectIdentical(original, local_ / "large-back.bin");
+}
+
+TEST_F(TransferIntegration, ModeAndModificationTimeTravelBothWays) {
+  const std::string up = local_ / "up.txt";
+  WriteFile(up, "uploaded with its mode and time");
+  ASSERT_EQ(::chmod(up.c_str(), 0640), 0);
+  SetTimes(up, 1600000000, 123456789);
+  const std::string script = local_ / "script.sh";
+  WriteFile(script, "#!/bin/sh\n");
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  SetTimes(script, 1500000000, 0);
+  ASSERT_EQ(Alice({"put", up}).exit_code, 0);
+  ASSERT_EQ(Alice({"put", script}).exit_code, 0);
+
+  struct stat remote = StatOf(Home("up.txt"));
+  EXPECT_EQ(remote.st_mode & 07777, 0640u);
+  EXPECT_EQ(remote.st_mtim.tv_sec, 1600000000);
+  EXPECT_EQ(remote.st_mtim.tv_nsec, 123456789);
+  remote = StatOf(Home("script.sh"));
+  EXPECT_EQ(remote.st_mode & 07777, 0755u);
+  EXPECT_EQ(remote.st_mtim.tv_sec, 1500000000);
+
+  const std::string down = Home("down.txt");
+  WriteFile(down, "downloaded with its mode and time");
+  ASSERT_EQ(::chmod(down.c_str(), 0604), 0);
+  SetTimes(down, 1400000000, 987654321);
+  const auto get = Alice({"get", "down.txt", local_ / "down.txt"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  const struct stat local = StatOf(local_ / "down.txt");
+  EXPECT_EQ(local.st_mode & 07777, 0604u);
+  EXPECT_EQ(local.st_mtim.tv_sec, 1400000000);
+  EXPECT_EQ(local.st_mtim.tv_nsec, 987654321);
+}
+
+TEST_F(TransferIntegration, SetuidBitsDoNotTravel) {
+  const std::string file = local_ / "suid";
+  WriteFile(file, "x");
+  ASSERT_EQ(::chmod(file.c_str(), 04755), 0);
+  ASSERT_EQ(Alice({"put", file}).exit_code, 0);
+  EXPECT_EQ(StatOf(Home("suid")).st_mode & 07777, 0755u);
+}
+
+// ---- sum ----
+
+TEST_F(TransferIntegration, SumPrintsWhatSha256sumAndMd5sumPrint) {
+  const std::string original = local_ / "s.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, 100000, 5));
+  SetTimes(original, 1600000000, 0);
+  ASSERT_EQ(Alice({"mkdir", "sub"}).exit_code, 0);
+  ASSERT_EQ(Alice({"put", original, "sub/s.bin"}).exit_code, 0);
+  WriteFile(Home("other.txt"), "other");
+
+  auto with_name = [](const std::string& line, const std::string& name) {
+    return line.substr(0, line.find(' ')) + "  " + name + "\n";
+  };
+  const auto sha = Alice({"sum", "--algo", "sha256", "sub/s.bin"});
+  EXPECT_EQ(sha.exit_code, 0) << sha.err;
+  EXPECT_EQ(sha.out, with_name(DigestLine("/usr/bin/sha256sum", Home("sub/s.bin")), "sub/s.bin"));
+  const auto md5 = Alice({"sum", "--algo", "md5", "sub/s.bin", "other.txt"});
+  EXPECT_EQ(md5.exit_code, 0) << md5.err;
+  EXPECT_EQ(md5.out, with_name(DigestLine("/usr/bin/md5sum", Home("sub/s.bin")), "sub/s.bin") +
+                         with_name(DigestLine("/usr/bin/md5sum", Home("other.txt")), "other.txt"));
+  // sha256sum's own check mode accepts the output, run beside the server's copies.
+  const auto check = RunProcess({"/bin/sh", "-c", "cd \"$1\" && /usr/bin/sha256sum -c -", "sh", Home()}, {}, sha.out);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+
+  const auto xxh3 = Alice({"sum", "sub/s.bin"});
+  EXPECT_EQ(xxh3.exit_code, 0) << xxh3.err;
+  EXPECT_THAT(xxh3.out, ::testing::MatchesRegex("[0-9a-f]{32}  sub/s\\.bin\n"));
+  EXPECT_EQ(xxh3.out, Xxh3(ReadFile(original)) + "  sub/s.bin\n");
+}
+
+TEST_F(TransferIntegration, SumSeesAFileChangedOnTheServer) {
+  const std::string original = local_ / "c.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, 5000, 6));
+  SetTimes(original, 1600000000, 0);
+  ASSERT_EQ(Alice({"put", original}).exit_code, 0);
+  ASSERT_EQ(Alice({"sum", "c.bin"}).out, Xxh3(ReadFile(original)) + "  c.bin\n");
+  // Same size, new content: the remembered digest must not be used.
+  const std::string changed = RandomBytes(5000, 7);
+  WriteFile(Home("c.bin"), changed);
+  EXPECT_EQ(Alice({"sum", "c.bin"}).out, Xxh3(changed) + "  c.bin\n");
+  const auto copy = Alice({"get", "c.bin", local_ / "c-back.bin"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  EXPECT_EQ(ReadFile(local_ / "c-back.bin"), changed);
+}
+
+TEST_F(TransferIntegration, SumOfAMissingFileFails) {
+  const auto result = Alice({"sum", "nope.bin"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("nope.bin"), std::string::npos) << result.err;
+}
+
+// ---- where files land ----
+
+TEST_F(TransferIntegration, PutIntoAnExistingRemoteFolder) {
+  ASSERT_EQ(Alice({"mkdir", "dir"}).exit_code, 0);
+  WriteFile(local_ / "a.txt", "aaa");
+  WriteFile(local_ / "b.txt", "bbb");
+  WriteFile(local_ / "c.txt", "ccc");
+  const auto into = Alice({"put", local_ / "a.txt", "dir"});
+  ASSERT_EQ(into.exit_code, 0) << into.err;
+  EXPECT_EQ(ReadFile(Home("dir/a.txt")), "aaa");
+  const auto slash = Alice({"put", local_ / "b.txt", "dir/"});
+  ASSERT_EQ(slash.exit_code, 0) << slash.err;
+  EXPECT_EQ(ReadFile(Home("dir/b.txt")), "bbb");
+  const auto renamed = Alice({"put", local_ / "c.txt", "dir/renamed.txt"});
+  ASSERT_EQ(renamed.exit_code, 0) << renamed.err;
+  EXPECT_EQ(ReadFile(Home("dir/renamed.txt")), "ccc");
+  const auto plain = Alice({"put", local_ / "c.txt"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(ReadFile(Home("c.txt")), "ccc");
+  EXPECT_THAT(Names(Home("dir")), ::testing::ElementsAre("a.txt", "b.txt", "renamed.txt"));
+}
+
+TEST_F(TransferIntegration, GetIntoALocalFolder) {
+  ASSERT_EQ(Alice({"mkdir", "dir"}).exit_code, 0);
+  WriteFile(Home("dir/remote.txt"), "remote content");
+  ASSERT_EQ(::mkdir((local_ / "into").c_str(), 0755), 0);
+  const auto result = Alice({"get", "dir/remote.txt", local_ / "into"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(local_ / "into/remote.txt"), "remote content");
+  EXPECT_THAT(Names(local_ / "into"), ::testing::ElementsAre("remote.txt"));
+}
+
+TEST_F(TransferIntegration, PutReplacesAnExistingRemoteFileWithoutTruncatingIt) {
+  WriteFile(Home("over.txt"), "the old content, longer than the new one");
+  const int old_fd = ::open(Home("over.txt").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(old_fd, 0);
+  WriteFile(local_ / "over.txt", "new");
+  const auto result = Alice({"put", local_ / "over.txt"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(Home("over.txt")), "new");
+  // Replaced by a rename: whoever had the old file open still reads all of the old content.
+  char buffer[64] = {};
+  const ssize_t n = ::pread(old_fd, buffer, sizeof buffer, 0);
+  ::close(old_fd);
+  EXPECT_EQ(std::string(buffer, static_cast<std::size_t>(std::max<ssize_t>(n, 0))),
+            "the old content, longer than the new one");
+}
+
+TEST_F(TransferIntegration, GetReplacesAnExistingLocalFile) {
+  WriteFile(Home("r.txt"), "fresh");
+  WriteFile(local_ / "r.txt", "stale and longer");
+  const auto result = Alice({"get", "r.txt", local_ / "r.txt"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(local_ / "r.txt"), "fresh");
+}
+
+TEST_F(TransferIntegration, GetOfARemoteFolderNeedsRecursive) {
+  ASSERT_EQ(Alice({"mkdir", "-p", "folder/inner"}).exit_code, 0);
+  WriteFile(Home("folder/f.txt"), "f");
+  const auto result = Alice({"get", "folder", local_ / "folder"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_EQ(LineCount(result.err), 1u) << result.err;
+  EXPECT_NE(result.err.find("folder"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("-r"), std::string::npos) << result.err;
+  EXPECT_FALSE(Exists(local_ / "folder"));
+  // And the mirror image.
+  ASSERT_EQ(::mkdir((local_ / "local-folder").c_str(), 0755), 0);
+  const auto put = Alice({"put", local_ / "local-folder"});
+  EXPECT_NE(put.exit_code, 0);
+  EXPECT_NE(put.err.find("-r"), std::string::npos) << put.err;
+  EXPECT_FALSE(Exists(Home("local-folder")));
+}
+
+TEST_F(TransferIntegration, PutNeverReplacesARemoteFolder) {
+  // `put x dir` where dir/x is itself a folder: the server must refuse, not replace the folder.
+  ASSERT_EQ(Alice({"mkdir", "-p", "dir/x"}).exit_code, 0);
+  WriteFile(local_ / "x", "file named like the folder");
+  const auto result = Alice({"put", local_ / "x", "dir"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_TRUE(fs::is_directory(Home("dir/x")));
+}
+
+// ---- atomicity ----
+
+TEST_F(TransferIntegration, AnUploadNeverShowsAPartialFileInTheHome) {
+  const std::uint64_t size = 160 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 160));
+  WriteFile(Home("existing.txt"), "already here");
+  auto client = StartClient({"put", original, "big.bin"});
+  std::uint64_t largest_partial = 0;
+  int bad_sightings = 0;
+  std::string first_bad;
+  const bool finished = WaitUntil(
+      [&] {
+        for (const auto& name : Names(Home())) {
+          const bool complete = name == "existing.txt" || (name == "big.bin" && FileSize(Home("big.bin")) == size);
+          if (!complete && bad_sightings++ == 0)
+            first_bad = name + " (" + std::to_string(FileSize(Home(name))) + " bytes)";
+        }
+        const std::string partial = OnlyFileIn(PartialsDir());
+        if (!partial.empty()) largest_partial = std::max(largest_partial, FileSize(partial));
+        return HasExited(client->pid());
+      },
+      90s);
+  const auto result = client->Wait(30s);
+  ASSERT_TRUE(finished) << "the upload did not finish";
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(bad_sightings, 0) << "the home showed " << first_bad;
+  EXPECT_GT(largest_partial, 0u) << "the partial file was never seen in " << PartialsDir();
+  EXPECT_LT(largest_partial, size + 1);
+  ExpectIdentical(original, Home("big.bin"));
+  EXPECT_THAT(Names(Home()), ::testing::ElementsAre("big.bin", "existing.txt"));
+  EXPECT_THAT(Names(PartialsDir()), ::testing::IsEmpty());
+}
+
+// ---- resume ----
+
+TEST_F(TransferIntegration, ResumesAnUploadAfterTheClientIsKilled) {
+  const std::uint64_t size = 300 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 300));
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptUpload(original, "big.bin", size, &partial, &partial_size));
+
+  const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(LineCount(resumed.err), 1u) << resumed.err;
+  EXPECT_THAT(resumed.err, ::testing::StartsWith("uploaded big.bin: "));
+  EXPECT_NE(resumed.err.find("resumed after " + MiBText(partial_size)), std::string::npos)
+      << "partial was " << partial_size << " bytes: " << resumed.err;
+  ExpectIdentical(original, Home("big.bin"));
+  EXPECT_THAT(Names(PartialsDir()), ::testing::IsEmpty());
+}
+
+TEST_F(TransferIntegration, ResumesADownloadAfterTheClientIsKilled) {
+  const std::uint64_t size = 300 * kMiB;
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("big.bin"), size, 301));
+  const std::string target = local_ / "big.bin";
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptDownload("big.bin", target, size, &partial, &partial_size));
+  EXPECT_EQ(partial, local_ / ".big.bin.ferry-part");
+
+  const auto resumed = Alice({"get", "-c", "big.bin", target}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(LineCount(resumed.err), 1u) << resumed.err;
+  EXPECT_THAT(resumed.err, ::testing::StartsWith("downloaded big.bin: "));
+  EXPECT_NE(resumed.err.find("resumed after " + MiBText(partial_size)), std::string::npos)
+      << "partial was " << partial_size << " bytes: " << resumed.err;
+  ExpectIdentical(Home("big.bin"), target);
+  EXPECT_FALSE(Exists(partial));
+}
+
+TEST_F(TransferIntegration, ResumesAnUploadAfterTheServerIsKilled) {
+  const std::uint64_t size = 200 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 302));
+  auto client = StartClient({"put", original, "big.bin"});
+  std::uint64_t seen = 0;
+  const bool caught = WaitUntil(
+      [&] {
+        const std::string partial = OnlyFileIn(PartialsDir());
+        seen = partial.empty() ? 0 : FileSize(partial);
+        return (seen > kMiB && seen < size / 2) || HasExited(client->pid());
+      },
+      60s);
+  ASSERT_TRUE(caught && seen > kMiB && seen < size / 2) << "upload not caught in flight at " << seen << " bytes";
+  server_.Kill();
+  // The client cannot reconnect to a dead server: it gives up with an error.
+  const auto failed = client->Wait(60s);
+  EXPECT_FALSE(failed.timed_out);
+  EXPECT_NE(failed.exit_code, 0) << failed.err;
+  EXPECT_FALSE(Exists(Home("big.bin")));
+  const std::string partial = OnlyFileIn(PartialsDir());
+  ASSERT_FALSE(partial.empty());
+  const std::uint64_t partial_size = FileSize(partial);
+  ASSERT_GT(partial_size, 0u);
+
+  server_.Restart();
+  ASSERT_TRUE(server_.started());
+  const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);  // the new port
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed after " + MiBText(partial_size)), std::string::npos)
+      << "partial was " << partial_size << " bytes: " << resumed.err;
+  ExpectIdentical(original, Home("big.bin"));
+  EXPECT_THAT(Names(PartialsDir()), ::testing::IsEmpty());
+}
+
+TEST_F(TransferIntegration, ChangedSourceRestartsTheUploadFromZero) {
+  const std::uint64_t size = 160 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 303));
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptUpload(original, "big.bin", size, &partial, &partial_size));
+  Overwrite(original, 0, "CHANGED AT THE START");
+
+  const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("source changed"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("starting again from zero"), std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.err.find("resumed after"), std::string::npos) << resumed.err;
+  ExpectIdentical(original, Home("big.bin"));
+  EXPECT_EQ(ReadFile(Home("big.bin")).substr(0, 20), "CHANGED AT THE START");
+}
+
+TEST_F(TransferIntegration, ChangedSourceRestartsTheDownloadFromZero) {
+  const std::uint64_t size = 160 * kMiB;
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("big.bin"), size, 304));
+  const std::string target = local_ / "big.bin";
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptDownload("big.bin", target, size, &partial, &partial_size));
+  Overwrite(Home("big.bin"), 0, "CHANGED AT THE START");
+
+  const auto resumed = Alice({"get", "-c", "big.bin", target}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("source changed"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("starting again from zero"), std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.err.find("resumed after"), std::string::npos) << resumed.err;
+  ExpectIdentical(Home("big.bin"), target);
+  EXPECT_FALSE(Exists(partial));
+}
+
+TEST_F(TransferIntegration, DamagedServerPartialIsNotAppendedTo) {
+  const std::uint64_t size = 160 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 305));
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptUpload(original, "big.bin", size, &partial, &partial_size));
+  FlipByte(partial, partial_size / 2);
+
+  const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("starting again from zero"), std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.err.find("resumed after"), std::string::npos) << resumed.err;
+  ExpectIdentical(original, Home("big.bin"));
+}
+
+TEST_F(TransferIntegration, DamagedLocalPartialIsNotAppendedTo) {
+  const std::uint64_t size = 160 * kMiB;
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("big.bin"), size, 306));
+  const std::string target = local_ / "big.bin";
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptDownload("big.bin", target, size, &partial, &partial_size));
+  FlipByte(partial, partial_size / 2);
+
+  const auto resumed = Alice({"get", "-c", "big.bin", target}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("starting again from zero"), std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.err.find("resumed after"), std::string::npos) << resumed.err;
+  ExpectIdentical(Home("big.bin"), target);
+}
+
+TEST_F(TransferIntegration, ResumeWithNothingToResumeIsAPlainTransfer) {
+  WriteFile(local_ / "fresh.txt", "nothing was interrupted");
+  const auto put = Alice({"put", "-c", local_ / "fresh.txt"});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(ReadFile(Home("fresh.txt")), "nothing was interrupted");
+  const auto get = Alice({"get", "-c", "fresh.txt", local_ / "fresh-back.txt"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(ReadFile(local_ / "fresh-back.txt"), "nothing was interrupted");
+  EXPECT_EQ(put.err.find("resumed"), std::string::npos) << put.err;
+  EXPECT_EQ(get.err.find("resumed"), std::string::npos) << get.err;
+}
+
+// ---- trees ----
+
+TEST_F(TransferIntegration, TreeOfThousandsOfFilesRoundTrips) {
+  const std::string tree = local_ / "tree";
+  std::vector<std::string> files;
+  std::mt19937 sizes(99);
+  for (int top = 0; top < 10; ++top) {
+    for (int sub = 0; sub < 10; ++sub) {
+      const std::string folder = fmt::format("{}/d{}/s{}", tree, top, sub);
+      fs::create_directories(folder);
+      for (int i = 0; i < 30; ++i) {
+        const std::string path = fmt::format("{}/f{}.dat", folder, i);
+        const std::size_t size = i % 10 == 0 ? 0 : sizes() % 6000;
+        WriteFile(path, RandomBytes(size, files.size()));
+        files.push_back(path);
+      }
+    }
+  }
+  fs::create_directories(tree + "/empty");
+  fs::create_directories(tree + "/d3/empty-inside");
+  fs::create_directories(tree + "/deep/er/still");
+  fs::create_directories(tree + "/big");
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(tree + "/big/three.bin", 3 * kMiB, 3));
+  files.push_back(tree + "/big/three.bin");
+  WriteFile(tree + "/top level.txt", "a name with a space");
+  files.push_back(tree + "/top level.txt");
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    SetTimes(files[i], 1500000000 + static_cast<std::int64_t>(i), static_cast<long>(i * 1000));
+  }
+  ASSERT_EQ(files.size(), 3002u);
+
+  const auto put = Alice({"put", "-r", tree, "tree"}, 120s);
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(LineCount(put.err), 1u) << put.err;
+  EXPECT_THAT(put.err, ::testing::StartsWith("uploaded 3002 of 3002 files, "));
+  const auto remote_diff = RunProcess({"/usr/bin/diff", "-r", tree, Home("tree")});
+  EXPECT_EQ(remote_diff.exit_code, 0) << remote_diff.out.substr(0, 2000) << remote_diff.err;
+
+  const std::string back = local_ / "back";
+  const auto get = Alice({"get", "-r", "tree", back}, 120s);
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(LineCount(get.err), 1u) << get.err;
+  EXPECT_THAT(get.err, ::testing::StartsWith("downloaded 3002 of 3002 files, "));
+  const auto local_diff = RunProcess({"/usr/bin/diff", "-r", tree, back});
+  EXPECT_EQ(local_diff.exit_code, 0) << local_diff.out.substr(0, 2000) << local_diff.err;
+
+  int wrong_times = 0;
+  for (const auto& file : files) {
+    const std::string relative = fs::relative(file, tree).string();
+    const struct stat original = StatOf(file);
+    for (const std::string& copy : {Home("tree/" + relative), back + "/" + relative}) {
+      const struct stat st = StatOf(copy);
+      if (st.st_mtim.tv_sec != original.st_mtim.tv_sec || st.st_mtim.tv_nsec != original.st_mtim.tv_nsec) {
+        if (wrong_times++ < 5) ADD_FAILURE() << copy << ": mtime " << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec;
+      }
+    }
+  }
+  EXPECT_EQ(wrong_times, 0);
+  EXPECT_THAT(Names(PartialsDir()), ::testing::IsEmpty());
+}
+
+TEST_F(TransferIntegration, FolderModesAndTimesTravelWithRecursive) {
+  const std::string tree = local_ / "ft";
+  fs::create_directories(tree + "/inner");
+  fs::create_directories(tree + "/empty");
+  WriteFile(tree + "/inner/file.txt", "inside");
+  ASSERT_EQ(::chmod((tree + "/inner").c_str(), 0750), 0);
+  ASSERT_EQ(::chmod((tree + "/empty").c_str(), 0700), 0);
+  SetTimes(tree + "/inner", 1400000000, 5);
+  SetTimes(tree + "/empty", 1400000100, 0);
+  SetTimes(tree, 1400000200, 0);
+  ASSERT_EQ(Alice({"put", "-r", tree, "ft"}).exit_code, 0);
+  ASSERT_EQ(Alice({"get", "-r", "ft", local_ / "ft-back"}).exit_code, 0);
+  for (const std::string name : {"", "/inner", "/empty"}) {
+    const struct stat original = StatOf(tree + name);
+    for (const std::string& copy : {Home("ft") + name, local_ / "ft-back" + name}) {
+      const struct stat st = StatOf(copy);
+      EXPECT_EQ(st.st_mode & 07777, original.st_mode & 07777) << copy;
+      EXPECT_EQ(st.st_mtim.tv_sec, original.st_mtim.tv_sec) << copy;
+    }
+  }
+}
+
+TEST_F(TransferIntegration, TreeWrittenOnTheServerDownloads) {
+  // Files the server never hashed: no remembered checksum, so every get reads and hashes the file.
+  fs::create_directories(Home("made/here/deep"));
+  fs::create_directories(Home("made/empty"));
+  for (int i = 0; i < 200; ++i) WriteFile(Home(fmt::format("made/here/f{}", i)), RandomBytes(i * 97, i));
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("made/here/deep/two.bin"), 2 * kMiB + 5, 2));
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("made/one.bin"), kMiB, 1));
+  const auto get = Alice({"get", "-r", "made", local_ / "made"}, 120s);
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  const auto diff = RunProcess({"/usr/bin/diff", "-r", Home("made"), local_ / "made"});
+  EXPECT_EQ(diff.exit_code, 0) << diff.out.substr(0, 2000) << diff.err;
+}
+
+TEST_F(TransferIntegration, TreesWithResumeOnAndNothingToResume) {
+  const std::string tree = local_ / "rt";
+  fs::create_directories(tree + "/a/b");
+  for (int i = 0; i < 40; ++i) WriteFile(fmt::format("{}/a/f{}", tree, i), RandomBytes(i * 31, i));
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(tree + "/a/b/big.bin", 3 * kMiB, 4));
+  const auto put = Alice({"put", "-r", "-c", tree, "rt"}, 120s);
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(RunProcess({"/usr/bin/diff", "-r", tree, Home("rt")}).exit_code, 0);
+  const auto get = Alice({"get", "-r", "-c", "rt", local_ / "rt-back"}, 120s);
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(RunProcess({"/usr/bin/diff", "-r", tree, local_ / "rt-back"}).exit_code, 0);
+}
+
+TEST_F(TransferIntegration, OtherAlgorithmsRoundTrip) {
+  const std::string original = local_ / "algo.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, 3 * kMiB + 7, 9));
+  const auto put = Alice({"put", "--algo", "sha256", original});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  ExpectIdentical(original, Home("algo.bin"));
+  const auto get = Alice({"get", "--algo=md5", "algo.bin", local_ / "algo-back.bin"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  ExpectIdentical(original, local_ / "algo-back.bin");
+  const auto bad = Alice({"put", "--algo", "crc32", original});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("crc32"), std::string::npos) << bad.err;
+}
+
+TEST_F(TransferIntegration, GetIntoAFifoWritesStraightIntoIt) {
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("piped.bin"), 3 * kMiB + 1, 12));
+  const std::string fifo = local_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The reader writes to a file, not to a pipe of ours that nobody drains while the client runs.
+  Subprocess reader({"/bin/sh", "-c", "exec /bin/cat \"$1\" > \"$2\"", "sh", fifo, local_ / "from-fifo"});
+  reader.CloseStdin();
+  const auto get = Alice({"get", "piped.bin", fifo});
+  const auto read = reader.Wait(30s);
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_TRUE(SameBytes(Home("piped.bin"), local_ / "from-fifo"));
+  struct stat st = StatOf(fifo);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  EXPECT_FALSE(Exists(local_ / ".fifo.ferry-part"));
+}
+
+// ---- what the client prints ----
+
+TEST_F(TransferIntegration, QuietPutPrintsNothingAndOtherwiseOneSummaryLine) {
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(local_ / "one.bin", 2 * kMiB, 1));
+  const auto quiet = Alice({"put", "-q", local_ / "one.bin"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+  EXPECT_EQ(quiet.out, "");
+
+  const auto loud = Alice({"put", local_ / "one.bin"});
+  EXPECT_EQ(loud.exit_code, 0) << loud.err;
+  EXPECT_EQ(LineCount(loud.err), 1u) << loud.err;
+  EXPECT_THAT(loud.err, ::testing::MatchesRegex("uploaded one\\.bin: 2\\.0 MiB in [0-9.]+ s \\(.*/s\\)\n"));
+  EXPECT_EQ(loud.out, "");
+
+  const auto get = Alice({"get", "one.bin", local_ / "one-back.bin"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(LineCount(get.err), 1u) << get.err;
+  EXPECT_THAT(get.err, ::testing::StartsWith("downloaded one.bin: 2.0 MiB in "));
+  const auto quiet_get = Alice({"get", "-q", "one.bin", local_ / "one-quiet.bin"});
+  EXPECT_EQ(quiet_get.exit_code, 0);
+  EXPECT_EQ(quiet_get.err, "");
+  // `ferry -q` silences every transfer of the run.
+  const auto global = server_.ClientWithFlags({"-q"}, "alice", "alice-secret", {"put", local_ / "one.bin", "two.bin"});
+  EXPECT_EQ(global.exit_code, 0) << global.err;
+  EXPECT_EQ(global.err, "");
+  EXPECT_TRUE(SameBytes(local_ / "one.bin", Home("two.bin")));
+}
+
+// ---- over TLS ----
+
+class TlsTransferIntegration : public ::testing::Test {
+ protected:
+  static TestServerOptions Tls() {
+    TestServerOptions options;
+    options.tls = true;
+    return options;
+  }
+  TestServer server_{Tls()};
+  TempDir local_;
+};
+
+TEST_F(TlsTransferIntegration, RoundTripOverTls) {
+  ASSERT_TRUE(server_.started());
+  const std::string original = local_ / "secret.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, 20 * kMiB + 3, 443));
+  const auto put = server_.Client("alice", "alice-secret", {"put", original}, "", 120s);
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  ExpectIdentical(original, server_.home("alice") + "/secret.bin");
+  const auto get = server_.Client("alice", "alice-secret", {"get", "secret.bin", local_ / "back.bin"}, "", 120s);
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  ExpectIdentical(original, local_ / "back.bin");
+  const auto sum = server_.Client("alice", "alice-secret", {"sum", "--algo", "sha256", "secret.bin"});
+  EXPECT_EQ(sum.out, Sha256(original) + "  secret.bin\n");
+}
+
+// ---- the upload protocol with raw frames ----
+
+class TransferProtocol : public ::testing::Test {
+ protected:
+  static Json Put(const std::string& path, std::uint64_t size, bool resume = false) {
+    return {{"op", "put"},         {"path", path},   {"size", size},    {"mode", 420},
+            {"mtime", 1600000000}, {"algo", "xxh3"}, {"resume", resume}};
+  }
+  static Json Data(std::uint64_t ref) { return {{"op", "data"}, {"ref", ref}}; }
+  static Json Close(std::uint64_t ref, const std::string& checksum) {
+    return {{"op", "put_close"}, {"ref", ref}, {"checksum", checksum}};
+  }
+  std::string Home(const std::string& name) const { return server_.home("alice") + "/" + name; }
+  std::string PartialsDir() const { return server_.root() + "/partials/alice"; }
+
+  TestServer server_;
+};
+
+TEST_F(TransferProtocol, AWholeUploadInOneWrite) {
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  const std::string content = "pipelined small file";
+  std::string batch;
+  protocol::AppendFrame(batch, Json{{"op", "put"}, {"id", 50}, {"path", "p.txt"}, {"size", content.size()}});
+  protocol::AppendFrame(batch, Data(50), content);
+  protocol::AppendFrame(batch, Json{{"op", "put_close"}, {"id", 51}, {"ref", 50}, {"checksum", Xxh3(content)}});
+  ASSERT_TRUE(client.SendRaw(batch));
+  auto opened = client.ReadFrame();
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->header["id"], 50);
+  EXPECT_TRUE(opened->header.value("ok", false)) << opened->header.dump();
+  EXPECT_EQ(opened->header.value("offset", -1), 0);
+  auto closed = client.ReadFrame();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->header["id"], 51);
+  EXPECT_TRUE(closed->header.value("ok", false)) << closed->header.dump();
+  EXPECT_EQ(closed->header.value("size", 0), static_cast<int>(content.size()));
+  EXPECT_EQ(closed->header.value("checksum", ""), Xxh3(content));
+  EXPECT_EQ(ReadFile(Home("p.txt")), content);
+}
+
+TEST_F(TransferProtocol, MoreDataThanDeclaredFailsAtClose) {
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  const Json opened = client.Call(Put("ten.bin", 10));
+  ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
+  EXPECT_EQ(opened.value("offset", -1), 0);
+  const auto ref = opened["id"].get<std::uint64_t>();
+  const std::string twenty(20, 'x');
+  ASSERT_TRUE(client.SendFrame(Data(ref), twenty));
+  const Json closed = client.Call(Close(ref, Xxh3(twenty)));
+  EXPECT_FALSE(closed.value("ok", true)) << closed.dump();
+  EXPECT_EQ(closed.value("code", ""), "EINVAL") << closed.dump();
+  EXPECT_FALSE(Exists(Home("ten.bin")));
+  EXPECT_TRUE(client.Call({{"op", "noop"}}).value("ok", false));  // the session goes on
+}
+
+TEST_F(TransferProtocol, WrongChecksumFailsAndDiscardsThePartial) {
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  const Json opened = client.Call(Put("bad.bin", 5));
+  ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
+  const auto ref = opened["id"].get<std::uint64_t>();
+  ASSERT_TRUE(client.SendFrame(Data(ref), "hello"));
+  const Json closed = client.Call(Close(ref, std::string(32, '0')));
+  EXPECT_FALSE(closed.value("ok", true)) << closed.dump();
+  EXPECT_EQ(closed.value("code", ""), "EIO") << closed.dump();
+  EXPECT_FALSE(Exists(Home("bad.bin")));
+  EXPECT_THAT(Names(PartialsDir()), ::testing::IsEmpty());
+}
+
+TEST_F(TransferProtocol, ShortUploadIsKeptAndResumes) {
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  const std::string content = RandomBytes(100, 8);
+  const Json opened = client.Call(Put("short.bin", 100));
+  ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
+  auto ref = opened["id"].get<std::uint64_t>();
+  ASSERT_TRUE(client.SendFrame(Data(ref), content.substr(0, 40)));
+  const Json early = client.Call(Close(ref, Xxh3(content)));
+  EXPECT_EQ(early.value("code", ""), "EINVAL") << early.dump();
+  EXPECT_FALSE(Exists(Home("short.bin")));
+  const std::string partial = OnlyFileIn(PartialsDir());
+  ASSERT_FALSE(partial.empty());
+  EXPECT_EQ(ReadFile(partial), content.substr(0, 40));
+
+  const Json resumed = client.Call(Put("short.bin", 100, true));
+  ASSERT_TRUE(resumed.value("ok", false)) << resumed.dump();
+  EXPECT_EQ(resumed.value("offset", -1), 40);
+  EXPECT_EQ(resumed.value("prefix_checksum", ""), Xxh3(content.substr(0, 40)));
+  ref = resumed["id"].get<std::uint64_t>();
+  ASSERT_TRUE(client.SendFrame(Data(ref), content.substr(40)));
+  const Json closed = client.Call(Close(ref, Xxh3(content)));
+  ASSERT_TRUE(closed.value("ok", false)) << closed.dump();
+  EXPECT_EQ(closed.value("size", 0), 100);
+  EXPECT_EQ(ReadFile(Home("short.bin")), content);
+  EXPECT_THAT(Names(PartialsDir()), ::testing::IsEmpty());
+}
+
+TEST_F(TransferProtocol, DataForNoOpenUploadClosesTheConnection) {
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  ASSERT_TRUE(client.SendFrame(Data(77), "stray bytes"));
+  auto reply = client.ReadFrame();
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(reply->header["id"].is_null()) << reply->header.dump();
+  EXPECT_FALSE(reply->header.value("ok", true));
+  EXPECT_EQ(reply->header.value("code", ""), "EPROTO");
+  EXPECT_TRUE(client.WaitClosed());
+}
+
+TEST_F(TransferProtocol, GetOfAMissingFileIsENOENT) {
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  const Json reply = client.Call({{"op", "get"}, {"path", "missing.bin"}});
+  EXPECT_FALSE(reply.value("ok", true)) << reply.dump();
+  EXPECT_EQ(reply.value("code", ""), "ENOENT") << reply.dump();
+  EXPECT_TRUE(client.Call({{"op", "noop"}}).value("ok", false));
+}
+
+TEST_F(TransferProtocol, PutOntoAFolderIsEISDIR) {
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  ASSERT_TRUE(client.Call({{"op", "mkdir"}, {"path", "folder"}}).value("ok", false));
+  const Json reply = client.Call(Put("folder", 3));
+  EXPECT_EQ(reply.value("code", ""), "EISDIR") << reply.dump();
+  EXPECT_TRUE(fs::is_directory(Home("folder")));
+}
+
+TEST_F(TransferProtocol, SecondUploadOfTheSameFileIsBusy) {
+  RawClient first(server_.port());
+  ASSERT_TRUE(first.HelloAndLogin("alice", "alice-secret"));
+  RawClient second(server_.port());
+  ASSERT_TRUE(second.HelloAndLogin("alice", "alice-secret"));
+  const Json opened = first.Call(Put("busy.bin", 100));
+  ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
+
+  const Json busy = second.Call(Put("busy.bin", 100));
+  EXPECT_EQ(busy.value("code", ""), "EBUSY") << busy.dump();
+  // Another spelling of the same file is the same file.
+  const Json alias = second.Call(Put("./busy.bin", 100));
+  EXPECT_EQ(alias.value("code", ""), "EBUSY") << alias.dump();
+  // The failed put's data is dropped and its put_close repeats the error.
+  const auto ref = busy["id"].get<std::uint64_t>();
+  ASSERT_TRUE(second.SendFrame(Data(ref), std::string(100, 'b')));
+  EXPECT_EQ(second.Call(Close(ref, Xxh3(std::string(100, 'b')))).value("code", ""), "EBUSY");
+
+  // Once the first upload is abandoned the file is free.
+  EXPECT_TRUE(first.Call({{"op", "put_abort"}, {"ref", opened["id"]}}).value("ok", false));
+  const Json again = second.Call(Put("busy.bin", 3));
+  ASSERT_TRUE(again.value("ok", false)) << again.dump();
+  const auto again_ref = again["id"].get<std::uint64_t>();
+  ASSERT_TRUE(second.SendFrame(Data(again_ref), "abc"));
+  EXPECT_TRUE(second.Call(Close(again_ref, Xxh3("abc"))).value("ok", false));
+  EXPECT_EQ(ReadFile(Home("busy.bin")), "abc");
+}
+
+}  // namespace
+}  // namespace ferry::testing
