@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_files.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -104,15 +105,6 @@ class CuttingProxy {
   std::thread thread_;
 };
 
-std::string RandomBytes(std::size_t size, unsigned seed) {
-  std::mt19937_64 random(seed);
-  std::string bytes(size, '\0');
-  for (std::size_t i = 0; i + 8 <= size; i += 8) {
-    const std::uint64_t value = random();
-    std::memcpy(bytes.data() + i, &value, 8);
-  }
-  return bytes;
-}
 
 ProcessResult RunThroughProxy(const TestServer& server, std::uint16_t proxy_port, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {FerryPath(), "--plain", "alice@127.0.0.1:" + std::to_string(proxy_port)};

@@ -1,0 +1,39 @@
+#include "support/test_files.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "transfer/checksum.h"
+
+namespace ferry::testing {
+
+namespace fs = std::filesystem;
+
+std::string RandomBytes(std::size_t size, std::uint64_t seed) {
+  std::mt19937_64 generator(seed);
+  std::string bytes(size, '\0');
+  for (auto& byte : bytes) byte = static_cast<char>(generator() & 0xFF);
+  return bytes;
+}
+
+std::string Xxh3(std::string_view bytes) {
+  transfer::Checksum checksum(transfer::ChecksumAlgorithm::kXxh3);
+  checksum.Update(bytes);
+  return checksum.HexDigest();
+}
+
+std::vector<std::string> Names(const std::string& folder) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string OnlyFileIn(const std::string& folder) {
+  const auto names = Names(folder);
+  return names.size() == 1 ? folder + "/" + names[0] : "";
+}
+
+}  // namespace ferry::testing

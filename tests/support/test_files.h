@@ -1,0 +1,20 @@
+// Small helpers for tests that make and inspect files.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry::testing {
+
+// `size` bytes from a generator seeded with `seed`: the same seed always gives the same content.
+std::string RandomBytes(std::size_t size, std::uint64_t seed);
+// The XXH3-128 hex digest of `bytes`, as Ferry computes it.
+std::string Xxh3(std::string_view bytes);
+// The names in `folder`, sorted.
+std::vector<std::string> Names(const std::string& folder);
+// The path of the one file in `folder`, or "" when there is none or several.
+std::string OnlyFileIn(const std::string& folder);
+
+}  // namespace ferry::testing
