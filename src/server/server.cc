@@ -14,12 +14,14 @@
 
 #include "common/host_port.h"
 #include "common/tls_fingerprint.h"
+#include "protocol/messages.h"
 
 namespace ferry::server {
 namespace {
 
-// Runs one session to its end; the session lives in this coroutine's frame.
-asio::awaitable<void> ServeConnection(Transport transport, const SessionEnvironment& env) {
+// Runs one session to its end; the session lives in this coroutine's frame, and so does its connection slot.
+asio::awaitable<void> ServeConnection(Transport transport, const SessionEnvironment& env,
+                                      [[maybe_unused]] std::shared_ptr<void> slot) {
   Session session(std::move(transport), env);
   try {
     co_await session.Run();
@@ -30,6 +32,25 @@ asio::awaitable<void> ServeConnection(Transport transport, const SessionEnvironm
 }
 
 }  // namespace
+
+std::shared_ptr<void> ConnectionLimiter::Admit(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  unsigned& mine = per_address_[address];
+  if (total_ >= max_total_ || mine >= max_per_address_) {
+    if (mine == 0) per_address_.erase(address);
+    return nullptr;
+  }
+  ++total_;
+  ++mine;
+  // The deleter gives the slot back; the pointer itself is only a token.
+  return std::shared_ptr<void>(this, [address](ConnectionLimiter* limiter) { limiter->Release(address); });
+}
+
+void ConnectionLimiter::Release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  --total_;
+  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
 
 Server::Server(DataRoot root, ServerConfig config) : root_(std::move(root)), config_(std::move(config)) {}
 
@@ -97,11 +118,15 @@ Status Server::Start() {
     return Status(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", FormatHostPort(*address), error.message()));
   }
 
+  limiter_ = std::make_unique<ConnectionLimiter>(config_.max_connections, config_.max_connections_per_address);
   env_.root = &root_;
   env_.users = users_.get();
   env_.login_pool = login_pool_.get();
   env_.frames = config_.frames;
   env_.max_login_attempts = config_.max_login_attempts;
+  env_.handshake_timeout = std::chrono::seconds(config_.handshake_timeout_seconds);
+  env_.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
+  env_.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
 
   if (const int removed = root_.RemoveStalePartials(config_.partial_max_age_seconds); removed > 0) {
     spdlog::info("removed {} abandoned partial upload(s)", removed);
@@ -129,12 +154,26 @@ asio::awaitable<void> Server::Accept() {
       continue;
     }
     asio::error_code ignored;
+    const auto peer = socket.remote_endpoint(ignored);
+    auto slot = limiter_->Admit(peer.address().to_string());
+    if (!slot) {
+      spdlog::warn("refused a connection from {}: too many connections", peer.address().to_string());
+      if (!tls_) {
+        const std::string refusal = protocol::EncodeFrame(protocol::ErrorReply(
+            nullptr, Status(ErrorCode::kBusy, "too many connections; try again later")));
+        socket.non_blocking(true, ignored);
+        socket.send(asio::buffer(refusal), 0, ignored);
+      }
+      socket.close(ignored);
+      continue;
+    }
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     if (tls_) {
-      asio::co_spawn(loop, ServeConnection(Transport(Transport::TlsStream(std::move(socket), *tls_)), env_),
+      asio::co_spawn(loop,
+                     ServeConnection(Transport(Transport::TlsStream(std::move(socket), *tls_)), env_, std::move(slot)),
                      asio::detached);
     } else {
-      asio::co_spawn(loop, ServeConnection(Transport(std::move(socket)), env_), asio::detached);
+      asio::co_spawn(loop, ServeConnection(Transport(std::move(socket)), env_, std::move(slot)), asio::detached);
     }
   }
 }

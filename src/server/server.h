@@ -6,6 +6,8 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,25 @@
 #include "storage/user_store.h"
 
 namespace ferry::server {
+
+// Counts connections overall and per client address, so one address cannot take every slot.
+// Thread-safe: slots are taken on the accepting thread and given back on the sessions' threads.
+class ConnectionLimiter {
+ public:
+  ConnectionLimiter(unsigned max_total, unsigned max_per_address)
+      : max_total_(max_total), max_per_address_(max_per_address) {}
+  // A ticket that holds one slot until it is destroyed; null when a limit is reached.
+  std::shared_ptr<void> Admit(const std::string& address);
+
+ private:
+  void Release(const std::string& address);
+
+  std::mutex mutex_;
+  unsigned max_total_;
+  unsigned max_per_address_;
+  unsigned total_ = 0;
+  std::map<std::string, unsigned> per_address_;
+};
 
 class Server {
  public:
@@ -59,6 +80,7 @@ class Server {
   std::unique_ptr<asio::thread_pool> login_pool_;
   SessionEnvironment env_;
   std::size_t next_loop_ = 0;
+  std::unique_ptr<ConnectionLimiter> limiter_;
 };
 
 }  // namespace ferry::server

@@ -75,6 +75,22 @@ const std::map<std::string, Setter>& KnownKeys() {
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint32_t>(1024, 1024 * 1024)(n, c.frames.max_header);
        }},
+      {"limits.handshake_timeout_seconds",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<unsigned>(1, 3600)(n, c.handshake_timeout_seconds);
+       }},
+      {"limits.login_timeout_seconds",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 3600)(n, c.login_timeout_seconds); }},
+      {"limits.idle_timeout_seconds",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<unsigned>(1, 7 * 24 * 3600)(n, c.idle_timeout_seconds);
+       }},
+      {"limits.max_connections",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 1000000)(n, c.max_connections); }},
+      {"limits.max_connections_per_address",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<unsigned>(1, 1000000)(n, c.max_connections_per_address);
+       }},
       {"limits.max_body_bytes",
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint64_t>(64 * 1024, 64 * 1024 * 1024)(n, c.frames.max_body);
@@ -123,6 +139,15 @@ std::string ServerConfig::DefaultFileText() {
 # max_header_bytes = 65536
 # Largest frame body accepted, in bytes (65536 to 67108864).
 # max_body_bytes = 4194304
+# Seconds a client has to complete the TLS handshake.
+# handshake_timeout_seconds = 10
+# Seconds from connecting to a successful login; then the connection is closed.
+# login_timeout_seconds = 30
+# Seconds a logged-in connection may stay silent, or leave what it is sent unread, before it is closed.
+# idle_timeout_seconds = 600
+# Connections served at once, overall and from one client address; more are refused at once.
+# max_connections = 10000
+# max_connections_per_address = 200
 )";
 }
 

@@ -26,6 +26,11 @@ struct ServerConfig {
   std::int64_t partial_max_age_seconds = 7 * 24 * 3600;  // unfinished uploads older than this are deleted
   // [limits]
   protocol::FrameLimits frames;
+  unsigned handshake_timeout_seconds = 10;  // TLS handshake
+  unsigned login_timeout_seconds = 30;      // from connect to a successful login
+  unsigned idle_timeout_seconds = 600;      // no request arriving, or a client not reading what it is sent
+  unsigned max_connections = 10000;         // at once, overall
+  unsigned max_connections_per_address = 200;
 
   // The text `ferryd init` writes: every key, commented out, at its default, with what it means.
   static std::string DefaultFileText();

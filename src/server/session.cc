@@ -28,13 +28,38 @@ Json EntryJson(const storage::FileInfo& info) {
 }  // namespace
 
 Session::Session(Transport transport, const SessionEnvironment& env)
-    : transport_(std::move(transport)), env_(env), decoder_(env.frames) {}
+    : transport_(std::move(transport)),
+      env_(env),
+      watchdog_state_(std::make_shared<WatchdogState>()),
+      watchdog_(transport_.socket().get_executor()),
+      login_deadline_(std::chrono::steady_clock::now() + env.login_timeout),
+      decoder_(env.frames) {
+  watchdog_state_->socket = &transport_.socket();
+}
+
+Session::~Session() { watchdog_state_->socket = nullptr; }
+
+void Session::Arm(std::chrono::steady_clock::duration limit) {
+  watchdog_.expires_after(limit);
+  watchdog_.async_wait([state = watchdog_state_](const asio::error_code& error) {
+    if (error || state->socket == nullptr) return;
+    state->fired = true;
+    asio::error_code ignored;
+    state->socket->close(ignored);  // the pending read or write ends with an error
+  });
+}
+
+void Session::Disarm() { watchdog_.cancel(); }
 
 asio::awaitable<void> Session::Run() {
   peer_ = transport_.PeerName();
   spdlog::debug("{}: connected", peer_);
-  if (const auto error = co_await transport_.Handshake()) {
-    spdlog::info("{}: TLS handshake failed: {}", peer_, error.message());
+  Arm(env_.handshake_timeout);
+  const auto handshake_error = co_await transport_.Handshake();
+  Disarm();
+  if (handshake_error) {
+    spdlog::info("{}: TLS handshake failed{}: {}", peer_, watchdog_state_->fired ? " (timed out)" : "",
+                 handshake_error.message());
     co_await transport_.Close();
     co_return;
   }
@@ -50,9 +75,18 @@ asio::awaitable<void> Session::Run() {
       state_ = State::kClosing;
     }
     if (!co_await Flush() || state_ == State::kClosing) break;
+    // Waiting for a request: until the login deadline before login, the idle timeout after.
+    const auto now = std::chrono::steady_clock::now();
+    Arm(state_ == State::kReady ? std::chrono::steady_clock::duration(env_.idle_timeout)
+                                : std::max(login_deadline_ - now, std::chrono::steady_clock::duration::zero()));
     auto [error, n] = co_await transport_.ReadSome(read_buffer.data(), read_buffer.size());
+    Disarm();
     if (error) {
-      if (!decoder_.at_frame_boundary()) spdlog::info("{}: connection ended inside a frame", peer_);
+      if (watchdog_state_->fired) {
+        spdlog::info("{}: closed after {}", peer_, state_ == State::kReady ? "the idle timeout" : "the login timeout");
+      } else if (!decoder_.at_frame_boundary()) {
+        spdlog::info("{}: connection ended inside a frame", peer_);
+      }
       break;
     }
     decoder_.Feed(std::string_view(read_buffer.data(), n));
@@ -68,8 +102,15 @@ void Session::ReplyError(const Json& id, const Status& status) { Reply(protocol:
 asio::awaitable<bool> Session::Flush() {
   if (broken_) co_return false;
   if (output_.empty()) co_return true;
-  if (const auto error = co_await transport_.WriteAll(output_)) {
-    spdlog::debug("{}: write failed: {}", peer_, error.message());
+  Arm(env_.idle_timeout);  // a client that stops reading must not hold the session forever
+  const auto error = co_await transport_.WriteAll(output_);
+  Disarm();
+  if (error) {
+    if (watchdog_state_->fired) {
+      spdlog::info("{}: closed: the client stopped reading", peer_);
+    } else {
+      spdlog::debug("{}: write failed: {}", peer_, error.message());
+    }
     broken_ = true;
     co_return false;
   }

@@ -6,12 +6,15 @@
 // read buffer and the output high-water mark.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 
 #include "protocol/frame_decoder.h"
@@ -32,11 +35,15 @@ struct SessionEnvironment {
   asio::thread_pool* login_pool = nullptr;  // bounded pool for argon2id verification
   protocol::FrameLimits frames;
   unsigned max_login_attempts = 3;
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds login_timeout{30};
+  std::chrono::seconds idle_timeout{600};
 };
 
 class Session {
  public:
   Session(Transport transport, const SessionEnvironment& env);
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -88,9 +95,21 @@ class Session {
   // Writes out buffered replies; false once the connection is unusable.
   asio::awaitable<bool> Flush();
   asio::awaitable<bool> FlushIfFull();
+  // Closes the connection unless the operation that follows completes within `limit` (a slow or stalled client
+  // cannot hold a session). Disarm() after it completes.
+  void Arm(std::chrono::steady_clock::duration limit);
+  void Disarm();
 
   Transport transport_;
   const SessionEnvironment& env_;
+  // Shared with the watchdog's handler, which may run after the session is gone; `socket` is cleared then.
+  struct WatchdogState {
+    asio::ip::tcp::socket* socket = nullptr;
+    bool fired = false;
+  };
+  std::shared_ptr<WatchdogState> watchdog_state_;
+  asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point login_deadline_;
   std::string peer_;
   State state_ = State::kAwaitingHello;
   protocol::FrameDecoder decoder_;

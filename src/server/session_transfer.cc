@@ -288,8 +288,12 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
         data["more"] = true;
         protocol::AppendFrameHeader(output_, std::move(data), count);
         if (!co_await Flush()) co_return;
-        if (const auto error = co_await transport_.SendFile(file->get(), position, count)) {
-          spdlog::info("{}: sending {} failed: {}", peer_, *path, error.message());
+        Arm(env_.idle_timeout);
+        const auto error = co_await transport_.SendFile(file->get(), position, count);
+        Disarm();
+        if (error) {
+          spdlog::info("{}: {}", peer_, watchdog_state_->fired ? "closed: the client stopped reading"
+                                                                 : "sending " + *path + " failed: " + error.message());
           broken_ = true;  // the frame is incomplete: the connection cannot go on
           co_return;
         }

@@ -16,6 +16,9 @@ TestServer::TestServer(TestServerOptions options) : options_(std::move(options))
     ADD_FAILURE() << "ferryd init failed: " << init.err;
     return;
   }
+  if (!options_.config.empty()) {
+    WriteFile(root + "/ferryd.toml", options_.config);  // the default file sets nothing: every key is commented out
+  }
   for (const auto& [user, password] : options_.users) {
     auto add = RunProcess({FerrydPath(), "user", "add", "--root", root, "--password-stdin", user}, {}, password + "\n");
     if (add.exit_code != 0) {

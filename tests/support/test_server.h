@@ -22,6 +22,8 @@ struct TestServerOptions {
   // Users created before the server starts, with their passwords.
   std::vector<std::pair<std::string, std::string>> users = {{"alice", "alice-secret"}, {"bob", "bob-secret"}};
   std::string listen_host = "127.0.0.1";
+  // TOML written as the data root's ferryd.toml before the server starts, e.g. "[limits]\nidle_timeout_seconds = 2\n".
+  std::string config;
 };
 
 class TestServer {

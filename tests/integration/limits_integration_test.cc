@@ -1,0 +1,104 @@
+// Timeouts and connection limits: a slow or silent client cannot hold a session, and one address cannot take
+// every connection.
+#include <gtest/gtest.h>
+
+#include "protocol/frame.h"
+#include "support/raw_client.h"
+#include "support/test_server.h"
+
+namespace ferry::testing {
+namespace {
+
+using protocol::Json;
+
+TestServerOptions WithConfig(std::string config, bool tls = false) {
+  TestServerOptions options;
+  options.config = std::move(config);
+  options.tls = tls;
+  return options;
+}
+
+TEST(LimitsIntegration, SilentConnectionIsClosedAtTheLoginTimeout) {
+  TestServer server(WithConfig("[limits]\nlogin_timeout_seconds = 1\n"));
+  ASSERT_TRUE(server.started());
+  RawClient silent(server.port());
+  EXPECT_TRUE(silent.WaitClosed(std::chrono::seconds(20)));
+  // A slow client that trickles a frame without finishing it is cut off the same way.
+  RawClient trickle(server.port());
+  ASSERT_TRUE(trickle.SendRaw(std::string("\0\0\0\x40{\"op\":", 10)));
+  EXPECT_TRUE(trickle.WaitClosed(std::chrono::seconds(20)));
+  // Logging in in time is unaffected.
+  RawClient prompt(server.port());
+  EXPECT_TRUE(prompt.HelloAndLogin("alice", "alice-secret"));
+}
+
+TEST(LimitsIntegration, LoginTimeoutCountsFromConnectNotFromTheLastByte) {
+  TestServer server(WithConfig("[limits]\nlogin_timeout_seconds = 2\n"));
+  ASSERT_TRUE(server.started());
+  RawClient client(server.port());
+  ASSERT_FALSE(client.Call({{"op", "hello"}, {"versions", {1}}}).is_null());
+  // Keeps talking, never logs in: noop answers do not extend the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() < deadline) {
+    closed = client.Call({{"op", "noop"}}).is_null();
+  }
+  EXPECT_TRUE(closed);
+}
+
+TEST(LimitsIntegration, IdleSessionIsClosedAtTheIdleTimeout) {
+  TestServer server(WithConfig("[limits]\nidle_timeout_seconds = 1\n"));
+  ASSERT_TRUE(server.started());
+  RawClient client(server.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  EXPECT_TRUE(client.WaitClosed(std::chrono::seconds(20)));
+}
+
+TEST(LimitsIntegration, ClientThatStopsReadingIsClosed) {
+  TestServer server(WithConfig("[limits]\nidle_timeout_seconds = 1\n"));
+  ASSERT_TRUE(server.started());
+  WriteFile(server.home("alice") + "/big.bin", std::string(64 * 1024 * 1024, 'b'));
+  RawClient client(server.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  // Asks for 64 MiB and reads none of it: the server's writes stall until the idle timeout closes the session.
+  ASSERT_TRUE(client.SendFrame({{"op", "get"}, {"id", 1}, {"path", "big.bin"}}));
+  EXPECT_TRUE(server.process().WaitForStderrLine("the client stopped reading", std::chrono::seconds(30)));
+  // Everyone else is still served.
+  RawClient other(server.port());
+  EXPECT_TRUE(other.HelloAndLogin("bob", "bob-secret"));
+}
+
+TEST(LimitsIntegration, UnfinishedTlsHandshakeIsClosed) {
+  TestServer server(WithConfig("[limits]\nhandshake_timeout_seconds = 1\n", /*tls=*/true));
+  ASSERT_TRUE(server.started());
+  RawClient client(server.port());  // plain TCP: never starts the handshake
+  EXPECT_TRUE(client.WaitClosed(std::chrono::seconds(20)));
+}
+
+TEST(LimitsIntegration, ConnectionsPerAddressAreLimited) {
+  TestServer server(WithConfig("[limits]\nmax_connections_per_address = 3\n"));
+  ASSERT_TRUE(server.started());
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(server.port()));
+    ASSERT_TRUE(held.back()->HelloAndLogin("alice", "alice-secret"));
+  }
+  RawClient refused(server.port());
+  auto reply = refused.ReadFrame();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.value("code", ""), "EBUSY");
+  EXPECT_TRUE(refused.WaitClosed());
+  // Held sessions keep working, and a freed slot is usable again.
+  EXPECT_EQ(held[0]->Call({{"op", "whoami"}}).value("user", ""), "alice");
+  held.pop_back();
+  bool admitted = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!admitted && std::chrono::steady_clock::now() < deadline) {
+    RawClient again(server.port());
+    admitted = again.HelloAndLogin("bob", "bob-secret");
+  }
+  EXPECT_TRUE(admitted);
+}
+
+}  // namespace
+}  // namespace ferry::testing
