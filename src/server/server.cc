@@ -118,6 +118,10 @@ Status Server::Start() {
     return Status(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", FormatHostPort(*address), error.message()));
   }
 
+  auto audit = AuditLog::Open(root_.dir() + "/audit.log");
+  if (!audit.ok()) return audit.status();
+  audit_ = std::move(audit).value();
+  env_.audit = audit_.get();
   limiter_ = std::make_unique<ConnectionLimiter>(config_.max_connections, config_.max_connections_per_address);
   env_.root = &root_;
   env_.users = users_.get();
@@ -133,6 +137,7 @@ Status Server::Start() {
   }
   std::signal(SIGPIPE, SIG_IGN);
   signals_.emplace(*loops_[0], SIGINT, SIGTERM);
+  signals_->add(SIGHUP);
   const auto bound = acceptor_->local_endpoint();
   spdlog::info("listening on {} ({}, {} event-loop threads)",
                FormatHostPort({bound.address().to_string(), bound.port()}), config_.tls ? "tls" : "plain", threads);
@@ -191,11 +196,7 @@ asio::awaitable<void> Server::SweepPartials() {
 }
 
 void Server::Run() {
-  signals_->async_wait([this](const asio::error_code& error, int signal_number) {
-    if (error) return;
-    spdlog::info("received signal {}, shutting down", signal_number);
-    Stop();
-  });
+  WaitForSignal();
   asio::co_spawn(*loops_[0], Accept(), asio::detached);
   asio::co_spawn(*loops_[0], SweepPartials(), asio::detached);
 
@@ -206,6 +207,21 @@ void Server::Run() {
   loops_[0]->run();
   for (auto& worker : workers) worker.join();
   spdlog::info("stopped");
+}
+
+void Server::WaitForSignal() {
+  signals_->async_wait([this](const asio::error_code& error, int signal_number) {
+    if (error) return;
+    if (signal_number == SIGHUP) {
+      // logrotate moved the audit log away: start a new one.
+      if (Status s = audit_->Reopen(); !s.ok()) spdlog::error("reopening the audit log: {}", s.message());
+      spdlog::info("received SIGHUP, reopened the audit log");
+      WaitForSignal();
+      return;
+    }
+    spdlog::info("received signal {}, shutting down", signal_number);
+    Stop();
+  });
 }
 
 void Server::Stop() {

@@ -65,6 +65,8 @@ class Server {
 
  private:
   asio::awaitable<void> Accept();
+  // Handles SIGINT/SIGTERM (stop) and SIGHUP (reopen the audit log), then waits for the next.
+  void WaitForSignal();
   // Deletes stale partial uploads now and every hour after.
   asio::awaitable<void> SweepPartials();
   Status SetUpTls();
@@ -81,6 +83,7 @@ class Server {
   SessionEnvironment env_;
   std::size_t next_loop_ = 0;
   std::unique_ptr<ConnectionLimiter> limiter_;
+  std::unique_ptr<AuditLog> audit_;
 };
 
 }  // namespace ferry::server

@@ -92,7 +92,14 @@ asio::awaitable<void> Session::Run() {
     decoder_.Feed(std::string_view(read_buffer.data(), n));
   }
   co_await transport_.Close();
+  if (!user_.empty()) Audit("logout", "", Status::Ok());
   spdlog::info("{}: disconnected{}", peer_, user_.empty() ? "" : " (user " + user_ + ")");
+}
+
+void Session::Audit(std::string_view event, std::string_view path, const Status& result,
+                    std::optional<std::uint64_t> bytes, std::string_view to) {
+  if (env_.audit == nullptr) return;
+  env_.audit->Record({event, user_, peer_, path, to, bytes, &result});
 }
 
 void Session::Reply(Json header, std::string_view body) { protocol::AppendFrame(output_, std::move(header), body); }
@@ -257,7 +264,9 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
   if (!verdict.ok()) {
     ++failed_logins_;
     spdlog::warn("{}: failed login as '{}' ({}/{})", peer_, *user, failed_logins_, env_.max_login_attempts);
-    ReplyError(id, Status(ErrorCode::kAuthFailed, "login incorrect"));
+    const Status refused(ErrorCode::kAuthFailed, "login incorrect");
+    if (env_.audit != nullptr) env_.audit->Record({"login", *user, peer_, {}, {}, std::nullopt, &refused});
+    ReplyError(id, refused);
     if (failed_logins_ >= env_.max_login_attempts) state_ = State::kClosing;
     co_return;
   }
@@ -279,6 +288,7 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
   cwd_ = "/";
   state_ = State::kReady;
   spdlog::info("{}: logged in as '{}'", peer_, user_);
+  Audit("login", "", Status::Ok());
   Json reply = protocol::OkReply(id);
   reply["user"] = user_;
   reply["cwd"] = cwd_;
@@ -347,14 +357,18 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     auto parents = fields.OptionalBool("parents", false);
     if (!path.ok()) return path.status();
     if (!parents.ok()) return parents.status();
-    Status status = storage::MakeDirectory(home, storage::HomeDir::Join(cwd_, *path), *parents);
+    const std::string target = storage::HomeDir::Join(cwd_, *path);
+    Status status = storage::MakeDirectory(home, target, *parents);
+    Audit("mkdir", target, status);
     if (!status.ok()) return status;
     return Json::object();
   }
   if (op == "rmdir") {
     auto path = fields.Path("path");
     if (!path.ok()) return path.status();
-    Status status = storage::RemoveDirectory(home, storage::HomeDir::Join(cwd_, *path));
+    const std::string target = storage::HomeDir::Join(cwd_, *path);
+    Status status = storage::RemoveDirectory(home, target);
+    Audit("delete", target, status);
     if (!status.ok()) return status;
     return Json::object();
   }
@@ -363,7 +377,9 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     auto recursive = fields.OptionalBool("recursive", false);
     if (!path.ok()) return path.status();
     if (!recursive.ok()) return recursive.status();
-    Status status = storage::RemovePath(home, storage::HomeDir::Join(cwd_, *path), *recursive);
+    const std::string target = storage::HomeDir::Join(cwd_, *path);
+    Status status = storage::RemovePath(home, target, *recursive);
+    Audit("delete", target, status);
     if (!status.ok()) return status;
     return Json::object();
   }
@@ -374,8 +390,10 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     if (!from.ok()) return from.status();
     if (!to.ok()) return to.status();
     if (!overwrite.ok()) return overwrite.status();
-    Status status =
-        storage::Rename(home, storage::HomeDir::Join(cwd_, *from), storage::HomeDir::Join(cwd_, *to), *overwrite);
+    const std::string source = storage::HomeDir::Join(cwd_, *from);
+    const std::string target = storage::HomeDir::Join(cwd_, *to);
+    Status status = storage::Rename(home, source, target, *overwrite);
+    Audit("rename", source, status, std::nullopt, target);
     if (!status.ok()) return status;
     return Json::object();
   }

@@ -19,6 +19,7 @@
 
 #include "protocol/frame_decoder.h"
 #include "protocol/messages.h"
+#include "server/audit_log.h"
 #include "server/data_root.h"
 #include "server/transport.h"
 #include "storage/home_dir.h"
@@ -38,6 +39,7 @@ struct SessionEnvironment {
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds login_timeout{30};
   std::chrono::seconds idle_timeout{600};
+  AuditLog* audit = nullptr;  // never null while serving
 };
 
 class Session {
@@ -79,6 +81,8 @@ class Session {
   // False when the frame breaks the protocol badly enough that the connection must close.
   bool PutData(const protocol::Frame& frame);
   void PutClose(const Json& id, const protocol::RequestFields& fields);
+  // Verifies and publishes a finished upload; the reply's fields, or why it failed.
+  Result<Json> FinishUpload(Upload& upload, const std::string& expected_checksum);
   void PutAbort(const Json& id, const protocol::RequestFields& fields);
   asio::awaitable<void> Get(const Json& id, const protocol::RequestFields& fields);
   Result<Json> Sum(const protocol::RequestFields& fields);
@@ -92,6 +96,9 @@ class Session {
   Result<std::string> PathField(const protocol::RequestFields& fields, std::string_view key) const;
   void Reply(Json header, std::string_view body = {});
   void ReplyError(const Json& id, const Status& status);
+  // One line in the audit log for this session's user and address.
+  void Audit(std::string_view event, std::string_view path, const Status& result,
+             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {});
   // Writes out buffered replies; false once the connection is unusable.
   asio::awaitable<bool> Flush();
   asio::awaitable<bool> FlushIfFull();

@@ -194,24 +194,31 @@ void Session::PutClose(const Json& id, const protocol::RequestFields& fields) {
   }
   Upload upload = std::move(it->second);
   uploads_.erase(it);
-  if (!upload.error.ok()) {
-    ReplyError(id, upload.error);
+  auto result = FinishUpload(upload, *expected);
+  Audit("upload", storage::HomeDir::Join(cwd_, upload.display_path), result.status(), upload.written);
+  if (!result.ok()) {
+    ReplyError(id, result.status());
     return;
   }
+  Json reply = protocol::OkReply(id);
+  reply.update(*result);
+  Reply(std::move(reply));
+}
+
+Result<Json> Session::FinishUpload(Upload& upload, const std::string& expected) {
+  if (!upload.error.ok()) return upload.error;
   if (upload.written != upload.size) {
     // Kept for a resume.
-    ReplyError(id, Status(ErrorCode::kInvalid, fmt::format("{}: received {} of {} bytes", upload.display_path,
-                                                           upload.written, upload.size)));
-    return;
+    return Status(ErrorCode::kInvalid,
+                  fmt::format("{}: received {} of {} bytes", upload.display_path, upload.written, upload.size));
   }
   const std::string actual = upload.checksum.HexDigest();
-  if (actual != *expected) {
+  if (actual != expected) {
     ::unlinkat(partials_.get(), upload.partial_name.c_str(), 0);
     spdlog::warn("{}: checksum mismatch on upload of {} by '{}'", peer_, upload.display_path, user_);
-    ReplyError(id, Status(ErrorCode::kIo, fmt::format("{}: checksum mismatch, the data was corrupted in transit; "
-                                                      "the upload was discarded",
-                                                      upload.display_path)));
-    return;
+    return Status(ErrorCode::kIo, fmt::format("{}: checksum mismatch, the data was corrupted in transit; "
+                                              "the upload was discarded",
+                                              upload.display_path));
   }
   ::fchmod(upload.file.get(), upload.mode);
   if (upload.mtime >= 0) {
@@ -225,16 +232,12 @@ void Session::PutClose(const Json& id, const protocol::RequestFields& fields) {
   if (::renameat(partials_.get(), upload.partial_name.c_str(), upload.target_parent.get(),
                  upload.target_name.c_str()) != 0) {
     const int err = errno;
-    ReplyError(id, err == EXDEV ? Status(ErrorCode::kCrossDevice,
-                                         "the server's partials folder is on another file system than the homes")
-                                : Status::FromErrno(err, upload.display_path));
-    return;
+    return err == EXDEV ? Status(ErrorCode::kCrossDevice,
+                                 "the server's partials folder is on another file system than the homes")
+                        : Status::FromErrno(err, upload.display_path);
   }
   spdlog::debug("{}: '{}' uploaded {} ({} bytes)", peer_, user_, upload.display_path, upload.size);
-  Json reply = protocol::OkReply(id);
-  reply["size"] = upload.size;
-  reply["checksum"] = actual;
-  Reply(std::move(reply));
+  return Json{{"size", upload.size}, {"checksum", actual}};
 }
 
 void Session::PutAbort(const Json& id, const protocol::RequestFields& fields) {
@@ -266,6 +269,7 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
     file = Status(ErrorCode::kInvalid, fmt::format("offset {} is past the end of {}", *offset, *path));
   }
   if (!file.ok()) {
+    Audit("download", *path, file.status());
     ReplyError(id, file.status());
     co_return;
   }
@@ -294,11 +298,13 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
         if (error) {
           spdlog::info("{}: {}", peer_, watchdog_state_->fired ? "closed: the client stopped reading"
                                                                  : "sending " + *path + " failed: " + error.message());
+          Audit("download", *path, Status(ErrorCode::kIo, "interrupted"), position);
           broken_ = true;  // the frame is incomplete: the connection cannot go on
           co_return;
         }
         position += count;
       }
+      Audit("download", *path, Status::Ok(), size);
       Json tail = protocol::OkReply(id);
       tail["more"] = false;
       tail["size"] = size;
@@ -320,7 +326,9 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
     const ssize_t n = ::pread(file->get(), chunk.data(), want, static_cast<off_t>(position));
     if (n < 0) {
       if (errno == EINTR) continue;
-      ReplyError(id, Status::FromErrno(errno, *path));
+      const Status failed = Status::FromErrno(errno, *path);
+      Audit("download", *path, failed, position);
+      ReplyError(id, failed);
       co_return;
     }
     if (n == 0) break;
@@ -332,8 +340,12 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
     Json data = protocol::OkReply(id);
     data["more"] = true;
     Reply(std::move(data), bytes);
-    if (!co_await Flush()) co_return;
+    if (!co_await Flush()) {
+      Audit("download", *path, Status(ErrorCode::kIo, "interrupted"), position - start);
+      co_return;
+    }
   }
+  Audit("download", *path, Status::Ok(), position - start);
   const std::string digest = checksum.HexDigest();
   // Remember the digest if the file did not change while it was read: the next download can use sendfile.
   struct stat after {};

@@ -1,0 +1,46 @@
+// AuditLog: one JSON line per security-relevant event, appended to DIR/audit.log.
+//
+// Each line: {"time": ISO-8601 UTC, "event": ..., "user": ..., "address": ..., "path": ..., "bytes": ...,
+// "result": "ok" or an error code}. Reopen() (on SIGHUP) starts writing to a fresh file at the same path, so
+// logrotate can move the old one away. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace ferry::server {
+
+struct AuditEvent {
+  std::string_view event;  // login, logout, upload, download, delete, rename, mkdir
+  std::string_view user;
+  std::string_view address;
+  std::string_view path;              // as the user sees it ("/docs/a.txt"); empty when none
+  std::string_view to;                // the new path of a rename
+  std::optional<std::uint64_t> bytes;
+  const Status* result = nullptr;     // null means ok
+};
+
+class AuditLog {
+ public:
+  static Result<std::unique_ptr<AuditLog>> Open(std::string path);
+
+  void Record(const AuditEvent& event);
+  // Reopens the file at its path (after logrotate moved it).
+  Status Reopen();
+
+ private:
+  explicit AuditLog(std::string path) : path_(std::move(path)) {}
+
+  std::mutex mutex_;
+  std::string path_;
+  UniqueFd fd_;
+};
+
+}  // namespace ferry::server
