@@ -122,6 +122,7 @@ Status Server::Start() {
   if (!audit.ok()) return audit.status();
   audit_ = std::move(audit).value();
   env_.audit = audit_.get();
+  env_.registry = &registry_;
   limiter_ = std::make_unique<ConnectionLimiter>(config_.max_connections, config_.max_connections_per_address);
   env_.root = &root_;
   env_.users = users_.get();
@@ -220,8 +221,24 @@ void Server::WaitForSignal() {
       return;
     }
     spdlog::info("received signal {}, shutting down", signal_number);
-    Stop();
+    asio::co_spawn(*loops_[0], ShutDownGracefully(), asio::detached);
   });
+}
+
+asio::awaitable<void> Server::ShutDownGracefully() {
+  asio::error_code ignored;
+  acceptor_->close(ignored);
+  registry_.DrainAll();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.shutdown_grace_seconds);
+  asio::steady_timer tick(*loops_[0]);
+  std::size_t live = registry_.live();
+  while (live > 0 && std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(50));
+    co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    live = registry_.live();
+  }
+  if (live > 0) spdlog::warn("grace period over: closing {} session(s) still running", live);
+  Stop();
 }
 
 void Server::Stop() {

@@ -65,8 +65,10 @@ class Server {
 
  private:
   asio::awaitable<void> Accept();
-  // Handles SIGINT/SIGTERM (stop) and SIGHUP (reopen the audit log), then waits for the next.
+  // Handles SIGINT/SIGTERM (a graceful shutdown) and SIGHUP (reopen the audit log), then waits for the next.
   void WaitForSignal();
+  // Stops accepting, lets sessions finish their transfers within the grace period, then stops.
+  asio::awaitable<void> ShutDownGracefully();
   // Deletes stale partial uploads now and every hour after.
   asio::awaitable<void> SweepPartials();
   Status SetUpTls();
@@ -84,6 +86,7 @@ class Server {
   std::size_t next_loop_ = 0;
   std::unique_ptr<ConnectionLimiter> limiter_;
   std::unique_ptr<AuditLog> audit_;
+  SessionRegistry registry_;
 };
 
 }  // namespace ferry::server

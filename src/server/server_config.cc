@@ -52,6 +52,8 @@ const std::map<std::string, Setter>& KnownKeys() {
       {"server.threads",
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(0, 1024)(n, c.threads); }},
       {"server.log_level", StringKey(&ServerConfig::log_level)},
+      {"server.shutdown_grace_seconds",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(0, 3600)(n, c.shutdown_grace_seconds); }},
       {"tls.enabled", BoolKey(&ServerConfig::tls)},
       {"tls.certificate", StringKey(&ServerConfig::certificate)},
       {"tls.private_key", StringKey(&ServerConfig::private_key)},
@@ -112,6 +114,9 @@ std::string ServerConfig::DefaultFileText() {
 # threads = 0
 # Log level on stderr: trace, debug, info, warn, error or off.
 # log_level = "info"
+# On SIGTERM or SIGINT the server stops accepting, closes idle sessions, and gives transfers in progress this many
+# seconds to finish before it closes the rest. An unfinished upload is never presented as complete.
+# shutdown_grace_seconds = 30
 
 [tls]
 # TLS 1.3 on every connection. Set to false only for benchmarks and debugging: passwords then cross the network

@@ -14,6 +14,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:7021";  // HOST:PORT, [IPV6]:PORT; port 0 picks a free one
   unsigned threads = 0;                   // event-loop threads; 0 = one per core
   std::string log_level = "info";
+  unsigned shutdown_grace_seconds = 30;   // on SIGTERM: how long running transfers may take to finish
   // [tls]
   bool tls = true;
   std::string certificate = "tls/cert.pem";  // relative paths are relative to the data root

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <asio/post.hpp>
+
 #include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -30,20 +32,52 @@ Json EntryJson(const storage::FileInfo& info) {
 Session::Session(Transport transport, const SessionEnvironment& env)
     : transport_(std::move(transport)),
       env_(env),
-      watchdog_state_(std::make_shared<WatchdogState>()),
+      handle_(std::make_shared<SessionHandle>()),
       watchdog_(transport_.socket().get_executor()),
       login_deadline_(std::chrono::steady_clock::now() + env.login_timeout),
       decoder_(env.frames) {
-  watchdog_state_->socket = &transport_.socket();
+  handle_->executor = transport_.socket().get_executor();
+  handle_->socket = &transport_.socket();
+  if (env.registry != nullptr) env.registry->Add(handle_);
 }
 
-Session::~Session() { watchdog_state_->socket = nullptr; }
+Session::~Session() { handle_->socket = nullptr; }
+
+void SessionRegistry::Add(std::shared_ptr<SessionHandle> handle) {
+  std::lock_guard lock(mutex_);
+  // Forget ended sessions now and then, so the list stays as long as the live ones.
+  if (handles_.size() >= 64 && handles_.size() == handles_.capacity()) {
+    std::erase_if(handles_, [](const auto& weak) { return weak.expired(); });
+  }
+  handles_.push_back(std::move(handle));
+}
+
+void SessionRegistry::DrainAll() {
+  std::lock_guard lock(mutex_);
+  for (const auto& weak : handles_) {
+    auto handle = weak.lock();
+    if (!handle) continue;
+    asio::post(handle->executor, [handle] {
+      handle->draining = true;
+      if (handle->socket != nullptr && handle->idle) {
+        asio::error_code ignored;
+        handle->socket->close(ignored);  // ends the wait for a request
+      }
+    });
+  }
+}
+
+std::size_t SessionRegistry::live() {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(
+      std::count_if(handles_.begin(), handles_.end(), [](const auto& weak) { return !weak.expired(); }));
+}
 
 void Session::Arm(std::chrono::steady_clock::duration limit) {
   watchdog_.expires_after(limit);
-  watchdog_.async_wait([state = watchdog_state_](const asio::error_code& error) {
+  watchdog_.async_wait([state = handle_](const asio::error_code& error) {
     if (error || state->socket == nullptr) return;
-    state->fired = true;
+    state->watchdog_fired = true;
     asio::error_code ignored;
     state->socket->close(ignored);  // the pending read or write ends with an error
   });
@@ -58,7 +92,7 @@ asio::awaitable<void> Session::Run() {
   const auto handshake_error = co_await transport_.Handshake();
   Disarm();
   if (handshake_error) {
-    spdlog::info("{}: TLS handshake failed{}: {}", peer_, watchdog_state_->fired ? " (timed out)" : "",
+    spdlog::info("{}: TLS handshake failed{}: {}", peer_, handle_->watchdog_fired ? " (timed out)" : "",
                  handshake_error.message());
     co_await transport_.Close();
     co_return;
@@ -75,14 +109,18 @@ asio::awaitable<void> Session::Run() {
       state_ = State::kClosing;
     }
     if (!co_await Flush() || state_ == State::kClosing) break;
+    // Between requests with nothing in progress, a shutdown may end the session.
+    handle_->idle = uploads_.empty();
+    if (handle_->draining && handle_->idle) break;
     // Waiting for a request: until the login deadline before login, the idle timeout after.
     const auto now = std::chrono::steady_clock::now();
     Arm(state_ == State::kReady ? std::chrono::steady_clock::duration(env_.idle_timeout)
                                 : std::max(login_deadline_ - now, std::chrono::steady_clock::duration::zero()));
     auto [error, n] = co_await transport_.ReadSome(read_buffer.data(), read_buffer.size());
     Disarm();
+    handle_->idle = false;
     if (error) {
-      if (watchdog_state_->fired) {
+      if (handle_->watchdog_fired) {
         spdlog::info("{}: closed after {}", peer_, state_ == State::kReady ? "the idle timeout" : "the login timeout");
       } else if (!decoder_.at_frame_boundary()) {
         spdlog::info("{}: connection ended inside a frame", peer_);
@@ -113,7 +151,7 @@ asio::awaitable<bool> Session::Flush() {
   const auto error = co_await transport_.WriteAll(output_);
   Disarm();
   if (error) {
-    if (watchdog_state_->fired) {
+    if (handle_->watchdog_fired) {
       spdlog::info("{}: closed: the client stopped reading", peer_);
     } else {
       spdlog::debug("{}: write failed: {}", peer_, error.message());

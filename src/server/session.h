@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -28,6 +30,29 @@
 
 namespace ferry::server {
 
+// What the server knows of a session, shared with it; all fields are touched only on the session's own loop,
+// except `executor`, which is fixed at creation.
+struct SessionHandle {
+  asio::any_io_executor executor;
+  asio::ip::tcp::socket* socket = nullptr;  // cleared when the session ends
+  bool watchdog_fired = false;
+  bool idle = false;       // waiting for a request with no upload open
+  bool draining = false;   // the server is shutting down: leave at the next idle moment
+};
+
+// The live sessions, so a shutdown can tell them to finish. Thread-safe.
+class SessionRegistry {
+ public:
+  void Add(std::shared_ptr<SessionHandle> handle);
+  // Tells every live session to finish what it is doing and close; idle ones close at once.
+  void DrainAll();
+  std::size_t live();
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<SessionHandle>> handles_;
+};
+
 // What every session shares: read-only after start, except the user store (which is thread-safe).
 // Everything here must outlive all sessions.
 struct SessionEnvironment {
@@ -40,6 +65,7 @@ struct SessionEnvironment {
   std::chrono::seconds login_timeout{30};
   std::chrono::seconds idle_timeout{600};
   AuditLog* audit = nullptr;  // never null while serving
+  SessionRegistry* registry = nullptr;
 };
 
 class Session {
@@ -109,12 +135,8 @@ class Session {
 
   Transport transport_;
   const SessionEnvironment& env_;
-  // Shared with the watchdog's handler, which may run after the session is gone; `socket` is cleared then.
-  struct WatchdogState {
-    asio::ip::tcp::socket* socket = nullptr;
-    bool fired = false;
-  };
-  std::shared_ptr<WatchdogState> watchdog_state_;
+  // Shared with the watchdog's handler and the registry, which may outlive the session; `socket` is cleared then.
+  std::shared_ptr<SessionHandle> handle_;
   asio::steady_timer watchdog_;
   std::chrono::steady_clock::time_point login_deadline_;
   std::string peer_;

@@ -296,7 +296,7 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
         const auto error = co_await transport_.SendFile(file->get(), position, count);
         Disarm();
         if (error) {
-          spdlog::info("{}: {}", peer_, watchdog_state_->fired ? "closed: the client stopped reading"
+          spdlog::info("{}: {}", peer_, handle_->watchdog_fired ? "closed: the client stopped reading"
                                                                  : "sending " + *path + " failed: " + error.message());
           Audit("download", *path, Status(ErrorCode::kIo, "interrupted"), position);
           broken_ = true;  // the frame is incomplete: the connection cannot go on

@@ -1,9 +1,14 @@
 // Timeouts and connection limits: a slow or silent client cannot hold a session, and one address cannot take
 // every connection.
+#include <poll.h>
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
 #include "support/raw_client.h"
+#include "support/temp_dir.h"
+#include "support/test_files.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -98,6 +103,38 @@ TEST(LimitsIntegration, ConnectionsPerAddressAreLimited) {
     admitted = again.HelloAndLogin("bob", "bob-secret");
   }
   EXPECT_TRUE(admitted);
+}
+
+TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndClosesIdleSessions) {
+  TestServer server;
+  ASSERT_TRUE(server.started());
+  TempDir local;
+  const std::string content = RandomBytes(200 * 1024 * 1024, 3);
+  WriteFile(local / "big.bin", content);
+  RawClient idle(server.port());
+  ASSERT_TRUE(idle.HelloAndLogin("bob", "bob-secret"));
+
+  Subprocess upload({FerryPath(), "--plain", "-q", "alice@" + server.address(), "put", local / "big.bin"},
+                    {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server.client_home()}});
+  upload.CloseStdin();
+  // Wait (bounded) until the upload is under way, then ask the server to stop.
+  const std::string partials = server.root() + "/partials/alice";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool started = false;
+  while (!started && std::chrono::steady_clock::now() < deadline) {
+    const std::string partial = OnlyFileIn(partials);
+    started = !partial.empty() && ReadFile(partial).size() >= 1024 * 1024;
+    if (!started) ::poll(nullptr, 0, 5);
+  }
+  ASSERT_TRUE(started);
+  server.process().Signal(SIGTERM);
+
+  EXPECT_TRUE(idle.WaitClosed(std::chrono::seconds(20)));  // idle sessions go at once
+  const auto result = upload.Wait(std::chrono::seconds(60));
+  EXPECT_EQ(result.exit_code, 0) << result.err;  // the running upload finished
+  EXPECT_TRUE(ReadFile(server.home("alice") + "/big.bin") == content);
+  const auto stopped = server.process().Wait(std::chrono::seconds(60));
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
 }
 
 }  // namespace
