@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,11 +74,24 @@ int main(int argc, char** argv) {
   auto* user_add = user->add_subcommand("add", "Add users (each gets the same initial password)");
   auto* user_del = user->add_subcommand("del", "Remove users");
   auto* user_passwd = user->add_subcommand("passwd", "Change a user's password");
-  auto* user_list = user->add_subcommand("list", "List users");
-  for (auto* sub : {user_add, user_del, user_passwd, user_list}) {
+  auto* user_list = user->add_subcommand("list", "List users and their permissions");
+  auto* user_set_perm = user->add_subcommand("set-perm", "Change a user's permissions (open sessions included)");
+  bool read_only = false;
+  bool read_write = false;
+  bool exec = false;
+  bool no_exec = false;
+  for (auto* sub : {user_add, user_set_perm}) {
+    sub->add_flag("--read-only", read_only, "List and download only");
+    sub->add_flag("--exec", exec, "May run programs on the server");
+  }
+  user_set_perm->add_flag("--read-write", read_write, "May change files again");
+  user_set_perm->add_flag("--no-exec", no_exec, "May no longer run programs");
+  for (auto* sub : {user_add, user_del, user_passwd, user_list, user_set_perm}) {
     sub->add_option("--root", root_dir, "Data root")->required();
   }
-  for (auto* sub : {user_add, user_del, user_passwd}) sub->add_option("NAME", names, "User name")->required();
+  for (auto* sub : {user_add, user_del, user_passwd, user_set_perm}) {
+    sub->add_option("NAME", names, "User name")->required();
+  }
   for (auto* sub : {user_add, user_passwd}) {
     sub->add_flag("--password-stdin", password_stdin, "Read the password from the first line of stdin");
   }
@@ -114,7 +128,27 @@ int main(int argc, char** argv) {
   if (*user_list) {
     auto users = root.OpenUsers();
     if (!users.ok()) return Fail(users.status());
-    for (const auto& record : (*users)->List()) std::cout << record.name << "\n";
+    for (const auto& record : (*users)->List()) {
+      std::cout << fmt::format("{:<32} {:<10} {}\n", record.name,
+                               record.permissions.read_only ? "read-only" : "read-write",
+                               record.permissions.can_exec ? "exec" : "no-exec");
+    }
+    return 0;
+  }
+  if (*user_set_perm) {
+    if ((read_only && read_write) || (exec && no_exec)) {
+      return Fail(Status(ferry::ErrorCode::kInvalid, "contradictory permissions given"));
+    }
+    std::optional<bool> new_read_only;
+    if (read_only || read_write) new_read_only = read_only;
+    std::optional<bool> new_exec;
+    if (exec || no_exec) new_exec = exec;
+    auto users = root.OpenUsers();
+    if (!users.ok()) return Fail(users.status());
+    for (const auto& name : names) {
+      if (Status s = (*users)->SetPermissions(name, new_read_only, new_exec); !s.ok()) return Fail(s);
+      std::cout << "Changed permissions of " << name << "\n";
+    }
     return 0;
   }
   if (*user_del) {
@@ -132,7 +166,7 @@ int main(int argc, char** argv) {
     auto password = NewPassword(password_stdin, names.front());
     if (!password.ok()) return Fail(password.status());
     for (const auto& name : names) {
-      if (Status s = root.AddUser(name, *password, cost); !s.ok()) return Fail(s);
+      if (Status s = root.AddUser(name, *password, cost, {read_only, exec}); !s.ok()) return Fail(s);
       std::cout << "Added user " << name << "\n";
     }
     return 0;

@@ -111,14 +111,15 @@ int DataRoot::RemoveStalePartials(std::int64_t max_age_seconds) const {
   return removed;
 }
 
-Status DataRoot::AddUser(std::string_view name, std::string_view password,
-                         const storage::PasswordHashCost& cost) const {
+Status DataRoot::AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,
+                         const storage::UserPermissions& permissions) const {
   if (Status s = storage::UserStore::ValidateName(name); !s.ok()) return s;
   auto users = OpenUsers();
   if (!users.ok()) return users.status();
   if ((*users)->Find(name)) return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name));
   if (Status s = MakeDir(home_of(name), 0700); !s.ok()) return s;
-  return (*users)->Add(name, password, cost);
+  if (Status s = (*users)->Add(name, password, cost); !s.ok()) return s;
+  return (*users)->SetPermissions(name, permissions.read_only, permissions.can_exec);
 }
 
 Status DataRoot::RemoveUser(std::string_view name, bool remove_home) const {

@@ -44,7 +44,8 @@ class DataRoot {
   Result<std::unique_ptr<storage::UserStore>> OpenUsers() const;
 
   // Adds a user and creates the home (kept if it already exists, e.g. after `user del` without --remove-home).
-  Status AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost) const;
+  Status AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,
+                 const storage::UserPermissions& permissions = {}) const;
   // Removes a user; with `remove_home`, deletes the home and everything in it.
   Status RemoveUser(std::string_view name, bool remove_home) const;
 

@@ -230,6 +230,23 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
     co_await Get(id, fields);
     co_return;
   }
+  static constexpr std::string_view kWrites[] = {"put", "mkdir", "rmdir", "rm", "mv", "setstat"};
+  if (std::find(std::begin(kWrites), std::end(kWrites), *op) != std::end(kWrites)) {
+    // Read on every write, so a permission change reaches sessions already open.
+    auto permissions = env_.users->Permissions(user_);
+    if (!permissions.ok() || permissions->read_only) {
+      const Status refused = permissions.ok() ? Status(ErrorCode::kNotPermitted, "this account is read-only")
+                                              : Status(ErrorCode::kNotPermitted, "this account no longer exists");
+      if (*op == "put") {
+        // The data frames that follow must be dropped, and put_close must repeat the refusal.
+        Upload failed;
+        failed.error = refused;
+        uploads_.emplace(id.get<std::uint64_t>(), std::move(failed));
+      }
+      ReplyError(id, refused);
+      co_return;
+    }
+  }
   if (*op == "put") {
     PutOpen(id, fields);
   } else if (*op == "put_close") {

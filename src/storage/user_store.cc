@@ -22,6 +22,8 @@ constexpr int kBusyTimeoutMs = 5000;
 // Step i brings the schema from user_version i to i + 1. Append new steps; never edit one that has shipped.
 constexpr const char* kMigrations[] = {
     "CREATE TABLE users(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER NOT NULL)",
+    "ALTER TABLE users ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN can_exec INTEGER NOT NULL DEFAULT 0",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -252,20 +254,48 @@ Status UserStore::SetPassword(std::string_view name, std::string_view password, 
 std::vector<UserRecord> UserStore::List() {
   std::vector<UserRecord> users;
   std::lock_guard lock(mutex_);
-  auto statement = Prepare(db_, "SELECT name, created FROM users ORDER BY name");
+  auto statement = Prepare(db_, "SELECT name, created, read_only, can_exec FROM users ORDER BY name");
   if (!statement.ok()) return users;
   while (sqlite3_step(statement->get()) == SQLITE_ROW) {
-    users.push_back(UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1)});
+    users.push_back(UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1),
+                               {sqlite3_column_int(statement->get(), 2) != 0,
+                                sqlite3_column_int(statement->get(), 3) != 0}});
   }
   return users;
 }
 
 std::optional<UserRecord> UserStore::Find(std::string_view name) {
   std::lock_guard lock(mutex_);
-  auto statement = Prepare(db_, "SELECT name, created FROM users WHERE name = ?1");
+  auto statement = Prepare(db_, "SELECT name, created, read_only, can_exec FROM users WHERE name = ?1");
   if (!statement.ok() || !BindText(statement->get(), 1, name)) return std::nullopt;
   if (sqlite3_step(statement->get()) != SQLITE_ROW) return std::nullopt;
-  return UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1)};
+  return UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1),
+                    {sqlite3_column_int(statement->get(), 2) != 0, sqlite3_column_int(statement->get(), 3) != 0}};
+}
+
+Result<UserPermissions> UserStore::Permissions(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "SELECT read_only, can_exec FROM users WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  const int rc = sqlite3_step(statement->get());
+  if (rc == SQLITE_DONE) return NoSuchUser(name);
+  if (rc != SQLITE_ROW) return SqliteError(db_, "reading permissions");
+  return UserPermissions{sqlite3_column_int(statement->get(), 0) != 0, sqlite3_column_int(statement->get(), 1) != 0};
+}
+
+Status UserStore::SetPermissions(std::string_view name, std::optional<bool> read_only, std::optional<bool> can_exec) {
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_,
+                           "UPDATE users SET read_only = COALESCE(?2, read_only), can_exec = COALESCE(?3, can_exec) "
+                           "WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  if (read_only) sqlite3_bind_int(statement->get(), 2, *read_only ? 1 : 0);
+  if (can_exec) sqlite3_bind_int(statement->get(), 3, *can_exec ? 1 : 0);
+  if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "changing permissions");
+  if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
+  return Status::Ok();
 }
 
 Result<std::string> UserStore::HashOf(std::string_view name) {

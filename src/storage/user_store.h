@@ -18,9 +18,16 @@ struct sqlite3;
 
 namespace ferry::storage {
 
+// What a user may do beyond reading their own files.
+struct UserPermissions {
+  bool read_only = false;  // list and download only: no upload, mkdir, rm, rmdir, mv, setstat
+  bool can_exec = false;   // may run programs on the server (remote execution)
+};
+
 struct UserRecord {
   std::string name;
   std::int64_t created = 0;  // unix seconds
+  UserPermissions permissions;
 };
 
 // Cost of each new argon2id hash. Verification uses the cost stored in each hash.
@@ -50,6 +57,10 @@ class UserStore {
   Status Remove(std::string_view name);
   Status SetPassword(std::string_view name, std::string_view password, const PasswordHashCost& cost);
   std::vector<UserRecord> List();
+  // The current permissions of a user: read on every request, so a change applies to open sessions.
+  Result<UserPermissions> Permissions(std::string_view name);
+  // Changes what is given; ENOENT for an unknown user.
+  Status SetPermissions(std::string_view name, std::optional<bool> read_only, std::optional<bool> can_exec);
   std::optional<UserRecord> Find(std::string_view name);
 
   // Makes the hash that unknown users are verified against with `cost`, so that an unknown user takes as long as a

@@ -2,8 +2,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/raw_client.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -47,7 +49,8 @@ TEST_F(AdminIntegration, UsersAreAddedListedAndRemoved) {
   EXPECT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "pw1\n").exit_code, 0);
   EXPECT_EQ(Ferryd({"user", "add", "--root", root_, "dave"}, {{"FERRY_PASSWORD", "pw2"}}).exit_code, 0);
   EXPECT_EQ(ModeOf(root_ + "/homes/carol"), 0700u);
-  EXPECT_EQ(Ferryd({"user", "list", "--root", root_}).out, "carol\ndave\n");
+  const auto listed = Ferryd({"user", "list", "--root", root_}).out;
+  EXPECT_THAT(listed, ::testing::MatchesRegex("carol +read-write +no-exec\ndave +read-write +no-exec\n"));
 
   const auto duplicate = Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "x\n");
   EXPECT_NE(duplicate.exit_code, 0);
@@ -113,6 +116,60 @@ TEST_F(AdminIntegration, ServeOnMissingDataRootExplains) {
 
 namespace ferry::testing {
 namespace {
+
+TEST(Permissions, ReadOnlyUserCanListAndDownloadButNotChangeAnything) {
+  TestServerOptions options;
+  options.users = {{"alice", "alice-secret"}};
+  TestServer server(options);
+  ASSERT_TRUE(server.started());
+  const auto add = RunProcess({FerrydPath(), "user", "add", "--root", server.root(), "--read-only", "--password-stdin",
+                               "reader"},
+                              {}, "reader-secret\n");
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_THAT(RunProcess({FerrydPath(), "user", "list", "--root", server.root()}).out,
+              ::testing::HasSubstr("reader"));
+  EXPECT_THAT(RunProcess({FerrydPath(), "user", "list", "--root", server.root()}).out,
+              ::testing::ContainsRegex("reader +read-only"));
+  WriteFile(server.home("reader") + "/given.txt", "given");
+  TempDir local;
+  WriteFile(local / "new.txt", "new");
+  auto reader = [&](const std::vector<std::string>& args) {
+    return server.Client("reader", "reader-secret", args);
+  };
+  EXPECT_EQ(reader({"ls"}).out, "given.txt\n");
+  EXPECT_EQ(reader({"-q", "get", "given.txt", local / "copy.txt"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(local / "copy.txt"), "given");
+  for (const std::vector<std::string>& change :
+       {std::vector<std::string>{"-q", "put", local / "new.txt"}, {"mkdir", "d"}, {"rm", "given.txt"},
+        {"mv", "given.txt", "other.txt"}}) {
+    const auto result = reader(change);
+    EXPECT_NE(result.exit_code, 0) << change[0];
+    EXPECT_NE(result.err.find("read-only"), std::string::npos) << result.err;
+  }
+  EXPECT_FALSE(Exists(server.home("reader") + "/new.txt"));
+  EXPECT_FALSE(Exists(server.home("reader") + "/d"));
+  EXPECT_TRUE(Exists(server.home("reader") + "/given.txt"));
+}
+
+TEST(Permissions, ChangesApplyToSessionsAlreadyOpen) {
+  TestServer server;
+  ASSERT_TRUE(server.started());
+  RawClient session(server.port());
+  ASSERT_TRUE(session.HelloAndLogin("alice", "alice-secret"));
+  EXPECT_TRUE(session.Call({{"op", "mkdir"}, {"path", "one"}}).value("ok", false));
+  ASSERT_EQ(RunProcess({FerrydPath(), "user", "set-perm", "--root", server.root(), "alice", "--read-only"}).exit_code, 0);
+  EXPECT_EQ(session.Call({{"op", "mkdir"}, {"path", "two"}}).value("code", ""), "EPERM");
+  ASSERT_EQ(RunProcess({FerrydPath(), "user", "set-perm", "--root", server.root(), "alice", "--read-write", "--exec"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(session.Call({{"op", "mkdir"}, {"path", "three"}}).value("ok", false));
+  EXPECT_THAT(RunProcess({FerrydPath(), "user", "list", "--root", server.root()}).out,
+              ::testing::ContainsRegex("alice +read-write +exec"));
+  EXPECT_NE(RunProcess({FerrydPath(), "user", "set-perm", "--root", server.root(), "nobody", "--exec"}).exit_code, 0);
+  EXPECT_NE(RunProcess({FerrydPath(), "user", "set-perm", "--root", server.root(), "alice", "--exec", "--no-exec"})
+                .exit_code,
+            0);
+}
 
 TEST(PartialSweep, AbandonedPartialUploadsAreRemovedAtStartAndFreshOnesKept) {
   TestServer server;

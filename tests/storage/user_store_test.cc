@@ -284,7 +284,7 @@ TEST(UserStore, UsesWalAndRecordsTheSchemaVersion) {
   const std::string path = dir / "users.db";
   ASSERT_NE(OpenOrFail(path, true), nullptr);
   EXPECT_EQ(QueryFile(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "1");
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "2");  // 2: permissions columns
 }
 
 TEST(UserStore, RefusesADatabaseFromANewerVersion) {
