@@ -33,25 +33,6 @@ asio::awaitable<void> ServeConnection(Transport transport, const SessionEnvironm
 
 }  // namespace
 
-std::shared_ptr<void> ConnectionLimiter::Admit(const std::string& address) {
-  std::lock_guard lock(mutex_);
-  unsigned& mine = per_address_[address];
-  if (total_ >= max_total_ || mine >= max_per_address_) {
-    if (mine == 0) per_address_.erase(address);
-    return nullptr;
-  }
-  ++total_;
-  ++mine;
-  // The deleter gives the slot back; the pointer itself is only a token.
-  return std::shared_ptr<void>(this, [address](ConnectionLimiter* limiter) { limiter->Release(address); });
-}
-
-void ConnectionLimiter::Release(const std::string& address) {
-  std::lock_guard lock(mutex_);
-  --total_;
-  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
-}
-
 Server::Server(DataRoot root, ServerConfig config) : root_(std::move(root)), config_(std::move(config)) {}
 
 Server::~Server() {
@@ -123,6 +104,11 @@ Status Server::Start() {
   audit_ = std::move(audit).value();
   env_.audit = audit_.get();
   env_.registry = &registry_;
+  throttle_ = std::make_unique<LoginThrottle>(LoginThrottlePolicy{
+      config_.slow_after_failures, config_.block_after_failures, std::chrono::seconds(config_.block_seconds)});
+  env_.throttle = throttle_.get();
+  user_sessions_ = std::make_unique<ConnectionLimiter>(~0u, config_.max_sessions_per_user);
+  env_.user_sessions = user_sessions_.get();
   limiter_ = std::make_unique<ConnectionLimiter>(config_.max_connections, config_.max_connections_per_address);
   env_.root = &root_;
   env_.users = users_.get();

@@ -23,29 +23,11 @@
 #include "common/status.h"
 #include "server/data_root.h"
 #include "server/server_config.h"
+#include "server/connection_limiter.h"
 #include "server/session.h"
 #include "storage/user_store.h"
 
 namespace ferry::server {
-
-// Counts connections overall and per client address, so one address cannot take every slot.
-// Thread-safe: slots are taken on the accepting thread and given back on the sessions' threads.
-class ConnectionLimiter {
- public:
-  ConnectionLimiter(unsigned max_total, unsigned max_per_address)
-      : max_total_(max_total), max_per_address_(max_per_address) {}
-  // A ticket that holds one slot until it is destroyed; null when a limit is reached.
-  std::shared_ptr<void> Admit(const std::string& address);
-
- private:
-  void Release(const std::string& address);
-
-  std::mutex mutex_;
-  unsigned max_total_;
-  unsigned max_per_address_;
-  unsigned total_ = 0;
-  std::map<std::string, unsigned> per_address_;
-};
 
 class Server {
  public:
@@ -87,6 +69,8 @@ class Server {
   std::unique_ptr<ConnectionLimiter> limiter_;
   std::unique_ptr<AuditLog> audit_;
   SessionRegistry registry_;
+  std::unique_ptr<LoginThrottle> throttle_;
+  std::unique_ptr<ConnectionLimiter> user_sessions_;
 };
 
 }  // namespace ferry::server

@@ -93,6 +93,14 @@ const std::map<std::string, Setter>& KnownKeys() {
        [](const toml::node& n, ServerConfig& c) {
          return Integer<unsigned>(1, 1000000)(n, c.max_connections_per_address);
        }},
+      {"limits.max_sessions_per_user",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 1000000)(n, c.max_sessions_per_user); }},
+      {"auth.slow_after_failures",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 1000)(n, c.slow_after_failures); }},
+      {"auth.block_after_failures",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 1000)(n, c.block_after_failures); }},
+      {"auth.block_seconds",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 7 * 24 * 3600)(n, c.block_seconds); }},
       {"limits.max_body_bytes",
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint64_t>(64 * 1024, 64 * 1024 * 1024)(n, c.frames.max_body);
@@ -133,6 +141,13 @@ std::string ServerConfig::DefaultFileText() {
 # password_hash = "interactive"
 # Failed logins allowed on one connection before it is closed.
 # max_login_attempts = 3
+# Failed logins are counted per client address and per user name (whether the user exists or not). From this many
+# on, each attempt waits first (a second more per failure, at most 8)...
+# slow_after_failures = 3
+# ...and from this many on, attempts are refused without looking at the password...
+# block_after_failures = 10
+# ...until this many seconds have passed since the last failure.
+# block_seconds = 900
 
 [transfers]
 # Unfinished uploads (kept for `put -c`) are deleted once nothing has written to them for this long: checked at
@@ -153,6 +168,8 @@ std::string ServerConfig::DefaultFileText() {
 # Connections served at once, overall and from one client address; more are refused at once.
 # max_connections = 10000
 # max_connections_per_address = 200
+# Sessions one user may have logged in at once.
+# max_sessions_per_user = 50
 )";
 }
 

@@ -23,6 +23,9 @@ struct ServerConfig {
   unsigned login_workers = 2;               // threads that verify passwords (argon2id)
   std::string password_hash = "interactive";  // cost of new hashes: "interactive" or "moderate"
   unsigned max_login_attempts = 3;          // failed logins before the connection is closed
+  unsigned slow_after_failures = 3;         // per address or user name: later attempts wait first
+  unsigned block_after_failures = 10;       // per address or user name: later attempts are refused
+  unsigned block_seconds = 900;             // how long failures are remembered (and a block lasts)
   // [transfers]
   std::int64_t partial_max_age_seconds = 7 * 24 * 3600;  // unfinished uploads older than this are deleted
   // [limits]
@@ -32,6 +35,7 @@ struct ServerConfig {
   unsigned idle_timeout_seconds = 600;      // no request arriving, or a client not reading what it is sent
   unsigned max_connections = 10000;         // at once, overall
   unsigned max_connections_per_address = 200;
+  unsigned max_sessions_per_user = 50;
 
   // The text `ferryd init` writes: every key, commented out, at its default, with what it means.
   static std::string DefaultFileText();

@@ -5,6 +5,7 @@
 #include <asio/post.hpp>
 
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -87,6 +88,10 @@ void Session::Disarm() { watchdog_.cancel(); }
 
 asio::awaitable<void> Session::Run() {
   peer_ = transport_.PeerName();
+  {
+    asio::error_code ignored;
+    address_ = transport_.socket().remote_endpoint(ignored).address().to_string();
+  }
   spdlog::debug("{}: connected", peer_);
   Arm(env_.handshake_timeout);
   const auto handshake_error = co_await transport_.Handshake();
@@ -310,19 +315,38 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
     ReplyError(id, Status(ErrorCode::kTooBig, "user name or password too long"));
     co_return;
   }
-  // argon2id takes tens of milliseconds and 64 MiB: run it on the bounded login pool, not on this event loop.
-  storage::UserStore* users = env_.users;
-  const Status verdict = co_await asio::co_spawn(
-      *env_.login_pool,
-      [users, &user, &password]() -> asio::awaitable<Status> { co_return users->Verify(*user, *password); },
-      asio::use_awaitable);
+  // Repeated failures from this address or for this name: wait, or refuse without looking at the password. The
+  // answer is the same "login incorrect" either way.
+  const auto throttle = env_.throttle->Check(address_, *user);
+  if (throttle.delay.count() > 0) {
+    asio::steady_timer wait(transport_.socket().get_executor(), throttle.delay);
+    co_await wait.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  Status verdict(ErrorCode::kAuthFailed, "login incorrect");
+  if (!throttle.blocked) {
+    // argon2id takes tens of milliseconds and 64 MiB: run it on the bounded login pool, not on this event loop.
+    storage::UserStore* users = env_.users;
+    verdict = co_await asio::co_spawn(
+        *env_.login_pool,
+        [users, &user, &password]() -> asio::awaitable<Status> { co_return users->Verify(*user, *password); },
+        asio::use_awaitable);
+  } else {
+    spdlog::warn("{}: login as '{}' refused: too many failures", peer_, *user);
+  }
   if (!verdict.ok()) {
+    env_.throttle->RecordFailure(address_, *user);
     ++failed_logins_;
     spdlog::warn("{}: failed login as '{}' ({}/{})", peer_, *user, failed_logins_, env_.max_login_attempts);
     const Status refused(ErrorCode::kAuthFailed, "login incorrect");
     if (env_.audit != nullptr) env_.audit->Record({"login", *user, peer_, {}, {}, std::nullopt, &refused});
     ReplyError(id, refused);
     if (failed_logins_ >= env_.max_login_attempts) state_ = State::kClosing;
+    co_return;
+  }
+  env_.throttle->RecordSuccess(address_, *user);
+  auto slot = env_.user_sessions->Admit(*user);
+  if (!slot) {
+    ReplyError(id, Status(ErrorCode::kBusy, "too many sessions for this user; close one and try again"));
     co_return;
   }
   auto home = storage::HomeDir::Open(env_.root->home_of(*user));
@@ -339,6 +363,7 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
   }
   partials_ = std::move(partials).value();
   home_.emplace(std::move(home).value());
+  user_slot_ = std::move(slot);
   user_ = *user;
   cwd_ = "/";
   state_ = State::kReady;

@@ -22,6 +22,8 @@
 #include "protocol/frame_decoder.h"
 #include "protocol/messages.h"
 #include "server/audit_log.h"
+#include "server/connection_limiter.h"
+#include "server/login_throttle.h"
 #include "server/data_root.h"
 #include "server/transport.h"
 #include "storage/home_dir.h"
@@ -66,6 +68,8 @@ struct SessionEnvironment {
   std::chrono::seconds idle_timeout{600};
   AuditLog* audit = nullptr;  // never null while serving
   SessionRegistry* registry = nullptr;
+  LoginThrottle* throttle = nullptr;
+  ConnectionLimiter* user_sessions = nullptr;  // sessions per user
 };
 
 class Session {
@@ -139,7 +143,9 @@ class Session {
   std::shared_ptr<SessionHandle> handle_;
   asio::steady_timer watchdog_;
   std::chrono::steady_clock::time_point login_deadline_;
-  std::string peer_;
+  std::string peer_;      // "address:port"
+  std::string address_;   // the client's IP address alone, for throttling
+  std::shared_ptr<void> user_slot_;  // this session's place among its user's sessions
   State state_ = State::kAwaitingHello;
   protocol::FrameDecoder decoder_;
   std::string output_;

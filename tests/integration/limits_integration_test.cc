@@ -105,6 +105,50 @@ TEST(LimitsIntegration, ConnectionsPerAddressAreLimited) {
   EXPECT_TRUE(admitted);
 }
 
+TEST(LimitsIntegration, RepeatedFailedLoginsAreBlockedWithTheSameAnswer) {
+  TestServer server(WithConfig("[auth]\nslow_after_failures = 100\nblock_after_failures = 3\nblock_seconds = 600\n"
+                               "max_login_attempts = 20\n"));
+  ASSERT_TRUE(server.started());
+  RawClient client(server.port());
+  ASSERT_FALSE(client.Call({{"op", "hello"}, {"versions", {1}}}).is_null());
+  auto login = [&](const std::string& user, const std::string& password) {
+    Json reply = client.Call({{"op", "login"}, {"user", user}, {"password", password}});
+    reply.erase("id");
+    return reply;
+  };
+  const Json wrong = login("alice", "guess-1");
+  EXPECT_EQ(wrong.value("code", ""), "EAUTH");
+  EXPECT_EQ(login("alice", "guess-2"), wrong);
+  EXPECT_EQ(login("mallory", "guess-3"), wrong);
+  // Blocked now, for this address: the right password gets the very same answer, for any name, known or not.
+  EXPECT_EQ(login("alice", "alice-secret"), wrong);
+  EXPECT_EQ(login("bob", "bob-secret"), wrong);
+  EXPECT_EQ(login("nobody", "x"), wrong);
+  EXPECT_TRUE(server.process().WaitForStderrLine("too many failures", std::chrono::seconds(10)));
+}
+
+TEST(LimitsIntegration, SessionsPerUserAreLimited) {
+  TestServer server(WithConfig("[limits]\nmax_sessions_per_user = 2\n"));
+  ASSERT_TRUE(server.started());
+  auto first = std::make_unique<RawClient>(server.port());
+  RawClient second(server.port());
+  ASSERT_TRUE(first->HelloAndLogin("alice", "alice-secret"));
+  ASSERT_TRUE(second.HelloAndLogin("alice", "alice-secret"));
+  RawClient third(server.port());
+  ASSERT_FALSE(third.Call({{"op", "hello"}, {"versions", {1}}}).is_null());
+  EXPECT_EQ(third.Call({{"op", "login"}, {"user", "alice"}, {"password", "alice-secret"}}).value("code", ""), "EBUSY");
+  RawClient bob(server.port());
+  EXPECT_TRUE(bob.HelloAndLogin("bob", "bob-secret"));
+  // A session that ends frees its place.
+  first.reset();
+  bool admitted = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!admitted && std::chrono::steady_clock::now() < deadline) {
+    admitted = third.Call({{"op", "login"}, {"user", "alice"}, {"password", "alice-secret"}}).value("ok", false);
+  }
+  EXPECT_TRUE(admitted);
+}
+
 TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndClosesIdleSessions) {
   TestServer server;
   ASSERT_TRUE(server.started());
