@@ -127,6 +127,21 @@ TEST_F(ClientIntegration, QuotedArgumentsKeepSpaces) {
   EXPECT_TRUE(Exists(server_.home("alice") + "/back slash"));
 }
 
+TEST_F(ClientIntegration, LocalCommandsActOnThisMachine) {
+  TempDir local;
+  ASSERT_EQ(::mkdir((local / "sub").c_str(), 0755), 0);
+  WriteFile(local / "sub/here.txt", "12345");
+  WriteFile(local / "sub/.dot", "");
+  const auto result = Alice({"-b", "-"}, "lcd " + (local / "sub") + "\nlpwd\nlls\nlls -l\nlls -a\n-lcd /no/such/dir\nlpwd\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const std::string folder = local / "sub";
+  EXPECT_EQ(result.out.find(folder + "\nhere.txt\n"), 0u) << result.out;
+  EXPECT_THAT(result.out, ::testing::ContainsRegex("-rw.* 5 .* here.txt"));
+  EXPECT_NE(result.out.find(".dot"), std::string::npos);
+  EXPECT_TRUE(result.out.ends_with(folder + "\n")) << result.out;  // a failed lcd leaves the folder as it was
+  EXPECT_NE(result.err.find("/no/such/dir"), std::string::npos) << result.err;
+}
+
 TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
   TestServerOptions options;
   options.tls = true;
