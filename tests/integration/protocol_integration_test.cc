@@ -205,6 +205,31 @@ TEST_F(ProtocolIntegration, LargeListingArrivesInSeveralFrames) {
   EXPECT_GE(frames, 3);
 }
 
+TEST_F(ProtocolIntegration, ServesManyClientsAtOnce) {
+  constexpr int kClients = 60;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server_.port()));
+    // Every client's hello and login go out before any answer is read: the server handles them concurrently.
+    ASSERT_TRUE(clients.back()->SendFrame({{"op", "hello"}, {"id", 1}, {"versions", {1}}}));
+    ASSERT_TRUE(clients.back()->SendFrame({{"op", "login"}, {"id", 2}, {"user", i % 2 == 0 ? "alice" : "bob"},
+                                           {"password", i % 2 == 0 ? "alice-secret" : "bob-secret"}}));
+  }
+  for (int i = 0; i < kClients; ++i) {
+    auto hello = clients[i]->ReadFrame();
+    auto login = clients[i]->ReadFrame();
+    ASSERT_TRUE(hello && login) << "client " << i;
+    ASSERT_TRUE(login->header.value("ok", false)) << login->header.dump();
+  }
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i]->Call({{"op", "mkdir"}, {"path", "c" + std::to_string(i)}}).value("ok", false));
+  }
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_TRUE(Exists(server_.home(i % 2 == 0 ? "alice" : "bob") + "/c" + std::to_string(i)));
+    EXPECT_FALSE(Exists(server_.home(i % 2 == 0 ? "bob" : "alice") + "/c" + std::to_string(i)));
+  }
+}
+
 TEST_F(ProtocolIntegration, SigtermStopsTheServerCleanly) {
   ASSERT_TRUE(server_.started());
   const auto result = server_.Stop();
