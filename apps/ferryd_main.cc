@@ -1,6 +1,7 @@
 // ferryd: the Ferry server, and the administration of its data root.
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "common/byte_size.h"
 #include "common/logging.h"
 #include "common/password_prompt.h"
 #include "common/tls_fingerprint.h"
@@ -37,6 +39,27 @@ Result<std::string> NewPassword(bool from_stdin, const std::string& user) {
   if (!second.ok()) return second;
   if (*first != *second) return Status(ferry::ErrorCode::kInvalid, "passwords do not match");
   return first;
+}
+
+// A quota limit as given on the command line: "none" removes it.
+Result<std::optional<std::uint64_t>> ParseLimit(const std::string& text, bool is_size) {
+  if (text == "none" || text == "unlimited") return std::optional<std::uint64_t>();
+  if (is_size) {
+    auto bytes = ferry::ParseByteSize(text);
+    if (!bytes.ok()) return bytes.status();
+    return std::optional<std::uint64_t>(*bytes);
+  }
+  std::uint64_t count = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (error != std::errc() || end != text.data() + text.size() || count > (std::uint64_t{1} << 62)) {
+    return Status(ferry::ErrorCode::kInvalid, fmt::format("invalid file count '{}': use a number or none", text));
+  }
+  return std::optional<std::uint64_t>(count);
+}
+
+std::string FormatLimit(const std::optional<std::uint64_t>& limit, bool is_size) {
+  if (!limit) return "none";
+  return is_size ? ferry::HumanBytes(static_cast<double>(*limit)) : std::to_string(*limit);
 }
 
 Result<ferry::server::ServerConfig> LoadConfig(const ferry::server::DataRoot& root) {
@@ -76,6 +99,15 @@ int main(int argc, char** argv) {
   auto* user_passwd = user->add_subcommand("passwd", "Change a user's password");
   auto* user_list = user->add_subcommand("list", "List users and their permissions");
   auto* user_set_perm = user->add_subcommand("set-perm", "Change a user's permissions (open sessions included)");
+  auto* user_set_quota = user->add_subcommand("set-quota", "Change a user's quota (open sessions included)");
+  std::string quota_text;
+  std::string max_files_text;
+  user_add->add_option("--quota", quota_text, "Most bytes the user may store: 500M, 2G, 1048576 (default: none)");
+  user_add->add_option("--max-files", max_files_text, "Most files, folders and links in the home (default: none)");
+  std::string quota_name;
+  user_set_quota->add_option("NAME", quota_name, "User name")->required();
+  user_set_quota->add_option("SIZE", quota_text, "Most bytes: 500M, 2G, 1048576, or none");
+  user_set_quota->add_option("--max-files", max_files_text, "Most files, folders and links, or none");
   bool read_only = false;
   bool read_write = false;
   bool exec = false;
@@ -86,7 +118,7 @@ int main(int argc, char** argv) {
   }
   user_set_perm->add_flag("--read-write", read_write, "May change files again");
   user_set_perm->add_flag("--no-exec", no_exec, "May no longer run programs");
-  for (auto* sub : {user_add, user_del, user_passwd, user_list, user_set_perm}) {
+  for (auto* sub : {user_add, user_del, user_passwd, user_list, user_set_perm, user_set_quota}) {
     sub->add_option("--root", root_dir, "Data root")->required();
   }
   for (auto* sub : {user_add, user_del, user_passwd, user_set_perm}) {
@@ -128,11 +160,41 @@ int main(int argc, char** argv) {
   if (*user_list) {
     auto users = root.OpenUsers();
     if (!users.ok()) return Fail(users.status());
-    for (const auto& record : (*users)->List()) {
-      std::cout << fmt::format("{:<32} {:<10} {}\n", record.name,
-                               record.permissions.read_only ? "read-only" : "read-write",
-                               record.permissions.can_exec ? "exec" : "no-exec");
+    const auto records = (*users)->List();
+    if (!records.empty()) {
+      std::cout << fmt::format("{:<32} {:<10} {:<7} {:>10} {:>10}\n", "NAME", "ACCESS", "EXEC", "QUOTA", "MAX-FILES");
     }
+    for (const auto& record : records) {
+      std::cout << fmt::format("{:<32} {:<10} {:<7} {:>10} {:>10}\n", record.name,
+                               record.permissions.read_only ? "read-only" : "read-write",
+                               record.permissions.can_exec ? "exec" : "no-exec", FormatLimit(record.quota.max_bytes, true),
+                               FormatLimit(record.quota.max_files, false));
+    }
+    return 0;
+  }
+  if (*user_set_quota) {
+    if (quota_text.empty() && max_files_text.empty()) {
+      return Fail(Status(ferry::ErrorCode::kInvalid, "give a SIZE (or none), --max-files N (or none), or both"));
+    }
+    std::optional<std::optional<std::uint64_t>> max_bytes;
+    std::optional<std::optional<std::uint64_t>> max_files;
+    if (!quota_text.empty()) {
+      auto limit = ParseLimit(quota_text, true);
+      if (!limit.ok()) return Fail(limit.status());
+      max_bytes = *limit;
+    }
+    if (!max_files_text.empty()) {
+      auto limit = ParseLimit(max_files_text, false);
+      if (!limit.ok()) return Fail(limit.status());
+      max_files = *limit;
+    }
+    auto users = root.OpenUsers();
+    if (!users.ok()) return Fail(users.status());
+    if (Status s = (*users)->SetQuota(quota_name, max_bytes, max_files); !s.ok()) return Fail(s);
+    auto record = (*users)->Find(quota_name);
+    std::cout << fmt::format("Quota of {}: {} bytes, {} files\n", quota_name,
+                             FormatLimit(record ? record->quota.max_bytes : std::nullopt, true),
+                             FormatLimit(record ? record->quota.max_files : std::nullopt, false));
     return 0;
   }
   if (*user_set_perm) {
@@ -163,10 +225,21 @@ int main(int argc, char** argv) {
     for (const auto& name : names) {
       if (Status s = ferry::storage::UserStore::ValidateName(name); !s.ok()) return Fail(s);
     }
+    ferry::storage::UserQuota quota;
+    if (!quota_text.empty()) {
+      auto limit = ParseLimit(quota_text, true);
+      if (!limit.ok()) return Fail(limit.status());
+      quota.max_bytes = *limit;
+    }
+    if (!max_files_text.empty()) {
+      auto limit = ParseLimit(max_files_text, false);
+      if (!limit.ok()) return Fail(limit.status());
+      quota.max_files = *limit;
+    }
     auto password = NewPassword(password_stdin, names.front());
     if (!password.ok()) return Fail(password.status());
     for (const auto& name : names) {
-      if (Status s = root.AddUser(name, *password, cost, {read_only, exec}); !s.ok()) return Fail(s);
+      if (Status s = root.AddUser(name, *password, cost, {read_only, exec}, quota); !s.ok()) return Fail(s);
       std::cout << "Added user " << name << "\n";
     }
     return 0;

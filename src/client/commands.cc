@@ -8,9 +8,12 @@
 #include <climits>
 #include <ctime>
 #include <dirent.h>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
+
+#include "common/byte_size.h"
 
 namespace ferry::client {
 namespace {
@@ -93,6 +96,7 @@ const std::vector<CommandInfo>& AllCommands() {
       {"sum", "sum [--algo xxh3|sha256|md5] REMOTE...", "Print the server's checksum of files (as sha256sum does)",
        true},
       {"whoami", "whoami", "Print the user you are logged in as", false},
+      {"quota", "quota", "Show the space and number of files you use, and your limits", false},
       {"lcd", "lcd [PATH]", "Change the local folder (default: $HOME)", false},
       {"lpwd", "lpwd", "Print the local folder", false},
       {"lls", "lls [-l] [-a] [PATH]", "List local files", false},
@@ -136,6 +140,13 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (name == "lls") return LocalList(words);
   if (name == "put" || name == "get") return Transfer(words);
   if (name == "sum") return Sum(words);
+  if (name == "quota") {
+    if (words.size() != 1) return Usage(name);
+    auto reply = connection().Call(Json{{"op", "quota"}});
+    if (!reply.ok()) return reply.status();
+    out_ << FormatQuota(*reply);
+    return Status::Ok();
+  }
   return Status(ErrorCode::kInvalid, fmt::format("unknown command '{}' (try help)", name));
 }
 
@@ -407,6 +418,41 @@ std::vector<std::string> CommandRunner::RemoteNames(const std::string& folder) {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::string FormatQuota(const Json& reply) {
+  const auto number = [&](const char* key) -> std::uint64_t {
+    const auto it = reply.find(key);
+    return it != reply.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+  };
+  const auto limit = [&](const char* key) -> std::optional<std::uint64_t> {
+    const auto it = reply.find(key);
+    if (it == reply.end() || !it->is_number_unsigned()) return std::nullopt;
+    return it->get<std::uint64_t>();
+  };
+  std::string text;
+  const std::uint64_t bytes = number("bytes");
+  const std::uint64_t reserved = number("bytes_reserved");
+  const auto max_bytes = limit("max_bytes");
+  if (max_bytes) {
+    const std::uint64_t taken = bytes + reserved;
+    text += fmt::format("space: {} used of {} ({} of {} bytes, {:.1f}%), {} free", HumanBytes(double(bytes)),
+                        HumanBytes(double(*max_bytes)), GroupedDigits(bytes), GroupedDigits(*max_bytes),
+                        *max_bytes > 0 ? 100.0 * double(bytes) / double(*max_bytes) : 100.0,
+                        HumanBytes(double(taken < *max_bytes ? *max_bytes - taken : 0)));
+  } else {
+    text += fmt::format("space: {} used ({} bytes), no limit", HumanBytes(double(bytes)), GroupedDigits(bytes));
+  }
+  if (reserved > 0) text += fmt::format("; {} held for uploads in progress", HumanBytes(double(reserved)));
+  text += "\n";
+  const std::uint64_t files = number("files");
+  const auto max_files = limit("max_files");
+  if (max_files) {
+    text += fmt::format("files: {} of {} (files, folders and links)\n", GroupedDigits(files), GroupedDigits(*max_files));
+  } else {
+    text += fmt::format("files: {} (files, folders and links), no limit\n", GroupedDigits(files));
+  }
+  return text;
 }
 
 std::string FormatMode(std::string_view type, std::uint32_t mode) {

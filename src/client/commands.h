@@ -81,6 +81,8 @@ class CommandRunner {
 
 // One line of `ls -l` for an entry: "drwxr-xr-x  2      4096 Nov 23 21:11 name".
 std::string FormatLongEntry(const Json& entry, std::int64_t now);
+// What `quota` prints for the server's quota reply: one line for space, one for files, each with the limit.
+std::string FormatQuota(const Json& reply);
 // "-rw-r--r--" for a type name ("file", "dir", "link", "other") and permission bits.
 std::string FormatMode(std::string_view type, std::uint32_t mode);
 

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/byte_size.h"
+
 namespace ferry::client {
 namespace {
 
@@ -41,15 +43,7 @@ ProgressBar::ProgressBar(Mode mode, std::string verb, std::uint64_t total_bytes,
       total_files_(total_files),
       start_(std::chrono::steady_clock::now()) {}
 
-std::string ProgressBar::HumanBytes(double bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 5) {
-    bytes /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, kUnits[unit]);
-}
+std::string ProgressBar::HumanBytes(double bytes) { return ferry::HumanBytes(bytes); }
 
 void ProgressBar::StartFile(const std::string& name) {
   current_ = name;

@@ -88,7 +88,8 @@ Result<UniqueFd> DataRoot::OpenPartials(std::string_view user) const {
   return fd;
 }
 
-int DataRoot::RemoveStalePartials(std::int64_t max_age_seconds) const {
+int DataRoot::RemoveStalePartials(std::int64_t max_age_seconds,
+                                  const std::function<void(const std::string&, std::uint64_t)>& removed_one) const {
   int removed = 0;
   const auto now = std::chrono::system_clock::now();
   std::error_code error;
@@ -105,21 +106,24 @@ int DataRoot::RemoveStalePartials(std::int64_t max_age_seconds) const {
       const auto modified = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec));
       if (now - modified < std::chrono::seconds(max_age_seconds)) continue;
       if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0) continue;  // an upload is writing it
-      if (::unlinkat(dir.get(), name.c_str(), 0) == 0) ++removed;
+      if (::unlinkat(dir.get(), name.c_str(), 0) != 0) continue;
+      ++removed;
+      if (removed_one) removed_one(user_dir.path().filename().string(), static_cast<std::uint64_t>(st.st_size));
     }
   }
   return removed;
 }
 
 Status DataRoot::AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,
-                         const storage::UserPermissions& permissions) const {
+                         const storage::UserPermissions& permissions, const storage::UserQuota& quota) const {
   if (Status s = storage::UserStore::ValidateName(name); !s.ok()) return s;
   auto users = OpenUsers();
   if (!users.ok()) return users.status();
   if ((*users)->Find(name)) return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name));
   if (Status s = MakeDir(home_of(name), 0700); !s.ok()) return s;
   if (Status s = (*users)->Add(name, password, cost); !s.ok()) return s;
-  return (*users)->SetPermissions(name, permissions.read_only, permissions.can_exec);
+  if (Status s = (*users)->SetPermissions(name, permissions.read_only, permissions.can_exec); !s.ok()) return s;
+  return (*users)->SetQuota(name, quota.max_bytes, quota.max_files);
 }
 
 Status DataRoot::RemoveUser(std::string_view name, bool remove_home) const {

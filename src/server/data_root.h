@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,9 +33,10 @@ class DataRoot {
   std::string home_of(std::string_view user) const { return homes_path() + "/" + std::string(user); }
   std::string partials_path() const { return dir_ + "/partials"; }
   std::string partials_of(std::string_view user) const { return partials_path() + "/" + std::string(user); }
-  // Deletes unfinished uploads not written to for `max_age`, skipping any an upload holds open (locked).
-  // Returns how many were removed.
-  int RemoveStalePartials(std::int64_t max_age_seconds) const;
+  // Deletes unfinished uploads not written to for `max_age`, skipping any an upload holds open (locked), and
+  // calls `removed` (if given) with the user and size of each. Returns how many were removed.
+  int RemoveStalePartials(std::int64_t max_age_seconds,
+                          const std::function<void(const std::string& user, std::uint64_t bytes)>& removed = {}) const;
   // Opens (creating if needed, mode 0700) the folder of `user`'s unfinished uploads.
   Result<UniqueFd> OpenPartials(std::string_view user) const;
   // `path` as is if absolute, else relative to the data root.
@@ -45,7 +47,7 @@ class DataRoot {
 
   // Adds a user and creates the home (kept if it already exists, e.g. after `user del` without --remove-home).
   Status AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,
-                 const storage::UserPermissions& permissions = {}) const;
+                 const storage::UserPermissions& permissions = {}, const storage::UserQuota& quota = {}) const;
   // Removes a user; with `remove_home`, deletes the home and everything in it.
   Status RemoveUser(std::string_view name, bool remove_home) const;
 

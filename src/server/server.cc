@@ -112,6 +112,7 @@ Status Server::Start() {
   limiter_ = std::make_unique<ConnectionLimiter>(config_.max_connections, config_.max_connections_per_address);
   env_.root = &root_;
   env_.users = users_.get();
+  env_.quotas = &quotas_;
   env_.login_pool = login_pool_.get();
   env_.frames = config_.frames;
   env_.max_login_attempts = config_.max_login_attempts;
@@ -119,9 +120,7 @@ Status Server::Start() {
   env_.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
   env_.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
 
-  if (const int removed = root_.RemoveStalePartials(config_.partial_max_age_seconds); removed > 0) {
-    spdlog::info("removed {} abandoned partial upload(s)", removed);
-  }
+  RemoveStalePartials();
   std::signal(SIGPIPE, SIG_IGN);
   signals_.emplace(*loops_[0], SIGINT, SIGTERM);
   signals_->add(SIGHUP);
@@ -176,10 +175,16 @@ asio::awaitable<void> Server::SweepPartials() {
     timer.expires_after(std::chrono::hours(1));
     auto [error] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (error) co_return;
-    if (const int removed = root_.RemoveStalePartials(config_.partial_max_age_seconds); removed > 0) {
-      spdlog::info("removed {} abandoned partial upload(s)", removed);
-    }
+    RemoveStalePartials();
   }
+}
+
+void Server::RemoveStalePartials() {
+  const int removed = root_.RemoveStalePartials(
+      config_.partial_max_age_seconds, [this](const std::string& user, std::uint64_t bytes) {
+        quotas_.Apply(user, storage::SpaceChange{-static_cast<std::int64_t>(bytes), 0});
+      });
+  if (removed > 0) spdlog::info("removed {} abandoned partial upload(s)", removed);
 }
 
 void Server::Run() {

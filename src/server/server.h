@@ -53,11 +53,14 @@ class Server {
   asio::awaitable<void> ShutDownGracefully();
   // Deletes stale partial uploads now and every hour after.
   asio::awaitable<void> SweepPartials();
+  // Deletes abandoned partial uploads and gives their space back to their users.
+  void RemoveStalePartials();
   Status SetUpTls();
 
   DataRoot root_;
   ServerConfig config_;
   std::unique_ptr<storage::UserStore> users_;
+  storage::QuotaLedger quotas_;
   std::vector<std::unique_ptr<asio::io_context>> loops_;
   std::optional<asio::ssl::context> tls_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;

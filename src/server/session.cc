@@ -361,6 +361,24 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
     ReplyError(id, Status(ErrorCode::kIo, "your upload area is unavailable; ask the administrator"));
     co_return;
   }
+  // The first session of a user since the server started measures what the user stores (on the pool: a large home
+  // takes a while), so usage is right after a restart or a crash.
+  if (!env_.quotas->Known(*user)) {
+    storage::QuotaLedger* quotas = env_.quotas;
+    const int home_fd = home->fd();
+    const int partials_fd = partials->get();
+    const Status loaded = co_await asio::co_spawn(
+        *env_.login_pool,
+        [quotas, &user, home_fd, partials_fd]() -> asio::awaitable<Status> {
+          co_return quotas->Load(*user, [&] { return storage::MeasureUsage(home_fd, partials_fd); });
+        },
+        asio::use_awaitable);
+    if (!loaded.ok()) {
+      spdlog::error("{}: usage of '{}' cannot be measured: {}", peer_, *user, loaded.ToString());
+      ReplyError(id, Status(ErrorCode::kIo, "your home folder cannot be read; ask the administrator"));
+      co_return;
+    }
+  }
   partials_ = std::move(partials).value();
   home_.emplace(std::move(home).value());
   user_slot_ = std::move(slot);
@@ -432,22 +450,15 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     if (!info.ok()) return info.status();
     return Json{{"entry", EntryJson(*info)}};
   }
-  if (op == "mkdir") {
-    auto path = fields.Path("path");
-    auto parents = fields.OptionalBool("parents", false);
-    if (!path.ok()) return path.status();
-    if (!parents.ok()) return parents.status();
-    const std::string target = storage::HomeDir::Join(cwd_, *path);
-    Status status = storage::MakeDirectory(home, target, *parents);
-    Audit("mkdir", target, status);
-    if (!status.ok()) return status;
-    return Json::object();
-  }
+  if (op == "quota") return Quota();
+  if (op == "mkdir") return MakeDirectory(fields);
   if (op == "rmdir") {
     auto path = fields.Path("path");
     if (!path.ok()) return path.status();
     const std::string target = storage::HomeDir::Join(cwd_, *path);
-    Status status = storage::RemoveDirectory(home, target);
+    storage::SpaceChange change;
+    Status status = storage::RemoveDirectory(home, target, &change);
+    ApplyChange(change);
     Audit("delete", target, status);
     if (!status.ok()) return status;
     return Json::object();
@@ -458,7 +469,9 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     if (!path.ok()) return path.status();
     if (!recursive.ok()) return recursive.status();
     const std::string target = storage::HomeDir::Join(cwd_, *path);
-    Status status = storage::RemovePath(home, target, *recursive);
+    storage::SpaceChange change;
+    Status status = storage::RemovePath(home, target, *recursive, {}, &change);
+    ApplyChange(change);
     Audit("delete", target, status);
     if (!status.ok()) return status;
     return Json::object();
@@ -472,13 +485,71 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     if (!overwrite.ok()) return overwrite.status();
     const std::string source = storage::HomeDir::Join(cwd_, *from);
     const std::string target = storage::HomeDir::Join(cwd_, *to);
-    Status status = storage::Rename(home, source, target, *overwrite);
+    // A rename inside the home adds nothing; a replaced target gives its space back.
+    storage::SpaceChange change;
+    Status status = storage::Rename(home, source, target, *overwrite, &change);
+    ApplyChange(change);
     Audit("rename", source, status, std::nullopt, target);
     if (!status.ok()) return status;
     return Json::object();
   }
   if (op == "setstat") return SetStat(fields);
   return Status(ErrorCode::kNotSupported, fmt::format("unknown operation '{}'", op));
+}
+
+Result<storage::QuotaLedger::Reservation> Session::Reserve(std::uint64_t bytes, std::uint64_t entries) {
+  auto quota = env_.users->Quota(user_);
+  if (!quota.ok()) {
+    if (quota.status().code() == ErrorCode::kNotFound) {
+      return Status(ErrorCode::kNotPermitted, "this account no longer exists");
+    }
+    return quota.status();
+  }
+  return env_.quotas->Reserve(user_, *quota, bytes, entries);
+}
+
+Result<Json> Session::Quota() {
+  auto quota = env_.users->Quota(user_);
+  if (!quota.ok()) return quota.status();
+  const storage::QuotaUsage usage = env_.quotas->Usage(user_);
+  const auto limit = [](const std::optional<std::uint64_t>& value) { return value ? Json(*value) : Json(nullptr); };
+  return Json{{"bytes", usage.bytes},
+              {"bytes_reserved", usage.reserved_bytes},
+              {"max_bytes", limit(quota->max_bytes)},
+              {"files", usage.entries},
+              {"files_reserved", usage.reserved_entries},
+              {"max_files", limit(quota->max_files)}};
+}
+
+Result<Json> Session::MakeDirectory(const protocol::RequestFields& fields) {
+  auto path = fields.Path("path");
+  auto parents = fields.OptionalBool("parents", false);
+  if (!path.ok()) return path.status();
+  if (!parents.ok()) return parents.status();
+  const std::string target = storage::HomeDir::Join(cwd_, *path);
+  // mkdir -p creates at most one folder per component: reserve that many, or what is left if that is fewer (the
+  // creation stops with EQUOTA if it needs more), and give back what was not needed.
+  auto quota = env_.users->Quota(user_);
+  if (!quota.ok()) return quota.status();
+  const std::uint64_t wanted = *parents ? storage::ComponentCount(target) : 1;
+  auto reservation = env_.quotas->Reserve(user_, *quota, 0,
+                                          std::max<std::uint64_t>(1, std::min(wanted, env_.quotas->EntriesLeft(user_, *quota))));
+  Status status = reservation.status();
+  if (status.ok()) {
+    storage::SpaceChange change;
+    status = storage::MakeDirectory(*home_, target, *parents, &change, reservation->entries());
+    reservation->Use(0, static_cast<std::uint64_t>(std::max<std::int64_t>(0, change.entries)));
+  } else if (auto existing = storage::StatPath(*home_, target); existing.ok()) {
+    // A name that exists needs no room: answer as if there were room.
+    if (!*parents || existing->type != storage::FileType::kDirectory) {
+      status = Status(ErrorCode::kExists, fmt::format("File exists: {}", target));
+    } else {
+      status = Status::Ok();
+    }
+  }
+  Audit("mkdir", target, status);
+  if (!status.ok()) return status;
+  return Json::object();
 }
 
 }  // namespace ferry::server

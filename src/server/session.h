@@ -27,6 +27,7 @@
 #include "server/data_root.h"
 #include "server/transport.h"
 #include "storage/home_dir.h"
+#include "storage/quota_ledger.h"
 #include "storage/user_store.h"
 #include "transfer/checksum.h"
 
@@ -60,6 +61,7 @@ class SessionRegistry {
 struct SessionEnvironment {
   const DataRoot* root = nullptr;
   storage::UserStore* users = nullptr;
+  storage::QuotaLedger* quotas = nullptr;
   asio::thread_pool* login_pool = nullptr;  // bounded pool for argon2id verification
   protocol::FrameLimits frames;
   unsigned max_login_attempts = 3;
@@ -106,6 +108,7 @@ class Session {
     std::uint32_t mode = 0644;
     std::int64_t mtime = -1;
     std::uint32_t mtime_nsec = 0;
+    storage::QuotaLedger::Reservation reservation;  // room for the bytes still to come and the new name
   };
   void PutOpen(const Json& id, const protocol::RequestFields& fields);
   // False when the frame breaks the protocol badly enough that the connection must close.
@@ -118,6 +121,14 @@ class Session {
   Result<Json> Sum(const protocol::RequestFields& fields);
   Result<Json> SetStat(const protocol::RequestFields& fields);
   Result<Upload> StartUpload(const protocol::RequestFields& fields);
+  // Deletes an upload's partial file and gives its bytes back to the quota.
+  void DiscardPartial(Upload& upload);
+  // Quotas: the user's limits as they are now (read on each use, so a change applies to open sessions), and room
+  // reserved under them.
+  Result<storage::QuotaLedger::Reservation> Reserve(std::uint64_t bytes, std::uint64_t entries);
+  void ApplyChange(const storage::SpaceChange& change) { env_.quotas->Apply(user_, change); }
+  Result<Json> Quota();
+  Result<Json> MakeDirectory(const protocol::RequestFields& fields);
 
   // The operations that answer with one reply and need no waiting. Returns the reply's extra fields.
   Result<Json> HandleSimple(std::string_view op, const protocol::RequestFields& fields);

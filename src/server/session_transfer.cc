@@ -86,8 +86,8 @@ Result<Session::Upload> Session::StartUpload(const protocol::RequestFields& fiel
   auto target = home_->OpenParent(storage::HomeDir::Join(cwd_, *path));
   if (!target.ok()) return target.status();
   struct stat existing {};
-  if (::fstatat(target->parent.get(), target->name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0 &&
-      S_ISDIR(existing.st_mode)) {
+  const bool replacing = ::fstatat(target->parent.get(), target->name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+  if (replacing && S_ISDIR(existing.st_mode)) {
     return Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", *path));
   }
   auto parent_path = home_->VirtualPathOf(target->parent.get());
@@ -126,10 +126,26 @@ Result<Session::Upload> Session::StartUpload(const protocol::RequestFields& fiel
       offset += static_cast<std::uint64_t>(n);
     }
     upload.written = have;
-  } else if (::ftruncate(upload.file.get(), 0) != 0) {
-    return Status::FromErrno(errno, "resetting the partial upload");
+  } else if (have > 0) {
+    if (::ftruncate(upload.file.get(), 0) != 0) return Status::FromErrno(errno, "resetting the partial upload");
+    ApplyChange({-static_cast<std::int64_t>(have), 0});
   }
+  // Room for the bytes still to come, and for the name unless it replaces one: refused here, before any byte.
+  auto reservation = Reserve(upload.size - upload.written, replacing ? 0 : 1);
+  if (!reservation.ok()) {
+    if (upload.written == 0) ::unlinkat(partials_.get(), upload.partial_name.c_str(), 0);
+    return Status(reservation.status().code(), fmt::format("{}: {}", *path, reservation.status().message()));
+  }
+  upload.reservation = std::move(reservation).value();
   return upload;
+}
+
+void Session::DiscardPartial(Upload& upload) {
+  if (!upload.file.valid()) return;
+  ::unlinkat(partials_.get(), upload.partial_name.c_str(), 0);
+  ApplyChange({-static_cast<std::int64_t>(upload.written), 0});
+  upload.reservation.Release();
+  upload.file.Reset();
 }
 
 void Session::PutOpen(const Json& id, const protocol::RequestFields& fields) {
@@ -167,16 +183,28 @@ bool Session::PutData(const protocol::Frame& frame) {
   Upload& u = upload->second;
   if (!u.error.ok()) return true;
   if (u.written + frame.body.size() > u.size) {
-    u.error = Status(ErrorCode::kInvalid, fmt::format("more data than the {} bytes declared for {}", u.size,
-                                                      u.display_path));
+    // Growing past the declared size would pass the room reserved for it: stop, and release what was written.
+    u.error = Status(ErrorCode::kInvalid, fmt::format("more data than the {} bytes declared for {}; the upload was "
+                                                      "discarded",
+                                                      u.size, u.display_path));
+    DiscardPartial(u);
     return true;
   }
-  if (Status s = WriteAll(u.file.get(), frame.body, u.written); !s.ok()) {
-    u.error = Status(s.code(), fmt::format("{}: {}", u.display_path, s.message()));
+  const Status written = WriteAll(u.file.get(), frame.body, u.written);
+  if (!written.ok()) {
+    // Count what reached the file before the write stopped: usage must match the disk.
+    struct stat now {};
+    const std::uint64_t size_now = ::fstat(u.file.get(), &now) == 0 ? static_cast<std::uint64_t>(now.st_size)
+                                                                    : u.written;
+    if (size_now > u.written) u.reservation.Use(size_now - u.written);
+    u.written = size_now;
+    u.error = Status(written.code(), fmt::format("{}: {}", u.display_path, written.message()));
+    if (written.code() == ErrorCode::kNoSpace || written.code() == ErrorCode::kQuota) DiscardPartial(u);
     return true;
   }
   u.checksum.Update(frame.body);
   u.written += frame.body.size();
+  u.reservation.Use(frame.body.size());
   return true;
 }
 
@@ -214,7 +242,7 @@ Result<Json> Session::FinishUpload(Upload& upload, const std::string& expected) 
   }
   const std::string actual = upload.checksum.HexDigest();
   if (actual != expected) {
-    ::unlinkat(partials_.get(), upload.partial_name.c_str(), 0);
+    DiscardPartial(upload);
     spdlog::warn("{}: checksum mismatch on upload of {} by '{}'", peer_, upload.display_path, user_);
     return Status(ErrorCode::kIo, fmt::format("{}: checksum mismatch, the data was corrupted in transit; "
                                               "the upload was discarded",
@@ -229,6 +257,10 @@ Result<Json> Session::FinishUpload(Upload& upload, const std::string& expected) 
   if (::fstat(upload.file.get(), &final_stat) == 0) {
     transfer::StoreCachedChecksum(upload.file.get(), upload.checksum.algorithm(), final_stat, actual);
   }
+  // The name it replaces (if any) gives its space back; otherwise the new name takes its reserved place.
+  struct stat replaced {};
+  const bool replacing =
+      ::fstatat(upload.target_parent.get(), upload.target_name.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0;
   if (::renameat(partials_.get(), upload.partial_name.c_str(), upload.target_parent.get(),
                  upload.target_name.c_str()) != 0) {
     const int err = errno;
@@ -236,6 +268,12 @@ Result<Json> Session::FinishUpload(Upload& upload, const std::string& expected) 
                                  "the server's partials folder is on another file system than the homes")
                         : Status::FromErrno(err, upload.display_path);
   }
+  if (replacing) {
+    ApplyChange({S_ISREG(replaced.st_mode) ? -static_cast<std::int64_t>(replaced.st_size) : 0, 0});
+  } else {
+    upload.reservation.Use(0, 1);
+  }
+  upload.reservation.Release();
   spdlog::debug("{}: '{}' uploaded {} ({} bytes)", peer_, user_, upload.display_path, upload.size);
   return Json{{"size", upload.size}, {"checksum", actual}};
 }

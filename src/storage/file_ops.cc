@@ -60,9 +60,17 @@ std::string BaseName(std::string_view virtual_path) {
   return std::string(virtual_path.substr(virtual_path.rfind('/') + 1));
 }
 
+// Takes what `st` describes out of `change` (if any).
+void Subtract(SpaceChange* change, const struct stat& st) {
+  if (change == nullptr) return;
+  if (S_ISREG(st.st_mode)) change->bytes -= static_cast<std::int64_t>(st.st_size);
+  change->entries -= 1;
+}
+
 // Empties the folder `name` inside `parent_fd`, descending at most `depth_left` levels. Entries are opened one
 // name at a time with O_NOFOLLOW, so a symlink swapped in for a folder is removed, never followed.
-Status EmptyTree(int parent_fd, const std::string& name, int depth_left, std::string_view what) {
+Status EmptyTree(int parent_fd, const std::string& name, int depth_left, std::string_view what,
+                 SpaceChange* change) {
   if (depth_left <= 0) return Status(ErrorCode::kTooBig, fmt::format("folder tree too deep to remove: {}", what));
   UniqueFd dir_fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir_fd.valid()) return Status::FromErrno(errno, what);
@@ -72,15 +80,21 @@ Status EmptyTree(int parent_fd, const std::string& name, int depth_left, std::st
   while (const dirent* entry = ::readdir(stream->get())) {
     if (IsDotOrDotDot(entry->d_name)) continue;
     const std::string child = entry->d_name;
-    if (::unlinkat(dir_fd.get(), child.c_str(), 0) == 0 || errno == ENOENT) {
+    struct stat st {};
+    const bool known = change == nullptr || ::fstatat(dir_fd.get(), child.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    const bool unlinked = ::unlinkat(dir_fd.get(), child.c_str(), 0) == 0;
+    if (unlinked || errno == ENOENT) {
+      if (unlinked && known) Subtract(change, st);
       errno = 0;  // readdir reports its own failure only through errno
       continue;
     }
     if (errno != EISDIR && errno != EPERM) return Status::FromErrno(errno, what);
-    Status status = EmptyTree(dir_fd.get(), child, depth_left - 1, what);
+    Status status = EmptyTree(dir_fd.get(), child, depth_left - 1, what, change);
     if (!status.ok()) return status;
-    if (::unlinkat(dir_fd.get(), child.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      return Status::FromErrno(errno, what);
+    if (::unlinkat(dir_fd.get(), child.c_str(), AT_REMOVEDIR) != 0) {
+      if (errno != ENOENT) return Status::FromErrno(errno, what);
+    } else if (change != nullptr) {
+      change->entries -= 1;
     }
     errno = 0;
   }
@@ -172,12 +186,29 @@ Result<std::string> ResolveDirectory(const HomeDir& home, std::string_view path)
   return home.VirtualPathOf(fd->get());
 }
 
-Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents) {
+std::uint64_t ComponentCount(std::string_view path) {
+  std::uint64_t count = 0;
+  bool in_name = false;
+  for (const char c : path) {
+    if (c != '/' && !in_name) ++count;
+    in_name = c != '/';
+  }
+  return count;
+}
+
+Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents, SpaceChange* change,
+                     std::uint64_t max_new) {
   constexpr mode_t kFolderMode = 0755;
+  std::uint64_t created = 0;
+  const auto over_quota = [&] {
+    return Status(ErrorCode::kQuota, fmt::format("creating {} would exceed your file-count quota", path));
+  };
   if (!parents) {
     auto target = home.OpenParent(path);
     if (!target.ok()) return target.status();
+    if (max_new == 0) return over_quota();
     if (::mkdirat(target->parent.get(), target->name.c_str(), kFolderMode) != 0) return Status::FromErrno(errno, path);
+    if (change != nullptr) change->entries += 1;
     return Status::Ok();
   }
   // mkdir -p: create each missing ancestor in turn, resolving every prefix afresh inside the home.
@@ -190,7 +221,15 @@ Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents) {
     if (name.empty() || name == "..") continue;
     auto target = home.OpenParent(prefix);
     if (!target.ok()) return Status(target.status().code(), target.status().message());
-    if (::mkdirat(target->parent.get(), target->name.c_str(), kFolderMode) == 0) continue;
+    struct stat st {};
+    if (created >= max_new && ::fstatat(target->parent.get(), target->name.c_str(), &st, 0) != 0) {
+      return over_quota();
+    }
+    if (::mkdirat(target->parent.get(), target->name.c_str(), kFolderMode) == 0) {
+      ++created;
+      if (change != nullptr) change->entries += 1;
+      continue;
+    }
     if (errno != EEXIST) return Status::FromErrno(errno, prefix);
     auto existing = home.OpenPath(prefix, O_PATH | O_DIRECTORY);
     if (!existing.ok()) return Status(existing.status().code(), existing.status().message());
@@ -198,16 +237,18 @@ Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents) {
   return Status::Ok();
 }
 
-Status RemoveDirectory(const HomeDir& home, std::string_view path) {
+Status RemoveDirectory(const HomeDir& home, std::string_view path, SpaceChange* change) {
   auto target = home.OpenParent(path);
   if (!target.ok()) return target.status();
   if (::unlinkat(target->parent.get(), target->name.c_str(), AT_REMOVEDIR) != 0) {
     return Status::FromErrno(errno, path);
   }
+  if (change != nullptr) change->entries -= 1;
   return Status::Ok();
 }
 
-Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits) {
+Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits,
+                  SpaceChange* change) {
   auto target = home.OpenParent(path);
   if (!target.ok()) return target.status();
   const int parent_fd = target->parent.get();
@@ -216,12 +257,14 @@ Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, co
   if (::fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return Status::FromErrno(errno, path);
   if (!S_ISDIR(st.st_mode)) {
     if (::unlinkat(parent_fd, name, 0) != 0) return Status::FromErrno(errno, path);
+    Subtract(change, st);
     return Status::Ok();
   }
   if (!recursive) return Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", path));
-  Status emptied = EmptyTree(parent_fd, target->name, limits.max_depth, path);
+  Status emptied = EmptyTree(parent_fd, target->name, limits.max_depth, path, change);
   if (!emptied.ok()) return emptied;
   if (::unlinkat(parent_fd, name, AT_REMOVEDIR) != 0) return Status::FromErrno(errno, path);
+  if (change != nullptr) change->entries -= 1;
   return Status::Ok();
 }
 
@@ -238,7 +281,7 @@ Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<s
   return Status::Ok();
 }
 
-Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite) {
+Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite, SpaceChange* change) {
   auto source = home.OpenParent(from);
   if (!source.ok()) return source.status();
   UniqueFd target_parent;
@@ -253,12 +296,22 @@ Status Rename(const HomeDir& home, std::string_view from, std::string_view to, b
     target_name = std::move(target->name);
   }
   const unsigned flags = overwrite ? 0 : RENAME_NOREPLACE;
+  struct stat replaced {};
+  const bool replacing = overwrite && change != nullptr &&
+                         ::fstatat(target_parent.get(), target_name.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0;
   if (::renameat2(source->parent.get(), source->name.c_str(), target_parent.get(), target_name.c_str(), flags) != 0) {
     const int err = errno;
     if (err == EEXIST || err == ENOTEMPTY) {
       return Status(ErrorCode::kExists, fmt::format("target exists: {} (use -f to replace it)", to));
     }
     return Status::FromErrno(err, from);
+  }
+  if (replacing) {
+    // Renaming a name onto itself (or onto another link to the same file) removes nothing.
+    struct stat source_now {};
+    const bool same = ::fstatat(target_parent.get(), target_name.c_str(), &source_now, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      source_now.st_ino == replaced.st_ino && source_now.st_dev == replaced.st_dev;
+    if (!same) Subtract(change, replaced);
   }
   return Status::Ok();
 }

@@ -33,6 +33,13 @@ struct FileInfo {
   std::uint64_t nlink = 0;
 };
 
+// What an operation added to (positive) or took from (negative) a home: bytes of regular files and entries (files,
+// folders, links). Operations that report one add to it even when they fail part-way.
+struct SpaceChange {
+  std::int64_t bytes = 0;
+  std::int64_t entries = 0;
+};
+
 // Limits that keep one request from consuming unbounded time or descriptors.
 struct FileOpsLimits {
   // Deepest tree a recursive removal descends into.
@@ -74,15 +81,21 @@ Status ListDirectory(const HomeDir& home, std::string_view path, std::size_t bat
 Result<std::string> ResolveDirectory(const HomeDir& home, std::string_view path);
 
 // Creates a folder (mode 0755 less the umask). With `parents`, creates missing ancestors and succeeds if the
-// folder exists, like mkdir -p.
-Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents);
+// folder exists, like mkdir -p. Creates at most `max_new` folders (EQUOTA beyond); counts them in `change`.
+Status MakeDirectory(const HomeDir& home, std::string_view path, bool parents, SpaceChange* change = nullptr,
+                     std::uint64_t max_new = UINT64_MAX);
+
+// The number of path components of `path`: the most folders mkdir -p can create for it.
+std::uint64_t ComponentCount(std::string_view path);
 
 // Removes an empty folder. ENOTEMPTY if it is not empty, ENOTDIR if it is not a folder.
-Status RemoveDirectory(const HomeDir& home, std::string_view path);
+Status RemoveDirectory(const HomeDir& home, std::string_view path, SpaceChange* change = nullptr);
 
 // Removes a file or symlink; with `recursive`, also a folder and everything below it (symlinks are removed, never
-// followed). EISDIR for a folder without `recursive`. The home itself can never be removed.
-Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits = {});
+// followed). EISDIR for a folder without `recursive`. The home itself can never be removed. What was removed is
+// subtracted in `change`, also when the removal stops part-way.
+Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits = {},
+                  SpaceChange* change = nullptr);
 
 // Sets the permission bits (setuid, setgid and sticky bits are dropped) and/or the modification time of the file or
 // folder `path` names (following symlinks inside the home).
@@ -91,7 +104,8 @@ Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<s
 
 // Renames `from` to `to`. If `to` is an existing folder, `from` moves into it under its own name (like mv).
 // An existing non-folder target is replaced only with `overwrite`; otherwise EEXIST. Moving a folder into itself
-// is EINVAL.
-Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite);
+// is EINVAL. A replaced target is subtracted in `change`.
+Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite,
+              SpaceChange* change = nullptr);
 
 }  // namespace ferry::storage

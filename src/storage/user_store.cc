@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <iterator>
@@ -24,7 +25,11 @@ constexpr const char* kMigrations[] = {
     "CREATE TABLE users(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER NOT NULL)",
     "ALTER TABLE users ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE users ADD COLUMN can_exec INTEGER NOT NULL DEFAULT 0",
+    // NULL: no limit.
+    "ALTER TABLE users ADD COLUMN quota_bytes INTEGER;"
+    "ALTER TABLE users ADD COLUMN quota_files INTEGER",
 };
+constexpr std::uint64_t kMaxLimit = std::uint64_t{1} << 62;
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 struct DatabaseCloser {
@@ -87,6 +92,21 @@ Result<std::string> HashPassword(std::string_view password, const PasswordHashCo
 Status CheckPassword(std::string_view password) {
   if (password.empty()) return Status(ErrorCode::kInvalid, "the password must not be empty");
   return Status::Ok();
+}
+
+std::optional<std::uint64_t> ColumnLimit(sqlite3_stmt* statement, int column) {
+  if (sqlite3_column_type(statement, column) == SQLITE_NULL) return std::nullopt;
+  return static_cast<std::uint64_t>(std::max<sqlite3_int64>(0, sqlite3_column_int64(statement, column)));
+}
+
+// The columns of a UserRecord, in the order RecordFromRow reads them.
+constexpr std::string_view kRecordColumns = "name, created, read_only, can_exec, quota_bytes, quota_files";
+
+UserRecord RecordFromRow(sqlite3_stmt* statement) {
+  return UserRecord{ColumnText(statement, 0),
+                    sqlite3_column_int64(statement, 1),
+                    {sqlite3_column_int(statement, 2) != 0, sqlite3_column_int(statement, 3) != 0},
+                    {ColumnLimit(statement, 4), ColumnLimit(statement, 5)}};
 }
 
 Status NoSuchUser(std::string_view name) {
@@ -254,23 +274,53 @@ Status UserStore::SetPassword(std::string_view name, std::string_view password, 
 std::vector<UserRecord> UserStore::List() {
   std::vector<UserRecord> users;
   std::lock_guard lock(mutex_);
-  auto statement = Prepare(db_, "SELECT name, created, read_only, can_exec FROM users ORDER BY name");
+  auto statement = Prepare(db_, fmt::format("SELECT {} FROM users ORDER BY name", kRecordColumns));
   if (!statement.ok()) return users;
-  while (sqlite3_step(statement->get()) == SQLITE_ROW) {
-    users.push_back(UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1),
-                               {sqlite3_column_int(statement->get(), 2) != 0,
-                                sqlite3_column_int(statement->get(), 3) != 0}});
-  }
+  while (sqlite3_step(statement->get()) == SQLITE_ROW) users.push_back(RecordFromRow(statement->get()));
   return users;
 }
 
 std::optional<UserRecord> UserStore::Find(std::string_view name) {
   std::lock_guard lock(mutex_);
-  auto statement = Prepare(db_, "SELECT name, created, read_only, can_exec FROM users WHERE name = ?1");
+  auto statement = Prepare(db_, fmt::format("SELECT {} FROM users WHERE name = ?1", kRecordColumns));
   if (!statement.ok() || !BindText(statement->get(), 1, name)) return std::nullopt;
   if (sqlite3_step(statement->get()) != SQLITE_ROW) return std::nullopt;
-  return UserRecord{ColumnText(statement->get(), 0), sqlite3_column_int64(statement->get(), 1),
-                    {sqlite3_column_int(statement->get(), 2) != 0, sqlite3_column_int(statement->get(), 3) != 0}};
+  return RecordFromRow(statement->get());
+}
+
+Result<UserQuota> UserStore::Quota(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "SELECT quota_bytes, quota_files FROM users WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  const int rc = sqlite3_step(statement->get());
+  if (rc == SQLITE_DONE) return NoSuchUser(name);
+  if (rc != SQLITE_ROW) return SqliteError(db_, "reading a quota");
+  return UserQuota{ColumnLimit(statement->get(), 0), ColumnLimit(statement->get(), 1)};
+}
+
+Status UserStore::SetQuota(std::string_view name, std::optional<std::optional<std::uint64_t>> max_bytes,
+                           std::optional<std::optional<std::uint64_t>> max_files) {
+  for (const auto* limit : {&max_bytes, &max_files}) {
+    if (*limit && **limit && ***limit > kMaxLimit) {
+      return Status(ErrorCode::kInvalid, fmt::format("a quota may be at most {}", kMaxLimit));
+    }
+  }
+  std::lock_guard lock(mutex_);
+  // ?4 and ?5 say whether ?2 and ?3 replace the limit (a NULL ?2 with ?4 = 1 removes it).
+  auto statement = Prepare(db_,
+                           "UPDATE users SET quota_bytes = CASE WHEN ?4 THEN ?2 ELSE quota_bytes END, "
+                           "quota_files = CASE WHEN ?5 THEN ?3 ELSE quota_files END WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  sqlite3_stmt* update = statement->get();
+  if (!BindText(update, 1, name)) return SqliteError(db_, "binding a user name");
+  if (max_bytes && *max_bytes) sqlite3_bind_int64(update, 2, static_cast<sqlite3_int64>(**max_bytes));
+  if (max_files && *max_files) sqlite3_bind_int64(update, 3, static_cast<sqlite3_int64>(**max_files));
+  sqlite3_bind_int(update, 4, max_bytes ? 1 : 0);
+  sqlite3_bind_int(update, 5, max_files ? 1 : 0);
+  if (sqlite3_step(update) != SQLITE_DONE) return SqliteError(db_, "changing a quota");
+  if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
+  return Status::Ok();
 }
 
 Result<UserPermissions> UserStore::Permissions(std::string_view name) {

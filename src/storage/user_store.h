@@ -24,10 +24,17 @@ struct UserPermissions {
   bool can_exec = false;   // may run programs on the server (remote execution)
 };
 
+// How much a user may store; no value means no limit.
+struct UserQuota {
+  std::optional<std::uint64_t> max_bytes;  // bytes of files in the home and of unfinished uploads
+  std::optional<std::uint64_t> max_files;  // entries (files, folders, links) in the home
+};
+
 struct UserRecord {
   std::string name;
   std::int64_t created = 0;  // unix seconds
   UserPermissions permissions;
+  UserQuota quota;
 };
 
 // Cost of each new argon2id hash. Verification uses the cost stored in each hash.
@@ -62,6 +69,12 @@ class UserStore {
   // Changes what is given; ENOENT for an unknown user.
   Status SetPermissions(std::string_view name, std::optional<bool> read_only, std::optional<bool> can_exec);
   std::optional<UserRecord> Find(std::string_view name);
+  // The current quota of a user: read when an upload or mkdir starts, so a change applies to open sessions.
+  Result<UserQuota> Quota(std::string_view name);
+  // Changes what is given: an outer nullopt leaves that limit as it is, an inner nullopt removes it. Limits above
+  // 2^62 are EINVAL. ENOENT for an unknown user.
+  Status SetQuota(std::string_view name, std::optional<std::optional<std::uint64_t>> max_bytes,
+                  std::optional<std::optional<std::uint64_t>> max_files);
 
   // Makes the hash that unknown users are verified against with `cost`, so that an unknown user takes as long as a
   // known one when the configured cost is not the default. Call before any concurrent Verify (at server start).

@@ -50,7 +50,9 @@ TEST_F(AdminIntegration, UsersAreAddedListedAndRemoved) {
   EXPECT_EQ(Ferryd({"user", "add", "--root", root_, "dave"}, {{"FERRY_PASSWORD", "pw2"}}).exit_code, 0);
   EXPECT_EQ(ModeOf(root_ + "/homes/carol"), 0700u);
   const auto listed = Ferryd({"user", "list", "--root", root_}).out;
-  EXPECT_THAT(listed, ::testing::MatchesRegex("carol +read-write +no-exec\ndave +read-write +no-exec\n"));
+  EXPECT_THAT(listed, ::testing::MatchesRegex("NAME +ACCESS +EXEC +QUOTA +MAX-FILES\n"
+                                              "carol +read-write +no-exec +none +none\n"
+                                              "dave +read-write +no-exec +none +none\n"));
 
   const auto duplicate = Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "x\n");
   EXPECT_NE(duplicate.exit_code, 0);

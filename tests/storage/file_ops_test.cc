@@ -522,3 +522,53 @@ TEST_F(FileOpsTest, RenameRefusesTheHome) {
 
 }  // namespace
 }  // namespace ferry::storage
+
+namespace ferry::storage {
+namespace {
+
+TEST_F(FileOpsTest, ChangesReportTheSpaceTheyTookAndGaveBack) {
+  SpaceChange made;
+  ASSERT_TRUE(MakeDirectory(home(), "/a/b/c", true, &made).ok());
+  EXPECT_EQ(made.entries, 3);
+  EXPECT_EQ(made.bytes, 0);
+  MakeFile("a/b/c/f1", std::string(100, 'x'));
+  MakeFile("a/b/f2", std::string(50, 'y'));
+  ASSERT_EQ(::symlink("f2", Real("a/b/link").c_str()), 0);
+
+  SpaceChange replaced;
+  MakeFile("other", std::string(7, 'o'));
+  ASSERT_TRUE(Rename(home(), "/other", "/a/b/f2", true, &replaced).ok());
+  EXPECT_EQ(replaced.bytes, -50);
+  EXPECT_EQ(replaced.entries, -1);
+
+  SpaceChange removed;
+  ASSERT_TRUE(RemovePath(home(), "/a", true, {}, &removed).ok());
+  EXPECT_EQ(removed.bytes, -107);
+  EXPECT_EQ(removed.entries, -6);  // a, b, c, f1, f2, link
+}
+
+TEST_F(FileOpsTest, MakeDirectoryStopsAtItsBudget) {
+  SpaceChange made;
+  MakeDir("x");
+  const Status status = MakeDirectory(home(), "/x/y/z", true, &made, 1);
+  EXPECT_EQ(status.code(), ErrorCode::kQuota) << status.ToString();
+  EXPECT_EQ(made.entries, 1);
+  EXPECT_TRUE(Exists(Real("x/y")));
+  EXPECT_FALSE(Exists(Real("x/y/z")));
+  EXPECT_EQ(MakeDirectory(home(), "/new", false, nullptr, 0).code(), ErrorCode::kQuota);
+  EXPECT_FALSE(Exists(Real("new")));
+  EXPECT_EQ(ComponentCount("/x//y/z/"), 3u);
+  EXPECT_EQ(ComponentCount("/"), 0u);
+}
+
+TEST_F(FileOpsTest, RenamingOntoItselfGivesNothingBack) {
+  MakeFile("same", "12345");
+  ASSERT_EQ(::link(Real("same").c_str(), Real("twin").c_str()), 0);
+  SpaceChange change;
+  ASSERT_TRUE(Rename(home(), "/same", "/twin", true, &change).ok());
+  EXPECT_EQ(change.bytes, 0);
+  EXPECT_EQ(change.entries, 0);
+}
+
+}  // namespace
+}  // namespace ferry::storage

@@ -284,7 +284,79 @@ TEST(UserStore, UsesWalAndRecordsTheSchemaVersion) {
   const std::string path = dir / "users.db";
   ASSERT_NE(OpenOrFail(path, true), nullptr);
   EXPECT_EQ(QueryFile(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "2");  // 2: permissions columns
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "3");  // 2: permissions, 3: quotas
+}
+
+TEST(UserStore, NewUsersHaveNoQuota) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_TRUE(store->Add("alice", "pw", kFast).ok());
+  auto quota = store->Quota("alice");
+  ASSERT_TRUE(quota.ok()) << quota.status().ToString();
+  EXPECT_FALSE(quota->max_bytes.has_value());
+  EXPECT_FALSE(quota->max_files.has_value());
+}
+
+TEST(UserStore, SetQuotaChangesOnlyWhatIsGiven) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_TRUE(store->Add("alice", "pw", kFast).ok());
+  ASSERT_TRUE(store->SetQuota("alice", std::optional<std::uint64_t>(5000), std::nullopt).ok());
+  auto quota = store->Quota("alice");
+  ASSERT_TRUE(quota.ok());
+  EXPECT_EQ(quota->max_bytes, std::optional<std::uint64_t>(5000));
+  EXPECT_FALSE(quota->max_files.has_value());
+
+  ASSERT_TRUE(store->SetQuota("alice", std::nullopt, std::optional<std::uint64_t>(7)).ok());
+  quota = store->Quota("alice");
+  EXPECT_EQ(quota->max_bytes, std::optional<std::uint64_t>(5000));
+  EXPECT_EQ(quota->max_files, std::optional<std::uint64_t>(7));
+
+  // An inner nullopt removes the limit.
+  ASSERT_TRUE(store->SetQuota("alice", std::optional<std::uint64_t>(), std::nullopt).ok());
+  quota = store->Quota("alice");
+  EXPECT_FALSE(quota->max_bytes.has_value());
+  EXPECT_EQ(quota->max_files, std::optional<std::uint64_t>(7));
+
+  auto record = store->Find("alice");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->quota.max_files, std::optional<std::uint64_t>(7));
+  ASSERT_EQ(store->List().size(), 1u);
+  EXPECT_EQ(store->List().front().quota.max_files, std::optional<std::uint64_t>(7));
+}
+
+TEST(UserStore, SetQuotaRefusesUnknownUsersAndAbsurdLimits) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  EXPECT_EQ(store->SetQuota("nobody", std::optional<std::uint64_t>(1), std::nullopt).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->Quota("nobody").status().code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(store->Add("alice", "pw", kFast).ok());
+  EXPECT_EQ(store->SetQuota("alice", std::optional<std::uint64_t>(~std::uint64_t{0}), std::nullopt).code(),
+            ErrorCode::kInvalid);
+}
+
+TEST(UserStore, MigratesAVersion2DatabaseKeepingItsUsers) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE users(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER "
+                           "NOT NULL, read_only INTEGER NOT NULL DEFAULT 0, can_exec INTEGER NOT NULL DEFAULT 0);"
+                           "INSERT INTO users VALUES('old', 'x', 1, 1, 0);"
+                           "PRAGMA user_version = 2;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = OpenOrFail(path, false);
+  ASSERT_NE(store, nullptr);
+  auto record = store->Find("old");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_TRUE(record->permissions.read_only);
+  EXPECT_FALSE(record->quota.max_bytes.has_value());
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "3");
 }
 
 TEST(UserStore, RefusesADatabaseFromANewerVersion) {
