@@ -13,6 +13,7 @@
 
 #include "client/command_line.h"
 #include "client/commands.h"
+#include "client/ping.h"
 #include "client/client_session.h"
 #include "client/shell.h"
 #include "common/password_prompt.h"
@@ -32,9 +33,38 @@ std::string LocalUserName() {
   return "";
 }
 
+// ferry ping [-c COUNT] [-i SECONDS] [-W SECONDS] [-s BYTES] HOST[:PORT]
+int Ping(int argc, char** argv) {
+  CLI::App app{"ferry ping: send UDP probes to a ferryd and report round-trip times, like ping(8)"};
+  std::string target;
+  unsigned count = 0;
+  double interval = 1.0;
+  double wait = 2.0;
+  std::size_t size = 32;
+  app.add_option("HOST", target, "HOST[:PORT] (port 7021 by default)")->required();
+  app.add_option("-c,--count", count, "Probes to send (default: until interrupted)");
+  app.add_option("-i,--interval", interval, "Seconds between probes (default 1)")->check(CLI::Range(0.01, 3600.0));
+  app.add_option("-W,--wait", wait, "Seconds to wait for replies after the last probe (default 2)")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("-s,--size", size, "Bytes per probe (16 to 1024, default 32)")->check(CLI::Range(16, 1024));
+  CLI11_PARSE(app, argc, argv);
+  auto address = ferry::ParseHostPort(target);
+  if (!address.ok()) return Fail(address.status()) + 1;
+  ferry::client::PingOptions options;
+  options.target = *address;
+  options.count = count;
+  options.interval = std::chrono::milliseconds(static_cast<long long>(interval * 1000));
+  options.wait = std::chrono::milliseconds(static_cast<long long>(wait * 1000));
+  options.size = size;
+  return ferry::client::RunPing(options, std::cout, std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // ping needs no login and no target user: it has a command line of its own.
+  if (argc > 1 && std::string_view(argv[1]) == "ping") return Ping(argc - 1, argv + 1);
+
   CLI::App app{"ferry: the Ferry file-transfer client"};
   app.set_version_flag("--version", "ferry " FERRY_VERSION);
   app.prefix_command();
@@ -80,6 +110,12 @@ int main(int argc, char** argv) {
   if (!command.empty()) {
     runner.set_columns(::isatty(STDOUT_FILENO) != 0, 80);
     result = runner.Run(command);
+    if (command.front() == "exec" && runner.exec_exit_code()) {
+      // The program ran: its exit status is ours, and it has said what went wrong itself.
+      if (!result.ok() && result.code() == ferry::ErrorCode::kBusy) std::cerr << "ferry: " << result.message() << "\n";
+      if (session.connected()) session.connection().Quit();
+      return *runner.exec_exit_code();
+    }
     if (!result.ok()) std::cerr << "ferry: " << result.message() << "\n";
   } else if (!batch_file.empty()) {
     if (batch_file == "-") {

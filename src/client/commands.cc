@@ -97,6 +97,9 @@ const std::vector<CommandInfo>& AllCommands() {
        true},
       {"whoami", "whoami", "Print the user you are logged in as", false},
       {"quota", "quota", "Show the space and number of files you use, and your limits", false},
+      {"exec", "exec [-i] [--shell] PROGRAM [ARGS...]",
+       "Run a program on the server in the remote folder (-i: give it this stdin; --shell: a command line for sh)",
+       false},
       {"lcd", "lcd [PATH]", "Change the local folder (default: $HOME)", false},
       {"lpwd", "lpwd", "Print the local folder", false},
       {"lls", "lls [-l] [-a] [PATH]", "List local files", false},
@@ -140,6 +143,7 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (name == "lls") return LocalList(words);
   if (name == "put" || name == "get") return Transfer(words);
   if (name == "sum") return Sum(words);
+  if (name == "exec") return Exec(words);
   if (name == "quota") {
     if (words.size() != 1) return Usage(name);
     auto reply = connection().Call(Json{{"op", "quota"}});

@@ -4,6 +4,7 @@
 // to `out`; a failure is returned as a Status for the caller to print, so each front end decides how to report it.
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ class CommandRunner {
   // Names in a remote folder, folders suffixed with '/', for completion. Empty on any error.
   std::vector<std::string> RemoteNames(const std::string& folder);
 
+  // The exit status of the last program `exec` ran, if it ran to the end.
+  std::optional<int> exec_exit_code() const { return exec_exit_code_; }
+
   // Silences progress bars and transfer summaries (ferry -q).
   void set_quiet(bool quiet) { quiet_ = quiet; }
 
@@ -63,6 +67,8 @@ class CommandRunner {
   Status Transfer(const std::vector<std::string>& args);
   Status Sum(const std::vector<std::string>& args);
   Status LocalList(const std::vector<std::string>& args);
+  // exec (exec_command.cc): runs a program on the server, its output to our stdout and stderr.
+  Status Exec(const std::vector<std::string>& args);
   // Lists one remote path into `entries`; *is_file tells whether the path named a file rather than a folder.
   Status FetchListing(const std::string& path, Json& entries, bool* is_file);
   void PrintEntries(const Json& entries, bool long_format);
@@ -77,6 +83,7 @@ class CommandRunner {
   bool quiet_ = false;
   Transfers transfers_;
   int width_ = 80;
+  std::optional<int> exec_exit_code_;
 };
 
 // One line of `ls -l` for an entry: "drwxr-xr-x  2      4096 Nov 23 21:11 name".

@@ -1,5 +1,10 @@
 #include "client/connection.h"
 
+#include <poll.h>
+
+#include <cerrno>
+#include <utility>
+
 #include <asio/connect.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
@@ -117,6 +122,17 @@ Result<protocol::Frame> Connection::AwaitReply(std::uint64_t id) {
   }
   if (!status.ok()) return status;
   return frame;
+}
+
+Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd) {
+  // Bytes already here (decoded or still inside TLS) need no waiting.
+  if (decoder_.buffered() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0)) return std::pair{true, false};
+  const int socket_fd = tls_ ? tls_->lowest_layer().native_handle() : plain_->native_handle();
+  pollfd fds[2] = {{socket_fd, POLLIN, 0}, {other_fd, POLLIN, 0}};
+  while (::poll(fds, other_fd >= 0 ? 2 : 1, -1) < 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "waiting for the server");
+  }
+  return std::pair{fds[0].revents != 0, other_fd >= 0 && fds[1].revents != 0};
 }
 
 Result<protocol::Frame> Connection::Receive() {

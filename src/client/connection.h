@@ -56,6 +56,10 @@ class Connection {
   // becomes the returned Status.
   Result<protocol::Frame> AwaitReply(std::uint64_t id);
 
+  // Waits until the server has sent something (Receive then has bytes to start on) or `other_fd` (if >= 0) is
+  // readable. Returns {server, other}: which of the two are ready.
+  Result<std::pair<bool, bool>> WaitReadable(int other_fd);
+
   // Sends quit and waits for its reply; errors are ignored (the session ends either way).
   void Quit();
   bool connected() const { return connected_; }

@@ -18,11 +18,12 @@
 namespace ferry::server {
 
 struct AuditEvent {
-  std::string_view event;  // login, logout, upload, download, delete, rename, mkdir
+  std::string_view event;  // login, logout, upload, download, delete, rename, mkdir, exec
   std::string_view user;
   std::string_view address;
   std::string_view path;              // as the user sees it ("/docs/a.txt"); empty when none
   std::string_view to;                // the new path of a rename
+  std::string_view command;           // the command line of an exec (its folder is `path`)
   std::optional<std::uint64_t> bytes;
   const Status* result = nullptr;     // null means ok
 };

@@ -120,6 +120,15 @@ Status Server::Start() {
   env_.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
   env_.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
 
+  SetUpExec();
+  if (config_.ping_enabled) {
+    ping_.emplace(*loops_[0], config_.ping_replies_per_second);
+    const auto tcp = acceptor_->local_endpoint();
+    if (Status s = ping_->Open(asio::ip::udp::endpoint(tcp.address(), tcp.port())); !s.ok()) {
+      spdlog::warn("{}; ferry ping will get no answer", s.message());
+      ping_.reset();
+    }
+  }
   RemoveStalePartials();
   std::signal(SIGPIPE, SIG_IGN);
   signals_.emplace(*loops_[0], SIGINT, SIGTERM);
@@ -179,6 +188,32 @@ asio::awaitable<void> Server::SweepPartials() {
   }
 }
 
+void Server::SetUpExec() {
+  exec_slots_ = std::make_unique<ConnectionLimiter>(config_.exec_max_running, config_.exec_max_running);
+  env_.exec_slots = exec_slots_.get();
+  env_.exec_allow_shell = config_.exec_allow_shell;
+  env_.exec_time_limit = std::chrono::seconds(config_.exec_time_limit_seconds);
+  env_.exec_output_limit = config_.exec_output_limit_bytes;
+  if (!config_.exec_enabled) return;
+  LaunchPolicy policy;
+  policy.sandbox = config_.exec_sandbox;
+  policy.bwrap = config_.exec_bwrap;
+  policy.memory_limit = config_.exec_memory_limit_bytes;
+  policy.max_processes = config_.exec_max_processes;
+  policy.max_open_files = config_.exec_max_open_files;
+  policy.cpu_seconds = config_.exec_time_limit_seconds + 1;
+  auto launcher = CommandLauncher::Create(policy, root_.dir());
+  if (!launcher.ok()) {
+    spdlog::warn("remote commands are unavailable: {}", launcher.status().message());
+    env_.exec_unavailable = Status(ErrorCode::kNotSupported,
+                                   "remote commands are unavailable on this server: " + launcher.status().message());
+    return;
+  }
+  launcher_.emplace(std::move(launcher).value());
+  env_.launcher = &*launcher_;
+  if (!config_.exec_sandbox) spdlog::warn("remote commands run WITHOUT a sandbox (exec.sandbox = false)");
+}
+
 void Server::RemoveStalePartials() {
   const int removed = root_.RemoveStalePartials(
       config_.partial_max_age_seconds, [this](const std::string& user, std::uint64_t bytes) {
@@ -191,6 +226,7 @@ void Server::Run() {
   WaitForSignal();
   asio::co_spawn(*loops_[0], Accept(), asio::detached);
   asio::co_spawn(*loops_[0], SweepPartials(), asio::detached);
+  if (ping_) asio::co_spawn(*loops_[0], ping_->Serve(), asio::detached);
 
   std::vector<std::thread> workers;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -219,6 +255,7 @@ void Server::WaitForSignal() {
 asio::awaitable<void> Server::ShutDownGracefully() {
   asio::error_code ignored;
   acceptor_->close(ignored);
+  if (ping_) ping_->Close();
   registry_.DrainAll();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.shutdown_grace_seconds);
   asio::steady_timer tick(*loops_[0]);

@@ -24,6 +24,7 @@
 #include "server/data_root.h"
 #include "server/server_config.h"
 #include "server/connection_limiter.h"
+#include "server/ping_service.h"
 #include "server/session.h"
 #include "storage/user_store.h"
 
@@ -55,12 +56,17 @@ class Server {
   asio::awaitable<void> SweepPartials();
   // Deletes abandoned partial uploads and gives their space back to their users.
   void RemoveStalePartials();
+  // Checks that remote commands can run as configured; logs why not where they cannot.
+  void SetUpExec();
   Status SetUpTls();
 
   DataRoot root_;
   ServerConfig config_;
   std::unique_ptr<storage::UserStore> users_;
   storage::QuotaLedger quotas_;
+  std::optional<CommandLauncher> launcher_;
+  std::unique_ptr<ConnectionLimiter> exec_slots_;
+  std::optional<PingService> ping_;
   std::vector<std::unique_ptr<asio::io_context>> loops_;
   std::optional<asio::ssl::context> tls_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;

@@ -101,6 +101,29 @@ const std::map<std::string, Setter>& KnownKeys() {
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 1000)(n, c.block_after_failures); }},
       {"auth.block_seconds",
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 7 * 24 * 3600)(n, c.block_seconds); }},
+      {"exec.enabled", BoolKey(&ServerConfig::exec_enabled)},
+      {"exec.sandbox", BoolKey(&ServerConfig::exec_sandbox)},
+      {"exec.allow_shell", BoolKey(&ServerConfig::exec_allow_shell)},
+      {"exec.bwrap", StringKey(&ServerConfig::exec_bwrap)},
+      {"exec.time_limit_seconds",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 24 * 3600)(n, c.exec_time_limit_seconds); }},
+      {"exec.output_limit_bytes",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<std::uint64_t>(0, std::int64_t{1} << 40)(n, c.exec_output_limit_bytes);
+       }},
+      {"exec.memory_limit_bytes",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<std::uint64_t>(16 << 20, std::int64_t{1} << 44)(n, c.exec_memory_limit_bytes);
+       }},
+      {"exec.max_processes",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100000)(n, c.exec_max_processes); }},
+      {"exec.max_open_files",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(16, 1048576)(n, c.exec_max_open_files); }},
+      {"exec.max_running",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100000)(n, c.exec_max_running); }},
+      {"ping.enabled", BoolKey(&ServerConfig::ping_enabled)},
+      {"ping.replies_per_second",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100000)(n, c.ping_replies_per_second); }},
       {"limits.max_body_bytes",
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint64_t>(64 * 1024, 64 * 1024 * 1024)(n, c.frames.max_body);
@@ -170,6 +193,37 @@ std::string ServerConfig::DefaultFileText() {
 # max_connections_per_address = 200
 # Sessions one user may have logged in at once.
 # max_sessions_per_user = 50
+
+[exec]
+# Users given the exec permission (ferryd user set-perm --exec) may run programs on the server.
+# enabled = true
+# Programs run in a bubblewrap sandbox: the system's programs and libraries read-only, the user's home as the only
+# writable folder and the only user data visible, no network, a private /tmp, no capabilities. Where the sandbox
+# cannot be set up, exec is refused. false runs programs unconfined, as the server's user: only for trusted users.
+# sandbox = true
+# exec --shell runs a command line with /bin/sh -c (inside the sandbox). Off: programs run only with their
+# arguments passed as they are, never through a shell.
+# allow_shell = false
+# The bubblewrap program: a path, or a name looked up in PATH.
+# bwrap = "bwrap"
+# Wall-clock seconds a program may run; then it and every process it started are killed.
+# time_limit_seconds = 60
+# Bytes of output (stdout and stderr together) sent to the client; the rest is dropped and the client is told.
+# output_limit_bytes = 67108864
+# Address space of each process (RLIMIT_AS), open files (RLIMIT_NOFILE), and processes of the program's user
+# (RLIMIT_NPROC: the kernel does not apply it to root, so run ferryd as its own user for it to hold).
+# memory_limit_bytes = 1073741824
+# max_open_files = 256
+# max_processes = 64
+# Programs running at once, all users together; more get EBUSY.
+# max_running = 32
+
+[ping]
+# Answer UDP probes (ferry ping) on the listening port. A reply is never larger than its probe and tells nothing
+# but the protocol version.
+# enabled = true
+# Replies per second to one source address (bursts of twice this); further probes are dropped.
+# replies_per_second = 10
 )";
 }
 

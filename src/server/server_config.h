@@ -36,6 +36,20 @@ struct ServerConfig {
   unsigned max_connections = 10000;         // at once, overall
   unsigned max_connections_per_address = 200;
   unsigned max_sessions_per_user = 50;
+  // [exec]
+  bool exec_enabled = true;                 // users with the exec permission may run programs
+  bool exec_sandbox = true;                 // in a bubblewrap sandbox; false runs them unconfined (say so in the log)
+  bool exec_allow_shell = false;            // exec --shell (a command line for /bin/sh -c)
+  std::string exec_bwrap = "bwrap";         // the bubblewrap program (a name is looked up in PATH)
+  unsigned exec_time_limit_seconds = 60;    // wall-clock; then the process tree is killed
+  std::uint64_t exec_output_limit_bytes = 64ull << 20;  // stdout + stderr sent; the rest is dropped
+  std::uint64_t exec_memory_limit_bytes = 1ull << 30;   // address space of each process (RLIMIT_AS)
+  unsigned exec_max_processes = 64;         // RLIMIT_NPROC, for a server not running as root
+  unsigned exec_max_open_files = 256;       // RLIMIT_NOFILE
+  unsigned exec_max_running = 32;           // programs running at once, all users together
+  // [ping]
+  bool ping_enabled = true;                 // answer UDP probes on the listening port
+  unsigned ping_replies_per_second = 10;    // per source address (burst: twice this)
 
   // The text `ferryd init` writes: every key, commented out, at its default, with what it means.
   static std::string DefaultFileText();

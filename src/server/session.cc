@@ -1,5 +1,7 @@
 #include "server/session.h"
 
+#include <signal.h>
+
 #include <algorithm>
 
 #include <asio/post.hpp>
@@ -60,6 +62,12 @@ void SessionRegistry::DrainAll() {
     if (!handle) continue;
     asio::post(handle->executor, [handle] {
       handle->draining = true;
+      // A remote command is not a transfer to let finish: it ends now. Until the session reaps it, its pid and
+      // process group are its own (this runs on the session's loop, which does the reaping).
+      if (handle->program > 0) {
+        ::kill(-handle->program, SIGKILL);
+        ::kill(handle->program, SIGKILL);
+      }
       if (handle->socket != nullptr && handle->idle) {
         asio::error_code ignored;
         handle->socket->close(ignored);  // ends the wait for a request
@@ -105,9 +113,15 @@ asio::awaitable<void> Session::Run() {
   std::string read_buffer(kReadChunk, '\0');
   while (state_ != State::kClosing && !broken_) {
     protocol::Frame frame;
-    while (state_ != State::kClosing && !broken_ && decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame) {
-      co_await Handle(frame);
-    }
+    const auto next = [&] {
+      if (deferred_) {
+        frame = std::move(*deferred_);
+        deferred_.reset();
+        return true;
+      }
+      return decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame;
+    };
+    while (state_ != State::kClosing && !broken_ && next()) co_await Handle(frame);
     if (!decoder_.error().ok()) {
       spdlog::info("{}: malformed stream, closing: {}", peer_, decoder_.error().ToString());
       ReplyError(nullptr, decoder_.error());
@@ -140,9 +154,9 @@ asio::awaitable<void> Session::Run() {
 }
 
 void Session::Audit(std::string_view event, std::string_view path, const Status& result,
-                    std::optional<std::uint64_t> bytes, std::string_view to) {
+                    std::optional<std::uint64_t> bytes, std::string_view to, std::string_view command) {
   if (env_.audit == nullptr) return;
-  env_.audit->Record({event, user_, peer_, path, to, bytes, &result});
+  env_.audit->Record({event, user_, peer_, path, to, command, bytes, &result});
 }
 
 void Session::Reply(Json header, std::string_view body) { protocol::AppendFrame(output_, std::move(header), body); }
@@ -186,6 +200,13 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
     const auto op_field = frame.header.find("op");
     if (op_field != frame.header.end() && op_field->is_string() && op_field->get_ref<const std::string&>() == "data") {
       if (!PutData(frame)) state_ = State::kClosing;
+      co_return;
+    }
+    // Input for a program that has already ended: nothing to pass it to.
+    if (op_field != frame.header.end() && op_field->is_string() &&
+        (op_field->get_ref<const std::string&>() == "exec_input" ||
+         op_field->get_ref<const std::string&>() == "exec_kill") &&
+        protocol::RequestId(frame.header).is_null()) {
       co_return;
     }
   }
@@ -233,6 +254,10 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
   }
   if (*op == "get") {
     co_await Get(id, fields);
+    co_return;
+  }
+  if (*op == "exec") {
+    co_await Exec(id, fields);
     co_return;
   }
   static constexpr std::string_view kWrites[] = {"put", "mkdir", "rmdir", "rm", "mv", "setstat"};
@@ -338,7 +363,7 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
     ++failed_logins_;
     spdlog::warn("{}: failed login as '{}' ({}/{})", peer_, *user, failed_logins_, env_.max_login_attempts);
     const Status refused(ErrorCode::kAuthFailed, "login incorrect");
-    if (env_.audit != nullptr) env_.audit->Record({"login", *user, peer_, {}, {}, std::nullopt, &refused});
+    if (env_.audit != nullptr) env_.audit->Record({"login", *user, peer_, {}, {}, {}, std::nullopt, &refused});
     ReplyError(id, refused);
     if (failed_logins_ >= env_.max_login_attempts) state_ = State::kClosing;
     co_return;

@@ -22,6 +22,7 @@
 #include "protocol/frame_decoder.h"
 #include "protocol/messages.h"
 #include "server/audit_log.h"
+#include "server/command_launcher.h"
 #include "server/connection_limiter.h"
 #include "server/login_throttle.h"
 #include "server/data_root.h"
@@ -41,6 +42,7 @@ struct SessionHandle {
   bool watchdog_fired = false;
   bool idle = false;       // waiting for a request with no upload open
   bool draining = false;   // the server is shutting down: leave at the next idle moment
+  pid_t program = -1;      // a remote command running (not yet reaped): killed when the server shuts down
 };
 
 // The live sessions, so a shutdown can tell them to finish. Thread-safe.
@@ -72,6 +74,13 @@ struct SessionEnvironment {
   SessionRegistry* registry = nullptr;
   LoginThrottle* throttle = nullptr;
   ConnectionLimiter* user_sessions = nullptr;  // sessions per user
+  // Remote execution: null `launcher` means unavailable, for the reason in `exec_unavailable`.
+  const CommandLauncher* launcher = nullptr;
+  Status exec_unavailable{ErrorCode::kNotSupported, "remote commands are disabled on this server"};
+  bool exec_allow_shell = false;
+  std::chrono::seconds exec_time_limit{60};
+  std::uint64_t exec_output_limit = 64ull << 20;
+  ConnectionLimiter* exec_slots = nullptr;  // programs running at once
 };
 
 class Session {
@@ -118,6 +127,10 @@ class Session {
   Result<Json> FinishUpload(Upload& upload, const std::string& expected_checksum);
   void PutAbort(const Json& id, const protocol::RequestFields& fields);
   asio::awaitable<void> Get(const Json& id, const protocol::RequestFields& fields);
+  // Remote execution (session_exec.cc): runs a program, streams its output back, passes the client's stdin on.
+  asio::awaitable<void> Exec(const Json& id, const protocol::RequestFields& fields);
+  // The program to run for an exec request, or why not.
+  Result<std::vector<std::string>> ExecArguments(const protocol::RequestFields& fields);
   Result<Json> Sum(const protocol::RequestFields& fields);
   Result<Json> SetStat(const protocol::RequestFields& fields);
   Result<Upload> StartUpload(const protocol::RequestFields& fields);
@@ -139,7 +152,8 @@ class Session {
   void ReplyError(const Json& id, const Status& status);
   // One line in the audit log for this session's user and address.
   void Audit(std::string_view event, std::string_view path, const Status& result,
-             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {});
+             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {},
+             std::string_view command = {});
   // Writes out buffered replies; false once the connection is unusable.
   asio::awaitable<bool> Flush();
   asio::awaitable<bool> FlushIfFull();
@@ -168,6 +182,8 @@ class Session {
   std::string cwd_ = "/";
   UniqueFd partials_;  // this user's folder of unfinished uploads
   std::map<std::uint64_t, Upload> uploads_;  // open uploads by the id of their put request
+  // A request that arrived while a program ran: handled before anything else the decoder holds.
+  std::optional<protocol::Frame> deferred_;
 };
 
 }  // namespace ferry::server

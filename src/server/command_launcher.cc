@@ -1,0 +1,255 @@
+#include "server/command_launcher.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ferry::server {
+namespace {
+
+constexpr const char* kSearchPath = "/usr/local/bin:/usr/bin:/bin";
+// Folders of the system shown read-only in the sandbox. Symlinks among them (merged /usr) are recreated as links.
+constexpr const char* kSystemFolders[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+// Files of /etc programs need (the dynamic linker's cache, time zone, alternatives); nothing secret.
+constexpr const char* kSystemFiles[] = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                                        "/etc/alternatives", "/etc/localtime"};
+// How long the start-up check may take.
+constexpr int kProbeTimeoutMs = 10000;
+
+// The first executable `name` in `search_path` (a name with a '/' is taken as it is); "" if none.
+std::string FindProgram(const std::string& name, const char* search_path) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  std::string_view rest = search_path;
+  while (!rest.empty()) {
+    const auto colon = rest.find(':');
+    const std::string dir(rest.substr(0, colon));
+    rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return "";
+}
+
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+Result<Pipe> MakePipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "creating a pipe");
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// In the child between fork and exec: only async-signal-safe calls.
+void WriteError(const char* what, const char* name) {
+  const auto put = [](const char* text) { (void)!::write(STDERR_FILENO, text, std::strlen(text)); };
+  put("ferryd: ");
+  put(what);
+  put(": ");
+  put(name);
+  put("\n");
+}
+
+void SetLimit(int resource, rlim_t value) {
+  const rlimit limit{value, value};
+  ::setrlimit(resource, &limit);
+}
+
+std::vector<char*> Pointers(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (auto& s : strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+}  // namespace
+
+Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, const std::string& data_root) {
+  LaunchPolicy resolved = policy;
+  if (!policy.sandbox) return CommandLauncher(std::move(resolved));
+  const char* path = std::getenv("PATH");
+  resolved.bwrap = FindProgram(policy.bwrap, path != nullptr && *path != '\0' ? path : "/usr/bin:/bin");
+  if (resolved.bwrap.empty()) {
+    return Status(ErrorCode::kNotSupported,
+                  fmt::format("the sandbox program '{}' was not found (install the bubblewrap package)", policy.bwrap));
+  }
+  char real_root[PATH_MAX];
+  if (::realpath(data_root.c_str(), real_root) == nullptr) return Status::FromErrno(errno, data_root);
+  for (const char* shown : kSystemFolders) {
+    const std::string prefix = std::string(shown) + "/";
+    if (std::string_view(real_root).substr(0, prefix.size()) == prefix) {
+      return Status(ErrorCode::kInvalid, fmt::format("the data root {} lies inside {}, which the sandbox shows to "
+                                                     "programs; move it elsewhere (for example /srv)",
+                                                     real_root, shown));
+    }
+  }
+
+  // Run a trivial program in the sandbox, as every exec will, to find out now whether the kernel allows it.
+  CommandLauncher launcher(std::move(resolved));
+  LaunchRequest probe;
+  probe.argv = {"true"};
+  probe.user = "probe";
+  probe.home_path = real_root;  // bound at /home/probe; the probe reads nothing
+  probe.cwd = "/";
+  auto process = launcher.Launch(probe);
+  if (!process.ok()) return process.status();
+  pollfd exited{process->pidfd.get(), POLLIN, 0};
+  if (::poll(&exited, 1, kProbeTimeoutMs) <= 0) KillTree(*process);
+  const int status = Reap(*process);
+  std::string why(512, '\0');
+  const ssize_t n = ::read(process->stderr_fd.get(), why.data(), why.size());
+  why.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status(ErrorCode::kNotSupported,
+                  fmt::format("the sandbox cannot be set up here ({}): {}", launcher.policy_.bwrap,
+                              why.empty() ? fmt::format("wait status {}", status) : why));
+  }
+  return launcher;
+}
+
+std::vector<std::string> CommandLauncher::SandboxCommand(const LaunchRequest& request) const {
+  const std::string home = "/home/" + request.user;
+  std::vector<std::string> command = {policy_.bwrap, "--die-with-parent", "--new-session", "--unshare-all",
+                                      "--clearenv", "--setenv", "PATH", kSearchPath, "--setenv", "HOME", home,
+                                      "--setenv", "USER", request.user, "--setenv", "LOGNAME", request.user,
+                                      "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp",
+                                      "--hostname", "ferry"};
+  // A privileged bwrap keeps capabilities unless told; an unprivileged one never has any to give.
+  if (::geteuid() == 0) command.insert(command.end(), {"--cap-drop", "ALL"});
+  for (const char* folder : kSystemFolders) {
+    struct stat st {};
+    if (::lstat(folder, &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      const ssize_t n = ::readlink(folder, target, sizeof target - 1);
+      if (n <= 0) continue;
+      command.insert(command.end(), {"--symlink", std::string(target, static_cast<std::size_t>(n)), folder});
+    } else if (S_ISDIR(st.st_mode)) {
+      command.insert(command.end(), {"--ro-bind", folder, folder});
+    }
+  }
+  for (const char* file : kSystemFiles) command.insert(command.end(), {"--ro-bind-try", file, file});
+  const std::string cwd = request.cwd == "/" ? home : home + request.cwd;
+  command.insert(command.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/home", "--bind",
+                                 request.home_path, home, "--chdir", cwd, "--"});
+  return command;
+}
+
+Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) const {
+  if (request.argv.empty()) return Status(ErrorCode::kInvalid, "no program to run");
+  // Everything the child needs is prepared here: between fork and exec it may only make async-signal-safe calls.
+  std::vector<std::string> argv;
+  std::string program;
+  std::vector<std::string> environment;
+  if (policy_.sandbox) {
+    argv = SandboxCommand(request);
+    argv.insert(argv.end(), request.argv.begin(), request.argv.end());
+    program = policy_.bwrap;
+    environment = {"PATH=/usr/bin:/bin"};
+  } else {
+    program = FindProgram(request.argv.front(), kSearchPath);
+    if (program.empty()) {
+      return Status(ErrorCode::kNotFound, fmt::format("{}: command not found", request.argv.front()));
+    }
+    argv = request.argv;
+    environment = {std::string("PATH=") + kSearchPath, "HOME=" + request.home_path, "USER=" + request.user,
+                   "LOGNAME=" + request.user, "LANG=C.UTF-8", "TMPDIR=/tmp"};
+  }
+  std::vector<char*> argv_pointers = Pointers(argv);
+  std::vector<char*> environment_pointers = Pointers(environment);
+
+  auto out = MakePipe();
+  if (!out.ok()) return out.status();
+  auto err = MakePipe();
+  if (!err.ok()) return err.status();
+  Pipe in;
+  if (request.stdin_pipe) {
+    auto made = MakePipe();
+    if (!made.ok()) return made.status();
+    in = std::move(made).value();
+  } else {
+    in.read.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!in.read.valid()) return Status::FromErrno(errno, "/dev/null");
+  }
+  const int cwd_fd = policy_.sandbox ? -1 : request.cwd_fd;
+  const bool limit_processes = ::geteuid() != 0;  // the kernel ignores RLIMIT_NPROC for root
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "starting the program");
+  if (pid == 0) {
+    if (::dup2(in.read.get(), STDIN_FILENO) < 0 || ::dup2(out->write.get(), STDOUT_FILENO) < 0 ||
+        ::dup2(err->write.get(), STDERR_FILENO) < 0) {
+      ::_exit(127);
+    }
+    ::setsid();
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);  // the server ignores it; the program should not
+    if (cwd_fd >= 0 && ::fchdir(cwd_fd) != 0) {
+      WriteError("cannot enter the working folder", request.cwd.c_str());
+      ::_exit(127);
+    }
+    SetLimit(RLIMIT_AS, policy_.memory_limit);
+    SetLimit(RLIMIT_NOFILE, policy_.max_open_files);
+    SetLimit(RLIMIT_CPU, policy_.cpu_seconds);
+    SetLimit(RLIMIT_CORE, 0);
+    if (request.max_file_size) SetLimit(RLIMIT_FSIZE, *request.max_file_size);
+    if (limit_processes) SetLimit(RLIMIT_NPROC, policy_.max_processes);
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
+    ::execve(program.c_str(), argv_pointers.data(), environment_pointers.data());
+    WriteError("cannot run", program.c_str());
+    ::_exit(127);
+  }
+
+  LaunchedProcess process;
+  process.pid = pid;
+  process.pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!process.pidfd.valid()) {
+    const int error = errno;
+    KillTree(process);
+    Reap(process);
+    return Status::FromErrno(error, "watching the program (pidfd_open)");
+  }
+  process.stdout_fd = std::move(out->read);
+  process.stderr_fd = std::move(err->read);
+  if (request.stdin_pipe) process.stdin_fd = std::move(in.write);
+  return process;
+}
+
+void CommandLauncher::KillTree(const LaunchedProcess& process) {
+  if (process.pid <= 0) return;
+  // Until it is reaped the leader's pid, and so its process group, cannot be reused: these reach only its own.
+  ::kill(-process.pid, SIGKILL);
+  ::kill(process.pid, SIGKILL);
+}
+
+int CommandLauncher::Reap(LaunchedProcess& process) {
+  if (process.pid <= 0) return 0;
+  int status = 0;
+  while (::waitpid(process.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  process.pid = -1;
+  return status;
+}
+
+}  // namespace ferry::server

@@ -1,0 +1,76 @@
+// CommandLauncher: starts a user's program for remote execution, confined and bounded.
+//
+// With the sandbox (the default) the program runs under bubblewrap: new user, mount, PID, network, IPC and UTS
+// namespaces, no capabilities, a new session (no terminal injection), the system's /usr read-only, a private /proc,
+// /dev and /tmp, and the user's home bound at /home/USER as the only writable folder and the only user data in
+// view; no other home, no data root, no server secret, no network. Without it (exec.sandbox = false) the program
+// runs as the server's user in the user's current folder: only for trusted users.
+// Either way it gets no shell (argv goes to execve as it is), a clean environment, its own process group and
+// session, and rlimits on memory, open files, CPU time, file size and (for a server not running as root) processes.
+// Thread-safe after Create: Launch only reads.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace ferry::server {
+
+struct LaunchPolicy {
+  bool sandbox = true;
+  std::string bwrap = "bwrap";  // a path, or a name looked up in PATH
+  std::uint64_t memory_limit = 1ull << 30;
+  unsigned max_processes = 64;
+  unsigned max_open_files = 256;
+  unsigned cpu_seconds = 61;
+};
+
+struct LaunchRequest {
+  std::vector<std::string> argv;  // argv[0] is looked up in /usr/local/bin, /usr/bin and /bin unless it has a '/'
+  std::string user;
+  std::string home_path;  // the home's path on the server: bound into the sandbox
+  std::string cwd;        // the working folder as a virtual path of the home ("/", "/docs")
+  int cwd_fd = -1;        // the working folder itself, for a run without the sandbox
+  std::optional<std::uint64_t> max_file_size;  // RLIMIT_FSIZE (room left under the user's quota)
+  bool stdin_pipe = false;                     // false: stdin is /dev/null
+};
+
+struct LaunchedProcess {
+  pid_t pid = -1;
+  UniqueFd pidfd;      // readable once the process has exited
+  UniqueFd stdin_fd;   // write end, if stdin_pipe
+  UniqueFd stdout_fd;  // read ends
+  UniqueFd stderr_fd;
+};
+
+class CommandLauncher {
+ public:
+  // Checks that programs can be started as `policy` says: finds bubblewrap and runs a trivial program in the
+  // sandbox. A failure says why in words an administrator can act on. `data_root` must not be visible inside.
+  static Result<CommandLauncher> Create(const LaunchPolicy& policy, const std::string& data_root);
+
+  Result<LaunchedProcess> Launch(const LaunchRequest& request) const;
+
+  // Kills the process and everything it started (its sandbox and process group). Safe to call again; a no-op once
+  // the process has been reaped (`process.pid` < 0).
+  static void KillTree(const LaunchedProcess& process);
+  // Waits for an exited (or killed) process and returns its wait status; the pid is cleared.
+  static int Reap(LaunchedProcess& process);
+
+  const LaunchPolicy& policy() const { return policy_; }
+  // The bubblewrap command line that runs `request` (without the program's own arguments' lookup).
+  std::vector<std::string> SandboxCommand(const LaunchRequest& request) const;
+
+ private:
+  explicit CommandLauncher(LaunchPolicy policy) : policy_(std::move(policy)) {}
+
+  LaunchPolicy policy_;
+};
+
+}  // namespace ferry::server
