@@ -124,13 +124,14 @@ Result<protocol::Frame> Connection::AwaitReply(std::uint64_t id) {
   return frame;
 }
 
-Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd) {
+Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return_on_signal) {
   // Bytes already here (decoded or still inside TLS) need no waiting.
   if (decoder_.buffered() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0)) return std::pair{true, false};
   const int socket_fd = tls_ ? tls_->lowest_layer().native_handle() : plain_->native_handle();
   pollfd fds[2] = {{socket_fd, POLLIN, 0}, {other_fd, POLLIN, 0}};
   while (::poll(fds, other_fd >= 0 ? 2 : 1, -1) < 0) {
     if (errno != EINTR) return Status::FromErrno(errno, "waiting for the server");
+    if (return_on_signal) return std::pair{false, false};
   }
   return std::pair{fds[0].revents != 0, other_fd >= 0 && fds[1].revents != 0};
 }

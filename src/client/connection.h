@@ -57,8 +57,9 @@ class Connection {
   Result<protocol::Frame> AwaitReply(std::uint64_t id);
 
   // Waits until the server has sent something (Receive then has bytes to start on) or `other_fd` (if >= 0) is
-  // readable. Returns {server, other}: which of the two are ready.
-  Result<std::pair<bool, bool>> WaitReadable(int other_fd);
+  // readable. Returns {server, other}: which of the two are ready. With `return_on_signal`, a signal caught while
+  // waiting returns {false, false} at once, so the caller can look at what its handler recorded.
+  Result<std::pair<bool, bool>> WaitReadable(int other_fd, bool return_on_signal = false);
 
   // Sends quit and waits for its reply; errors are ignored (the session ends either way).
   void Quit();

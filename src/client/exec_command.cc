@@ -1,7 +1,9 @@
 // CommandRunner::Exec: a program run on the server, its stdout and stderr written here as they arrive.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <iostream>
 #include <string>
 
@@ -15,6 +17,31 @@ namespace {
 
 // Bytes of our stdin sent per frame.
 constexpr std::size_t kInputChunk = 64 * 1024;
+
+// Ctrl-C while a program runs stops the program, not the client: the handler only records it.
+volatile std::sig_atomic_t interrupt_requested = 0;
+
+void OnInterrupt(int) { interrupt_requested = 1; }
+
+// Installs OnInterrupt for SIGINT and puts back what was there. SA_RESTART lets reads and writes on the connection
+// go on undisturbed; poll(2), which the kernel never restarts, returns so the loop can see the request.
+class InterruptCatcher {
+ public:
+  InterruptCatcher() {
+    interrupt_requested = 0;
+    struct sigaction action {};
+    action.sa_handler = OnInterrupt;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &previous_);
+  }
+  ~InterruptCatcher() { ::sigaction(SIGINT, &previous_, nullptr); }
+  InterruptCatcher(const InterruptCatcher&) = delete;
+  InterruptCatcher& operator=(const InterruptCatcher&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
 
 Status WriteAllTo(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -62,12 +89,18 @@ Status CommandRunner::Exec(const std::vector<std::string>& args) {
   auto started = connection().AwaitReply(*id);
   if (!started.ok()) return started.status();
 
+  InterruptCatcher catcher;
+  bool kill_sent = false;
   bool input_open = with_stdin;
   std::string input(kInputChunk, '\0');
   while (true) {
+    auto ready = connection().WaitReadable(input_open ? STDIN_FILENO : -1, /*return_on_signal=*/true);
+    if (!ready.ok()) return ready.status();
+    if (interrupt_requested && !kill_sent) {
+      kill_sent = true;
+      if (Status s = connection().SendFrame(Json{{"op", "exec_kill"}, {"ref", *id}}, {}); !s.ok()) return s;
+    }
     if (input_open) {
-      auto ready = connection().WaitReadable(STDIN_FILENO);
-      if (!ready.ok()) return ready.status();
       if (ready->second) {
         const ssize_t n = ::read(STDIN_FILENO, input.data(), input.size());
         if (n < 0 && errno == EINTR) continue;
@@ -79,8 +112,8 @@ Status CommandRunner::Exec(const std::vector<std::string>& args) {
         const std::string_view body(input.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
         if (Status s = connection().SendFrame(std::move(frame), body); !s.ok()) return s;
       }
-      if (!ready->first) continue;
     }
+    if (!ready->first) continue;
     auto frame = connection().AwaitReply(*id);
     if (!frame.ok()) return frame.status();
     const Json& header = frame->header;
@@ -97,6 +130,9 @@ Status CommandRunner::Exec(const std::vector<std::string>& args) {
     }
     const int code = header.value("exit_code", 255);
     exec_exit_code_ = code;
+    if (header.value("killed", false)) {
+      return Status(ErrorCode::kIo, fmt::format("{} was stopped (interrupted)", args[first]));
+    }
     if (header.value("timed_out", false)) {
       return Status(ErrorCode::kBusy, "the program reached the server's time limit and was stopped");
     }

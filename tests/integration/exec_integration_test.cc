@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -241,6 +242,24 @@ TEST_F(ExecIntegration, TheClientCanKillItsProgram) {
   EXPECT_TRUE(NoProcessLeft("sleep 42.5"));
   // A request pipelined behind the program is answered after it.
   EXPECT_TRUE(raw.Call({{"op", "pwd"}}).value("ok", false));
+}
+
+// Ctrl-C in the client stops the program on the server, not the session: the batch goes on with its next line.
+TEST_F(ExecIntegration, CtrlCInTheClientStopsTheProgramAndTheSessionGoesOn) {
+  std::vector<std::string> argv = {FerryPath(), "--plain", "alice@" + server_.address()};
+  Subprocess client(argv, {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
+  client.CloseStdin("-exec sleep 44.75\npwd\n");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ProcessesWith("sleep 44.75") < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(ProcessesWith("sleep 44.75"), 1);
+  client.Signal(SIGINT);
+  const auto result = client.Wait(std::chrono::seconds(30));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("interrupted"));
+  EXPECT_EQ(result.out, "/\n");
+  EXPECT_TRUE(NoProcessLeft("sleep 44.75"));
 }
 
 TEST(ExecLimits, TheTimeLimitKillsTheWholeProcessTree) {
