@@ -289,6 +289,30 @@ TEST(ExecLimits, MemoryIsBounded) {
   const auto result = server.Client("alice", "alice-secret",
                                     {"exec", "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo done"});
   EXPECT_THAT(result.out, ::testing::Not(HasSubstr("done")));
+  // The same with a small buffer runs to the end, and the limits are what the config says.
+  const auto small = server.Client("alice", "alice-secret",
+                                   {"exec", "sh", "-c", "x=$(head -c 1000 /dev/zero | tr '\\0' a); echo done"});
+  EXPECT_EQ(small.out, "done\n") << small.err;
+  const auto limits = server.Client("alice", "alice-secret", {"exec", "sh", "-c", "ulimit -v; ulimit -n; ulimit -c"});
+  EXPECT_EQ(limits.out, "65536\n256\n0\n") << limits.err;
+}
+
+TEST(ExecLimits, ShutdownKillsRunningPrograms) {
+  TestServer server(ExecOptions("[server]\nshutdown_grace_seconds = 2\n"));
+  GrantExec(server, "alice");
+  RawClient raw(server.port());
+  ASSERT_TRUE(raw.HelloAndLogin("alice", "alice-secret"));
+  ASSERT_TRUE(raw.SendFrame({{"op", "exec"}, {"id", 3}, {"argv", {"sh", "-c", "sleep 45.25 & sleep 45.5"}}}));
+  auto started = raw.ReadFrame();
+  ASSERT_TRUE(started && started->header.value("ok", false));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ProcessesWith("sleep 45.") < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(ProcessesWith("sleep 45."), 2);
+  const auto stopped = server.Stop();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_TRUE(NoProcessLeft("sleep 45."));
 }
 
 TEST(ExecLimits, TheShellFormWorksWhereAllowed) {
