@@ -1,0 +1,124 @@
+"""A throwaway Ferry server for the benchmarks: its own data root, one user, a loopback port the kernel picks."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+PASSWORD = "bench-password-1"
+USER = "bench"
+
+# Limits raised for the benchmark's crowds (1,000 idle sessions, 100 clients at once, all from 127.0.0.1).
+CONFIG = """
+[limits]
+max_connections = 20000
+max_connections_per_address = 20000
+max_sessions_per_user = 20000
+login_timeout_seconds = 600
+"""
+
+
+def pss_kib(pid):
+    """Proportional set size of one process (all its threads), in KiB."""
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no Pss for process {pid}")
+
+
+class FerryServer:
+    """ferryd serving `root` (created with `ferryd init`) on 127.0.0.1, TLS or --plain."""
+
+    def __init__(self, bin_dir, root, client_home, tls):
+        self.bin_dir = bin_dir
+        self.root = root
+        self.client_home = client_home
+        self.tls = tls
+        self.process = None
+        self.port = None
+        self._log = None
+
+    @property
+    def home(self):
+        return os.path.join(self.root, "homes", USER)
+
+    def start(self):
+        ferryd = os.path.join(self.bin_dir, "ferryd")
+        subprocess.run([ferryd, "init", self.root], check=True, stdout=subprocess.DEVNULL, timeout=60)
+        with open(os.path.join(self.root, "ferryd.toml"), "w") as config:  # only what differs from defaults
+            config.write(CONFIG)
+        subprocess.run([ferryd, "user", "add", "--root", self.root, "--password-stdin", USER],
+                       input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL, timeout=60)
+        os.makedirs(self.client_home, exist_ok=True)
+        # Info level: the start line names the port; afterwards the server logs a line a session, which is cheap.
+        args = [ferryd, "serve", "--root", self.root, "--listen", "127.0.0.1:0", "--log-level", "info"]
+        if not self.tls:
+            args.append("--plain")
+        self._log = open(os.path.join(self.root, "serve.log"), "w+")
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self._log.seek(0)
+            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", self._log.read())
+            if match:
+                self.port = int(match.group(1))
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"ferryd did not start; see {self._log.name}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def env(self):
+        return dict(os.environ, FERRY_PASSWORD=PASSWORD, HOME=self.client_home)
+
+    def client_args(self, *command):
+        flag = "--accept-new-host" if self.tls else "--plain"
+        return [os.path.join(self.bin_dir, "ferry"), "-q", flag, f"{USER}@{self.address}", *command]
+
+    def client(self, *command, timeout=900):
+        """Runs one client command; returns its wall time in seconds. Raises on failure."""
+        start = time.perf_counter()
+        result = subprocess.run(self.client_args(*command), env=self.env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, timeout=timeout)
+        elapsed = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"ferry {' '.join(command)}: {result.stderr.strip()}")
+        return elapsed
+
+    def load(self, mode, count, timeout=1800):
+        """Runs ferry_load and returns its JSON line as a dict."""
+        args = [os.path.join(self.bin_dir, "ferry_load"), mode]
+        if self.tls:
+            args.append("--tls")
+        args += [self.address, USER, str(count)]
+        result = subprocess.run(args, env=self.env(), capture_output=True, text=True, timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"ferry_load {mode}: {result.stderr.strip()}")
+        return json.loads(result.stdout)
+
+    def pss_kib(self):
+        return pss_kib(self.process.pid)

@@ -1,0 +1,502 @@
+"""bench/run: Ferry side by side with raw loopback TCP, vsftpd (FTP, FTPS) and OpenSSH sftp, in one run.
+
+Every figure is the median of several runs, reported beside a reference measured in the same run; the targets are
+ratios between the two, so a noisy machine moves both sides together.
+"""
+
+import argparse
+import datetime
+import filecmp
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BIN = os.path.join(ROOT, "build", "bin")
+RESULTS = os.path.join(ROOT, "bench", "results")
+sys.path.insert(0, HERE)
+
+from ferry_server import FerryServer  # noqa: E402
+
+MiB = 1 << 20
+
+
+class Figures:
+    """The run's records: one per (scenario, system, measure), with every sample kept."""
+
+    def __init__(self):
+        self.records = []
+
+    def add(self, scenario, system, measure, unit, samples, higher_is_better=True, note=""):
+        samples = [float(s) for s in samples]
+        record = {
+            "scenario": scenario, "system": system, "measure": measure, "unit": unit,
+            "value": statistics.median(samples), "runs": len(samples), "min": min(samples),
+            "median": statistics.median(samples), "max": max(samples), "samples": samples,
+            "higher_is_better": higher_is_better,
+        }
+        if note:
+            record["note"] = note
+        self.records.append(record)
+        print(f"  {scenario:<11} {system:<34} {measure:<24} {record['value']:>12.4g} {unit}", flush=True)
+        return record
+
+    def get(self, scenario, system, measure):
+        for record in self.records:
+            if (record["scenario"], record["system"], record["measure"]) == (scenario, system, measure):
+                return record["value"]
+        return None
+
+
+def repeat(runs, fn, warmup=True):
+    """Runs fn `runs` times (after one untimed warm-up) and returns its results."""
+    if warmup:
+        fn()
+    return [fn() for _ in range(runs)]
+
+
+def make_file(path, size):
+    """A file of `size` pseudo-random bytes (incompressible, so no layer can cheat)."""
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return
+    block = os.urandom(MiB)
+    with open(path, "wb") as out:
+        left = size
+        while left > 0:
+            chunk = block[: min(left, MiB)]
+            out.write(chunk)
+            left -= len(chunk)
+            block = block[1:] + block[:1]
+
+
+def make_tree(path, files, size):
+    """`files` files of `size` bytes in folders of 100, as a tree of projects tends to be."""
+    for i in range(files):
+        folder = os.path.join(path, f"d{i // 100:03d}")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"f{i:05d}.bin"), "wb") as out:
+            out.write(os.urandom(size))
+
+
+def trees_identical(a, b):
+    compared = filecmp.dircmp(a, b)
+    if compared.left_only or compared.right_only or compared.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(a, b, compared.common_files, shallow=False)
+    if mismatch or errors:
+        return False
+    return all(trees_identical(os.path.join(a, d), os.path.join(b, d)) for d in compared.common_dirs)
+
+
+def warm(path):
+    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
+
+
+def link_into(source, home, name):
+    target = os.path.join(home, name)
+    if not os.path.exists(target):
+        os.link(source, target)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.runs = args.runs or 3
+        self.figures = Figures()
+        self.work = tempfile.mkdtemp(prefix="ferry-bench-", dir=args.workdir)
+        self.data = os.path.join(self.work, "data")
+        os.makedirs(self.data)
+        self.large_size = (256 if self.quick else 1024) * MiB
+        self.small_files = 2000 if self.quick else 10000
+        self.clients = 30 if self.quick else 100
+        self.idle_ferry = 200 if self.quick else 1000
+        self.idle_peers = 50 if self.quick else 200
+        self.latency_count = 2000 if self.quick else 10000
+        self.logins = 10 if self.quick else 30
+        self.peers = None
+        self.servers = {}
+
+    # ---- set-up -------------------------------------------------------------------------------------------------
+
+    def prepare_data(self):
+        print(f"data in {self.data}", flush=True)
+        self.large = os.path.join(self.data, "large.bin")
+        make_file(self.large, self.large_size)
+        self.medium = os.path.join(self.data, "c20.bin")
+        make_file(self.medium, 20 * MiB)
+        self.tree = os.path.join(self.data, "tree")
+        make_tree(self.tree, self.small_files, 4096)
+        warm(self.large)
+
+    def start_ferry(self):
+        for tls in (False, True):
+            name = "tls" if tls else "plain"
+            server = FerryServer(BIN, os.path.join(self.work, f"ferry-{name}"),
+                                 os.path.join(self.work, f"client-{name}"), tls).start()
+            link_into(self.large, server.home, "large.bin")
+            link_into(self.medium, server.home, "c20.bin")
+            if tls:
+                shutil.copytree(self.tree, os.path.join(server.home, "tree"))
+            self.servers[name] = server
+
+    def start_peers(self):
+        if self.args.ferry_only:
+            return
+        import peers
+        peers.install_packages()
+        self.peers = peers.Peers(os.path.join(self.work, "peers"), self.data)
+        self.peers.start()
+
+    def stop(self):
+        for server in self.servers.values():
+            server.stop()
+        if self.peers:
+            self.peers.stop()
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    # ---- scenarios ----------------------------------------------------------------------------------------------
+
+    def rate(self, seconds, size=None):
+        return (size or self.large_size) / MiB / seconds
+
+    def scenario_large(self):
+        print("large: one file, download to /dev/null and upload", flush=True)
+        f = self.figures
+        raw = repeat(self.runs, lambda: json.loads(subprocess.run(
+            [os.path.join(BIN, "ferry_raw_tcp"), "stream", self.large], capture_output=True, text=True,
+            check=True, timeout=600).stdout)["seconds"])
+        f.add("large", "raw TCP (sendfile -> 1 MiB reads)", "transfer", "MiB/s", [self.rate(s) for s in raw])
+        if shutil.which("iperf3"):
+            f.add("large", "iperf3 (1 stream)", "transfer", "MiB/s", self.iperf3())
+        for name, server in self.servers.items():
+            label = f"ferry ({'TLS 1.3' if server.tls else '--plain'})"
+            down = repeat(self.runs, lambda: server.client("get", "large.bin", "/dev/null"))
+            f.add("large", label, "download", "MiB/s", [self.rate(s) for s in down])
+            up = []
+            for _ in range(self.runs + 1):
+                up.append(server.client("put", self.large, "upload.bin"))
+                os.remove(os.path.join(server.home, "upload.bin"))
+            f.add("large", label, "upload", "MiB/s", [self.rate(s) for s in up[1:]])
+        if self.peers:
+            p = self.peers
+            target = os.path.join(self.work, "peer-up.bin")
+            for label, down, up in (
+                ("vsftpd FTP (curl)", lambda: p.ftp_download("large.bin", "/dev/null"),
+                 lambda: p.ftp_upload(self.large, "upload.bin")),
+                ("vsftpd FTPS TLS 1.3 (curl)", lambda: p.ftps_download("large.bin", "/dev/null"),
+                 lambda: p.ftps_upload(self.large, "upload.bin")),
+                ("sftp (default cipher)", lambda: p.sftp_download("large.bin", "/dev/null"),
+                 lambda: p.sftp_upload(self.large, "upload.bin")),
+                ("sftp (aes128-gcm)", lambda: p.sftp_download("large.bin", "/dev/null", cipher="aes128-gcm@openssh.com"),
+                 lambda: p.sftp_upload(self.large, "upload.bin", cipher="aes128-gcm@openssh.com")),
+            ):
+                f.add("large", label, "download", "MiB/s", [self.rate(s) for s in repeat(self.runs, down)])
+                f.add("large", label, "upload", "MiB/s", [self.rate(s) for s in repeat(self.runs, up)])
+            if os.path.exists(target):
+                os.remove(target)
+
+    def iperf3(self):
+        """iperf3's single-stream loopback rate; the server takes one test at a time, so a busy answer is retried."""
+        port = free_port()
+        server = subprocess.Popen(["iperf3", "-s", "-B", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            rates, attempts = [], 0
+            while len(rates) < self.runs:
+                attempts += 1
+                if attempts > self.runs + 50:
+                    raise RuntimeError("iperf3 kept failing")
+                result = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "3", "-J"],
+                                        capture_output=True, text=True, timeout=60)
+                try:
+                    report = json.loads(result.stdout)
+                    rates.append(report["end"]["sum_received"]["bits_per_second"] / 8 / MiB)
+                except (ValueError, KeyError):
+                    time.sleep(0.1)  # not listening yet, or still busy with the previous test
+            return rates
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    def scenario_small(self):
+        print(f"small: {self.small_files} files of 4 KiB, get -r and put -r", flush=True)
+        f = self.figures
+        n = self.small_files
+        server = self.servers["tls"]
+        out = os.path.join(self.work, "small-out")
+
+        def ferry_get():
+            shutil.rmtree(out, ignore_errors=True)
+            seconds = server.client("get", "-r", "tree", out)
+            return seconds
+
+        def ferry_put():
+            shutil.rmtree(os.path.join(server.home, "tree-up"), ignore_errors=True)
+            return server.client("put", "-r", self.tree, "tree-up")
+
+        get_times = repeat(self.runs, ferry_get)
+        identical = trees_identical(self.tree, out)
+        f.add("small", "ferry (TLS 1.3)", "get -r", "files/s", [n / s for s in get_times],
+              note="" if identical else "RESULT DIFFERS")
+        put_times = repeat(self.runs, ferry_put)
+        identical = trees_identical(self.tree, os.path.join(server.home, "tree-up"))
+        f.add("small", "ferry (TLS 1.3)", "put -r", "files/s", [n / s for s in put_times],
+              note="" if identical else "RESULT DIFFERS")
+        if self.peers:
+            p = self.peers
+            for label, down, up in (
+                ("rsync -a over ssh", p.rsync_download, p.rsync_upload),
+                ("lftp mirror (FTP)", p.lftp_mirror_download, p.lftp_mirror_upload),
+                ("sftp -r", p.sftp_get_tree, p.sftp_put_tree),
+            ):
+                def get_once(down=down):
+                    shutil.rmtree(out, ignore_errors=True)
+                    return down("tree", out)
+
+                def put_once(up=up):
+                    p.remove_remote_tree("tree-up")
+                    return up(self.tree, "tree-up")
+
+                times = repeat(self.runs, get_once)
+                f.add("small", label, "get -r", "files/s", [n / s for s in times],
+                      note="" if trees_identical(self.tree, out) else "RESULT DIFFERS")
+                times = repeat(self.runs, put_once)
+                f.add("small", label, "put -r", "files/s", [n / s for s in times],
+                      note="" if trees_identical(self.tree, p.remote_path("tree-up")) else "RESULT DIFFERS")
+        shutil.rmtree(out, ignore_errors=True)
+
+    def scenario_concurrent(self):
+        print(f"concurrent: {self.clients} clients at once, each logging in and downloading 20 MiB", flush=True)
+        f = self.figures
+        server = self.servers["tls"]
+        aggregate, slowest = [], []
+        for _ in range(self.runs):
+            starts, procs = [], []
+            for _ in range(self.clients):
+                starts.append(time.perf_counter())
+                procs.append(subprocess.Popen(server.client_args("get", "c20.bin", "/dev/null"), env=server.env(),
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            ends = [None] * len(procs)
+            while any(e is None for e in ends):
+                for i, proc in enumerate(procs):
+                    if ends[i] is None and proc.poll() is not None:
+                        ends[i] = time.perf_counter()
+                        if proc.returncode != 0:
+                            raise RuntimeError("a concurrent ferry client failed")
+                time.sleep(0.002)
+            rates = [20 / (e - s) for s, e in zip(starts, ends)]
+            aggregate.append(20 * self.clients / (max(ends) - min(starts)))
+            slowest.append(min(rates) / statistics.mean(rates))
+        f.add("concurrent", "ferry (TLS 1.3)", "aggregate", "MiB/s", aggregate)
+        f.add("concurrent", "ferry (TLS 1.3)", "slowest / mean", "ratio", slowest)
+        if self.peers:
+            for kind, label in (("ftp", "vsftpd FTP (curl)"), ("sftp", "sftp (default cipher)")):
+                agg, slow = [], []
+                for _ in range(self.runs):
+                    total, per_client = self.peers.concurrent_downloads(kind, self.clients, "c20.bin")
+                    agg.append(total)
+                    slow.append(min(per_client) / statistics.mean(per_client))
+                f.add("concurrent", label, "aggregate", "MiB/s", agg)
+                f.add("concurrent", label, "slowest / mean", "ratio", slow)
+
+    def scenario_latency(self):
+        n = self.latency_count
+        print(f"latency: {n} small requests in a row on one session", flush=True)
+        f = self.figures
+        raw = repeat(self.runs, lambda: json.loads(subprocess.run(
+            [os.path.join(BIN, "ferry_raw_tcp"), "pingpong", "128", str(n)], capture_output=True, text=True,
+            check=True, timeout=600).stdout)["seconds"])
+        f.add("latency", "raw TCP ping-pong (128 bytes)", "round trip", "us", [s / n * 1e6 for s in raw], False)
+        for name, server in self.servers.items():
+            label = f"ferry stat ({'TLS 1.3' if server.tls else '--plain'})"
+            times = repeat(self.runs, lambda: server.load("rtt", n)["seconds"])
+            f.add("latency", label, "round trip", "us", [s / n * 1e6 for s in times], False)
+        if self.peers:
+            f.add("latency", "vsftpd FTP NOOP", "round trip", "us",
+                  [s * 1e6 for s in repeat(self.runs, lambda: self.peers.ftp_noop_rtt(n))], False)
+            f.add("latency", "sftp STAT", "round trip", "us",
+                  [s * 1e6 for s in repeat(self.runs, lambda: self.peers.sftp_stat_rtt(n))], False)
+
+    def scenario_idle(self):
+        print(f"idle memory: server PSS per idle logged-in connection", flush=True)
+        f = self.figures
+        server = self.servers["tls"]
+        samples = []
+        for _ in range(self.runs):
+            before = server.pss_kib()
+            args = [os.path.join(BIN, "ferry_load"), "idle", "--tls", server.address, "bench", str(self.idle_ferry)]
+            holder = subprocess.Popen(args, env=server.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+            line = holder.stdout.readline()
+            if not line.startswith("{"):
+                holder.kill()
+                raise RuntimeError("ferry_load idle failed")
+            time.sleep(0.5)  # let the server settle after the last login (measurement only, not readiness)
+            samples.append((server.pss_kib() - before) / self.idle_ferry)
+            holder.stdin.close()
+            holder.wait(timeout=120)
+        f.add("idle", f"ferry (TLS 1.3), {self.idle_ferry} sessions", "PSS per connection", "KiB", samples, False)
+        if self.peers:
+            for kind, label in (("ftp", "vsftpd FTP"), ("sftp", "sshd + sftp-server")):
+                samples = [self.peers.idle_sessions(kind, self.idle_peers) for _ in range(self.runs)]
+                f.add("idle", f"{label}, {self.idle_peers} sessions", "PSS per connection", "KiB", samples, False)
+
+    def scenario_login(self):
+        print("login: connect + TLS + login + quit", flush=True)
+        f = self.figures
+        n = self.logins
+        for name, server in self.servers.items():
+            label = f"ferry ({'TLS 1.3' if server.tls else '--plain'}), argon2id 64 MiB x 2 passes"
+            times = repeat(self.runs, lambda: server.load("logins", n)["seconds"])
+            f.add("login", label, "logins", "per second", [n / s for s in times])
+        if self.peers:
+            p = self.peers
+            f.add("login", "vsftpd FTP", "logins", "per second", repeat(self.runs, lambda: p.ftp_logins(n)))
+            f.add("login", "vsftpd FTPS", "logins", "per second", repeat(self.runs, lambda: p.ftps_logins(n)))
+            f.add("login", "ssh (ed25519 key)", "logins", "per second", repeat(self.runs, lambda: p.ssh_logins(n)))
+
+    def scenario_micro(self):
+        print("micro: Google Benchmark hot paths", flush=True)
+        result = subprocess.run([os.path.join(BIN, "ferry_micro_bench"), "--benchmark_format=json",
+                                 f"--benchmark_min_time={0.05 if self.quick else 0.3}",
+                                 f"--benchmark_repetitions={self.runs}", "--benchmark_report_aggregates_only=true"],
+                                capture_output=True, text=True, check=True, timeout=900)
+        entries = json.loads(result.stdout)["benchmarks"]
+        # With repetitions, the median aggregate of each; with one run, the run itself.
+        medians = [e for e in entries if e.get("aggregate_name") == "median"] or entries
+        for entry in medians:
+            if entry.get("error_occurred"):
+                raise RuntimeError(f"micro-benchmark {entry['run_name']} failed: {entry.get('error_message')}")
+            if "bytes_per_second" in entry:
+                value, unit, higher = entry["bytes_per_second"] / MiB, "MiB/s", True
+            elif "items_per_second" in entry:
+                value, unit, higher = entry["items_per_second"] / 1e6, "M items/s", True
+            else:
+                value, unit, higher = entry["real_time"], entry["time_unit"], False
+            self.figures.add("micro", entry["run_name"], "median of runs", unit, [value], higher)
+
+    # ---- report -------------------------------------------------------------------------------------------------
+
+    def targets(self):
+        """The issue's targets as same-run ratios: (description, ratio, required, met)."""
+        g = self.figures.get
+        rows = []
+
+        def ratio(what, a, b, need, at_most=False):
+            if a is None or b is None or b == 0:
+                return
+            value = a / b
+            rows.append((what, value, need, value <= need if at_most else value >= need, at_most))
+
+        raw = g("large", "raw TCP (sendfile -> 1 MiB reads)", "transfer")
+        ratio("large download --plain / raw TCP", g("large", "ferry (--plain)", "download"), raw, 0.9)
+        ratio("large upload --plain / raw TCP", g("large", "ferry (--plain)", "upload"), raw, 0.8)
+        tls_down, tls_up = g("large", "ferry (TLS 1.3)", "download"), g("large", "ferry (TLS 1.3)", "upload")
+        ratio("large download TLS / sftp default", tls_down, g("large", "sftp (default cipher)", "download"), 2.0)
+        ratio("large download TLS / FTPS", tls_down, g("large", "vsftpd FTPS TLS 1.3 (curl)", "download"), 1.0)
+        ratio("large upload TLS / FTPS", tls_up, g("large", "vsftpd FTPS TLS 1.3 (curl)", "upload"), 3.0)
+        ratio("large upload TLS / sftp default", tls_up, g("large", "sftp (default cipher)", "upload"), 3.0)
+        for op in ("get -r", "put -r"):
+            mine = g("small", "ferry (TLS 1.3)", op)
+            ratio(f"small {op} / rsync over ssh", mine, g("small", "rsync -a over ssh", op), 1.0)
+            ratio(f"small {op} / sftp -r", mine, g("small", "sftp -r", op), 5.0)
+            ratio(f"small {op} / lftp mirror", mine, g("small", "lftp mirror (FTP)", op), 5.0)
+        ratio("concurrent aggregate / vsftpd FTP", g("concurrent", "ferry (TLS 1.3)", "aggregate"),
+              g("concurrent", "vsftpd FTP (curl)", "aggregate"), 1.0)
+        slowest = g("concurrent", "ferry (TLS 1.3)", "slowest / mean")
+        if slowest is not None:
+            rows.append(("concurrent slowest client / mean", slowest, 0.5, slowest >= 0.5, False))
+        ratio("latency --plain / raw TCP ping-pong", g("latency", "ferry stat (--plain)", "round trip"),
+              g("latency", "raw TCP ping-pong (128 bytes)", "round trip"), 1.5, at_most=True)
+        ratio("latency TLS / raw TCP ping-pong", g("latency", "ferry stat (TLS 1.3)", "round trip"),
+              g("latency", "raw TCP ping-pong (128 bytes)", "round trip"), 1.5, at_most=True)
+        idle = g("idle", f"ferry (TLS 1.3), {self.idle_ferry} sessions", "PSS per connection")
+        if idle is not None:
+            rows.append(("idle memory per connection (KiB)", idle, 64, idle <= 64, True))
+        return rows
+
+    def write(self):
+        os.makedirs(RESULTS, exist_ok=True)
+        machine = machine_description()
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        targets = self.targets()
+        document = {
+            "when": when, "machine": machine, "quick": self.quick, "runs": self.runs,
+            "records": self.figures.records,
+            "targets": [{"target": t, "ratio": r, "required": n, "at_most": m, "met": ok}
+                        for t, r, n, ok, m in targets],
+        }
+        with open(os.path.join(RESULTS, "latest.json"), "w") as out:
+            json.dump(document, out, indent=1)
+        lines = [f"# Ferry benchmarks, {when}{' (quick)' if self.quick else ''}", "",
+                 f"Machine: {machine}. Median of {self.runs} runs after a warm-up; loopback only; page cache warm.",
+                 "", "## Targets (same-run ratios)", "", "| target | ratio | required | met |", "| --- | --- | --- | --- |"]
+        for t, r, n, ok, at_most in targets:
+            lines.append(f"| {t} | {r:.2f} | {'≤' if at_most else '≥'} {n:g} | {'yes' if ok else '**no**'} |")
+        lines += ["", "## Figures", "", "| scenario | system | measure | median | min | max | unit | runs |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in self.figures.records:
+            note = f" ({r['note']})" if r.get("note") else ""
+            lines.append(f"| {r['scenario']} | {r['system']}{note} | {r['measure']} | {r['median']:.4g} | "
+                         f"{r['min']:.4g} | {r['max']:.4g} | {r['unit']} | {r['runs']} |")
+        with open(os.path.join(RESULTS, "latest.md"), "w") as out:
+            out.write("\n".join(lines) + "\n")
+        print(f"wrote {os.path.join(RESULTS, 'latest.md')} and latest.json")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine_description():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+    return f"{os.cpu_count()} x {cpu}, {memory:.0f} GiB RAM, Linux {platform.release()}"
+
+
+SCENARIOS = ["large", "small", "concurrent", "latency", "idle", "login", "micro"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a reduced set, in under 5 minutes")
+    parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="only these scenarios")
+    parser.add_argument("--ferry-only", action="store_true", help="skip vsftpd and sshd (no packages installed)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--workdir", default=None, help="where the temporary work folder goes (default: $TMPDIR)")
+    args = parser.parse_args()
+    bench = Bench(args)
+    try:
+        bench.prepare_data()
+        bench.start_ferry()
+        bench.start_peers()
+        for name in args.only or SCENARIOS:
+            getattr(bench, f"scenario_{name}")()
+        bench.write()
+    finally:
+        bench.stop()
+
+
+if __name__ == "__main__":
+    main()
