@@ -6,7 +6,6 @@ ratios between the two, so a noisy machine moves both sides together.
 
 import argparse
 import datetime
-import filecmp
 import json
 import os
 import platform
@@ -24,6 +23,8 @@ RESULTS = os.path.join(ROOT, "bench", "results")
 sys.path.insert(0, HERE)
 
 from ferry_server import FerryServer  # noqa: E402
+import peers  # noqa: E402
+from peers import same_tree  # noqa: E402
 
 MiB = 1 << 20
 
@@ -85,16 +86,6 @@ def make_tree(path, files, size):
             out.write(os.urandom(size))
 
 
-def trees_identical(a, b):
-    compared = filecmp.dircmp(a, b)
-    if compared.left_only or compared.right_only or compared.funny_files:
-        return False
-    _, mismatch, errors = filecmp.cmpfiles(a, b, compared.common_files, shallow=False)
-    if mismatch or errors:
-        return False
-    return all(trees_identical(os.path.join(a, d), os.path.join(b, d)) for d in compared.common_dirs)
-
-
 def warm(path):
     subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
 
@@ -150,7 +141,6 @@ class Bench:
     def start_peers(self):
         if self.args.ferry_only:
             return
-        import peers
         peers.install_packages()
         self.peers = peers.Peers(os.path.join(self.work, "peers"), self.data)
         self.peers.start()
@@ -244,11 +234,11 @@ class Bench:
             return server.client("put", "-r", self.tree, "tree-up")
 
         get_times = repeat(self.runs, ferry_get)
-        identical = trees_identical(self.tree, out)
+        identical = same_tree(self.tree, out)
         f.add("small", "ferry (TLS 1.3)", "get -r", "files/s", [n / s for s in get_times],
               note="" if identical else "RESULT DIFFERS")
         put_times = repeat(self.runs, ferry_put)
-        identical = trees_identical(self.tree, os.path.join(server.home, "tree-up"))
+        identical = same_tree(self.tree, os.path.join(server.home, "tree-up"))
         f.add("small", "ferry (TLS 1.3)", "put -r", "files/s", [n / s for s in put_times],
               note="" if identical else "RESULT DIFFERS")
         if self.peers:
@@ -263,15 +253,15 @@ class Bench:
                     return down("tree", out)
 
                 def put_once(up=up):
-                    p.remove_remote_tree("tree-up")
+                    shutil.rmtree(os.path.join(self.data, "tree-up"), ignore_errors=True)
                     return up(self.tree, "tree-up")
 
                 times = repeat(self.runs, get_once)
                 f.add("small", label, "get -r", "files/s", [n / s for s in times],
-                      note="" if trees_identical(self.tree, out) else "RESULT DIFFERS")
+                      note="" if same_tree(self.tree, out) else "RESULT DIFFERS")
                 times = repeat(self.runs, put_once)
                 f.add("small", label, "put -r", "files/s", [n / s for s in times],
-                      note="" if trees_identical(self.tree, p.remote_path("tree-up")) else "RESULT DIFFERS")
+                      note="" if same_tree(self.tree, os.path.join(self.data, "tree-up")) else "RESULT DIFFERS")
         shutil.rmtree(out, ignore_errors=True)
 
     def scenario_concurrent(self):
