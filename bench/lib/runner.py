@@ -416,6 +416,8 @@ class Bench:
 
     def write(self):
         os.makedirs(RESULTS, exist_ok=True)
+        # A partial run (--only, --ferry-only) must not replace the last complete table.
+        stem = "partial" if self.args.only or self.args.ferry_only else "latest"
         machine = machine_description()
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         targets = self.targets()
@@ -425,7 +427,7 @@ class Bench:
             "targets": [{"target": t, "ratio": r, "required": n, "at_most": m, "met": ok}
                         for t, r, n, ok, m in targets],
         }
-        with open(os.path.join(RESULTS, "latest.json"), "w") as out:
+        with open(os.path.join(RESULTS, f"{stem}.json"), "w") as out:
             json.dump(document, out, indent=1)
         lines = [f"# Ferry benchmarks, {when}{' (quick)' if self.quick else ''}", "",
                  f"Machine: {machine}. Median of {self.runs} runs after a warm-up; loopback only; page cache warm.",
@@ -438,9 +440,9 @@ class Bench:
             note = f" ({r['note']})" if r.get("note") else ""
             lines.append(f"| {r['scenario']} | {r['system']}{note} | {r['measure']} | {r['median']:.4g} | "
                          f"{r['min']:.4g} | {r['max']:.4g} | {r['unit']} | {r['runs']} |")
-        with open(os.path.join(RESULTS, "latest.md"), "w") as out:
+        with open(os.path.join(RESULTS, f"{stem}.md"), "w") as out:
             out.write("\n".join(lines) + "\n")
-        print(f"wrote {os.path.join(RESULTS, 'latest.md')} and latest.json")
+        print(f"wrote {os.path.join(RESULTS, stem)}.md and {stem}.json")
 
 
 def free_port():

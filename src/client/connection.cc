@@ -16,7 +16,7 @@
 namespace ferry::client {
 namespace {
 
-constexpr std::size_t kReadChunk = 256 * 1024;
+constexpr std::size_t kReadChunk = 1024 * 1024;
 
 protocol::FrameLimits ClientLimits() {
   protocol::FrameLimits limits;
@@ -117,6 +117,48 @@ Result<protocol::Frame> Connection::AwaitReply(std::uint64_t id) {
   Status status = protocol::StatusOfReply(frame->header);
   if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
     if (!status.ok()) return status;  // the server refusing the stream itself
+    connected_ = false;
+    return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
+  }
+  if (!status.ok()) return status;
+  return frame;
+}
+
+Result<protocol::Frame> Connection::AwaitReplyStreaming(std::uint64_t id,
+                                                        const std::function<bool(std::string_view)>& on_body) {
+  protocol::Frame frame;
+  std::uint64_t body_len = 0;
+  while (true) {
+    const auto state = decoder_.NextHead(frame, &body_len);
+    if (state == protocol::FrameDecoder::State::kFrame) break;
+    if (state == protocol::FrameDecoder::State::kError) {
+      connected_ = false;
+      return Status(ErrorCode::kProtocol, "malformed reply from the server: " + decoder_.error().message());
+    }
+    if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
+    auto n = ReadSome(read_buffer_.data(), read_buffer_.size());
+    if (!n.ok()) return n.status();
+    decoder_.Feed(std::string_view(read_buffer_.data(), *n));
+  }
+  bool taking = true;
+  const auto deliver = [&](std::string_view piece) {
+    if (taking && !piece.empty()) taking = on_body(piece);
+  };
+  // What came in with the header first, then the rest straight from the socket, never past this body's end.
+  deliver(decoder_.TakeBody(decoder_.body_remaining()));
+  while (decoder_.body_remaining() > 0) {
+    if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_.size(), decoder_.body_remaining()));
+    auto n = ReadSome(read_buffer_.data(), want);
+    if (!n.ok()) return n.status();
+    decoder_.SkipBody(*n);
+    deliver(std::string_view(read_buffer_.data(), *n));
+  }
+  const Json reply_id = protocol::RequestId(frame.header);
+  Status status = protocol::StatusOfReply(frame.header);
+  if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
+    if (!status.ok()) return status;
     connected_ = false;
     return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
   }

@@ -55,6 +55,12 @@ class Connection {
   // Waits for the next frame, which must answer request `id` (replies come in request order); an error reply
   // becomes the returned Status.
   Result<protocol::Frame> AwaitReply(std::uint64_t id);
+  // The same for a frame whose body may be large (download data): the body is not gathered but handed to
+  // `on_body` in pieces as they arrive, read from the socket straight into one buffer. Returns the header (its
+  // frame's body left empty). Once `on_body` returns false, the rest of the body is read and dropped, so the
+  // connection stays in step; the caller keeps its own record of why.
+  Result<protocol::Frame> AwaitReplyStreaming(std::uint64_t id,
+                                              const std::function<bool(std::string_view)>& on_body);
 
   // Waits until the server has sent something (Receive then has bytes to start on) or `other_fd` (if >= 0) is
   // readable. Returns {server, other}: which of the two are ready. With `return_on_signal`, a signal caught while

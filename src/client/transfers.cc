@@ -407,9 +407,27 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     return error;
   }
   std::uint64_t position = offset;
+  // Data goes from the socket's buffer to the file and the checksum, piece by piece, never gathered in memory.
+  Status written;
+  const auto take = [&](std::string_view piece) {
+    written = file.direct ? WriteSequential(out.get(), piece, file.local) : WriteAt(out.get(), piece, position, partial);
+    if (!written.ok()) return false;
+    checksum.Update(piece);
+    position += piece.size();
+    bar.Advance(piece.size());
+    return true;
+  };
   while (true) {
-    auto frame = c.AwaitReply(id);
+    auto frame = c.AwaitReplyStreaming(id, take);
     if (!frame.ok()) return frame.status();
+    if (!written.ok()) {
+      // A local write failed: read the rest of the stream so the connection stays in step.
+      while (frame->header.value("more", false)) {
+        frame = c.AwaitReply(id);
+        if (!frame.ok()) break;
+      }
+      return written;
+    }
     if (!frame->header.value("more", false)) {
       if (frame->header.value("checksum", "") != checksum.HexDigest()) {
         if (!file.direct) ::unlink(partial.c_str());
@@ -419,18 +437,6 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
       }
       break;
     }
-    const Status written = file.direct ? WriteSequential(out.get(), frame->body, file.local)
-                                       : WriteAt(out.get(), frame->body, position, partial);
-    if (Status s = written; !s.ok()) {
-      while (true) {  // keep the connection in step
-        auto rest = c.AwaitReply(id);
-        if (!rest.ok() || !rest->header.value("more", false)) break;
-      }
-      return s;
-    }
-    checksum.Update(frame->body);
-    position += frame->body.size();
-    bar.Advance(frame->body.size());
   }
   if (file.direct) return Status::Ok();
   if (::ftruncate(out.get(), static_cast<off_t>(position)) != 0) return Status::FromErrno(errno, partial);

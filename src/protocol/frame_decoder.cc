@@ -81,11 +81,49 @@ FrameDecoder::State FrameDecoder::Fail(ErrorCode code, std::string message) {
   buffer_.shrink_to_fit();
   consumed_ = 0;
   pending_header_.reset();
+  streaming_body_ = 0;
   return State::kError;
 }
 
 FrameDecoder::State FrameDecoder::Next(Frame& frame) {
   if (!error_.ok()) return State::kError;
+  if (streaming_body_ > 0) return Fail(ErrorCode::kProtocol, "a streamed frame body was not consumed");
+  if (State head = ParsePendingHeader(); head != State::kFrame) return head;
+  if (buffered() < pending_body_len_) return State::kNeedMore;
+  frame.header = std::move(*pending_header_);
+  pending_header_.reset();
+  frame.body.assign(buffer_, consumed_, pending_body_len_);
+  consumed_ += pending_body_len_;
+  if (consumed_ == buffer_.size()) {
+    buffer_.clear();
+    consumed_ = 0;
+  }
+  return State::kFrame;
+}
+
+FrameDecoder::State FrameDecoder::NextHead(Frame& frame, std::uint64_t* body_len) {
+  if (!error_.ok()) return State::kError;
+  if (streaming_body_ > 0) return Fail(ErrorCode::kProtocol, "a streamed frame body was not consumed");
+  if (State head = ParsePendingHeader(); head != State::kFrame) return head;
+  frame.header = std::move(*pending_header_);
+  frame.body.clear();
+  pending_header_.reset();
+  *body_len = pending_body_len_;
+  streaming_body_ = pending_body_len_;
+  return State::kFrame;
+}
+
+std::string_view FrameDecoder::TakeBody(std::size_t max) {
+  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>({max, streaming_body_, buffered()}));
+  const std::string_view bytes(buffer_.data() + consumed_, n);
+  consumed_ += n;
+  streaming_body_ -= n;
+  return bytes;
+}
+
+void FrameDecoder::SkipBody(std::uint64_t n) { streaming_body_ -= std::min(n, streaming_body_); }
+
+FrameDecoder::State FrameDecoder::ParsePendingHeader() {
   if (!pending_header_) {
     if (buffered() < kLengthPrefixSize) return State::kNeedMore;
     const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + consumed_);
@@ -104,15 +142,6 @@ FrameDecoder::State FrameDecoder::Next(Frame& frame) {
     consumed_ += kLengthPrefixSize + header_len;
     pending_header_ = std::move(header).value();
     pending_body_len_ = body_len;
-  }
-  if (buffered() < pending_body_len_) return State::kNeedMore;
-  frame.header = std::move(*pending_header_);
-  pending_header_.reset();
-  frame.body.assign(buffer_, consumed_, pending_body_len_);
-  consumed_ += pending_body_len_;
-  if (consumed_ == buffer_.size()) {
-    buffer_.clear();
-    consumed_ = 0;
   }
   return State::kFrame;
 }

@@ -420,6 +420,19 @@ TEST_F(TransferIntegration, GetIntoALocalFolder) {
   EXPECT_THAT(Names(local_ / "into"), ::testing::ElementsAre("remote.txt"));
 }
 
+// A local write that fails in the middle of a download (a full disk: /dev/full) is reported, and the rest of the
+// stream is read so that the session goes on: the next download on the same connection arrives intact.
+TEST_F(TransferIntegration, ALocalWriteFailureMidDownloadLeavesTheSessionUsable) {
+  const std::string data = RandomBytes(9 * 1024 * 1024, 31);
+  WriteFile(Home("big.bin"), data);
+  const std::string copy = local_ / "copy.bin";
+  const auto result =
+      server_.Client("alice", "alice-secret", {}, "-get big.bin /dev/full\nget big.bin " + copy + "\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, ::testing::HasSubstr("/dev/full"));
+  EXPECT_TRUE(ReadFile(copy) == data);
+}
+
 TEST_F(TransferIntegration, PutReplacesAnExistingRemoteFileWithoutTruncatingIt) {
   WriteFile(Home("over.txt"), "the old content, longer than the new one");
   const int old_fd = ::open(Home("over.txt").c_str(), O_RDONLY | O_CLOEXEC);

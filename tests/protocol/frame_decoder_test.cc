@@ -479,3 +479,68 @@ TEST(AppendFrame, BatchesFramesIntoOneBuffer) {
 
 }  // namespace
 }  // namespace ferry::protocol
+
+namespace ferry::protocol {
+namespace {
+
+// Streams bodies with NextHead/TakeBody/SkipBody, as the client does for downloads: some body bytes come through the
+// decoder's buffer, the rest "straight from the socket" (skipped), and the frames after it decode as usual.
+TEST(FrameDecoderStreaming, BodiesStreamInPiecesAndTheNextFrameFollows) {
+  const std::string body(100000, 'b');
+  const std::string first = EncodeFrame(Json{{"op", "data"}, {"n", 1}}, body);
+  const std::string stream = first + EncodeFrame(Json{{"op", "tail"}});
+  const std::size_t header_end = first.size() - body.size();
+  for (const std::size_t fed_first : {header_end, header_end + 5000, stream.size()}) {
+    FrameDecoder decoder;
+    Frame frame;
+    std::uint64_t body_len = 0;
+    decoder.Feed(std::string_view(stream).substr(0, 3));
+    EXPECT_EQ(decoder.NextHead(frame, &body_len), FrameDecoder::State::kNeedMore);
+    decoder.Feed(std::string_view(stream).substr(3, fed_first - 3));
+    ASSERT_EQ(decoder.NextHead(frame, &body_len), FrameDecoder::State::kFrame);
+    EXPECT_EQ(frame.header.value("n", 0), 1);
+    EXPECT_TRUE(frame.body.empty());
+    ASSERT_EQ(body_len, body.size());
+    // What was buffered comes from the decoder...
+    std::string got(decoder.TakeBody(decoder.body_remaining()));
+    EXPECT_EQ(got.size(), std::min(fed_first - header_end, body.size()));
+    // ...and the rest as if read from the socket past it.
+    const std::size_t rest = decoder.body_remaining();
+    EXPECT_EQ(rest, body.size() - got.size());
+    got += stream.substr(header_end + got.size(), rest);
+    decoder.SkipBody(rest);
+    EXPECT_EQ(got, body);
+    EXPECT_EQ(decoder.body_remaining(), 0u);
+    const std::size_t fed = std::max(fed_first, first.size());
+    if (fed < stream.size()) decoder.Feed(std::string_view(stream).substr(fed));
+    ASSERT_EQ(decoder.Next(frame), FrameDecoder::State::kFrame);
+    EXPECT_EQ(frame.header.value("op", ""), "tail");
+    EXPECT_TRUE(decoder.at_frame_boundary());
+  }
+}
+
+TEST(FrameDecoderStreaming, TakingAnotherFrameBeforeTheBodyIsConsumedIsAnError) {
+  FrameDecoder decoder;
+  decoder.Feed(EncodeFrame(Json{{"op", "data"}}, "12345") + EncodeFrame(Json{{"op", "next"}}));
+  Frame frame;
+  std::uint64_t body_len = 0;
+  ASSERT_EQ(decoder.NextHead(frame, &body_len), FrameDecoder::State::kFrame);
+  EXPECT_EQ(decoder.TakeBody(2), "12");
+  EXPECT_FALSE(decoder.at_frame_boundary());
+  EXPECT_EQ(decoder.Next(frame), FrameDecoder::State::kError);
+}
+
+TEST(FrameDecoderStreaming, AFrameWithoutABodyNeedsNothingMore) {
+  FrameDecoder decoder;
+  decoder.Feed(EncodeFrame(Json{{"op", "tail"}, {"more", false}}));
+  Frame frame;
+  std::uint64_t body_len = 7;
+  ASSERT_EQ(decoder.NextHead(frame, &body_len), FrameDecoder::State::kFrame);
+  EXPECT_EQ(body_len, 0u);
+  EXPECT_EQ(decoder.body_remaining(), 0u);
+  EXPECT_TRUE(decoder.TakeBody(100).empty());
+  EXPECT_TRUE(decoder.at_frame_boundary());
+}
+
+}  // namespace
+}  // namespace ferry::protocol
