@@ -105,13 +105,13 @@ class Bench:
         self.work = tempfile.mkdtemp(prefix="ferry-bench-", dir=args.workdir)
         self.data = os.path.join(self.work, "data")
         os.makedirs(self.data)
-        self.large_size = (256 if self.quick else 1024) * MiB
-        self.small_files = 2000 if self.quick else 10000
-        self.clients = 30 if self.quick else 100
-        self.idle_ferry = 200 if self.quick else 1000
-        self.idle_peers = 50 if self.quick else 200
-        self.latency_count = 2000 if self.quick else 10000
-        self.logins = 10 if self.quick else 30
+        self.large_size = (128 if self.quick else 1024) * MiB
+        self.small_files = 1000 if self.quick else 10000
+        self.clients = 20 if self.quick else 100
+        self.idle_ferry = 100 if self.quick else 1000
+        self.idle_peers = 30 if self.quick else 200
+        self.latency_count = 1000 if self.quick else 10000
+        self.logins = 5 if self.quick else 30
         self.peers = None
         self.servers = {}
 
@@ -357,7 +357,7 @@ class Bench:
     def scenario_micro(self):
         print("micro: Google Benchmark hot paths", flush=True)
         result = subprocess.run([os.path.join(BIN, "ferry_micro_bench"), "--benchmark_format=json",
-                                 f"--benchmark_min_time={0.05 if self.quick else 0.3}",
+                                 f"--benchmark_min_time={0.02 if self.quick else 0.3}",
                                  f"--benchmark_repetitions={self.runs}", "--benchmark_report_aggregates_only=true"],
                                 capture_output=True, text=True, check=True, timeout=900)
         entries = json.loads(result.stdout)["benchmarks"]
@@ -484,7 +484,9 @@ def main():
         bench.start_ferry()
         bench.start_peers()
         for name in args.only or SCENARIOS:
+            started = time.monotonic()
             getattr(bench, f"scenario_{name}")()
+            print(f"  ({name} took {time.monotonic() - started:.0f} s)", flush=True)
         bench.write()
     finally:
         bench.stop()
