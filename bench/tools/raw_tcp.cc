@@ -31,13 +31,24 @@ namespace {
   std::exit(1);
 }
 
-// A listening socket on 127.0.0.1:0; returns it and sets *port.
-int Listen(std::uint16_t* port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) Die("socket");
+sockaddr_in Loopback(std::uint16_t port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  return address;
+}
+
+int TcpSocket() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) Die("socket");
+  return fd;
+}
+
+// A listening socket on 127.0.0.1:0; returns it and sets *port.
+int Listen(std::uint16_t* port) {
+  const int fd = TcpSocket();
+  sockaddr_in address = Loopback(0);
   socklen_t length = sizeof address;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) Die("bind");
   if (::listen(fd, 1) != 0) Die("listen");
@@ -47,12 +58,8 @@ int Listen(std::uint16_t* port) {
 }
 
 int Connect(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) Die("socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
+  const int fd = TcpSocket();
+  sockaddr_in address = Loopback(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) Die("connect");
   return fd;
 }

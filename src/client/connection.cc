@@ -113,8 +113,12 @@ Status Connection::SendFrame(Json header, std::string_view body) {
 Result<protocol::Frame> Connection::AwaitReply(std::uint64_t id) {
   auto frame = Receive();
   if (!frame.ok()) return frame.status();
-  const Json reply_id = protocol::RequestId(frame->header);
-  Status status = protocol::StatusOfReply(frame->header);
+  return MatchReply(id, std::move(frame).value());
+}
+
+Result<protocol::Frame> Connection::MatchReply(std::uint64_t id, protocol::Frame frame) {
+  const Json reply_id = protocol::RequestId(frame.header);
+  Status status = protocol::StatusOfReply(frame.header);
   if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
     if (!status.ok()) return status;  // the server refusing the stream itself
     connected_ = false;
@@ -126,20 +130,9 @@ Result<protocol::Frame> Connection::AwaitReply(std::uint64_t id) {
 
 Result<protocol::Frame> Connection::AwaitReplyStreaming(std::uint64_t id,
                                                         const std::function<bool(std::string_view)>& on_body) {
-  protocol::Frame frame;
   std::uint64_t body_len = 0;
-  while (true) {
-    const auto state = decoder_.NextHead(frame, &body_len);
-    if (state == protocol::FrameDecoder::State::kFrame) break;
-    if (state == protocol::FrameDecoder::State::kError) {
-      connected_ = false;
-      return Status(ErrorCode::kProtocol, "malformed reply from the server: " + decoder_.error().message());
-    }
-    if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
-    auto n = ReadSome(read_buffer_.data(), read_buffer_.size());
-    if (!n.ok()) return n.status();
-    decoder_.Feed(std::string_view(read_buffer_.data(), *n));
-  }
+  auto frame = ReceiveNext(&body_len);
+  if (!frame.ok()) return frame.status();
   bool taking = true;
   const auto deliver = [&](std::string_view piece) {
     if (taking && !piece.empty()) taking = on_body(piece);
@@ -155,15 +148,7 @@ Result<protocol::Frame> Connection::AwaitReplyStreaming(std::uint64_t id,
     decoder_.SkipBody(*n);
     deliver(std::string_view(read_buffer_.data(), *n));
   }
-  const Json reply_id = protocol::RequestId(frame.header);
-  Status status = protocol::StatusOfReply(frame.header);
-  if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
-    if (!status.ok()) return status;
-    connected_ = false;
-    return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
-  }
-  if (!status.ok()) return status;
-  return frame;
+  return MatchReply(id, std::move(frame).value());
 }
 
 Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return_on_signal) {
@@ -178,10 +163,12 @@ Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return
   return std::pair{fds[0].revents != 0, other_fd >= 0 && fds[1].revents != 0};
 }
 
-Result<protocol::Frame> Connection::Receive() {
+Result<protocol::Frame> Connection::Receive() { return ReceiveNext(nullptr); }
+
+Result<protocol::Frame> Connection::ReceiveNext(std::uint64_t* body_len) {
   protocol::Frame frame;
   while (true) {
-    const auto state = decoder_.Next(frame);
+    const auto state = body_len != nullptr ? decoder_.NextHead(frame, body_len) : decoder_.Next(frame);
     if (state == protocol::FrameDecoder::State::kFrame) return frame;
     if (state == protocol::FrameDecoder::State::kError) {
       connected_ = false;

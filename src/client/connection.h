@@ -75,6 +75,11 @@ class Connection {
   Status WriteAll(const std::string& bytes);
   Result<std::size_t> ReadSome(char* data, std::size_t size);
   Status Broken(const std::string& what, const asio::error_code& error);
+  // Decodes the next frame, reading from the server as needed; with `body_len`, only its head (its body is then
+  // the caller's to consume, see FrameDecoder::NextHead).
+  Result<protocol::Frame> ReceiveNext(std::uint64_t* body_len);
+  // `frame` if it answers request `id` successfully; else the server's error, or EPROTO for a stray id.
+  Result<protocol::Frame> MatchReply(std::uint64_t id, protocol::Frame frame);
 
   asio::io_context io_;
   asio::ssl::context tls_context_;
