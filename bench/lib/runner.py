@@ -123,6 +123,8 @@ class Bench:
         make_file(self.large, self.large_size)
         self.medium = os.path.join(self.data, "c20.bin")
         make_file(self.medium, 20 * MiB)
+        self.empty = os.path.join(self.data, "empty.bin")
+        open(self.empty, "wb").close()
         self.tree = os.path.join(self.data, "tree")
         make_tree(self.tree, self.small_files, 4096)
         warm(self.large)
@@ -134,6 +136,7 @@ class Bench:
                                  os.path.join(self.work, f"client-{name}"), tls).start()
             link_into(self.large, server.home, "large.bin")
             link_into(self.medium, server.home, "c20.bin")
+            link_into(self.empty, server.home, "empty.bin")
             if tls:
                 shutil.copytree(self.tree, os.path.join(server.home, "tree"))
             self.servers[name] = server
@@ -158,6 +161,20 @@ class Bench:
     def rate(self, seconds, size=None):
         return (size or self.large_size) / MiB / seconds
 
+    def add_transfer(self, label, measure, seconds, setup):
+        """Records one direction twice: end to end (the client process's wall time, session set-up included) and
+        the transfer rate, which leaves out the same system's median set-up (connect, handshake, login and a
+        zero-byte transfer, measured in this run), as the raw TCP stream leaves out its connect."""
+        f = self.figures
+        f.add("large", label, f"{measure}, end to end", "MiB/s", [self.rate(s) for s in seconds])
+        f.add("large", label, measure, "MiB/s", [self.rate(max(s - setup, 1e-6)) for s in seconds])
+
+    def setup_time(self, label, fn):
+        """Median wall time of a whole session that moves no bytes (the fixed cost beside each transfer)."""
+        samples = repeat(max(self.runs, 5), fn)
+        self.figures.add("large", label, "session set-up", "ms", [s * 1e3 for s in samples], False)
+        return statistics.median(samples)
+
     def scenario_large(self):
         print("large: one file, download to /dev/null and upload", flush=True)
         f = self.figures
@@ -169,30 +186,34 @@ class Bench:
             f.add("large", "iperf3 (1 stream)", "transfer", "MiB/s", self.iperf3())
         for name, server in self.servers.items():
             label = f"ferry ({'TLS 1.3' if server.tls else '--plain'})"
+            setup = self.setup_time(label, lambda: server.client("get", "empty.bin", "/dev/null"))
             down = repeat(self.runs, lambda: server.client("get", "large.bin", "/dev/null"))
-            f.add("large", label, "download", "MiB/s", [self.rate(s) for s in down])
+            self.add_transfer(label, "download", down, setup)
             up = []
             for _ in range(self.runs + 1):
                 up.append(server.client("put", self.large, "upload.bin"))
                 os.remove(os.path.join(server.home, "upload.bin"))
-            f.add("large", label, "upload", "MiB/s", [self.rate(s) for s in up[1:]])
+            self.add_transfer(label, "upload", up[1:], setup)
         if self.peers:
             p = self.peers
-            target = os.path.join(self.work, "peer-up.bin")
-            for label, down, up in (
-                ("vsftpd FTP (curl)", lambda: p.ftp_download("large.bin", "/dev/null"),
+            gcm = "aes128-gcm@openssh.com"
+            for label, empty, down, up in (
+                ("vsftpd FTP (curl)", lambda: p.ftp_download("empty.bin", "/dev/null"),
+                 lambda: p.ftp_download("large.bin", "/dev/null"),
                  lambda: p.ftp_upload(self.large, "upload.bin")),
-                ("vsftpd FTPS TLS 1.3 (curl)", lambda: p.ftps_download("large.bin", "/dev/null"),
+                ("vsftpd FTPS TLS 1.3 (curl)", lambda: p.ftps_download("empty.bin", "/dev/null"),
+                 lambda: p.ftps_download("large.bin", "/dev/null"),
                  lambda: p.ftps_upload(self.large, "upload.bin")),
-                ("sftp (default cipher)", lambda: p.sftp_download("large.bin", "/dev/null"),
+                ("sftp (default cipher)", lambda: p.sftp_download("empty.bin", "/dev/null"),
+                 lambda: p.sftp_download("large.bin", "/dev/null"),
                  lambda: p.sftp_upload(self.large, "upload.bin")),
-                ("sftp (aes128-gcm)", lambda: p.sftp_download("large.bin", "/dev/null", cipher="aes128-gcm@openssh.com"),
-                 lambda: p.sftp_upload(self.large, "upload.bin", cipher="aes128-gcm@openssh.com")),
+                ("sftp (aes128-gcm)", lambda: p.sftp_download("empty.bin", "/dev/null", cipher=gcm),
+                 lambda: p.sftp_download("large.bin", "/dev/null", cipher=gcm),
+                 lambda: p.sftp_upload(self.large, "upload.bin", cipher=gcm)),
             ):
-                f.add("large", label, "download", "MiB/s", [self.rate(s) for s in repeat(self.runs, down)])
-                f.add("large", label, "upload", "MiB/s", [self.rate(s) for s in repeat(self.runs, up)])
-            if os.path.exists(target):
-                os.remove(target)
+                setup = self.setup_time(label, empty)
+                self.add_transfer(label, "download", repeat(self.runs, down), setup)
+                self.add_transfer(label, "upload", repeat(self.runs, up), setup)
 
     def iperf3(self):
         """iperf3's single-stream loopback rate; the server takes one test at a time, so a busy answer is retried."""
@@ -222,47 +243,57 @@ class Bench:
         f = self.figures
         n = self.small_files
         server = self.servers["tls"]
-        out = os.path.join(self.work, "small-out")
+        # Every run writes a tree of a new name, and the trees are removed only when every system has run: deleting
+        # 10,000 files just before the next run would make the file system skip their recently freed inodes while
+        # allocating new ones (ext4 does so for a minute), which costs whichever system runs next, not the system.
+        made = []
+
+        def fresh(parent, stem):
+            path = os.path.join(parent, f"{stem}-{len(made)}")
+            made.append(path)
+            return path
 
         def ferry_get():
-            shutil.rmtree(out, ignore_errors=True)
-            seconds = server.client("get", "-r", "tree", out)
-            return seconds
+            ferry_get.out = fresh(self.work, "small-out")
+            return server.client("get", "-r", "tree", ferry_get.out)
 
         def ferry_put():
-            shutil.rmtree(os.path.join(server.home, "tree-up"), ignore_errors=True)
-            return server.client("put", "-r", self.tree, "tree-up")
+            ferry_put.out = fresh(server.home, "tree-up")
+            return server.client("put", "-r", self.tree, os.path.basename(ferry_put.out))
 
-        get_times = repeat(self.runs, ferry_get)
-        identical = same_tree(self.tree, out)
-        f.add("small", "ferry (TLS 1.3)", "get -r", "files/s", [n / s for s in get_times],
-              note="" if identical else "RESULT DIFFERS")
-        put_times = repeat(self.runs, ferry_put)
-        identical = same_tree(self.tree, os.path.join(server.home, "tree-up"))
-        f.add("small", "ferry (TLS 1.3)", "put -r", "files/s", [n / s for s in put_times],
-              note="" if identical else "RESULT DIFFERS")
-        if self.peers:
-            p = self.peers
-            for label, down, up in (
-                ("rsync -a over ssh", p.rsync_download, p.rsync_upload),
-                ("lftp mirror (FTP)", p.lftp_mirror_download, p.lftp_mirror_upload),
-                ("sftp -r", p.sftp_get_tree, p.sftp_put_tree),
-            ):
-                def get_once(down=down):
-                    shutil.rmtree(out, ignore_errors=True)
-                    return down("tree", out)
+        try:
+            get_times = repeat(self.runs, ferry_get)
+            f.add("small", "ferry (TLS 1.3)", "get -r", "files/s", [n / s for s in get_times],
+                  note="" if same_tree(self.tree, ferry_get.out) else "RESULT DIFFERS")
+            put_times = repeat(self.runs, ferry_put)
+            f.add("small", "ferry (TLS 1.3)", "put -r", "files/s", [n / s for s in put_times],
+                  note="" if same_tree(self.tree, ferry_put.out) else "RESULT DIFFERS")
+            if self.peers:
+                p = self.peers
+                for label, down, up in (
+                    ("rsync -a over ssh", p.rsync_download, p.rsync_upload),
+                    ("lftp mirror (FTP)", p.lftp_mirror_download, p.lftp_mirror_upload),
+                    ("sftp -r", p.sftp_get_tree, p.sftp_put_tree),
+                ):
+                    last = {}
 
-                def put_once(up=up):
-                    shutil.rmtree(os.path.join(self.data, "tree-up"), ignore_errors=True)
-                    return up(self.tree, "tree-up")
+                    def get_once(down=down, last=last):
+                        last["get"] = fresh(self.work, "small-out")
+                        return down("tree", last["get"])
 
-                times = repeat(self.runs, get_once)
-                f.add("small", label, "get -r", "files/s", [n / s for s in times],
-                      note="" if same_tree(self.tree, out) else "RESULT DIFFERS")
-                times = repeat(self.runs, put_once)
-                f.add("small", label, "put -r", "files/s", [n / s for s in times],
-                      note="" if same_tree(self.tree, os.path.join(self.data, "tree-up")) else "RESULT DIFFERS")
-        shutil.rmtree(out, ignore_errors=True)
+                    def put_once(up=up, last=last):
+                        last["put"] = fresh(self.data, "tree-up")
+                        return up(self.tree, os.path.basename(last["put"]))
+
+                    times = repeat(self.runs, get_once)
+                    f.add("small", label, "get -r", "files/s", [n / s for s in times],
+                          note="" if same_tree(self.tree, last["get"]) else "RESULT DIFFERS")
+                    times = repeat(self.runs, put_once)
+                    f.add("small", label, "put -r", "files/s", [n / s for s in times],
+                          note="" if same_tree(self.tree, last["put"]) else "RESULT DIFFERS")
+        finally:
+            for path in made:
+                shutil.rmtree(path, ignore_errors=True)
 
     def scenario_concurrent(self):
         print(f"concurrent: {self.clients} clients at once, each logging in and downloading 20 MiB", flush=True)

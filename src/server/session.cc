@@ -82,17 +82,33 @@ std::size_t SessionRegistry::live() {
       std::count_if(handles_.begin(), handles_.end(), [](const auto& weak) { return !weak.expired(); }));
 }
 
+// The watchdog is lazy: Arm and Disarm only move `deadline_`, and the timer, once started, wakes at its expiry,
+// finds the current deadline and either closes the connection, sleeps again until it, or stops (disarmed). So a
+// request costs no timer system calls; only a deadline earlier than the pending expiry restarts the timer.
 void Session::Arm(std::chrono::steady_clock::duration limit) {
-  watchdog_.expires_after(limit);
-  watchdog_.async_wait([state = handle_](const asio::error_code& error) {
-    if (error || state->socket == nullptr) return;
+  deadline_ = std::chrono::steady_clock::now() + limit;
+  if (watchdog_pending_ && watchdog_.expiry() <= deadline_) return;
+  StartWatchdog(deadline_);
+}
+
+void Session::Disarm() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+
+void Session::StartWatchdog(std::chrono::steady_clock::time_point at) {
+  watchdog_pending_ = true;
+  watchdog_.expires_at(at);  // a wait still pending ends with operation_aborted and does nothing
+  watchdog_.async_wait([this, state = handle_](const asio::error_code& error) {
+    if (error || state->socket == nullptr) return;  // superseded, or the session (and `this`) is gone
+    watchdog_pending_ = false;
+    if (deadline_ == std::chrono::steady_clock::time_point::max()) return;  // disarmed: the next Arm restarts it
+    if (std::chrono::steady_clock::now() < deadline_) {
+      StartWatchdog(deadline_);
+      return;
+    }
     state->watchdog_fired = true;
     asio::error_code ignored;
     state->socket->close(ignored);  // the pending read or write ends with an error
   });
 }
-
-void Session::Disarm() { watchdog_.cancel(); }
 
 asio::awaitable<void> Session::Run() {
   peer_ = transport_.PeerName();

@@ -161,12 +161,15 @@ class Session {
   // cannot hold a session). Disarm() after it completes.
   void Arm(std::chrono::steady_clock::duration limit);
   void Disarm();
+  void StartWatchdog(std::chrono::steady_clock::time_point at);
 
   Transport transport_;
   const SessionEnvironment& env_;
   // Shared with the watchdog's handler and the registry, which may outlive the session; `socket` is cleared then.
   std::shared_ptr<SessionHandle> handle_;
   asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();  // max: disarmed
+  bool watchdog_pending_ = false;  // a wait is outstanding on watchdog_
   std::chrono::steady_clock::time_point login_deadline_;
   std::string peer_;      // "address:port"
   std::string address_;   // the client's IP address alone, for throttling

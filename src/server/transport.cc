@@ -10,6 +10,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 namespace ferry::server {
 namespace {
@@ -26,7 +28,21 @@ asio::awaitable<asio::error_code> Transport::Handshake() {
 
 asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(char* data, std::size_t size) {
   if (auto* tls = std::get_if<TlsStream>(&stream_)) {
-    co_return co_await tls->async_read_some(asio::buffer(data, size), kNoThrow);
+    auto [error, n] = co_await tls->async_read_some(asio::buffer(data, size), kNoThrow);
+    if (error) co_return std::tuple(error, n);
+    // One read yields one TLS record (16 KiB at most), but the socket read behind it took in whatever had arrived.
+    // Decrypt the records already here too, without waiting: pipelined requests are then handled, and answered,
+    // together. SSL_read on the stream's own SSL object reads only the bytes buffered in it (a memory BIO); when a
+    // record is incomplete it stops, and the next read waits for the rest as usual.
+    SSL* ssl = tls->native_handle();
+    while (n < size) {
+      ::ERR_clear_error();
+      const int more = ::SSL_read(ssl, data + n, static_cast<int>(std::min<std::size_t>(size - n, 1 << 30)));
+      if (more <= 0) break;  // nothing complete buffered, or an error the next read will report
+      n += static_cast<std::size_t>(more);
+    }
+    ::ERR_clear_error();
+    co_return std::tuple(asio::error_code{}, n);
   }
   co_return co_await std::get<asio::ip::tcp::socket>(stream_).async_read_some(asio::buffer(data, size), kNoThrow);
 }
@@ -36,8 +52,22 @@ asio::awaitable<asio::error_code> Transport::WriteAll(const std::string& bytes) 
     auto [error, n] = co_await asio::async_write(*tls, asio::buffer(bytes), kNoThrow);
     co_return error;
   }
-  auto [error, n] = co_await asio::async_write(std::get<asio::ip::tcp::socket>(stream_), asio::buffer(bytes), kNoThrow);
-  co_return error;
+  // Plain TCP: one send(2) straight away, which nearly always takes everything (a reply is small, the socket buffer
+  // large). Only the rest, if any, waits on the event loop; so a request costs no handler hand-off for its reply.
+  auto& socket = std::get<asio::ip::tcp::socket>(stream_);
+  asio::error_code error;
+  if (!socket.non_blocking()) socket.non_blocking(true, error);
+  if (error) co_return error;
+  const std::size_t sent = socket.write_some(asio::buffer(bytes), error);
+  if (error == asio::error::would_block || error == asio::error::try_again) {
+    error.clear();
+  } else if (error) {
+    co_return error;
+  }
+  if (sent == bytes.size()) co_return asio::error_code{};
+  auto [rest_error, n] = co_await asio::async_write(socket, asio::buffer(bytes.data() + sent, bytes.size() - sent),
+                                                    kNoThrow);
+  co_return rest_error;
 }
 
 asio::awaitable<asio::error_code> Transport::SendFile(int fd, std::uint64_t offset, std::uint64_t count) {

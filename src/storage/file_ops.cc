@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -58,6 +59,22 @@ FileInfo InfoFromStat(std::string name, const struct stat& st) {
 std::string BaseName(std::string_view virtual_path) {
   if (virtual_path == "/") return "/";
   return std::string(virtual_path.substr(virtual_path.rfind('/') + 1));
+}
+
+// The name of the folder an absolute path without ".." components names: its last component other than ".", or
+// "/" for the root. Nothing when the path is relative or climbs (then only the kernel knows where it ends).
+std::optional<std::string> LexicalFolderName(std::string_view path) {
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  std::string_view last = "/";
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    const std::string_view part = path.substr(0, slash);
+    if (part == "..") return std::nullopt;
+    if (!part.empty() && part != ".") last = part;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return std::string(last);
 }
 
 // Takes what `st` describes out of `change` (if any).
@@ -122,6 +139,8 @@ Result<FileInfo> StatPath(const HomeDir& home, std::string_view path) {
     if (!fd.ok()) return fd.status();
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return Status::FromErrno(errno, path);
+    // The folder's name: read off the path itself when it climbs nowhere (no ".."), else asked of the kernel.
+    if (auto lexical = LexicalFolderName(path)) return InfoFromStat(*lexical, st);
     auto virtual_path = home.VirtualPathOf(fd->get());
     return InfoFromStat(virtual_path.ok() ? BaseName(*virtual_path) : std::string(name), st);
   }

@@ -152,7 +152,7 @@ Result<std::unique_ptr<UserStore>> UserStore::Open(const std::string& db_path, b
   sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
   if (Status s = Exec(db.get(), "PRAGMA journal_mode=WAL", "enabling WAL"); !s.ok()) return s;
 
-  std::unique_ptr<UserStore> store(new UserStore(db.release()));
+  std::unique_ptr<UserStore> store(new UserStore(db.release(), db_path));
   if (Status s = store->Migrate(); !s.ok()) return s;
   // Computed before the store is used so that Verify never has to: an unknown user then costs one verification,
   // like a known one.
@@ -160,7 +160,48 @@ Result<std::unique_ptr<UserStore>> UserStore::Open(const std::string& db_path, b
   return store;
 }
 
-UserStore::UserStore(sqlite3* db) : db_(db) {}
+UserStore::UserStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+namespace {
+
+// How old the newest change to the database files must be before answers read after it are cached: far beyond
+// the granularity of file timestamps, so that any later commit is sure to move them.
+constexpr std::int64_t kSettledNs = 250'000'000;
+
+}  // namespace
+
+bool UserStore::CacheUsable() {
+  const auto stamp_of = [](const std::string& path) {
+    FileStamp file;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      file.exists = true;
+      file.device = st.st_dev;
+      file.inode = st.st_ino;
+      file.size = static_cast<std::uint64_t>(st.st_size);
+      file.mtime_ns = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+    }
+    return file;
+  };
+  const DatabaseStamp now{stamp_of(path_), stamp_of(path_ + "-wal")};
+  if (!now.db.exists) {
+    DropCache();
+    return false;
+  }
+  if (!stamp_ || !(*stamp_ == now)) {
+    DropCache();
+    stamp_ = now;
+  }
+  struct timespec wall {};
+  ::clock_gettime(CLOCK_REALTIME, &wall);
+  const std::int64_t wall_ns = std::int64_t{wall.tv_sec} * 1'000'000'000 + wall.tv_nsec;
+  return wall_ns - std::max(now.db.mtime_ns, now.wal.mtime_ns) >= kSettledNs;
+}
+
+void UserStore::DropCache() {
+  permissions_cache_.clear();
+  quota_cache_.clear();
+}
 
 UserStore::~UserStore() {
   sqlite3_close_v2(db_);
@@ -230,6 +271,7 @@ Status UserStore::Add(std::string_view name, std::string_view password, const Pa
   if (!hash.ok()) return hash.status();
 
   std::lock_guard lock(mutex_);
+  DropCache();
   auto statement = Prepare(db_, "INSERT INTO users(name, password_hash, created) VALUES(?1, ?2, ?3)");
   if (!statement.ok()) return statement.status();
   sqlite3_stmt* insert = statement->get();
@@ -246,6 +288,7 @@ Status UserStore::Add(std::string_view name, std::string_view password, const Pa
 
 Status UserStore::Remove(std::string_view name) {
   std::lock_guard lock(mutex_);
+  DropCache();
   auto statement = Prepare(db_, "DELETE FROM users WHERE name = ?1");
   if (!statement.ok()) return statement.status();
   if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
@@ -290,13 +333,19 @@ std::optional<UserRecord> UserStore::Find(std::string_view name) {
 
 Result<UserQuota> UserStore::Quota(std::string_view name) {
   std::lock_guard lock(mutex_);
+  const bool cache = CacheUsable();
+  if (cache) {
+    if (auto it = quota_cache_.find(std::string(name)); it != quota_cache_.end()) return it->second;
+  }
   auto statement = Prepare(db_, "SELECT quota_bytes, quota_files FROM users WHERE name = ?1");
   if (!statement.ok()) return statement.status();
   if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
   const int rc = sqlite3_step(statement->get());
   if (rc == SQLITE_DONE) return NoSuchUser(name);
   if (rc != SQLITE_ROW) return SqliteError(db_, "reading a quota");
-  return UserQuota{ColumnLimit(statement->get(), 0), ColumnLimit(statement->get(), 1)};
+  const UserQuota quota{ColumnLimit(statement->get(), 0), ColumnLimit(statement->get(), 1)};
+  if (cache) quota_cache_.emplace(std::string(name), quota);
+  return quota;
 }
 
 Status UserStore::SetQuota(std::string_view name, std::optional<std::optional<std::uint64_t>> max_bytes,
@@ -307,6 +356,7 @@ Status UserStore::SetQuota(std::string_view name, std::optional<std::optional<st
     }
   }
   std::lock_guard lock(mutex_);
+  DropCache();
   // ?4 and ?5 say whether ?2 and ?3 replace the limit (a NULL ?2 with ?4 = 1 removes it).
   auto statement = Prepare(db_,
                            "UPDATE users SET quota_bytes = CASE WHEN ?4 THEN ?2 ELSE quota_bytes END, "
@@ -325,17 +375,25 @@ Status UserStore::SetQuota(std::string_view name, std::optional<std::optional<st
 
 Result<UserPermissions> UserStore::Permissions(std::string_view name) {
   std::lock_guard lock(mutex_);
+  const bool cache = CacheUsable();
+  if (cache) {
+    if (auto it = permissions_cache_.find(std::string(name)); it != permissions_cache_.end()) return it->second;
+  }
   auto statement = Prepare(db_, "SELECT read_only, can_exec FROM users WHERE name = ?1");
   if (!statement.ok()) return statement.status();
   if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
   const int rc = sqlite3_step(statement->get());
   if (rc == SQLITE_DONE) return NoSuchUser(name);
   if (rc != SQLITE_ROW) return SqliteError(db_, "reading permissions");
-  return UserPermissions{sqlite3_column_int(statement->get(), 0) != 0, sqlite3_column_int(statement->get(), 1) != 0};
+  const UserPermissions permissions{sqlite3_column_int(statement->get(), 0) != 0,
+                                    sqlite3_column_int(statement->get(), 1) != 0};
+  if (cache) permissions_cache_.emplace(std::string(name), permissions);
+  return permissions;
 }
 
 Status UserStore::SetPermissions(std::string_view name, std::optional<bool> read_only, std::optional<bool> can_exec) {
   std::lock_guard lock(mutex_);
+  DropCache();
   auto statement = Prepare(db_,
                            "UPDATE users SET read_only = COALESCE(?2, read_only), can_exec = COALESCE(?3, can_exec) "
                            "WHERE name = ?1");

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -64,12 +65,14 @@ class UserStore {
   Status Remove(std::string_view name);
   Status SetPassword(std::string_view name, std::string_view password, const PasswordHashCost& cost);
   std::vector<UserRecord> List();
-  // The current permissions of a user: read on every request, so a change applies to open sessions.
+  // The current permissions of a user: asked on every write request, so a change applies to open sessions. Answers
+  // come from a cache that is dropped whenever the database files change (see DatabaseChanged).
   Result<UserPermissions> Permissions(std::string_view name);
   // Changes what is given; ENOENT for an unknown user.
   Status SetPermissions(std::string_view name, std::optional<bool> read_only, std::optional<bool> can_exec);
   std::optional<UserRecord> Find(std::string_view name);
-  // The current quota of a user: read when an upload or mkdir starts, so a change applies to open sessions.
+  // The current quota of a user: asked when an upload or mkdir starts, so a change applies to open sessions.
+  // Cached like Permissions.
   Result<UserQuota> Quota(std::string_view name);
   // Changes what is given: an outer nullopt leaves that limit as it is, an inner nullopt removes it. Limits above
   // 2^62 are EINVAL. ENOENT for an unknown user.
@@ -85,7 +88,23 @@ class UserStore {
   Status Verify(std::string_view name, std::string_view password);
 
  private:
-  explicit UserStore(sqlite3* db);
+  UserStore(sqlite3* db, std::string path);
+  // Where the database files stand: identity, size and modification time of the database and its WAL.
+  struct FileStamp {
+    bool exists = false;
+    std::uint64_t device = 0, inode = 0, size = 0;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  struct DatabaseStamp {
+    FileStamp db, wal;
+    bool operator==(const DatabaseStamp&) const = default;
+  };
+  // Whether cached answers may be used (and new ones kept): drops the cache when the database files changed since
+  // it was filled (any connection's commit, from any process, writes them), and says no while their last change
+  // is so recent that a further one could leave the same coarse timestamp. REQUIRES: mutex_ held.
+  bool CacheUsable();
+  void DropCache();
   Status Migrate();
   // ENOENT if there is no such user; EIO if the database fails.
   Result<std::string> HashOf(std::string_view name);
@@ -93,6 +112,10 @@ class UserStore {
   std::mutex mutex_;
   sqlite3* db_;
   std::string dummy_hash_;  // verified against when the user is unknown
+  std::string path_;
+  std::optional<DatabaseStamp> stamp_;  // of the files when the cache was last checked
+  std::unordered_map<std::string, UserPermissions> permissions_cache_;
+  std::unordered_map<std::string, UserQuota> quota_cache_;
 };
 
 }  // namespace ferry::storage

@@ -1,11 +1,13 @@
 #include "storage/user_store.h"
 
+#include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <string>
 
@@ -238,6 +240,52 @@ TEST(UserStore, TwoOpenStoresSeeEachOthersChanges) {
   EXPECT_TRUE(server->Verify("alice", "secret").ok());
   ASSERT_TRUE(admin->Remove("alice").ok());
   EXPECT_EQ(server->Verify("alice", "secret").code(), ErrorCode::kAuthFailed);
+}
+
+// Makes the database files look untouched for `age` seconds, so the store caches what it reads next.
+void BackdateDatabase(const std::string& path, int age) {
+  const struct timespec old[2] = {{::time(nullptr) - age, 0}, {::time(nullptr) - age, 0}};
+  for (const std::string& file : {path, path + "-wal"}) ::utimensat(AT_FDCWD, file.c_str(), old, 0);
+}
+
+TEST(UserStore, CachedPermissionsAndQuotasFollowOtherConnectionsAtOnce) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  auto server = OpenOrFail(path, true);
+  auto admin = OpenOrFail(path, false);
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(admin, nullptr);
+  ASSERT_TRUE(admin->Add("alice", "secret", kFast).ok());
+  for (int round = 1; round <= 20; ++round) {
+    BackdateDatabase(path, 100 - round);
+    // Twice each: the second answer comes from the cache.
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(server->Permissions("alice").ok());
+      ASSERT_TRUE(server->Quota("alice").ok());
+    }
+    const bool read_only = round % 2 == 1;
+    if (round % 3 == 0) {
+      // A connection that is not a UserStore at all, as another program would be.
+      QueryFile(path, read_only ? "UPDATE users SET read_only = 1, quota_files = 7 WHERE name = 'alice'"
+                                : "UPDATE users SET read_only = 0, quota_files = 7 WHERE name = 'alice'");
+      BackdateDatabase(path, 50);  // as if the change were long past: it must be seen all the same
+      auto quota = server->Quota("alice");
+      ASSERT_TRUE(quota.ok());
+      EXPECT_EQ(quota->max_files, std::optional<std::uint64_t>(7)) << "round " << round;
+    } else {
+      ASSERT_TRUE(admin->SetPermissions("alice", read_only, std::nullopt).ok());
+      ASSERT_TRUE(admin->SetQuota("alice", std::optional<std::uint64_t>(1000 + round), std::nullopt).ok());
+      BackdateDatabase(path, 50);
+      auto quota = server->Quota("alice");
+      ASSERT_TRUE(quota.ok());
+      EXPECT_EQ(quota->max_bytes, std::optional<std::uint64_t>(1000 + round)) << "round " << round;
+    }
+    auto permissions = server->Permissions("alice");
+    ASSERT_TRUE(permissions.ok());
+    EXPECT_EQ(permissions->read_only, read_only) << "round " << round;
+  }
+  ASSERT_TRUE(admin->Remove("alice").ok());
+  EXPECT_EQ(server->Permissions("alice").status().code(), ErrorCode::kNotFound);
 }
 
 TEST(UserStore, OpeningAMissingDatabaseWithoutCreateFailsWithNotFound) {
