@@ -52,6 +52,8 @@ Status Server::SetUpTls() {
   SSL_CTX* ctx = tls_->native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // With read-ahead (see Transport), one read system call takes in up to this much: several records.
+  SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
   const std::string cert = root_.Resolve(config_.certificate);
   const std::string key = root_.Resolve(config_.private_key);
   asio::error_code error;
@@ -170,7 +172,7 @@ asio::awaitable<void> Server::Accept() {
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     if (tls_) {
       asio::co_spawn(loop,
-                     ServeConnection(Transport(Transport::TlsStream(std::move(socket), *tls_)), env_, std::move(slot)),
+                     ServeConnection(Transport(std::move(socket), tls_->native_handle()), env_, std::move(slot)),
                      asio::detached);
     } else {
       asio::co_spawn(loop, ServeConnection(Transport(std::move(socket)), env_, std::move(slot)), asio::detached);

@@ -4,22 +4,27 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <tuple>
-#include <variant>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/ssl/stream.hpp>
+#include <openssl/ssl.h>
 
 namespace ferry::server {
 
 class Transport {
  public:
-  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
-
-  explicit Transport(asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
-  explicit Transport(TlsStream stream) : stream_(std::move(stream)) {}
+  // Plain TCP.
+  explicit Transport(asio::ip::tcp::socket socket);
+  // TLS, server side, over `context`: Handshake() starts it. OpenSSL talks to the socket itself (non-blocking, with
+  // read-ahead), and the event loop only waits for readiness: no copy through an intermediate buffer, several
+  // records per read system call, and an answer costs one write.
+  Transport(asio::ip::tcp::socket socket, SSL_CTX* context);
+  Transport(Transport&&) = default;
+  Transport& operator=(Transport&&) = default;
+  ~Transport();
 
   // TLS: the server side of the handshake. Plain: nothing.
   asio::awaitable<asio::error_code> Handshake();
@@ -28,19 +33,27 @@ class Transport {
   // Writes all of `bytes`.
   asio::awaitable<asio::error_code> WriteAll(const std::string& bytes);
   // True when SendFile works: a plain TCP connection (TLS data must pass through OpenSSL).
-  bool can_send_file() const { return std::holds_alternative<asio::ip::tcp::socket>(stream_); }
+  bool can_send_file() const { return !tls_; }
   // Sends `count` bytes of `fd` from `offset` with sendfile(2): the kernel moves them from the page cache to the
   // socket without a copy through this process. An error if the file ends early. REQUIRES: can_send_file().
   asio::awaitable<asio::error_code> SendFile(int fd, std::uint64_t offset, std::uint64_t count);
   // Ends the connection: shuts the socket down and closes it.
   asio::awaitable<void> Close();
 
-  asio::ip::tcp::socket& socket();
+  asio::ip::tcp::socket& socket() { return socket_; }
   // "ADDRESS:PORT" of the peer, or "unknown".
   std::string PeerName();
 
  private:
-  std::variant<asio::ip::tcp::socket, TlsStream> stream_;
+  struct SslFree {
+    void operator()(SSL* ssl) const;
+  };
+  // Waits until the socket can do what OpenSSL asked for (SSL_ERROR_WANT_READ or _WANT_WRITE).
+  asio::awaitable<asio::error_code> WaitFor(int ssl_error);
+
+  asio::ip::tcp::socket socket_;
+  bool tls_ = false;
+  std::unique_ptr<SSL, SslFree> ssl_;  // TLS only; null if it could not be set up
 };
 
 }  // namespace ferry::server
