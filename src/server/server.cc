@@ -1,6 +1,10 @@
 #include "server/server.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
@@ -29,6 +33,16 @@ asio::awaitable<void> ServeConnection(Transport transport, const SessionEnvironm
     // asio reports some failures (e.g. allocation) by throwing; one session's failure never stops the server.
     spdlog::error("session ended by an exception: {}", error.what());
   }
+}
+
+// Login workers: as configured, or as many hashes as fit in an eighth of the RAM, between 2 and 32.
+unsigned LoginWorkers(const ServerConfig& config) {
+  if (config.login_workers != 0) return config.login_workers;
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  const std::uint64_t ram = pages > 0 && page_size > 0 ? std::uint64_t(pages) * std::uint64_t(page_size) : 0;
+  const std::uint64_t per_login = std::max<std::uint64_t>(HashCostFor(config).mem_limit, 1);
+  return static_cast<unsigned>(std::clamp<std::uint64_t>(ram / 8 / per_login, 2, 32));
 }
 
 }  // namespace
@@ -86,7 +100,10 @@ Status Server::Start() {
 
   const unsigned threads = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
-  login_pool_ = std::make_unique<asio::thread_pool>(config_.login_workers);
+  const unsigned login_workers = LoginWorkers(config_);
+  login_pool_ = std::make_unique<asio::thread_pool>(login_workers);
+  spdlog::info("{} event-loop threads, {} login workers (argon2id, {} MiB each)", threads, login_workers,
+               HashCostFor(config_).mem_limit >> 20);
 
   asio::error_code error;
   const auto ip = asio::ip::make_address(address->host, error);

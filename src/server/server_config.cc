@@ -58,7 +58,7 @@ const std::map<std::string, Setter>& KnownKeys() {
       {"tls.certificate", StringKey(&ServerConfig::certificate)},
       {"tls.private_key", StringKey(&ServerConfig::private_key)},
       {"auth.login_workers",
-       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 64)(n, c.login_workers); }},
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(0, 64)(n, c.login_workers); }},
       {"auth.password_hash",
        [](const toml::node& n, ServerConfig& c) -> std::string {
          if (!n.is_string()) return "must be a string";
@@ -158,8 +158,10 @@ std::string ServerConfig::DefaultFileText() {
 # private_key = "tls/key.pem"
 
 [auth]
-# Threads that verify passwords. argon2id is slow on purpose; this bounds the CPU and memory logins can take.
-# login_workers = 2
+# Threads that verify passwords. argon2id is slow on purpose; this bounds the memory logins can take (each one in
+# progress holds the hash's memory: 64 MiB for "interactive"). 0 picks as many as fit in an eighth of the RAM,
+# between 2 and 32. They run at the lowest CPU priority (nice 19): logins yield to the transfers already running.
+# login_workers = 0
 # Cost of password hashes made from now on: "interactive" (64 MiB, 2 passes) or "moderate" (256 MiB, 3 passes).
 # password_hash = "interactive"
 # Failed logins allowed on one connection before it is closed.

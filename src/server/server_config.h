@@ -20,7 +20,7 @@ struct ServerConfig {
   std::string certificate = "tls/cert.pem";  // relative paths are relative to the data root
   std::string private_key = "tls/key.pem";
   // [auth]
-  unsigned login_workers = 2;               // threads that verify passwords (argon2id)
+  unsigned login_workers = 0;               // threads that verify passwords (argon2id); 0: automatic
   std::string password_hash = "interactive";  // cost of new hashes: "interactive" or "moderate"
   unsigned max_login_attempts = 3;          // failed logins before the connection is closed
   unsigned slow_after_failures = 3;         // per address or user name: later attempts wait first

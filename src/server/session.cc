@@ -1,6 +1,8 @@
 #include "server/session.h"
 
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -20,6 +22,8 @@ namespace {
 using protocol::Json;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
+// The nice value of login workers.
+constexpr int kLoginNice = 19;
 // Replies buffered beyond this are written out before more are produced.
 constexpr std::size_t kOutputHighWater = 256 * 1024;
 
@@ -28,6 +32,15 @@ Json EntryJson(const storage::FileInfo& info) {
               {"size", info.size},   {"mode", info.mode},
               {"mtime", info.mtime}, {"mtime_nsec", info.mtime_nsec},
               {"nlink", info.nlink}};
+}
+
+// Login work (argon2id) runs at the lowest CPU priority, once per pool thread: a storm of logins then takes only the
+// CPU that transfers and commands leave, and never slows the sessions already at work.
+void YieldToTransfers() {
+  thread_local bool lowered = false;
+  if (lowered) return;
+  lowered = true;
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kLoginNice);
 }
 
 }  // namespace
@@ -369,7 +382,10 @@ asio::awaitable<void> Session::Login(const Json& id, const protocol::RequestFiel
     storage::UserStore* users = env_.users;
     verdict = co_await asio::co_spawn(
         *env_.login_pool,
-        [users, &user, &password]() -> asio::awaitable<Status> { co_return users->Verify(*user, *password); },
+        [users, &user, &password]() -> asio::awaitable<Status> {
+          YieldToTransfers();
+          co_return users->Verify(*user, *password);
+        },
         asio::use_awaitable);
   } else {
     spdlog::warn("{}: login as '{}' refused: too many failures", peer_, *user);

@@ -3,6 +3,10 @@
 #include <poll.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
@@ -21,6 +25,40 @@ TestServerOptions WithConfig(std::string config, bool tls = false) {
   options.config = std::move(config);
   options.tls = tls;
   return options;
+}
+
+// The nice value of each thread of process `pid`, from /proc.
+std::vector<int> ThreadNiceValues(pid_t pid) {
+  std::vector<int> values;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+      if (i == 19) values.push_back(std::stoi(field));  // field 19 of proc_pid_stat(5): nice
+    }
+  }
+  return values;
+}
+
+TEST(LimitsIntegration, PasswordsAreVerifiedAtTheLowestPriorityAndSessionsRunAtTheNormalOne) {
+  TestServer server(WithConfig("[server]\nthreads = 2\n[auth]\nlogin_workers = 3\n"));
+  ASSERT_TRUE(server.started());
+  for (int i = 0; i < 4; ++i) {
+    const auto result = server.Client("alice", "alice-secret", {"ls"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+  }
+  const auto nice = ThreadNiceValues(server.process().pid());
+  const auto lowered = std::count(nice.begin(), nice.end(), 19);
+  // Every worker that verified a password runs at nice 19 (at least one did); the two event loops (the main thread
+  // runs one) and any worker still unused keep the normal priority.
+  EXPECT_GE(lowered, 1);
+  EXPECT_LE(lowered, 3);
+  EXPECT_GE(std::count(nice.begin(), nice.end(), 0), 2);
+  EXPECT_EQ(lowered + std::count(nice.begin(), nice.end(), 0), static_cast<long>(nice.size()));
 }
 
 TEST(LimitsIntegration, SilentConnectionIsClosedAtTheLoginTimeout) {
