@@ -108,7 +108,7 @@ class Session {
     Status error;               // set once anything failed: later data is dropped and put_close reports it
     UniqueFd file;              // the partial file, locked (flock) against a second upload of the same target
     std::string partial_name;   // in partials_
-    UniqueFd target_parent;     // where it will be renamed to
+    storage::DirFd target_parent;  // where it will be renamed to (may borrow the home's descriptor)
     std::string target_name;
     std::string display_path;   // as the client named it
     transfer::Checksum checksum{transfer::kDefaultChecksum};

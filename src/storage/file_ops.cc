@@ -134,7 +134,12 @@ std::string_view FileTypeName(FileType type) {
 Result<FileInfo> StatPath(const HomeDir& home, std::string_view path) {
   const auto [parent_path, name] = HomeDir::SplitLast(path);
   if (name.empty() || name == "..") {
-    // The folder itself ("/", ".", "a/.."): stat what it resolves to.
+    // The folder itself ("/", ".", "a/.."): stat what it resolves to. The home's top level needs no resolution.
+    if (HomeDir::IsRoot(path)) {
+      struct stat st {};
+      if (::fstat(home.fd(), &st) != 0) return Status::FromErrno(errno, path);
+      return InfoFromStat("/", st);
+    }
     auto fd = home.OpenPath(path, O_PATH);
     if (!fd.ok()) return fd.status();
     struct stat st {};
@@ -303,10 +308,10 @@ Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<s
 Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite, SpaceChange* change) {
   auto source = home.OpenParent(from);
   if (!source.ok()) return source.status();
-  UniqueFd target_parent;
+  DirFd target_parent;
   std::string target_name;
   if (auto into = home.OpenPath(to, O_PATH | O_DIRECTORY); into.ok()) {
-    target_parent = std::move(into).value();
+    target_parent = DirFd(std::move(into).value());
     target_name = source->name;
   } else {
     auto target = home.OpenParent(to);

@@ -80,17 +80,41 @@ Result<UniqueFd> HomeDir::OpenPath(std::string_view path, int flags, unsigned mo
   return fd;
 }
 
+UniqueFd DirFd::TakeOwned() {
+  if (owned_.valid()) {
+    fd_ = -1;
+    return std::move(owned_);
+  }
+  UniqueFd copy(fd_ >= 0 ? ::fcntl(fd_, F_DUPFD_CLOEXEC, 0) : -1);
+  fd_ = -1;
+  return copy;
+}
+
+bool HomeDir::IsRoot(std::string_view path) {
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    const std::string_view part = path.substr(0, slash);
+    if (!part.empty() && part != ".") return false;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return true;
+}
+
 Result<ParentAndName> HomeDir::OpenParent(std::string_view path) const {
   auto [parent_path, name] = SplitLast(path);
   if (name.empty() || name == "..") {
     return Status(ErrorCode::kInvalid, fmt::format("'{}' does not name an entry that can be changed", path));
   }
+  // A name in the top level needs no resolution: the home's own descriptor is its parent.
+  if (IsRoot(parent_path)) return ParentAndName{DirFd::Borrow(fd_.get()), std::move(name)};
   UniqueFd parent(OpenAt2(fd_.get(), parent_path.c_str(), O_PATH | O_DIRECTORY, 0));
   if (!parent.valid()) return Status::FromErrno(errno, path);
-  return ParentAndName{std::move(parent), std::move(name)};
+  return ParentAndName{DirFd(std::move(parent)), std::move(name)};
 }
 
 Result<std::string> HomeDir::VirtualPathOf(int dir_fd) const {
+  if (dir_fd == fd_.get()) return std::string("/");
   auto real = ReadFdPath(dir_fd);
   if (!real.ok()) return real.status();
   const std::string& p = *real;

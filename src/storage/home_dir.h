@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include "common/status.h"
@@ -14,9 +15,38 @@
 
 namespace ferry::storage {
 
+// An open folder of a home: a descriptor of its own, or the home's own descriptor borrowed (for the top level, which
+// needs no resolution). Valid while the HomeDir it came from lives.
+class DirFd {
+ public:
+  DirFd() = default;
+  explicit DirFd(UniqueFd owned) : owned_(std::move(owned)), fd_(owned_.get()) {}
+  static DirFd Borrow(int fd) {
+    DirFd dir;
+    dir.fd_ = fd;
+    return dir;
+  }
+  DirFd(DirFd&& other) noexcept : owned_(std::move(other.owned_)), fd_(std::exchange(other.fd_, -1)) {}
+  DirFd& operator=(DirFd&& other) noexcept {
+    owned_ = std::move(other.owned_);
+    fd_ = std::exchange(other.fd_, -1);
+    return *this;
+  }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // A descriptor of its own for the caller to keep: this one, or a duplicate of a borrowed one (invalid if the
+  // duplicate cannot be made; errno says why).
+  UniqueFd TakeOwned();
+
+ private:
+  UniqueFd owned_;
+  int fd_ = -1;
+};
+
 // A directory descriptor plus one final name inside it, for operations on a name (mkdirat, unlinkat, renameat2).
 struct ParentAndName {
-  UniqueFd parent;
+  DirFd parent;
   std::string name;  // one component: never empty, ".", ".." nor containing '/'
 };
 
@@ -40,6 +70,8 @@ class HomeDir {
   // Resolves the parent folder of a virtual path and returns it with the final name, for operations that act on
   // a name. EINVAL for "/" and for a final "." or ".."; `path` appears in messages exactly as given.
   Result<ParentAndName> OpenParent(std::string_view path) const;
+  // True when a virtual path names the home itself by its form alone: only "/" and "." components.
+  static bool IsRoot(std::string_view path);
   // The virtual path of an open directory inside this home ("/" for the home itself), read from the kernel.
   // ENOENT when it has been deleted or is not inside the home (e.g. moved out by an administrator).
   Result<std::string> VirtualPathOf(int dir_fd) const;

@@ -236,6 +236,38 @@ TEST_F(JailTest, OpenGivesTheHomeAsRoot) {
   EXPECT_EQ(IdOfFd(home().fd()), *IdOfPath(alice_));
 }
 
+TEST(HomeDirPaths, IsRootRecognisesOnlyTheHomeItself) {
+  for (const char* root : {"", "/", ".", "/.", "//", "/./.", "./", "/./"}) EXPECT_TRUE(HomeDir::IsRoot(root)) << root;
+  for (const char* other : {"a", "/a", "/..", "..", "/./a/", "/a/..", "./..", "/ ."}) {
+    EXPECT_FALSE(HomeDir::IsRoot(other)) << other;
+  }
+}
+
+TEST_F(JailTest, TopLevelNamesUseTheHomesOwnDescriptor) {
+  for (const std::string path : {"/mine.txt", "mine.txt", "/./mine.txt", "./new-name"}) {
+    auto parent = home().OpenParent(path);
+    ASSERT_TRUE(parent.ok()) << path << ": " << parent.status().ToString();
+    EXPECT_EQ(parent->parent.get(), home().fd()) << path;
+    // A descriptor of its own is a duplicate of the home's, which stays open.
+    UniqueFd owned = parent->parent.TakeOwned();
+    ASSERT_TRUE(owned.valid()) << path;
+    EXPECT_NE(owned.get(), home().fd());
+    EXPECT_EQ(IdOfFd(owned.get()), *IdOfPath(alice_));
+    EXPECT_EQ(IdOfFd(home().fd()), *IdOfPath(alice_));
+  }
+  // Anything deeper, or climbing, is resolved by the kernel and owned.
+  ASSERT_EQ(::mkdir((alice_ + "/sub").c_str(), 0755), 0);
+  for (const std::string path : {"/sub/x", "/../x", "/sub/../x"}) {
+    auto parent = home().OpenParent(path);
+    ASSERT_TRUE(parent.ok()) << path << ": " << parent.status().ToString();
+    EXPECT_NE(parent->parent.get(), home().fd()) << path;
+  }
+  auto info = StatPath(home(), "/.");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->name, "/");
+  EXPECT_EQ(info->type, FileType::kDirectory);
+}
+
 TEST_F(JailTest, OpenRefusesWhatIsNotAFolder) {
   EXPECT_EQ(HomeDir::Open(alice_ + "/mine.txt").status().code(), ErrorCode::kNotDirectory);
   EXPECT_EQ(HomeDir::Open(root_ + "/nobody").status().code(), ErrorCode::kNotFound);
