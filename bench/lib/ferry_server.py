@@ -31,8 +31,9 @@ def pss_kib(pid):
 class FerryServer:
     """ferryd serving `root` (created with `ferryd init`) on 127.0.0.1, TLS or --plain."""
 
-    def __init__(self, bin_dir, root, client_home, tls):
+    def __init__(self, bin_dir, root, client_home, tls, extra_config=""):
         self.bin_dir = bin_dir
+        self.extra_config = extra_config
         self.root = root
         self.client_home = client_home
         self.tls = tls
@@ -48,7 +49,7 @@ class FerryServer:
         ferryd = os.path.join(self.bin_dir, "ferryd")
         subprocess.run([ferryd, "init", self.root], check=True, stdout=subprocess.DEVNULL, timeout=60)
         with open(os.path.join(self.root, "ferryd.toml"), "w") as config:  # only what differs from defaults
-            config.write(CONFIG)
+            config.write(CONFIG + self.extra_config)
         subprocess.run([ferryd, "user", "add", "--root", self.root, "--password-stdin", USER],
                        input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL, timeout=60)
         os.makedirs(self.client_home, exist_ok=True)

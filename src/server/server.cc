@@ -87,6 +87,7 @@ Status Server::Start() {
   auto users = root_.OpenUsers();
   if (!users.ok()) return users.status();
   users_ = std::move(users).value();
+  users_->SetPasswordCache(std::chrono::seconds(config_.password_cache_seconds));
   if (config_.password_hash != "interactive") {
     if (Status s = users_->SetUnknownUserCost(HashCostFor(config_)); !s.ok()) return s;
   }

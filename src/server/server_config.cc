@@ -67,6 +67,10 @@ const std::map<std::string, Setter>& KnownKeys() {
          c.password_hash = value;
          return "";
        }},
+      {"auth.password_cache_seconds",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<unsigned>(0, 86400)(n, c.password_cache_seconds);
+       }},
       {"auth.max_login_attempts",
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100)(n, c.max_login_attempts); }},
       {"transfers.partial_max_age_seconds",
@@ -164,6 +168,10 @@ std::string ServerConfig::DefaultFileText() {
 # login_workers = 0
 # Cost of password hashes made from now on: "interactive" (64 MiB, 2 passes) or "moderate" (256 MiB, 3 passes).
 # password_hash = "interactive"
+# A password that verified is remembered (in memory, as a keyed digest, with the hash it matched) for this long, so
+# the same user logging in again with it skips argon2id, and logins arriving together share one verification. Wrong
+# passwords are never remembered; a changed password or a removed user no longer matches. 0 turns it off.
+# password_cache_seconds = 900
 # Failed logins allowed on one connection before it is closed.
 # max_login_attempts = 3
 # Failed logins are counted per client address and per user name (whether the user exists or not). From this many

@@ -23,6 +23,7 @@ struct ServerConfig {
   unsigned login_workers = 0;               // threads that verify passwords (argon2id); 0: automatic
   std::string password_hash = "interactive";  // cost of new hashes: "interactive" or "moderate"
   unsigned max_login_attempts = 3;          // failed logins before the connection is closed
+  unsigned password_cache_seconds = 900;    // how long a verified password skips argon2id; 0: never
   unsigned slow_after_failures = 3;         // per address or user name: later attempts wait first
   unsigned block_after_failures = 10;       // per address or user name: later attempts are refused
   unsigned block_seconds = 900;             // how long failures are remembered (and a block lasts)

@@ -167,6 +167,8 @@ namespace {
 // How old the newest change to the database files must be before answers read after it are cached: far beyond
 // the granularity of file timestamps, so that any later commit is sure to move them.
 constexpr std::int64_t kSettledNs = 250'000'000;
+// Users whose last verified password is remembered at once (the cache starts afresh beyond).
+constexpr std::size_t kMaxVerifiedPasswords = 100'000;
 
 }  // namespace
 
@@ -289,6 +291,7 @@ Status UserStore::Add(std::string_view name, std::string_view password, const Pa
 Status UserStore::Remove(std::string_view name) {
   std::lock_guard lock(mutex_);
   DropCache();
+  verified_.erase(std::string(name));
   auto statement = Prepare(db_, "DELETE FROM users WHERE name = ?1");
   if (!statement.ok()) return statement.status();
   if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
@@ -304,6 +307,7 @@ Status UserStore::SetPassword(std::string_view name, std::string_view password, 
   if (!hash.ok()) return hash.status();
 
   std::lock_guard lock(mutex_);
+  verified_.erase(std::string(name));
   auto statement = Prepare(db_, "UPDATE users SET password_hash = ?2 WHERE name = ?1");
   if (!statement.ok()) return statement.status();
   if (!BindText(statement->get(), 1, name) || !BindText(statement->get(), 2, *hash)) {
@@ -428,12 +432,70 @@ Status UserStore::SetUnknownUserCost(const PasswordHashCost& cost) {
   return Status::Ok();
 }
 
+void UserStore::SetPasswordCache(std::chrono::seconds ttl) {
+  std::lock_guard lock(mutex_);
+  password_cache_ttl_ = std::max(ttl, std::chrono::seconds(0));
+  randombytes_buf(password_cache_key_.data(), password_cache_key_.size());
+  verified_.clear();
+}
+
+UserStore::Digest UserStore::PasswordDigest(std::string_view name, std::string_view password) const {
+  Digest digest{};
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, password_cache_key_.data(), password_cache_key_.size(), digest.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(name.data()), name.size());
+  const unsigned char separator = 0;
+  crypto_generichash_update(&state, &separator, 1);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(password.data()), password.size());
+  crypto_generichash_final(&state, digest.data(), digest.size());
+  return digest;
+}
+
 Status UserStore::Verify(std::string_view name, std::string_view password) {
   auto hash = HashOf(name);
   if (!hash.ok() && hash.status().code() != ErrorCode::kNotFound) return hash.status();
   const bool known = hash.ok();
   const std::string& stored = known ? *hash : dummy_hash_;
+  const std::string user(name);
+  bool cache = false;
+  bool registered = false;
+  Digest digest{};
+  if (known) {
+    std::unique_lock lock(mutex_);
+    cache = password_cache_ttl_.count() > 0;
+    if (cache) {
+      digest = PasswordDigest(name, password);
+      while (true) {
+        const auto hit = verified_.find(user);
+        if (hit != verified_.end() && hit->second.stored_hash == stored &&
+            std::chrono::steady_clock::now() < hit->second.expires &&
+            sodium_memcmp(hit->second.digest.data(), digest.data(), digest.size()) == 0) {
+          return Status::Ok();
+        }
+        const auto busy = verifying_.find(user);
+        if (busy == verifying_.end()) {
+          verifying_.emplace(user, digest);
+          registered = true;
+          break;
+        }
+        // The same password already being verified: wait for that answer instead of paying for it again. Another
+        // password is verified on its own.
+        if (sodium_memcmp(busy->second.data(), digest.data(), digest.size()) != 0) break;
+        verifying_done_.wait(lock);
+      }
+    }
+  }
+  hash_verifications_.fetch_add(1);
   const bool match = crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
+  if (registered) {
+    std::lock_guard lock(mutex_);
+    verifying_.erase(user);
+    if (match) {
+      if (verified_.size() >= kMaxVerifiedPasswords) verified_.clear();
+      verified_[user] = VerifiedPassword{stored, digest, std::chrono::steady_clock::now() + password_cache_ttl_};
+    }
+    verifying_done_.notify_all();
+  }
   if (!known || !match) return Status(ErrorCode::kAuthFailed, "login incorrect");
   return Status::Ok();
 }

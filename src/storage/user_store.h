@@ -4,6 +4,10 @@
 // deliberately slow (argon2id): call it from a bounded worker pool, never from an event-loop thread.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -84,8 +88,16 @@ class UserStore {
   Status SetUnknownUserCost(const PasswordHashCost& cost);
 
   // EAUTH for an unknown user and for a wrong password alike; both cost one argon2id verification, so the
-  // answer and its timing do not tell whether the user exists.
+  // answer and its timing do not tell whether the user exists. With the verified-password cache on, a password
+  // that verified within `ttl` against the same stored hash is accepted without argon2id again, and logins of one
+  // user with one password that arrive together share a single verification. Wrong passwords are never cached.
   Status Verify(std::string_view name, std::string_view password);
+  // Turns the verified-password cache on (ttl > 0) or off (0, the default). It keeps, per user, a keyed BLAKE2b
+  // digest of the last password that verified (under a random key made now, never stored) and the stored hash it
+  // verified against, in memory only.
+  void SetPasswordCache(std::chrono::seconds ttl);
+  // argon2id verifications run so far (cache hits excluded).
+  std::uint64_t hash_verifications() const { return hash_verifications_.load(); }
 
  private:
   UserStore(sqlite3* db, std::string path);
@@ -116,6 +128,20 @@ class UserStore {
   std::optional<DatabaseStamp> stamp_;  // of the files when the cache was last checked
   std::unordered_map<std::string, UserPermissions> permissions_cache_;
   std::unordered_map<std::string, UserQuota> quota_cache_;
+
+  using Digest = std::array<unsigned char, 32>;
+  struct VerifiedPassword {
+    std::string stored_hash;  // the hash it verified against: a changed password no longer matches
+    Digest digest;
+    std::chrono::steady_clock::time_point expires;
+  };
+  Digest PasswordDigest(std::string_view name, std::string_view password) const;
+  std::chrono::seconds password_cache_ttl_{0};
+  std::array<unsigned char, 32> password_cache_key_{};
+  std::unordered_map<std::string, VerifiedPassword> verified_;  // guarded by mutex_
+  std::unordered_map<std::string, Digest> verifying_;           // user -> password being verified now
+  std::condition_variable verifying_done_;
+  std::atomic<std::uint64_t> hash_verifications_{0};
 };
 
 }  // namespace ferry::storage

@@ -91,6 +91,28 @@ TEST_F(AdminIntegration, PasswordChangeTakesEffect) {
             0);
 }
 
+TEST_F(AdminIntegration, PasswordChangedWhileServingStopsTheRememberedPasswordAtOnce) {
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "alice"}, {}, "old\n").exit_code, 0);
+  Subprocess server({FerrydPath(), "serve", "--root", root_, "--listen", "127.0.0.1:0", "--plain"});
+  const auto line = server.WaitForStderrLine("listening on ", std::chrono::seconds(30));
+  ASSERT_TRUE(line);
+  const std::string address = line->substr(line->find("listening on ") + 13);
+  const std::string target = "alice@" + address.substr(0, address.find(' '));
+  TempDir home;
+  const auto login = [&](const std::string& password) {
+    return RunProcess({FerryPath(), "--plain", target, "pwd"}, {{"FERRY_PASSWORD", password}, {"HOME", home.path()}})
+        .exit_code;
+  };
+  // Twice: the second login is answered from the server's verified-password cache.
+  ASSERT_EQ(login("old"), 0);
+  ASSERT_EQ(login("old"), 0);
+  ASSERT_EQ(Ferryd({"user", "passwd", "--root", root_, "--password-stdin", "alice"}, {}, "new\n").exit_code, 0);
+  EXPECT_NE(login("old"), 0);
+  EXPECT_EQ(login("new"), 0);
+  ASSERT_EQ(Ferryd({"user", "del", "--root", root_, "alice"}).exit_code, 0);
+  EXPECT_NE(login("new"), 0);
+}
+
 TEST_F(AdminIntegration, InvalidConfigIsRefusedNamingKeyAndLine) {
   WriteFile(root_ + "/ferryd.toml", "[server]\nthreads = 2\nlisen = \"127.0.0.1:0\"\n");
   const auto result = Ferryd({"serve", "--root", root_});

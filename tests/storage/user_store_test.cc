@@ -7,6 +7,10 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <chrono>
+#include <vector>
+#include <thread>
+#include <atomic>
 #include <ctime>
 #include <filesystem>
 #include <string>
@@ -286,6 +290,80 @@ TEST(UserStore, CachedPermissionsAndQuotasFollowOtherConnectionsAtOnce) {
   }
   ASSERT_TRUE(admin->Remove("alice").ok());
   EXPECT_EQ(server->Permissions("alice").status().code(), ErrorCode::kNotFound);
+}
+
+TEST(UserStore, WithoutThePasswordCacheEveryLoginVerifiesTheHash) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+  const auto before = store->hash_verifications();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store->Verify("alice", "secret").ok());
+  EXPECT_EQ(store->hash_verifications(), before + 3);
+}
+
+TEST(UserStore, PasswordCacheSkipsTheHashOnlyForTheRightPassword) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  store->SetPasswordCache(std::chrono::seconds(600));
+  ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+  ASSERT_TRUE(store->Add("bob", "hunter2", kFast).ok());
+  const auto start = store->hash_verifications();
+  EXPECT_TRUE(store->Verify("alice", "secret").ok());
+  EXPECT_EQ(store->hash_verifications(), start + 1);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store->Verify("alice", "secret").ok());
+  EXPECT_EQ(store->hash_verifications(), start + 1) << "a remembered password is not hashed again";
+  // Wrong passwords, another user's password and unknown users always cost a full verification and fail.
+  EXPECT_EQ(store->Verify("alice", "secreT").code(), ErrorCode::kAuthFailed);
+  EXPECT_EQ(store->Verify("alice", "hunter2").code(), ErrorCode::kAuthFailed);
+  EXPECT_EQ(store->Verify("bob", "secret").code(), ErrorCode::kAuthFailed);
+  EXPECT_EQ(store->Verify("carol", "secret").code(), ErrorCode::kAuthFailed);
+  EXPECT_EQ(store->hash_verifications(), start + 5);
+  EXPECT_TRUE(store->Verify("alice", "secret").ok());
+  EXPECT_EQ(store->hash_verifications(), start + 5);
+}
+
+TEST(UserStore, PasswordCacheForgetsAChangedPasswordAndARemovedUser) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  auto server = OpenOrFail(path, true);
+  auto admin = OpenOrFail(path, false);
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(admin, nullptr);
+  server->SetPasswordCache(std::chrono::seconds(600));
+  ASSERT_TRUE(admin->Add("alice", "old-secret", kFast).ok());
+  ASSERT_TRUE(server->Verify("alice", "old-secret").ok());
+  ASSERT_TRUE(server->Verify("alice", "old-secret").ok());
+  // Changed by another connection (the admin command): the remembered password matched the old hash only.
+  ASSERT_TRUE(admin->SetPassword("alice", "new-secret", kFast).ok());
+  EXPECT_EQ(server->Verify("alice", "old-secret").code(), ErrorCode::kAuthFailed);
+  EXPECT_TRUE(server->Verify("alice", "new-secret").ok());
+  ASSERT_TRUE(admin->Remove("alice").ok());
+  EXPECT_EQ(server->Verify("alice", "new-secret").code(), ErrorCode::kAuthFailed);
+  // A user of the same name added again starts with a hash of its own.
+  ASSERT_TRUE(admin->Add("alice", "new-secret", kFast).ok());
+  const auto before = server->hash_verifications();
+  EXPECT_TRUE(server->Verify("alice", "new-secret").ok());
+  EXPECT_EQ(server->hash_verifications(), before + 1);
+}
+
+TEST(UserStore, LoginsArrivingTogetherShareOneVerification) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  store->SetPasswordCache(std::chrono::seconds(600));
+  // A real cost, so that the logins overlap.
+  ASSERT_TRUE(store->Add("alice", "secret", PasswordHashCost::Interactive()).ok());
+  const auto before = store->hash_verifications();
+  std::vector<std::thread> logins;
+  std::atomic<int> accepted{0};
+  for (int i = 0; i < 8; ++i) {
+    logins.emplace_back([&] { accepted += store->Verify("alice", "secret").ok() ? 1 : 0; });
+  }
+  for (auto& login : logins) login.join();
+  EXPECT_EQ(accepted.load(), 8);
+  EXPECT_EQ(store->hash_verifications(), before + 1);
 }
 
 TEST(UserStore, OpeningAMissingDatabaseWithoutCreateFailsWithNotFound) {
