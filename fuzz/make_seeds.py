@@ -95,6 +95,48 @@ def main():
         b"Xdir/sub/back"]))
     write(hd, "lexical", b"\n".join([b"j", b"j/", b"j./.", b"j//a//./", b"ja/..", b"j..", b"j/./.", b"ja/b/."]))
 
+    sf = "session_fuzz"
+    hello = '{"op":"hello","id":0,"versions":[1],"client":"ferry 0.1.0"}'
+    login = '{"op":"login","id":1,"user":"alice","password":"alice-secret"}'
+
+    def lines(*records):
+        return "\n".join(records).encode()
+
+    write(sf, "browse", lines(hello, login, '{"op":"pwd","id":2}', '{"op":"ls","id":3,"path":"/"}',
+                              '{"op":"cd","id":4,"path":"dir"}', '{"op":"stat","id":5,"path":"b.bin"}',
+                              '{"op":"cd","id":6,"path":"../root/.."}', '{"op":"stat","id":7,"path":"to_bob"}',
+                              '{"op":"quota","id":8}', '{"op":"whoami","id":9}', '{"op":"quit","id":10}'))
+    write(sf, "upload", lines(hello, login,
+                              '{"op":"put","id":5,"path":"new.txt","size":5,"mode":420,"mtime":1763932800}',
+                              '{"op":"data","ref":5}\thello',
+                              '{"op":"put_close","id":6,"ref":5,"checksum":"' + "0" * 32 + '"}',
+                              '{"op":"put","id":7,"path":"dir/r.txt","size":3,"resume":true}',
+                              '{"op":"data","ref":7}\tabcd', '{"op":"put_close","id":8,"ref":7,"checksum":"x"}',
+                              '{"op":"put","id":9,"path":"to_bob","size":1}', '{"op":"put_abort","ref":9,"id":10}'))
+    write(sf, "download", lines(hello, login, '{"op":"get","id":2,"path":"a.txt"}',
+                                '{"op":"get","id":3,"path":"dir/b.bin","offset":69999,"algo":"sha256"}',
+                                '{"op":"sum","id":4,"path":"a.txt","algo":"md5","length":3}',
+                                '{"op":"get","id":5,"path":"fifo"}', '{"op":"sum","id":6,"path":"abs_bob"}'))
+    write(sf, "change", lines(hello, login, '{"op":"mkdir","id":2,"path":"x/y/z","parents":true}',
+                              '{"op":"mv","id":3,"from":"a.txt","to":"x/y","overwrite":true}',
+                              '{"op":"setstat","id":4,"path":"x","mode":4095,"mtime":0,"mtime_nsec":999999999}',
+                              '{"op":"rm","id":5,"path":"x","recursive":true}', '{"op":"rmdir","id":6,"path":"dir"}',
+                              '{"op":"rm","id":7,"path":"root/..","recursive":true}',
+                              '{"op":"mv","id":8,"from":"to_bob","to":"/"}', '{"op":"exec","id":9,"argv":["ls"]}'))
+    write(sf, "read_only", lines(hello, '{"op":"login","id":1,"user":"bob","password":"bob-secret"}',
+                                 '{"op":"put","id":2,"path":"p","size":1}', '{"op":"data","ref":2}\tp',
+                                 '{"op":"put_close","id":3,"ref":2,"checksum":"x"}',
+                                 '{"op":"rm","id":4,"path":"secret"}'))
+    write(sf, "bad_login", lines(hello, '{"op":"ls","id":1}',
+                                 '{"op":"login","id":2,"user":"alice","password":"wrong"}',
+                                 '{"op":"login","id":3,"user":"nobody","password":"x"}',
+                                 '{"op":"login","id":4,"user":"alice","password":7}',
+                                 '{"op":"login","id":5,"user":"alice","password":"alice-secret"}'))
+    write(sf, "bad_frames", lines(hello, login, '{"op":"stat","id":-1}', '{"op":"nope","id":2}',
+                                  '{"op":"stat","id":3,"path":"a\\u0000b"}', '{"id":4}',
+                                  '{"op":"data","ref":99}\tx', '[1]'))
+    write(sf, "raw", b"RAW\n" + HELLO + LOGIN + LS + PUT + GET + MISC)
+
 
 if __name__ == "__main__":
     main()
