@@ -11,8 +11,11 @@
 //   - no descriptor outlives the session.
 // Password hashing uses libsodium's minimum cost and login throttling is off, so logins cost microseconds. Each input
 // starts from the same home (rebuilt after each run), the same empty quota ledger and no login history. Remote
-// commands are unavailable (no launcher): exec is answered ENOSYS.
+// commands are unavailable (no launcher): exec is EPERM, or ENOSYS for carol, who has the permission. Under root
+// the target hands the data root to nobody and drops to nobody first.
+#include <grp.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,6 +114,20 @@ Sentinel ReadSentinel() {
 }
 Sentinel bob_before;
 
+// Under root, hands the data root to nobody and becomes nobody: a jail bug must not let the fuzzer change real files.
+void DropPrivileges() {
+  constexpr std::uint32_t kNobody = 65534;
+  if (::geteuid() != 0) return;
+  FUZZ_CHECK(::lchown(world->dir.c_str(), kNobody, kNobody) == 0);
+  for (const auto& entry : fs::recursive_directory_iterator(world->dir)) {
+    FUZZ_CHECK(::lchown(entry.path().c_str(), kNobody, kNobody) == 0);
+  }
+  FUZZ_CHECK(::setgroups(0, nullptr) == 0);
+  FUZZ_CHECK(::setresgid(kNobody, kNobody, kNobody) == 0);
+  FUZZ_CHECK(::setresuid(kNobody, kNobody, kNobody) == 0);
+  FUZZ_CHECK(::prctl(PR_SET_DUMPABLE, 1) == 0);  // keeps /proc/self/fd readable (the jail reads it)
+}
+
 int CountOpenFds() {
   int n = 0;
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++n;
@@ -204,6 +221,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   FUZZ_CHECK(world->root->AddUser("carol", "carol-secret", cheap, {.read_only = false, .can_exec = true}).ok());
   world->bob_secret_path = world->root->home_of("bob") + "/secret";
   WriteFile(world->bob_secret_path, "bob's secret\n");
+  DropPrivileges();
   auto users = world->root->OpenUsers();
   FUZZ_CHECK(users.ok());
   world->users = std::move(users).value();
