@@ -144,8 +144,10 @@ TEST_F(TransferProtocol, GetAndSumOfAFifoAreRefusedWithoutBlocking) {
   RawClient client(server_.port());
   ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
   const Json sum = client.Call({{"op", "sum"}, {"path", "pipe"}});
+  ASSERT_TRUE(sum.is_object()) << "no reply: the server is stuck opening the FIFO";
   EXPECT_EQ(sum.value("code", ""), "EINVAL") << sum.dump();
   const Json get = client.Call({{"op", "get"}, {"path", "pipe"}});
+  ASSERT_TRUE(get.is_object()) << "no reply: the server is stuck opening the FIFO";
   EXPECT_EQ(get.value("code", ""), "EINVAL") << get.dump();
   EXPECT_TRUE(client.Call({{"op", "noop"}}).value("ok", false));
 }
