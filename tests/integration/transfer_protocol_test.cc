@@ -137,6 +137,21 @@ TEST_F(TransferProtocol, GetOfAMissingFileIsENOENT) {
   EXPECT_TRUE(client.Call({{"op", "noop"}}).value("ok", false));
 }
 
+// A FIFO in a home (a program run with exec can make one) is not a file: get and sum refuse it at once instead of
+// waiting in open(2) for a writer, which would stall every session on the same event loop.
+TEST_F(TransferProtocol, GetAndSumOfAFifoAreRefusedWithoutBlocking) {
+  ASSERT_EQ(::mkfifo(Home("pipe").c_str(), 0600), 0);
+  RawClient client(server_.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  const Json sum = client.Call({{"op", "sum"}, {"path", "pipe"}});
+  ASSERT_TRUE(sum.is_object()) << "no reply: the server is stuck opening the FIFO";
+  EXPECT_EQ(sum.value("code", ""), "EINVAL") << sum.dump();
+  const Json get = client.Call({{"op", "get"}, {"path", "pipe"}});
+  ASSERT_TRUE(get.is_object()) << "no reply: the server is stuck opening the FIFO";
+  EXPECT_EQ(get.value("code", ""), "EINVAL") << get.dump();
+  EXPECT_TRUE(client.Call({{"op", "noop"}}).value("ok", false));
+}
+
 TEST_F(TransferProtocol, PutOntoAFolderIsEISDIR) {
   RawClient client(server_.port());
   ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));

@@ -72,11 +72,22 @@ Subprocess::~Subprocess() {
 
 void Subprocess::CloseStdin(const std::string& input) {
   if (in_fd_ < 0) return;
+  // Read the child's output while feeding it: a child that echoes its input (ferry exec -i cat) blocks writing to a
+  // full stdout pipe and stops reading stdin, and a blocking write here would then wait for it forever.
+  ::fcntl(in_fd_, F_SETFL, ::fcntl(in_fd_, F_GETFL) | O_NONBLOCK);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   std::size_t done = 0;
-  while (done < input.size()) {
+  while (done < input.size() && std::chrono::steady_clock::now() < deadline) {
     const ssize_t n = ::write(in_fd_, input.data() + done, input.size() - done);
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN) break;  // EPIPE: the child closed its stdin
+    // Wait until stdin takes more or output arrives, and take the output.
+    pollfd fds[3] = {{in_fd_, POLLOUT, 0}, {out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};  // fd -1 is ignored
+    ::poll(fds, 3, 1000);
+    if ((fds[1].revents | fds[2].revents) != 0) Drain(0);
   }
   ::close(in_fd_);
   in_fd_ = -1;
