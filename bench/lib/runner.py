@@ -362,21 +362,27 @@ class Bench:
     def scenario_idle(self):
         print(f"idle memory: server PSS per idle logged-in connection", flush=True)
         f = self.figures
-        server = self.servers["tls"]
         samples = []
-        for _ in range(self.runs):
-            before = server.pss_kib()
-            args = [os.path.join(BIN, "ferry_load"), "idle", "--tls", server.address, "bench", str(self.idle_ferry)]
-            holder = subprocess.Popen(args, env=server.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True)
-            line = holder.stdout.readline()
-            if not line.startswith("{"):
-                holder.kill()
-                raise RuntimeError("ferry_load idle failed")
-            time.sleep(0.5)  # let the server settle after the last login (measurement only, not readiness)
-            samples.append((server.pss_kib() - before) / self.idle_ferry)
-            holder.stdin.close()
-            holder.wait(timeout=120)
+        for run in range(self.runs):
+            # A fresh server each time: one that has served the other scenarios holds freed memory that new sessions
+            # reuse without growing, which would hide their cost. One session first, so that what every server
+            # allocates once (TLS, the login workers, the user store) is in the baseline.
+            with FerryServer(BIN, os.path.join(self.work, f"ferry-idle-{run}"),
+                             os.path.join(self.work, f"client-idle-{run}"), True) as server:
+                server.client("ls")
+                before = server.pss_kib()
+                args = [os.path.join(BIN, "ferry_load"), "idle", "--tls", server.address, "bench",
+                        str(self.idle_ferry)]
+                holder = subprocess.Popen(args, env=server.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True)
+                line = holder.stdout.readline()
+                if not line.startswith("{"):
+                    holder.kill()
+                    raise RuntimeError("ferry_load idle failed")
+                time.sleep(0.5)  # let the server settle after the last login (measurement only, not readiness)
+                samples.append((server.pss_kib() - before) / self.idle_ferry)
+                holder.stdin.close()
+                holder.wait(timeout=120)
         f.add("idle", f"ferry (TLS 1.3), {self.idle_ferry} sessions", "PSS per connection", "KiB", samples, False)
         if self.peers:
             for kind, label in (("ftp", "vsftpd FTP"), ("sftp", "sshd + sftp-server")):

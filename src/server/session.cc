@@ -21,7 +21,10 @@ namespace {
 
 using protocol::Json;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
+// Reads go into a small buffer while requests come one at a time (an idle session holds no more), and into a large
+// one while the client streams (a read filled the buffer): it shrinks again once a read comes back small.
+constexpr std::size_t kSmallRead = 4 * 1024;
+constexpr std::size_t kLargeRead = 64 * 1024;
 // The nice value of login workers.
 constexpr int kLoginNice = 19;
 // Replies buffered beyond this are written out before more are produced.
@@ -139,7 +142,8 @@ asio::awaitable<void> Session::Run() {
     co_await transport_.Close();
     co_return;
   }
-  std::string read_buffer(kReadChunk, '\0');
+  std::unique_ptr<char[]> read_buffer = std::make_unique_for_overwrite<char[]>(kSmallRead);
+  std::size_t read_size = kSmallRead;
   while (state_ != State::kClosing && !broken_) {
     protocol::Frame frame;
     const auto next = [&] {
@@ -164,7 +168,7 @@ asio::awaitable<void> Session::Run() {
     const auto now = std::chrono::steady_clock::now();
     Arm(state_ == State::kReady ? std::chrono::steady_clock::duration(env_.idle_timeout)
                                 : std::max(login_deadline_ - now, std::chrono::steady_clock::duration::zero()));
-    auto [error, n] = co_await transport_.ReadSome(read_buffer.data(), read_buffer.size());
+    auto [error, n] = co_await transport_.ReadSome(read_buffer.get(), read_size);
     Disarm();
     handle_->idle = false;
     if (error) {
@@ -175,7 +179,12 @@ asio::awaitable<void> Session::Run() {
       }
       break;
     }
-    decoder_.Feed(std::string_view(read_buffer.data(), n));
+    decoder_.Feed(std::string_view(read_buffer.get(), n));
+    const std::size_t wanted = n == read_size ? kLargeRead : n < kSmallRead ? kSmallRead : read_size;
+    if (wanted != read_size) {
+      read_buffer = std::make_unique_for_overwrite<char[]>(wanted);
+      read_size = wanted;
+    }
   }
   co_await transport_.Close();
   if (!user_.empty()) Audit("logout", "", Status::Ok());
