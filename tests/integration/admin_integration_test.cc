@@ -2,6 +2,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -30,8 +34,27 @@ class AdminIntegration : public ::testing::Test {
     return st.st_mode & 07777;
   }
 
+  // Serves root_ on a loopback port (plain TCP) until the test ends.
+  void Serve() {
+    server_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{FerrydPath(), "serve", "--root", root_, "--listen", "127.0.0.1:0", "--plain"});
+    const auto line = server_->WaitForStderrLine("listening on ", std::chrono::seconds(30));
+    ASSERT_TRUE(line);
+    const std::string address = line->substr(line->find("listening on ") + 13);
+    target_ = "alice@" + address.substr(0, address.find(' '));
+  }
+  // Exit code of `ferry pwd` logged in to the served root as alice with `password`.
+  int LoginAsAlice(const std::string& password) {
+    return RunProcess({FerryPath(), "--plain", target_, "pwd"},
+                      {{"FERRY_PASSWORD", password}, {"HOME", client_home_.path()}})
+        .exit_code;
+  }
+
   TempDir dir_;
   std::string root_;
+  TempDir client_home_;
+  std::unique_ptr<Subprocess> server_;
+  std::string target_;
 };
 
 TEST_F(AdminIntegration, InitCreatesTheLayoutWithPrivateKey) {
@@ -77,40 +100,22 @@ TEST_F(AdminIntegration, UsersAreAddedListedAndRemoved) {
 TEST_F(AdminIntegration, PasswordChangeTakesEffect) {
   ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "alice"}, {}, "old\n").exit_code, 0);
   ASSERT_EQ(Ferryd({"user", "passwd", "--root", root_, "--password-stdin", "alice"}, {}, "new\n").exit_code, 0);
-  Subprocess server({FerrydPath(), "serve", "--root", root_, "--listen", "127.0.0.1:0", "--plain"});
-  const auto line = server.WaitForStderrLine("listening on ", std::chrono::seconds(30));
-  ASSERT_TRUE(line);
-  const std::string address = line->substr(line->find("listening on ") + 13);
-  const std::string target = "alice@" + address.substr(0, address.find(' '));
-  TempDir home;
-  EXPECT_NE(RunProcess({FerryPath(), "--plain", target, "pwd"}, {{"FERRY_PASSWORD", "old"}, {"HOME", home.path()}})
-                .exit_code,
-            0);
-  EXPECT_EQ(RunProcess({FerryPath(), "--plain", target, "pwd"}, {{"FERRY_PASSWORD", "new"}, {"HOME", home.path()}})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  EXPECT_NE(LoginAsAlice("old"), 0);
+  EXPECT_EQ(LoginAsAlice("new"), 0);
 }
 
 TEST_F(AdminIntegration, PasswordChangedWhileServingStopsTheRememberedPasswordAtOnce) {
   ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "alice"}, {}, "old\n").exit_code, 0);
-  Subprocess server({FerrydPath(), "serve", "--root", root_, "--listen", "127.0.0.1:0", "--plain"});
-  const auto line = server.WaitForStderrLine("listening on ", std::chrono::seconds(30));
-  ASSERT_TRUE(line);
-  const std::string address = line->substr(line->find("listening on ") + 13);
-  const std::string target = "alice@" + address.substr(0, address.find(' '));
-  TempDir home;
-  const auto login = [&](const std::string& password) {
-    return RunProcess({FerryPath(), "--plain", target, "pwd"}, {{"FERRY_PASSWORD", password}, {"HOME", home.path()}})
-        .exit_code;
-  };
+  ASSERT_NO_FATAL_FAILURE(Serve());
   // Twice: the second login is answered from the server's verified-password cache.
-  ASSERT_EQ(login("old"), 0);
-  ASSERT_EQ(login("old"), 0);
+  ASSERT_EQ(LoginAsAlice("old"), 0);
+  ASSERT_EQ(LoginAsAlice("old"), 0);
   ASSERT_EQ(Ferryd({"user", "passwd", "--root", root_, "--password-stdin", "alice"}, {}, "new\n").exit_code, 0);
-  EXPECT_NE(login("old"), 0);
-  EXPECT_EQ(login("new"), 0);
+  EXPECT_NE(LoginAsAlice("old"), 0);
+  EXPECT_EQ(LoginAsAlice("new"), 0);
   ASSERT_EQ(Ferryd({"user", "del", "--root", root_, "alice"}).exit_code, 0);
-  EXPECT_NE(login("new"), 0);
+  EXPECT_NE(LoginAsAlice("new"), 0);
 }
 
 TEST_F(AdminIntegration, InvalidConfigIsRefusedNamingKeyAndLine) {

@@ -233,17 +233,27 @@ TEST(UserStore, UsersPersistWhenTheDatabaseIsReopened) {
   EXPECT_EQ(store->List().size(), 2u);
 }
 
-TEST(UserStore, TwoOpenStoresSeeEachOthersChanges) {
-  TempDir dir;
-  const std::string path = dir / "users.db";
-  auto server = OpenOrFail(path, true);
-  auto admin = OpenOrFail(path, false);
-  ASSERT_NE(server, nullptr);
-  ASSERT_NE(admin, nullptr);
-  ASSERT_TRUE(admin->Add("alice", "secret", kFast).ok());
-  EXPECT_TRUE(server->Verify("alice", "secret").ok());
-  ASSERT_TRUE(admin->Remove("alice").ok());
-  EXPECT_EQ(server->Verify("alice", "secret").code(), ErrorCode::kAuthFailed);
+// One database opened twice, as the server and the admin command (another process) open it.
+class TwoStores : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = OpenOrFail(path_, true);
+    admin_ = OpenOrFail(path_, false);
+    ASSERT_NE(server_, nullptr);
+    ASSERT_NE(admin_, nullptr);
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_ / "users.db";
+  std::unique_ptr<UserStore> server_;
+  std::unique_ptr<UserStore> admin_;
+};
+
+TEST_F(TwoStores, TwoOpenStoresSeeEachOthersChanges) {
+  ASSERT_TRUE(admin_->Add("alice", "secret", kFast).ok());
+  EXPECT_TRUE(server_->Verify("alice", "secret").ok());
+  ASSERT_TRUE(admin_->Remove("alice").ok());
+  EXPECT_EQ(server_->Verify("alice", "secret").code(), ErrorCode::kAuthFailed);
 }
 
 // Makes the database files look untouched for `age` seconds, so the store caches what it reads next.
@@ -252,44 +262,38 @@ void BackdateDatabase(const std::string& path, int age) {
   for (const std::string& file : {path, path + "-wal"}) ::utimensat(AT_FDCWD, file.c_str(), old, 0);
 }
 
-TEST(UserStore, CachedPermissionsAndQuotasFollowOtherConnectionsAtOnce) {
-  TempDir dir;
-  const std::string path = dir / "users.db";
-  auto server = OpenOrFail(path, true);
-  auto admin = OpenOrFail(path, false);
-  ASSERT_NE(server, nullptr);
-  ASSERT_NE(admin, nullptr);
-  ASSERT_TRUE(admin->Add("alice", "secret", kFast).ok());
+TEST_F(TwoStores, CachedPermissionsAndQuotasFollowOtherConnectionsAtOnce) {
+  ASSERT_TRUE(admin_->Add("alice", "secret", kFast).ok());
   for (int round = 1; round <= 20; ++round) {
-    BackdateDatabase(path, 100 - round);
+    BackdateDatabase(path_, 100 - round);
     // Twice each: the second answer comes from the cache.
     for (int i = 0; i < 2; ++i) {
-      ASSERT_TRUE(server->Permissions("alice").ok());
-      ASSERT_TRUE(server->Quota("alice").ok());
+      ASSERT_TRUE(server_->Permissions("alice").ok());
+      ASSERT_TRUE(server_->Quota("alice").ok());
     }
     const bool read_only = round % 2 == 1;
     if (round % 3 == 0) {
       // A connection that is not a UserStore at all, as another program would be.
-      QueryFile(path, read_only ? "UPDATE users SET read_only = 1, quota_files = 7 WHERE name = 'alice'"
+      QueryFile(path_, read_only ? "UPDATE users SET read_only = 1, quota_files = 7 WHERE name = 'alice'"
                                 : "UPDATE users SET read_only = 0, quota_files = 7 WHERE name = 'alice'");
-      BackdateDatabase(path, 50);  // as if the change were long past: it must be seen all the same
-      auto quota = server->Quota("alice");
+      BackdateDatabase(path_, 50);  // as if the change were long past: it must be seen all the same
+      auto quota = server_->Quota("alice");
       ASSERT_TRUE(quota.ok());
       EXPECT_EQ(quota->max_files, std::optional<std::uint64_t>(7)) << "round " << round;
     } else {
-      ASSERT_TRUE(admin->SetPermissions("alice", read_only, std::nullopt).ok());
-      ASSERT_TRUE(admin->SetQuota("alice", std::optional<std::uint64_t>(1000 + round), std::nullopt).ok());
-      BackdateDatabase(path, 50);
-      auto quota = server->Quota("alice");
+      ASSERT_TRUE(admin_->SetPermissions("alice", read_only, std::nullopt).ok());
+      ASSERT_TRUE(admin_->SetQuota("alice", std::optional<std::uint64_t>(1000 + round), std::nullopt).ok());
+      BackdateDatabase(path_, 50);
+      auto quota = server_->Quota("alice");
       ASSERT_TRUE(quota.ok());
       EXPECT_EQ(quota->max_bytes, std::optional<std::uint64_t>(1000 + round)) << "round " << round;
     }
-    auto permissions = server->Permissions("alice");
+    auto permissions = server_->Permissions("alice");
     ASSERT_TRUE(permissions.ok());
     EXPECT_EQ(permissions->read_only, read_only) << "round " << round;
   }
-  ASSERT_TRUE(admin->Remove("alice").ok());
-  EXPECT_EQ(server->Permissions("alice").status().code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(admin_->Remove("alice").ok());
+  EXPECT_EQ(server_->Permissions("alice").status().code(), ErrorCode::kNotFound);
 }
 
 TEST(UserStore, WithoutThePasswordCacheEveryLoginVerifiesTheHash) {
@@ -324,28 +328,22 @@ TEST(UserStore, PasswordCacheSkipsTheHashOnlyForTheRightPassword) {
   EXPECT_EQ(store->hash_verifications(), start + 5);
 }
 
-TEST(UserStore, PasswordCacheForgetsAChangedPasswordAndARemovedUser) {
-  TempDir dir;
-  const std::string path = dir / "users.db";
-  auto server = OpenOrFail(path, true);
-  auto admin = OpenOrFail(path, false);
-  ASSERT_NE(server, nullptr);
-  ASSERT_NE(admin, nullptr);
-  server->SetPasswordCache(std::chrono::seconds(600));
-  ASSERT_TRUE(admin->Add("alice", "old-secret", kFast).ok());
-  ASSERT_TRUE(server->Verify("alice", "old-secret").ok());
-  ASSERT_TRUE(server->Verify("alice", "old-secret").ok());
+TEST_F(TwoStores, PasswordCacheForgetsAChangedPasswordAndARemovedUser) {
+  server_->SetPasswordCache(std::chrono::seconds(600));
+  ASSERT_TRUE(admin_->Add("alice", "old-secret", kFast).ok());
+  ASSERT_TRUE(server_->Verify("alice", "old-secret").ok());
+  ASSERT_TRUE(server_->Verify("alice", "old-secret").ok());
   // Changed by another connection (the admin command): the remembered password matched the old hash only.
-  ASSERT_TRUE(admin->SetPassword("alice", "new-secret", kFast).ok());
-  EXPECT_EQ(server->Verify("alice", "old-secret").code(), ErrorCode::kAuthFailed);
-  EXPECT_TRUE(server->Verify("alice", "new-secret").ok());
-  ASSERT_TRUE(admin->Remove("alice").ok());
-  EXPECT_EQ(server->Verify("alice", "new-secret").code(), ErrorCode::kAuthFailed);
+  ASSERT_TRUE(admin_->SetPassword("alice", "new-secret", kFast).ok());
+  EXPECT_EQ(server_->Verify("alice", "old-secret").code(), ErrorCode::kAuthFailed);
+  EXPECT_TRUE(server_->Verify("alice", "new-secret").ok());
+  ASSERT_TRUE(admin_->Remove("alice").ok());
+  EXPECT_EQ(server_->Verify("alice", "new-secret").code(), ErrorCode::kAuthFailed);
   // A user of the same name added again starts with a hash of its own.
-  ASSERT_TRUE(admin->Add("alice", "new-secret", kFast).ok());
-  const auto before = server->hash_verifications();
-  EXPECT_TRUE(server->Verify("alice", "new-secret").ok());
-  EXPECT_EQ(server->hash_verifications(), before + 1);
+  ASSERT_TRUE(admin_->Add("alice", "new-secret", kFast).ok());
+  const auto before = server_->hash_verifications();
+  EXPECT_TRUE(server_->Verify("alice", "new-secret").ok());
+  EXPECT_EQ(server_->hash_verifications(), before + 1);
 }
 
 TEST(UserStore, LoginsArrivingTogetherShareOneVerification) {
