@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,7 +84,34 @@ Status Server::SetUpTls() {
   return Status::Ok();
 }
 
+namespace {
+
+// Each connection holds a descriptor, and a transfer one or two more, while the soft open-file limit is often 1,024.
+// Raise it to the hard limit, as nginx (worker_rlimit_nofile) and Go's runtime do, so that max_connections is not cut
+// short by a default. Commands run by exec get their own limit (exec.max_open_files).
+void RaiseOpenFileLimit(unsigned max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  // Beside the connections: event loops, the database, the audit log, and the files being transferred.
+  constexpr rlim_t kHeadroom = 64;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < static_cast<rlim_t>(max_connections) + kHeadroom) {
+    spdlog::warn("the open-file limit is {} (ulimit -n); with limits.max_connections = {}, connections past what it "
+                 "allows wait in the queue until descriptors are free",
+                 limit.rlim_cur, max_connections);
+  } else {
+    spdlog::debug("open-file limit {}", limit.rlim_cur);
+  }
+}
+
+}  // namespace
+
 Status Server::Start() {
+  RaiseOpenFileLimit(config_.max_connections);
   auto users = root_.OpenUsers();
   if (!users.ok()) return users.status();
   users_ = std::move(users).value();
@@ -162,16 +190,24 @@ Status Server::Start() {
 asio::ip::tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }
 
 asio::awaitable<void> Server::Accept() {
+  std::uint64_t failures = 0;  // in a row
   while (acceptor_->is_open()) {
     asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
     auto [error, socket] = co_await acceptor_->async_accept(loop, asio::experimental::as_tuple(asio::use_awaitable));
     if (error) {
       if (error == asio::error::operation_aborted || !acceptor_->is_open()) break;
-      spdlog::warn("accept failed: {}", error.message());
-      // Out of descriptors or memory: wait a moment instead of spinning on the failing accept.
+      // Out of descriptors or memory: the connection stays queued in the kernel. Wait a moment instead of spinning
+      // on the failing accept, and say so once, not ten times a second.
+      if (failures++ == 0) {
+        spdlog::warn("accept failed: {}; new connections wait in the queue, retrying every 100 ms", error.message());
+      }
       asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       continue;
+    }
+    if (failures > 0) {
+      spdlog::warn("accepting connections again after {} failed attempt(s)", failures);
+      failures = 0;
     }
     asio::error_code ignored;
     const auto peer = socket.remote_endpoint(ignored);

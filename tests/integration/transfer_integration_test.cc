@@ -27,6 +27,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -148,34 +149,6 @@ void FlipByte(const std::string& path, std::uint64_t offset) {
 void SetTimes(const std::string& path, std::int64_t seconds, long nanoseconds) {
   const timespec times[2] = {{seconds, nanoseconds}, {seconds, nanoseconds}};
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << path;
-}
-
-
-
-// Polls `condition` every few milliseconds until it holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    ::poll(nullptr, 0, 2);
-  }
-  return true;
-}
-
-// True once `pid` has exited; the child is left for Subprocess::Wait to reap.
-bool HasExited(pid_t pid) {
-  siginfo_t info{};
-  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
-}
-
-// True while some process holds an flock on `path` (the server does, on a partial upload it is writing).
-bool IsLocked(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
-  if (!locked) ::flock(fd, LOCK_UN);
-  ::close(fd);
-  return locked;
 }
 
 // How the client's summary line writes a size in mebibytes ("40.0 MiB").
@@ -657,6 +630,94 @@ TEST_F(TransferIntegration, DamagedLocalPartialIsNotAppendedTo) {
   EXPECT_NE(resumed.err.find("starting again from zero"), std::string::npos) << resumed.err;
   EXPECT_EQ(resumed.err.find("resumed after"), std::string::npos) << resumed.err;
   ExpectIdentical(Home("big.bin"), target);
+}
+
+// A partial cut short (a crash before the page cache reached the disk, or a disk that lost its tail) still starts
+// with the right bytes: the resume goes on from where it now ends.
+TEST_F(TransferIntegration, TruncatedServerPartialIsResumedFromWhereItEnds) {
+  const std::uint64_t size = 96 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 307));
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptUpload(original, "big.bin", size, &partial, &partial_size));
+  const std::uint64_t cut = partial_size / 2 + 1;  // not on a chunk boundary
+  ASSERT_EQ(::truncate(partial.c_str(), static_cast<off_t>(cut)), 0);
+
+  const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed after " + MiBText(cut)), std::string::npos) << cut << ": " << resumed.err;
+  ExpectIdentical(original, Home("big.bin"));
+}
+
+TEST_F(TransferIntegration, TruncatedLocalPartialIsResumedFromWhereItEnds) {
+  const std::uint64_t size = 96 * kMiB;
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("big.bin"), size, 308));
+  const std::string target = local_ / "big.bin";
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptDownload("big.bin", target, size, &partial, &partial_size));
+  const std::uint64_t cut = partial_size / 2 + 1;
+  ASSERT_EQ(::truncate(partial.c_str(), static_cast<off_t>(cut)), 0);
+
+  const auto resumed = Alice({"get", "-c", "big.bin", target}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed after " + MiBText(cut)), std::string::npos) << cut << ": " << resumed.err;
+  ExpectIdentical(Home("big.bin"), target);
+}
+
+// Damage in the very last byte of a partial is caught like damage anywhere else.
+TEST_F(TransferIntegration, ServerPartialDamagedInItsLastByteIsNotAppendedTo) {
+  const std::uint64_t size = 96 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 309));
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptUpload(original, "big.bin", size, &partial, &partial_size));
+  FlipByte(partial, partial_size - 1);
+
+  const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("starting again from zero"), std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.err.find("resumed after"), std::string::npos) << resumed.err;
+  ExpectIdentical(original, Home("big.bin"));
+}
+
+// A partial longer than the source now is (the source was cut since) cannot be a prefix of it: start again. (The
+// server sees that from the size the client declares and empties the partial itself, so the client has no warning to
+// give; the local side below is checked by the client, which warns.)
+TEST_F(TransferIntegration, ServerPartialLongerThanTheSourceRestartsFromZero) {
+  const std::uint64_t size = 96 * kMiB;
+  const std::string original = local_ / "big.bin";
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 310));
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptUpload(original, "big.bin", size, &partial, &partial_size));
+  ASSERT_EQ(::truncate(original.c_str(), static_cast<off_t>(partial_size / 2)), 0);
+
+  const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(resumed.err.find("resumed after"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("uploaded big.bin: " + MiBText(partial_size / 2)), std::string::npos) << resumed.err;
+  ExpectIdentical(original, Home("big.bin"));
+  EXPECT_EQ(FileSize(Home("big.bin")), partial_size / 2);
+}
+
+TEST_F(TransferIntegration, LocalPartialLongerThanTheSourceRestartsFromZero) {
+  const std::uint64_t size = 96 * kMiB;
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("big.bin"), size, 311));
+  const std::string target = local_ / "big.bin";
+  std::string partial;
+  std::uint64_t partial_size = 0;
+  ASSERT_NO_FATAL_FAILURE(InterruptDownload("big.bin", target, size, &partial, &partial_size));
+  ASSERT_EQ(::truncate(Home("big.bin").c_str(), static_cast<off_t>(partial_size / 2)), 0);
+
+  const auto resumed = Alice({"get", "-c", "big.bin", target}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("starting again from zero"), std::string::npos) << resumed.err;
+  ExpectIdentical(Home("big.bin"), target);
+  EXPECT_EQ(FileSize(target), partial_size / 2);
+  EXPECT_FALSE(Exists(partial));
 }
 
 TEST_F(TransferIntegration, ResumeWithNothingToResumeIsAPlainTransfer) {

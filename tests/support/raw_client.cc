@@ -37,6 +37,14 @@ RawClient::~RawClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void RawClient::Reset() {
+  if (fd_ < 0) return;
+  const linger now{1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+  ::close(fd_);
+  fd_ = -1;
+}
+
 bool RawClient::SendRaw(const std::string& bytes) {
   std::size_t done = 0;
   while (done < bytes.size()) {

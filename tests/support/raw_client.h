@@ -26,6 +26,9 @@ class RawClient {
   // True if the server closes the connection (EOF or reset) before the deadline; frames before it are skipped.
   bool WaitClosed(std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+  // Drops the connection with a reset (SO_LINGER 0), as a client that crashed or lost its network mid-transfer can.
+  void Reset();
+
   // hello + login as `user`; true on success.
   bool HelloAndLogin(const std::string& user, const std::string& password);
   // Sends {"op": op, "id": id, ...fields} and returns its reply header (null on failure).

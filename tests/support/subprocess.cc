@@ -24,6 +24,9 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const std::map<std:
     ADD_FAILURE() << "pipe2: " << std::strerror(errno);
     return;
   }
+  // A server logging thousands of connections between two reads of the test must not block on a full stderr pipe
+  // (64 KiB by default); 1 MiB is the largest an unprivileged process may ask for. Best effort.
+  ::fcntl(err_pipe[0], F_SETPIPE_SZ, 1 << 20);
   // Build argv and envp before fork: the child only calls async-signal-safe functions.
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -114,6 +117,14 @@ void Subprocess::Drain(int timeout_ms) {
   }
 }
 
+const std::string& Subprocess::ReadStderrNow() {
+  for (std::size_t before = err_.size() + 1; err_fd_ >= 0 && err_.size() != before;) {
+    before = err_.size();
+    Drain(0);
+  }
+  return err_;
+}
+
 std::optional<std::string> Subprocess::WaitForStderrLine(const std::string& needle, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -123,7 +134,8 @@ std::optional<std::string> Subprocess::WaitForStderrLine(const std::string& need
       err_scanned_ = line_end + 1;
       if (line.find(needle) != std::string::npos) return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || err_fd_ < 0) return std::nullopt;
     Drain(static_cast<int>(left.count()));
   }
@@ -137,7 +149,8 @@ ProcessResult Subprocess::Wait(std::chrono::milliseconds timeout) {
   ProcessResult result;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out_fd_ >= 0 || err_fd_ >= 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       ::kill(pid_, SIGKILL);

@@ -35,6 +35,8 @@ class Subprocess {
   void Signal(int signal);
   // Collects all output and waits for exit; kills the child (SIGKILL) at the deadline.
   ProcessResult Wait(std::chrono::milliseconds timeout);
+  // Reads what the child has written to stderr until now, without waiting; returns all of stderr read so far.
+  const std::string& ReadStderrNow();
   // Everything read from stderr so far.
   const std::string& stderr_so_far() const { return err_; }
 

@@ -12,9 +12,12 @@
 
 namespace ferry::testing {
 
-TempDir::TempDir() {
+TempDir::TempDir() : TempDir(std::string()) {}
+
+TempDir::TempDir(const std::string& parent) {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/ferry-test-XXXXXX";
+  std::string pattern =
+      (!parent.empty() ? parent : std::string(base != nullptr && *base != '\0' ? base : "/tmp")) + "/ferry-test-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     ADD_FAILURE() << "mkdtemp failed";
   }

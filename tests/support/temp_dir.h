@@ -8,6 +8,8 @@ namespace ferry::testing {
 class TempDir {
  public:
   TempDir();
+  // A fresh folder inside `parent` (e.g. a small filesystem a test mounted); "" means $TMPDIR or /tmp.
+  explicit TempDir(const std::string& parent);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

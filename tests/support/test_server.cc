@@ -6,10 +6,14 @@
 
 namespace ferry::testing {
 
-std::string FerrydPath() { return std::string(FERRY_BIN_DIR) + "/ferryd"; }
-std::string FerryPath() { return std::string(FERRY_BIN_DIR) + "/ferry"; }
+std::string FerrydPath() {
+  return std::string(FERRY_BIN_DIR) + "/ferryd";
+}
+std::string FerryPath() {
+  return std::string(FERRY_BIN_DIR) + "/ferry";
+}
 
-TestServer::TestServer(TestServerOptions options) : options_(std::move(options)) {
+TestServer::TestServer(TestServerOptions options) : options_(std::move(options)), dir_(options_.root_parent) {
   const std::string root = dir_.path();
   auto init = RunProcess({FerrydPath(), "init", root});
   if (init.exit_code != 0) {
@@ -32,9 +36,12 @@ TestServer::TestServer(TestServerOptions options) : options_(std::move(options))
 void TestServer::Launch() {
   port_ = 0;
   const std::string root = dir_.path();
-  std::vector<std::string> argv = {FerrydPath(), "serve", "--root", root, "--listen",
-                                   options_.listen_host == "::1" ? "[::1]:0" : options_.listen_host + ":0",
-                                   "--threads", "2"};
+  std::vector<std::string> argv = options_.launch_prefix;
+  const std::vector<std::string> serve = {
+      FerrydPath(), "serve",    "--root",
+      root,         "--listen", options_.listen_host == "::1" ? "[::1]:0" : options_.listen_host + ":0",
+      "--threads",  "2"};
+  argv.insert(argv.end(), serve.begin(), serve.end());
   if (!options_.tls) argv.push_back("--plain");
   process_ = std::make_unique<Subprocess>(argv);
   // Readiness is the server's own word that it listens: no sleeping, no polling of the port.
@@ -54,7 +61,9 @@ void TestServer::Kill() {
   process_->Wait(std::chrono::seconds(30));
 }
 
-void TestServer::Restart() { Launch(); }
+void TestServer::Restart() {
+  Launch();
+}
 
 TestServer::~TestServer() {
   if (process_) process_->Signal(SIGKILL);

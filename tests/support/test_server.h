@@ -24,6 +24,10 @@ struct TestServerOptions {
   std::string listen_host = "127.0.0.1";
   // TOML written as the data root's ferryd.toml before the server starts, e.g. "[limits]\nidle_timeout_seconds = 2\n".
   std::string config;
+  // The folder the data root is made in ("" for $TMPDIR or /tmp), e.g. a small filesystem for disk-full tests.
+  std::string root_parent;
+  // Put before `ferryd serve ...`, e.g. {"prlimit", "--nofile=64:64", "--"} to start it with few descriptors.
+  std::vector<std::string> launch_prefix;
 };
 
 class TestServer {
