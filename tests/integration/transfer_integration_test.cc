@@ -26,6 +26,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/byte_size.h"
 #include "protocol/frame.h"
 #include "support/process_probe.h"
 #include "support/raw_client.h"
@@ -646,7 +647,7 @@ TEST_F(TransferIntegration, TruncatedServerPartialIsResumedFromWhereItEnds) {
 
   const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("resumed after " + MiBText(cut)), std::string::npos) << cut << ": " << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed after " + HumanBytes(static_cast<double>(cut))), std::string::npos) << cut << ": " << resumed.err;
   ExpectIdentical(original, Home("big.bin"));
 }
 
@@ -662,7 +663,7 @@ TEST_F(TransferIntegration, TruncatedLocalPartialIsResumedFromWhereItEnds) {
 
   const auto resumed = Alice({"get", "-c", "big.bin", target}, 120s);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("resumed after " + MiBText(cut)), std::string::npos) << cut << ": " << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed after " + HumanBytes(static_cast<double>(cut))), std::string::npos) << cut << ": " << resumed.err;
   ExpectIdentical(Home("big.bin"), target);
 }
 
