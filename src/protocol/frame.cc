@@ -1,6 +1,8 @@
 #include "protocol/frame.h"
 
 #include <cassert>
+#include <charconv>
+#include <iterator>
 
 namespace ferry::protocol {
 
@@ -16,15 +18,101 @@ void AppendFrameHeader(std::string& out, Json header, std::uint64_t body_len) {
   } else {
     header[std::string(kBodyLengthKey)] = body_len;
   }
-  // File names need not be valid UTF-8; replace bad bytes rather than fail the whole reply.
-  const std::string text = header.dump(-1, ' ', false, Json::error_handler_t::replace);
-  const auto length = static_cast<std::uint32_t>(text.size());
-  const char prefix[kLengthPrefixSize] = {
-      static_cast<char>(length >> 24), static_cast<char>(length >> 16), static_cast<char>(length >> 8),
-      static_cast<char>(length)};
-  out.reserve(out.size() + kLengthPrefixSize + text.size() + body_len);
-  out.append(prefix, kLengthPrefixSize);
-  out.append(text);
+  // The header goes straight after a placeholder for its length, which is filled in once the text is written.
+  const std::size_t start = out.size();
+  out.append(kLengthPrefixSize, '\0');
+  AppendJson(out, header);
+  const auto length = static_cast<std::uint32_t>(out.size() - start - kLengthPrefixSize);
+  out[start] = static_cast<char>(length >> 24);
+  out[start + 1] = static_cast<char>(length >> 16);
+  out[start + 2] = static_cast<char>(length >> 8);
+  out[start + 3] = static_cast<char>(length);
+  out.reserve(out.size() + body_len);
+}
+
+namespace {
+
+// True for text nlohmann writes as it is: printable ASCII other than the quote and the backslash.
+bool IsPlainAscii(std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+void AppendString(std::string& out, const std::string& text) {
+  if (IsPlainAscii(text)) {
+    out.push_back('"');
+    out.append(text);
+    out.push_back('"');
+    return;
+  }
+  // Escapes, UTF-8 and its validation (file names need not be valid UTF-8: bad bytes are replaced rather than fail
+  // the whole reply) are nlohmann's.
+  out.append(Json(text).dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+template <typename Integer>
+void AppendInteger(std::string& out, Integer value) {
+  char digits[24];
+  const auto [end, error] = std::to_chars(std::begin(digits), std::end(digits), value);
+  out.append(digits, static_cast<std::size_t>(end - digits));
+}
+
+}  // namespace
+
+void AppendJson(std::string& out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, item] : value.get_ref<const Json::object_t&>()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendString(out, key);
+        out.push_back(':');
+        AppendJson(out, item);
+      }
+      out.push_back('}');
+      return;
+    }
+    case Json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& item : value.get_ref<const Json::array_t&>()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJson(out, item);
+      }
+      out.push_back(']');
+      return;
+    }
+    case Json::value_t::string:
+      AppendString(out, value.get_ref<const std::string&>());
+      return;
+    case Json::value_t::number_unsigned:
+      AppendInteger(out, value.get<std::uint64_t>());
+      return;
+    case Json::value_t::number_integer:
+      AppendInteger(out, value.get<std::int64_t>());
+      return;
+    case Json::value_t::boolean:
+      out.append(value.get<bool>() ? "true" : "false");
+      return;
+    case Json::value_t::null:
+      out.append("null");
+      return;
+    default:  // floating point, binary, discarded
+      out.append(value.dump(-1, ' ', false, Json::error_handler_t::replace));
+      return;
+  }
+}
+
+std::string DumpJson(const Json& value) {
+  std::string out;
+  AppendJson(out, value);
+  return out;
 }
 
 std::string EncodeFrame(Json header, std::string_view body) {

@@ -43,4 +43,11 @@ void AppendFrame(std::string& out, Json header, std::string_view body = {});
 // Appends only the length prefix and header of a frame whose `body_len` bytes the caller sends itself (sendfile).
 void AppendFrameHeader(std::string& out, Json header, std::uint64_t body_len);
 
+// Appends the compact JSON text of `value`: the same text as nlohmann's dump(-1) with invalid UTF-8 replaced by
+// U+FFFD, written directly for what headers hold (objects, arrays, integers, booleans, null, and strings of
+// printable ASCII), several times faster; other strings and floating-point numbers go through nlohmann's own code.
+void AppendJson(std::string& out, const Json& value);
+// The same as a string.
+std::string DumpJson(const Json& value);
+
 }  // namespace ferry::protocol

@@ -31,10 +31,17 @@ constexpr int kLoginNice = 19;
 constexpr std::size_t kOutputHighWater = 256 * 1024;
 
 Json EntryJson(const storage::FileInfo& info) {
-  return Json{{"name", info.name},   {"type", storage::FileTypeName(info.type)},
-              {"size", info.size},   {"mode", info.mode},
-              {"mtime", info.mtime}, {"mtime_nsec", info.mtime_nsec},
-              {"nlink", info.nlink}};
+  // Field by field (see OkReply): a listing builds one of these per entry.
+  Json entry(Json::value_t::object);
+  auto& fields = entry.get_ref<Json::object_t&>();
+  fields.emplace("name", info.name);
+  fields.emplace("type", storage::FileTypeName(info.type));
+  fields.emplace("size", info.size);
+  fields.emplace("mode", info.mode);
+  fields.emplace("mtime", info.mtime);
+  fields.emplace("mtime_nsec", info.mtime_nsec);
+  fields.emplace("nlink", info.nlink);
+  return entry;
 }
 
 // Login work (argon2id) runs at the lowest CPU priority, once per pool thread: a storm of logins then takes only the
@@ -259,7 +266,7 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
     ReplyError(id, op.status());
     co_return;
   }
-  spdlog::debug("{}: request {} {}", peer_, id.dump(), *op);
+  if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("{}: request {} {}", peer_, id.dump(), *op);
   if (state_ == State::kAwaitingHello) {
     if (*op != "hello") {
       ReplyError(id, Status(ErrorCode::kProtocol, "the first request must be hello"));
@@ -327,7 +334,8 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
       ReplyError(id, extra.status());
     } else {
       Json reply = protocol::OkReply(id);
-      reply.update(*extra);
+      auto& members = reply.get_ref<Json::object_t&>();
+      for (auto& [key, value] : extra->get_ref<Json::object_t&>()) members.insert_or_assign(key, std::move(value));
       Reply(std::move(reply));
     }
   }
@@ -470,7 +478,7 @@ asio::awaitable<void> Session::List(const Json& id, const protocol::RequestField
     Json reply = protocol::OkReply(id);
     reply["more"] = false;
     reply["file"] = true;
-    Reply(std::move(reply), Json::array({EntryJson(*info)}).dump(-1, ' ', false, Json::error_handler_t::replace));
+    Reply(std::move(reply), protocol::DumpJson(Json::array({EntryJson(*info)})));
     co_return;
   }
   auto lister = storage::DirectoryLister::Open(*home_, *path);
@@ -490,7 +498,7 @@ asio::awaitable<void> Session::List(const Json& id, const protocol::RequestField
     for (const auto& info : *batch) entries.push_back(EntryJson(info));
     Json reply = protocol::OkReply(id);
     reply["more"] = !last;
-    Reply(std::move(reply), entries.dump(-1, ' ', false, Json::error_handler_t::replace));
+    Reply(std::move(reply), protocol::DumpJson(entries));
     if (last || !co_await FlushIfFull()) co_return;
   }
 }
@@ -514,7 +522,9 @@ Result<Json> Session::HandleSimple(std::string_view op, const protocol::RequestF
     if (!path.ok()) return path.status();
     auto info = storage::StatPath(home, *path);
     if (!info.ok()) return info.status();
-    return Json{{"entry", EntryJson(*info)}};
+    Json reply(Json::value_t::object);
+    reply.get_ref<Json::object_t&>().emplace("entry", EntryJson(*info));
+    return reply;
   }
   if (op == "quota") return Quota();
   if (op == "mkdir") return MakeDirectory(fields);

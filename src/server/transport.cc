@@ -1,24 +1,28 @@
 #include "server/transport.h"
 
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
+#include <fmt/format.h>
+#include <openssl/err.h>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <fmt/format.h>
-#include <openssl/err.h>
 
 namespace ferry::server {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
-int ClampToInt(std::size_t n) { return static_cast<int>(std::min<std::size_t>(n, INT_MAX)); }
+int ClampToInt(std::size_t n) {
+  return static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+}
 
 // What a failed SSL_* call means, as an error code: eof for a closed connection, else OpenSSL's reason or errno.
 asio::error_code SslFailure(int ssl_error, int saved_errno) {
@@ -30,20 +34,108 @@ asio::error_code SslFailure(int ssl_error, int saved_errno) {
   return asio::error::eof;  // the peer closed without a TLS close_notify
 }
 
-bool WantsIo(int ssl_error) { return ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE; }
+bool WantsIo(int ssl_error) {
+  return ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE;
+}
+
+// Bytes asio reads for OpenSSL when it had to wait for data: a request or two, or the start of a stream (the rest of
+// which OpenSSL then reads from the socket itself).
+constexpr std::size_t kStagingSize = 4096;
 
 }  // namespace
 
-void Transport::SslFree::operator()(SSL* ssl) const { ::SSL_free(ssl); }
+struct Transport::TlsIo {
+  int fd = -1;
+  // Read by asio after a wait, not yet taken by OpenSSL: staging[begin, end).
+  std::unique_ptr<char[]> staging;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  // The last read came back short (or with EAGAIN): the socket holds nothing more until epoll says so.
+  bool drained = false;
+
+  static int Read(BIO* bio, char* out, int size);
+  static int Write(BIO* bio, const char* in, int size);
+  static long Control(BIO* bio, int command, long number, void* pointer);
+  static BIO_METHOD* Method();
+};
+
+int Transport::TlsIo::Read(BIO* bio, char* out, int size) {
+  auto* io = static_cast<TlsIo*>(::BIO_get_data(bio));
+  ::BIO_clear_retry_flags(bio);
+  if (size <= 0) return 0;
+  if (io->begin < io->end) {
+    const auto n = std::min(static_cast<std::size_t>(size), io->end - io->begin);
+    std::memcpy(out, io->staging.get() + io->begin, n);
+    io->begin += n;
+    return static_cast<int>(n);
+  }
+  if (io->drained) {
+    ::BIO_set_retry_read(bio);  // wait on the event loop (WaitFor), without asking the socket again first
+    return -1;
+  }
+  while (true) {
+    const ssize_t n = ::recv(io->fd, out, static_cast<std::size_t>(size), 0);
+    if (n >= 0) {
+      io->drained = n < size;  // with read-ahead OpenSSL asks for all its buffer holds: short means empty
+      return static_cast<int>(n);
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      io->drained = true;
+      ::BIO_set_retry_read(bio);
+    }
+    return -1;  // otherwise errno says why (SslFailure)
+  }
+}
+
+int Transport::TlsIo::Write(BIO* bio, const char* in, int size) {
+  auto* io = static_cast<TlsIo*>(::BIO_get_data(bio));
+  ::BIO_clear_retry_flags(bio);
+  while (true) {
+    const ssize_t n = ::send(io->fd, in, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) ::BIO_set_retry_write(bio);
+    return -1;
+  }
+}
+
+long Transport::TlsIo::Control(BIO* /*bio*/, int command, long /*number*/, void* /*pointer*/) {
+  return command == BIO_CTRL_FLUSH ? 1 : 0;  // writes go straight to the socket: nothing to flush
+}
+
+BIO_METHOD* Transport::TlsIo::Method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = ::BIO_meth_new(::BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ferry socket");
+    ::BIO_meth_set_read(m, &TlsIo::Read);
+    ::BIO_meth_set_write(m, &TlsIo::Write);
+    ::BIO_meth_set_ctrl(m, &TlsIo::Control);
+    return m;
+  }();
+  return method;
+}
+
+void Transport::TlsIoFree::operator()(TlsIo* io) const {
+  delete io;
+}
+
+void Transport::SslFree::operator()(SSL* ssl) const {
+  ::SSL_free(ssl);
+}
 
 Transport::Transport(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
 
 Transport::Transport(asio::ip::tcp::socket socket, SSL_CTX* context)
-    : socket_(std::move(socket)), tls_(true), ssl_(::SSL_new(context)) {
-  if (!ssl_ || ::SSL_set_fd(ssl_.get(), socket_.native_handle()) != 1) {
+    : socket_(std::move(socket)), tls_(true), io_(new TlsIo), ssl_(::SSL_new(context)) {
+  io_->fd = socket_.native_handle();
+  BIO* bio = ssl_ ? ::BIO_new(TlsIo::Method()) : nullptr;
+  if (bio == nullptr) {
     ssl_.reset();  // Handshake() reports it
     return;
   }
+  ::BIO_set_data(bio, io_.get());
+  ::BIO_set_init(bio, 1);
+  ::SSL_set_bio(ssl_.get(), bio, bio);  // one reference, owned by the SSL from here on
   ::SSL_set_accept_state(ssl_.get());
   // Read whole socket buffers at a time (several records per read system call); let a write return after each
   // record so a large buffer goes out as the socket takes it; free the buffers while the connection is idle.
@@ -55,10 +147,20 @@ Transport::Transport(asio::ip::tcp::socket socket, SSL_CTX* context)
 Transport::~Transport() = default;
 
 asio::awaitable<asio::error_code> Transport::WaitFor(int ssl_error) {
-  auto [error] = co_await socket_.async_wait(
-      ssl_error == SSL_ERROR_WANT_WRITE ? asio::ip::tcp::socket::wait_write : asio::ip::tcp::socket::wait_read,
-      kNoThrow);
-  co_return error;
+  if (ssl_error == SSL_ERROR_WANT_WRITE) {
+    // Only after a send(2) that found the buffer full: the next room made is a new edge for epoll.
+    auto [error] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_write, kNoThrow);
+    co_return error;
+  }
+  // asio's read knows from epoll whether the socket may hold data, so it neither tries a read bound to fail nor
+  // re-registers the socket (an async_wait does both).
+  if (!io_->staging) io_->staging = std::make_unique_for_overwrite<char[]>(kStagingSize);
+  auto [error, n] = co_await socket_.async_read_some(asio::buffer(io_->staging.get(), kStagingSize), kNoThrow);
+  if (error) co_return error;
+  io_->begin = 0;
+  io_->end = n;
+  io_->drained = n < kStagingSize;
+  co_return asio::error_code{};
 }
 
 asio::awaitable<asio::error_code> Transport::Handshake() {
@@ -130,8 +232,8 @@ asio::awaitable<asio::error_code> Transport::WriteAll(const std::string& bytes) 
     co_return error;
   }
   if (sent == bytes.size()) co_return asio::error_code{};
-  auto [rest_error, n] = co_await asio::async_write(socket_, asio::buffer(bytes.data() + sent, bytes.size() - sent),
-                                                    kNoThrow);
+  auto [rest_error, n] =
+      co_await asio::async_write(socket_, asio::buffer(bytes.data() + sent, bytes.size() - sent), kNoThrow);
   co_return rest_error;
 }
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <tuple>
 
+#include <openssl/ssl.h>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include <openssl/ssl.h>
 
 namespace ferry::server {
 
@@ -18,9 +18,11 @@ class Transport {
  public:
   // Plain TCP.
   explicit Transport(asio::ip::tcp::socket socket);
-  // TLS, server side, over `context`: Handshake() starts it. OpenSSL talks to the socket itself (non-blocking, with
-  // read-ahead), and the event loop only waits for readiness: no copy through an intermediate buffer, several
-  // records per read system call, and an answer costs one write.
+  // TLS, server side, over `context`: Handshake() starts it. OpenSSL reads and writes the socket through a BIO of
+  // ours (non-blocking, with read-ahead): no copy through an intermediate buffer, several records per read system
+  // call, and an answer costs one write. The BIO remembers when a read found the socket drained; the next wait for
+  // data then goes through asio's own read, as on plain TCP, so a request costs no read(2) that can only fail with
+  // EAGAIN and no epoll_ctl.
   Transport(asio::ip::tcp::socket socket, SSL_CTX* context);
   Transport(Transport&&) = default;
   Transport& operator=(Transport&&) = default;
@@ -48,12 +50,19 @@ class Transport {
   struct SslFree {
     void operator()(SSL* ssl) const;
   };
-  // Waits until the socket can do what OpenSSL asked for (SSL_ERROR_WANT_READ or _WANT_WRITE).
+  // What the TLS BIO works with; on the heap, so it stays put when the Transport moves.
+  struct TlsIo;
+  struct TlsIoFree {
+    void operator()(TlsIo* io) const;
+  };
+  // Waits until the socket can do what OpenSSL asked for (SSL_ERROR_WANT_READ or _WANT_WRITE); for a read, takes in
+  // what arrived.
   asio::awaitable<asio::error_code> WaitFor(int ssl_error);
 
   asio::ip::tcp::socket socket_;
   bool tls_ = false;
-  std::unique_ptr<SSL, SslFree> ssl_;  // TLS only; null if it could not be set up
+  std::unique_ptr<TlsIo, TlsIoFree> io_;  // TLS only
+  std::unique_ptr<SSL, SslFree> ssl_;     // TLS only; null if it could not be set up
 };
 
 }  // namespace ferry::server
