@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include "server/session.h"
 #include "storage/file_ops.h"
@@ -34,8 +36,8 @@ Result<transfer::ChecksumAlgorithm> AlgorithmField(const protocol::RequestFields
   return transfer::ParseChecksumName(*name);
 }
 
-Result<std::int64_t> OptionalInteger(const protocol::RequestFields& fields, std::string_view key,
-                                     std::int64_t fallback, std::int64_t min, std::int64_t max) {
+Result<std::int64_t> OptionalInteger(const protocol::RequestFields& fields, std::string_view key, std::int64_t fallback,
+                                     std::int64_t min, std::int64_t max) {
   if (fields.header().find(key) == fields.header().end()) return fallback;
   auto value = fields.Integer(key);
   if (!value.ok()) return value.status();
@@ -78,8 +80,8 @@ Result<Session::Upload> Session::StartUpload(const protocol::RequestFields& fiel
   auto mtime_nsec = OptionalInteger(fields, "mtime_nsec", 0, 0, 999999999);
   auto resume = fields.OptionalBool("resume", false);
   auto algorithm = AlgorithmField(fields);
-  for (const Status* s : {&mode.status(), &mtime.status(), &mtime_nsec.status(), &resume.status(),
-                          &algorithm.status()}) {
+  for (const Status* s :
+       {&mode.status(), &mtime.status(), &mtime_nsec.status(), &resume.status(), &algorithm.status()}) {
     if (!s->ok()) return *s;
   }
 
@@ -96,8 +98,8 @@ Result<Session::Upload> Session::StartUpload(const protocol::RequestFields& fiel
 
   Upload upload;
   upload.partial_name = PartialName(canonical);
-  upload.file.Reset(::openat(partials_.get(), upload.partial_name.c_str(),
-                             O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  upload.file.Reset(
+      ::openat(partials_.get(), upload.partial_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!upload.file.valid()) return Status::FromErrno(errno, "creating the partial upload");
   if (::flock(upload.file.get(), LOCK_EX | LOCK_NB) != 0) {
     return Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", *path));
@@ -194,8 +196,8 @@ bool Session::PutData(const protocol::Frame& frame) {
   if (!written.ok()) {
     // Count what reached the file before the write stopped: usage must match the disk.
     struct stat now {};
-    const std::uint64_t size_now = ::fstat(u.file.get(), &now) == 0 ? static_cast<std::uint64_t>(now.st_size)
-                                                                    : u.written;
+    const std::uint64_t size_now =
+        ::fstat(u.file.get(), &now) == 0 ? static_cast<std::uint64_t>(now.st_size) : u.written;
     if (size_now > u.written) u.reservation.Use(size_now - u.written);
     u.written = size_now;
     u.error = Status(written.code(), fmt::format("{}: {}", u.display_path, written.message()));
@@ -336,13 +338,15 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
         const auto error = co_await transport_.SendFile(file->get(), position, count);
         Disarm();
         if (error) {
-          spdlog::info("{}: {}", peer_, handle_->watchdog_fired ? "closed: the client stopped reading"
-                                                                 : "sending " + *path + " failed: " + error.message());
+          spdlog::info("{}: {}", peer_,
+                       handle_->watchdog_fired ? "closed: the client stopped reading"
+                                               : "sending " + *path + " failed: " + error.message());
           Audit("download", *path, Status(ErrorCode::kIo, "interrupted"), position);
           broken_ = true;  // the frame is incomplete: the connection cannot go on
           co_return;
         }
         position += count;
+        co_await asio::post(transport_.socket().get_executor(), asio::use_awaitable);  // see below
       }
       Audit("download", *path, Status::Ok(), size);
       Json tail = protocol::OkReply(id);
@@ -384,6 +388,9 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
       Audit("download", *path, Status(ErrorCode::kIo, "interrupted"), position - start);
       co_return;
     }
+    // Let the other sessions of this event loop have their turn: a client that reads fast keeps the socket
+    // writable, so without this one download would hold the loop until it ends and the others would wait.
+    co_await asio::post(transport_.socket().get_executor(), asio::use_awaitable);
   }
   Audit("download", *path, Status::Ok(), position - start);
   const std::string digest = checksum.HexDigest();
@@ -413,7 +420,8 @@ Result<Json> Session::Sum(const protocol::RequestFields& fields) {
   if (::fstat(file->get(), &st) != 0) return Status::FromErrno(errno, *path);
   if (S_ISDIR(st.st_mode)) return Status(ErrorCode::kIsDirectory, "is a directory: " + *path);
   if (!S_ISREG(st.st_mode)) return Status(ErrorCode::kInvalid, "not a regular file: " + *path);
-  if (*length > st.st_size) return Status(ErrorCode::kInvalid, fmt::format("{} is shorter than {} bytes", *path, *length));
+  if (*length > st.st_size)
+    return Status(ErrorCode::kInvalid, fmt::format("{} is shorter than {} bytes", *path, *length));
   std::optional<std::string> cached;
   if (*length < 0) cached = transfer::LoadCachedChecksum(file->get(), *algorithm, st);
   auto digest = cached ? Result<std::string>(*cached) : transfer::ChecksumOfFile(file->get(), *algorithm, *length);

@@ -418,6 +418,43 @@ TEST(FaultIntegration, TwoThousandConnectionsAndClientsSendingAByteASecondDoNotS
   EXPECT_EQ(server.Client("alice", "alice-secret", {"ls"}, "", 20s).exit_code, 0);
 }
 
+// ---- one session that never has to wait ----
+
+TEST(FaultIntegration, ADownloadToAFastReaderDoesNotHoldItsEventLoop) {
+  TestServerOptions options;
+  options.threads = 1;  // both sessions on the same event loop
+  TestServer server(options);
+  ASSERT_TRUE(server.started());
+  const std::uint64_t size = 128 * kMiB;
+  WriteFile(server.home("alice") + "/big.bin", RandomBytes(size, 9));
+  RawClient other(server.port());
+  ASSERT_TRUE(other.HelloAndLogin("alice", "alice-secret"));
+  RawClient fast(server.port());
+  ASSERT_TRUE(fast.HelloAndLogin("alice", "alice-secret"));
+
+  // A reader that keeps up, so the server's socket stays writable and the download never has to wait for it.
+  ASSERT_TRUE(fast.SendFrame({{"op", "get"}, {"id", 1}, {"path", "big.bin"}}));
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<bool> finished{false};
+  std::thread reader([&] {
+    while (auto frame = fast.ReadFrame(60s)) {
+      received += frame->body.size();
+      if (!frame->header.value("more", false)) break;
+    }
+    finished = true;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return received > 0 || finished; }, 30s));
+  // Another session's request is answered while the download is still going, not after it.
+  const Json reply = other.Call({{"op", "noop"}});
+  const std::uint64_t received_by_then = received;
+  const bool finished_by_then = finished;
+  reader.join();
+  EXPECT_TRUE(reply.value("ok", false)) << reply.dump();
+  EXPECT_FALSE(finished_by_then) << "the noop was answered only once the download had ended";
+  EXPECT_LT(received_by_then, size);
+  EXPECT_EQ(received.load(), size);
+}
+
 // ---- out of descriptors ----
 
 TEST(FaultIntegration, RunningOutOfDescriptorsPausesAcceptingWithoutSpinningAndRecovers) {

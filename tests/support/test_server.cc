@@ -38,9 +38,10 @@ void TestServer::Launch() {
   const std::string root = dir_.path();
   std::vector<std::string> argv = options_.launch_prefix;
   const std::vector<std::string> serve = {
-      FerrydPath(), "serve",    "--root",
-      root,         "--listen", options_.listen_host == "::1" ? "[::1]:0" : options_.listen_host + ":0",
-      "--threads",  "2"};
+      FerrydPath(), "serve",
+      "--root",     root,
+      "--listen",   options_.listen_host == "::1" ? "[::1]:0" : options_.listen_host + ":0",
+      "--threads",  std::to_string(options_.threads)};
   argv.insert(argv.end(), serve.begin(), serve.end());
   if (!options_.tls) argv.push_back("--plain");
   process_ = std::make_unique<Subprocess>(argv);

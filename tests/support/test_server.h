@@ -28,6 +28,8 @@ struct TestServerOptions {
   std::string root_parent;
   // Put before `ferryd serve ...`, e.g. {"prlimit", "--nofile=64:64", "--"} to start it with few descriptors.
   std::vector<std::string> launch_prefix;
+  // Event-loop threads (--threads).
+  int threads = 2;
 };
 
 class TestServer {
