@@ -11,9 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <vector>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
@@ -24,8 +24,8 @@
 #include "server/audit_log.h"
 #include "server/command_launcher.h"
 #include "server/connection_limiter.h"
-#include "server/login_throttle.h"
 #include "server/data_root.h"
+#include "server/login_throttle.h"
 #include "server/transport.h"
 #include "storage/home_dir.h"
 #include "storage/quota_ledger.h"
@@ -40,9 +40,9 @@ struct SessionHandle {
   asio::any_io_executor executor;
   asio::ip::tcp::socket* socket = nullptr;  // cleared when the session ends
   bool watchdog_fired = false;
-  bool idle = false;       // waiting for a request with no upload open
-  bool draining = false;   // the server is shutting down: leave at the next idle moment
-  pid_t program = -1;      // a remote command running (not yet reaped): killed when the server shuts down
+  bool idle = false;      // waiting for a request with no upload open
+  bool draining = false;  // the server is shutting down: leave at the next idle moment
+  pid_t program = -1;     // a remote command running (not yet reaped): killed when the server shuts down
 };
 
 // The live sessions, so a shutdown can tell them to finish. Thread-safe.
@@ -105,12 +105,12 @@ class Session {
   // it, and a put_close; the bytes go to a partial file outside the home and appear under their name only once
   // complete and verified.
   struct Upload {
-    Status error;               // set once anything failed: later data is dropped and put_close reports it
-    UniqueFd file;              // the partial file, locked (flock) against a second upload of the same target
-    std::string partial_name;   // in partials_
+    Status error;                  // set once anything failed: later data is dropped and put_close reports it
+    UniqueFd file;                 // the partial file, locked (flock) against a second upload of the same target
+    std::string partial_name;      // in partials_
     storage::DirFd target_parent;  // where it will be renamed to (may borrow the home's descriptor)
     std::string target_name;
-    std::string display_path;   // as the client named it
+    std::string display_path;  // as the client named it
     transfer::Checksum checksum{transfer::kDefaultChecksum};
     std::uint64_t written = 0;  // bytes in the partial file (including a resumed prefix)
     std::uint64_t size = 0;     // declared total
@@ -157,6 +157,9 @@ class Session {
   // Writes out buffered replies; false once the connection is unusable.
   asio::awaitable<bool> Flush();
   asio::awaitable<bool> FlushIfFull();
+  // Hands the event loop to the other sessions on it for a turn. A download to a client that reads fast never finds
+  // its socket full, so without this it would hold the loop until it ends and the others would wait.
+  asio::awaitable<void> TakeTurns();
   // Closes the connection unless the operation that follows completes within `limit` (a slow or stalled client
   // cannot hold a session). Disarm() after it completes.
   void Arm(std::chrono::steady_clock::duration limit);
@@ -171,8 +174,8 @@ class Session {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();  // max: disarmed
   bool watchdog_pending_ = false;  // a wait is outstanding on watchdog_
   std::chrono::steady_clock::time_point login_deadline_;
-  std::string peer_;      // "address:port"
-  std::string address_;   // the client's IP address alone, for throttling
+  std::string peer_;                 // "address:port"
+  std::string address_;              // the client's IP address alone, for throttling
   std::shared_ptr<void> user_slot_;  // this session's place among its user's sessions
   State state_ = State::kAwaitingHello;
   protocol::FrameDecoder decoder_;
@@ -183,7 +186,7 @@ class Session {
   std::string user_;
   std::optional<storage::HomeDir> home_;
   std::string cwd_ = "/";
-  UniqueFd partials_;  // this user's folder of unfinished uploads
+  UniqueFd partials_;                        // this user's folder of unfinished uploads
   std::map<std::uint64_t, Upload> uploads_;  // open uploads by the id of their put request
   // A request that arrived while a program ran: handled before anything else the decoder holds.
   std::optional<protocol::Frame> deferred_;

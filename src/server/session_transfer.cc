@@ -346,7 +346,7 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
           co_return;
         }
         position += count;
-        if (position < size) co_await asio::post(transport_.socket().get_executor(), asio::use_awaitable);  // see below
+        if (position < size) co_await TakeTurns();
       }
       Audit("download", *path, Status::Ok(), size);
       Json tail = protocol::OkReply(id);
@@ -388,12 +388,8 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
       Audit("download", *path, Status(ErrorCode::kIo, "interrupted"), position - start);
       co_return;
     }
-    // Let the other sessions of this event loop have their turn: a client that reads fast keeps the socket
-    // writable, so without this one download would hold the loop until it ends and the others would wait. (Not
-    // after the last chunk: a small file, one chunk, costs no extra hand-off, which a get -r of many would feel.)
-    if (position < static_cast<std::uint64_t>(st.st_size)) {
-      co_await asio::post(transport_.socket().get_executor(), asio::use_awaitable);
-    }
+    // Not after the last chunk: a small file (one chunk) costs no extra hand-off, which a get -r of many would feel.
+    if (position < static_cast<std::uint64_t>(st.st_size)) co_await TakeTurns();
   }
   Audit("download", *path, Status::Ok(), position - start);
   const std::string digest = checksum.HexDigest();
@@ -408,6 +404,10 @@ asio::awaitable<void> Session::Get(const Json& id, const protocol::RequestFields
   tail["size"] = position;
   tail["checksum"] = digest;
   Reply(std::move(tail));
+}
+
+asio::awaitable<void> Session::TakeTurns() {
+  co_await asio::post(transport_.socket().get_executor(), asio::use_awaitable);
 }
 
 Result<Json> Session::Sum(const protocol::RequestFields& fields) {
