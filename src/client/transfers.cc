@@ -439,7 +439,10 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     }
   }
   if (file.direct) return Status::Ok();
-  if (::ftruncate(out.get(), static_cast<off_t>(position)) != 0) return Status::FromErrno(errno, partial);
+  // A download from zero wrote a truncated file from its start: its size is already right.
+  if (offset > 0 && ::ftruncate(out.get(), static_cast<off_t>(position)) != 0) {
+    return Status::FromErrno(errno, partial);
+  }
   ApplyTimesAndMode(out.get(), head->header.value("mode", 0644u), head->header.value("mtime", std::int64_t{0}),
                     head->header.value("mtime_nsec", 0u));
   if (::rename(partial.c_str(), file.local.c_str()) != 0) return Status::FromErrno(errno, file.local);

@@ -67,7 +67,6 @@ void WriteRandomFile(const std::string& path, std::uint64_t size, std::uint64_t 
   ASSERT_TRUE(out.good()) << "writing " << path;
 }
 
-
 // What `sha256sum` (or `md5sum`) prints for `path`, whole line.
 std::string DigestLine(const std::string& tool, const std::string& path) {
   const auto result = RunProcess({tool, path}, {}, "", 120s);
@@ -80,7 +79,6 @@ std::string Sha256(const std::string& path) {
   const std::string line = DigestLine("/usr/bin/sha256sum", path);
   return line.substr(0, line.find(' '));
 }
-
 
 std::uint64_t FileSize(const std::string& path) {
   struct stat st {};
@@ -400,8 +398,7 @@ TEST_F(TransferIntegration, ALocalWriteFailureMidDownloadLeavesTheSessionUsable)
   const std::string data = RandomBytes(9 * 1024 * 1024, 31);
   WriteFile(Home("big.bin"), data);
   const std::string copy = local_ / "copy.bin";
-  const auto result =
-      server_.Client("alice", "alice-secret", {}, "-get big.bin /dev/full\nget big.bin " + copy + "\n");
+  const auto result = server_.Client("alice", "alice-secret", {}, "-get big.bin /dev/full\nget big.bin " + copy + "\n");
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.err, ::testing::HasSubstr("/dev/full"));
   EXPECT_TRUE(ReadFile(copy) == data);
@@ -647,7 +644,8 @@ TEST_F(TransferIntegration, TruncatedServerPartialIsResumedFromWhereItEnds) {
 
   const auto resumed = Alice({"put", "-c", original, "big.bin"}, 120s);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("resumed after " + HumanBytes(static_cast<double>(cut))), std::string::npos) << cut << ": " << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed after " + HumanBytes(static_cast<double>(cut))), std::string::npos)
+      << cut << ": " << resumed.err;
   ExpectIdentical(original, Home("big.bin"));
 }
 
@@ -663,7 +661,8 @@ TEST_F(TransferIntegration, TruncatedLocalPartialIsResumedFromWhereItEnds) {
 
   const auto resumed = Alice({"get", "-c", "big.bin", target}, 120s);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("resumed after " + HumanBytes(static_cast<double>(cut))), std::string::npos) << cut << ": " << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed after " + HumanBytes(static_cast<double>(cut))), std::string::npos)
+      << cut << ": " << resumed.err;
   ExpectIdentical(Home("big.bin"), target);
 }
 
@@ -927,6 +926,38 @@ TEST_F(TlsTransferIntegration, RoundTripOverTls) {
   ExpectIdentical(original, local_ / "back.bin");
   const auto sum = server_.Client("alice", "alice-secret", {"sum", "--algo", "sha256", "secret.bin"});
   EXPECT_EQ(sum.out, Sha256(original) + "  secret.bin\n");
+}
+
+// Over TLS, the small files of a get -r go out many to a write; sizes around the 1 MiB chunk and empty files arrive
+// whole. Downloading the same tree again leaves the server's files untouched: the checksum the first download
+// remembered (an extended attribute) is not written again, which would change each file's ctime.
+TEST_F(TlsTransferIntegration, TreeOfSmallAndChunkSizedFilesAndARepeatChangesNothingOnTheServer) {
+  ASSERT_TRUE(server_.started());
+  const std::string tree = server_.home("alice") + "/mixed";
+  fs::create_directories(tree + "/small");
+  for (int i = 0; i < 300; ++i) WriteFile(fmt::format("{}/small/f{:03}", tree, i), RandomBytes(i * 13, i));
+  WriteFile(tree + "/empty", "");
+  for (const std::uint64_t size : {kMiB - 1, kMiB, kMiB + 1, 2 * kMiB}) {
+    ASSERT_NO_FATAL_FAILURE(WriteRandomFile(fmt::format("{}/sized-{}", tree, size), size, size % 251));
+  }
+  const auto first = server_.Client("alice", "alice-secret", {"get", "-r", "mixed", local_ / "one"}, "", 120s);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(RunProcess({"/usr/bin/diff", "-r", tree, local_ / "one"}).exit_code, 0);
+
+  std::map<std::string, std::int64_t> ctimes;
+  for (const auto& entry : fs::recursive_directory_iterator(tree)) {
+    struct stat st {};
+    ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+    ctimes[entry.path()] = std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+  }
+  const auto again = server_.Client("alice", "alice-secret", {"get", "-r", "mixed", local_ / "two"}, "", 120s);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(RunProcess({"/usr/bin/diff", "-r", tree, local_ / "two"}).exit_code, 0);
+  for (const auto& [path, ctime] : ctimes) {
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec, ctime) << path << " was changed";
+  }
 }
 
 // ---- the upload protocol with raw frames ----
