@@ -160,7 +160,9 @@ int main(int argc, char** argv) {
   if (*user_list) {
     auto users = root.OpenUsers();
     if (!users.ok()) return Fail(users.status());
-    const auto records = (*users)->List();
+    const auto list = (*users)->List();
+    if (!list.ok()) return Fail(list.status());
+    const auto& records = *list;
     if (!records.empty()) {
       std::cout << fmt::format("{:<32} {:<10} {:<7} {:>10} {:>10}\n", "NAME", "ACCESS", "EXEC", "QUOTA", "MAX-FILES");
     }
@@ -192,9 +194,9 @@ int main(int argc, char** argv) {
     if (!users.ok()) return Fail(users.status());
     if (Status s = (*users)->SetQuota(quota_name, max_bytes, max_files); !s.ok()) return Fail(s);
     auto record = (*users)->Find(quota_name);
-    std::cout << fmt::format("Quota of {}: {} bytes, {} files\n", quota_name,
-                             FormatLimit(record ? record->quota.max_bytes : std::nullopt, true),
-                             FormatLimit(record ? record->quota.max_files : std::nullopt, false));
+    if (!record.ok()) return Fail(record.status());
+    std::cout << fmt::format("Quota of {}: {} bytes, {} files\n", quota_name, FormatLimit(record->quota.max_bytes, true),
+                             FormatLimit(record->quota.max_files, false));
     return 0;
   }
   if (*user_set_perm) {
@@ -248,9 +250,7 @@ int main(int argc, char** argv) {
     if (names.size() != 1) return Fail(Status(ferry::ErrorCode::kInvalid, "passwd takes exactly one user name"));
     auto users = root.OpenUsers();
     if (!users.ok()) return Fail(users.status());
-    if (!(*users)->Find(names.front())) {
-      return Fail(Status(ferry::ErrorCode::kNotFound, fmt::format("no such user '{}'", names.front())));
-    }
+    if (auto found = (*users)->Find(names.front()); !found.ok()) return Fail(found.status());
     auto password = NewPassword(password_stdin, names.front());
     if (!password.ok()) return Fail(password.status());
     if (Status s = (*users)->SetPassword(names.front(), *password, cost); !s.ok()) return Fail(s);

@@ -268,7 +268,9 @@ Status UserStore::Add(std::string_view name, std::string_view password, const Pa
   if (Status s = CheckPassword(password); !s.ok()) return s;
   const auto exists = [&] { return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name)); };
   // A cheap early answer; the primary key still decides if another process adds the name meanwhile.
-  if (Find(name)) return exists();
+  auto found = Find(name);
+  if (found.ok()) return exists();
+  if (found.status().code() != ErrorCode::kNotFound) return found.status();
   auto hash = HashPassword(password, cost);
   if (!hash.ok()) return hash.status();
 
@@ -302,7 +304,7 @@ Status UserStore::Remove(std::string_view name) {
 
 Status UserStore::SetPassword(std::string_view name, std::string_view password, const PasswordHashCost& cost) {
   if (Status s = CheckPassword(password); !s.ok()) return s;
-  if (!Find(name)) return NoSuchUser(name);  // spares a slow hash; the UPDATE below still decides
+  if (auto found = Find(name); !found.ok()) return found.status();  // spares a slow hash; the UPDATE still decides
   auto hash = HashPassword(password, cost);
   if (!hash.ok()) return hash.status();
 
@@ -318,20 +320,25 @@ Status UserStore::SetPassword(std::string_view name, std::string_view password, 
   return Status::Ok();
 }
 
-std::vector<UserRecord> UserStore::List() {
+Result<std::vector<UserRecord>> UserStore::List() {
   std::vector<UserRecord> users;
   std::lock_guard lock(mutex_);
   auto statement = Prepare(db_, fmt::format("SELECT {} FROM users ORDER BY name", kRecordColumns));
-  if (!statement.ok()) return users;
-  while (sqlite3_step(statement->get()) == SQLITE_ROW) users.push_back(RecordFromRow(statement->get()));
+  if (!statement.ok()) return statement.status();
+  int rc;
+  while ((rc = sqlite3_step(statement->get())) == SQLITE_ROW) users.push_back(RecordFromRow(statement->get()));
+  if (rc != SQLITE_DONE) return SqliteError(db_, "listing users");
   return users;
 }
 
-std::optional<UserRecord> UserStore::Find(std::string_view name) {
+Result<UserRecord> UserStore::Find(std::string_view name) {
   std::lock_guard lock(mutex_);
   auto statement = Prepare(db_, fmt::format("SELECT {} FROM users WHERE name = ?1", kRecordColumns));
-  if (!statement.ok() || !BindText(statement->get(), 1, name)) return std::nullopt;
-  if (sqlite3_step(statement->get()) != SQLITE_ROW) return std::nullopt;
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  const int rc = sqlite3_step(statement->get());
+  if (rc == SQLITE_DONE) return NoSuchUser(name);
+  if (rc != SQLITE_ROW) return SqliteError(db_, "looking up a user");
   return RecordFromRow(statement->get());
 }
 

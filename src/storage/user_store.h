@@ -68,13 +68,15 @@ class UserStore {
   // ENOENT if there is no such user.
   Status Remove(std::string_view name);
   Status SetPassword(std::string_view name, std::string_view password, const PasswordHashCost& cost);
-  std::vector<UserRecord> List();
+  // Every user, sorted by name; EIO if the database fails.
+  Result<std::vector<UserRecord>> List();
   // The current permissions of a user: asked on every write request, so a change applies to open sessions. Answers
   // come from a cache that is dropped whenever the database files change (see DatabaseChanged).
   Result<UserPermissions> Permissions(std::string_view name);
   // Changes what is given; ENOENT for an unknown user.
   Status SetPermissions(std::string_view name, std::optional<bool> read_only, std::optional<bool> can_exec);
-  std::optional<UserRecord> Find(std::string_view name);
+  // ENOENT if there is no such user; EIO if the database fails.
+  Result<UserRecord> Find(std::string_view name);
   // The current quota of a user: asked when an upload or mkdir starts, so a change applies to open sessions.
   // Cached like Permissions.
   Result<UserQuota> Quota(std::string_view name);

@@ -8,6 +8,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "support/raw_client.h"
 #include "support/test_server.h"
@@ -95,6 +96,35 @@ TEST_F(AdminIntegration, UsersAreAddedListedAndRemoved) {
   EXPECT_FALSE(Exists(root_ + "/homes/carol"));
   EXPECT_EQ(Ferryd({"user", "list", "--root", root_}).out, "");
   EXPECT_NE(Ferryd({"user", "del", "--root", root_, "nobody"}).exit_code, 0);
+}
+
+TEST_F(AdminIntegration, ADatabaseThatFailsIsReportedNotTakenForNoUsers) {
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "pw\n").exit_code, 0);
+  // Break the users table as a damaged or foreign database would: the file opens, every query of it fails.
+  const auto exec_sql = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((root_ + "/ferry.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  };
+  ASSERT_NO_FATAL_FAILURE(exec_sql("ALTER TABLE users RENAME TO users_elsewhere"));
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"user", "list", "--root", root_},
+        std::vector<std::string>{"user", "passwd", "--root", root_, "--password-stdin", "carol"},
+        std::vector<std::string>{"user", "add", "--root", root_, "--password-stdin", "dave"},
+        std::vector<std::string>{"user", "set-quota", "--root", root_, "carol", "1M"}}) {
+    const auto result = Ferryd(args, {}, "new\n");
+    EXPECT_EQ(result.exit_code, 1) << args[1];
+    EXPECT_EQ(result.out, "") << args[1];
+    EXPECT_THAT(result.err, ::testing::HasSubstr("user database")) << args[1];
+    EXPECT_THAT(result.err, ::testing::Not(::testing::HasSubstr("no such user"))) << args[1];
+  }
+  EXPECT_FALSE(Exists(root_ + "/homes/dave")) << "a failed add must leave no home behind";
+
+  ASSERT_NO_FATAL_FAILURE(exec_sql("ALTER TABLE users_elsewhere RENAME TO users"));
+  EXPECT_THAT(Ferryd({"user", "list", "--root", root_}).out,
+              ::testing::MatchesRegex("NAME +ACCESS +EXEC +QUOTA +MAX-FILES\ncarol +read-write +no-exec +none +none\n"));
 }
 
 TEST_F(AdminIntegration, PasswordChangeTakesEffect) {

@@ -92,10 +92,10 @@ TEST(UserStore, AddedUserVerifiesWithTheirPassword) {
   ASSERT_TRUE(store->Add("alice", "correct horse", kFast).ok());
   EXPECT_TRUE(store->Verify("alice", "correct horse").ok());
   auto record = store->Find("alice");
-  ASSERT_TRUE(record.has_value());
+  ASSERT_TRUE(record.ok()) << record.status().message();
   EXPECT_EQ(record->name, "alice");
   EXPECT_GT(record->created, 0);
-  EXPECT_FALSE(store->Find("bob").has_value());
+  EXPECT_EQ(store->Find("bob").status().code(), ErrorCode::kNotFound);
 }
 
 TEST(UserStore, VerifiesWithTheInteractiveCost) {
@@ -141,7 +141,7 @@ TEST(UserStore, RejectsAnEmptyPassword) {
   auto store = OpenOrFail(dir / "users.db", true);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->Add("alice", "", kFast).code(), ErrorCode::kInvalid);
-  EXPECT_FALSE(store->Find("alice").has_value());
+  EXPECT_EQ(store->Find("alice").status().code(), ErrorCode::kNotFound);
   ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
   EXPECT_EQ(store->SetPassword("alice", "", kFast).code(), ErrorCode::kInvalid);
   EXPECT_TRUE(store->Verify("alice", "secret").ok());
@@ -156,7 +156,7 @@ TEST(UserStore, RemovedUserNoLongerVerifies) {
   const Status verdict = store->Verify("alice", "secret");
   EXPECT_EQ(verdict.code(), ErrorCode::kAuthFailed);
   EXPECT_EQ(verdict.message(), "login incorrect");
-  EXPECT_FALSE(store->Find("alice").has_value());
+  EXPECT_EQ(store->Find("alice").status().code(), ErrorCode::kNotFound);
 }
 
 TEST(UserStore, RemovingOrChangingAnUnknownUserFailsWithNotFound) {
@@ -185,11 +185,39 @@ TEST(UserStore, ListsUsersSortedByName) {
   TempDir dir;
   auto store = OpenOrFail(dir / "users.db", true);
   ASSERT_NE(store, nullptr);
-  EXPECT_TRUE(store->List().empty());
+  EXPECT_TRUE(store->List()->empty());
   for (const char* name : {"carol", "alice", "_svc", "bob", "0day"}) ASSERT_TRUE(store->Add(name, "pw", kFast).ok());
+  const auto users = store->List();
+  ASSERT_TRUE(users.ok()) << users.status().message();
   std::vector<std::string> names;
-  for (const auto& record : store->List()) names.push_back(record.name);
+  for (const auto& record : *users) names.push_back(record.name);
   EXPECT_EQ(names, (std::vector<std::string>{"0day", "_svc", "alice", "bob", "carol"}));
+}
+
+TEST(UserStore, ADatabaseFailureIsReportedAndNotTakenForAMissingUser) {
+  TempDir dir;
+  const std::string path = dir / "users.db";
+  auto store = OpenOrFail(path, true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+  // Another process breaks the database under the open store: every query of the users table now fails.
+  QueryFile(path, "ALTER TABLE users RENAME TO users_elsewhere");
+  for (const char* name : {"alice", "bob"}) {
+    const auto found = store->Find(name);
+    EXPECT_EQ(found.status().code(), ErrorCode::kIo) << name;
+    EXPECT_NE(found.status().message().find("user database"), std::string::npos) << found.status().message();
+  }
+  const auto users = store->List();
+  EXPECT_EQ(users.status().code(), ErrorCode::kIo) << "a failing database must not read as no users";
+  EXPECT_EQ(store->Add("bob", "pw", kFast).code(), ErrorCode::kIo);
+  EXPECT_EQ(store->SetPassword("alice", "other", kFast).code(), ErrorCode::kIo);
+
+  QueryFile(path, "ALTER TABLE users_elsewhere RENAME TO users");
+  const auto after = store->List();
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ(after->front().name, "alice");
+  EXPECT_TRUE(store->Verify("alice", "secret").ok()) << "the failed change must not have touched the password";
 }
 
 TEST(UserStore, AcceptsOnlyWellFormedNames) {
@@ -214,7 +242,7 @@ TEST(UserStore, AddRejectsABadNameWithoutStoringIt) {
   auto store = OpenOrFail(dir / "users.db", true);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->Add("../root", "secret", kFast).code(), ErrorCode::kInvalid);
-  EXPECT_TRUE(store->List().empty());
+  EXPECT_TRUE(store->List()->empty());
 }
 
 TEST(UserStore, UsersPersistWhenTheDatabaseIsReopened) {
@@ -230,7 +258,7 @@ TEST(UserStore, UsersPersistWhenTheDatabaseIsReopened) {
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(store->Verify("alice", "secret").ok());
   EXPECT_TRUE(store->Verify("bob", "hunter2").ok());
-  EXPECT_EQ(store->List().size(), 2u);
+  EXPECT_EQ(store->List()->size(), 2u);
 }
 
 // One database opened twice, as the server and the admin command (another process) open it.
@@ -443,10 +471,12 @@ TEST(UserStore, SetQuotaChangesOnlyWhatIsGiven) {
   EXPECT_EQ(quota->max_files, std::optional<std::uint64_t>(7));
 
   auto record = store->Find("alice");
-  ASSERT_TRUE(record.has_value());
+  ASSERT_TRUE(record.ok()) << record.status().message();
   EXPECT_EQ(record->quota.max_files, std::optional<std::uint64_t>(7));
-  ASSERT_EQ(store->List().size(), 1u);
-  EXPECT_EQ(store->List().front().quota.max_files, std::optional<std::uint64_t>(7));
+  const auto users = store->List();
+  ASSERT_TRUE(users.ok()) << users.status().message();
+  ASSERT_EQ(users->size(), 1u);
+  EXPECT_EQ(users->front().quota.max_files, std::optional<std::uint64_t>(7));
 }
 
 TEST(UserStore, SetQuotaRefusesUnknownUsersAndAbsurdLimits) {
@@ -477,7 +507,7 @@ TEST(UserStore, MigratesAVersion2DatabaseKeepingItsUsers) {
   auto store = OpenOrFail(path, false);
   ASSERT_NE(store, nullptr);
   auto record = store->Find("old");
-  ASSERT_TRUE(record.has_value());
+  ASSERT_TRUE(record.ok()) << record.status().message();
   EXPECT_TRUE(record->permissions.read_only);
   EXPECT_FALSE(record->quota.max_bytes.has_value());
   EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "3");
