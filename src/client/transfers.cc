@@ -170,6 +170,11 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
   if (!opened.ok()) return opened.status();
   transfer::Checksum checksum(options.algorithm);
   std::uint64_t offset = opened->header.value("offset", std::uint64_t{0});
+  if (const auto discarded = opened->header.value("discarded", std::uint64_t{0}); discarded > 0) {
+    Warn(fmt::format("{}: the interrupted upload on the server ({}) is longer than the file now; starting again from "
+                     "zero",
+                     file.path, ProgressBar::HumanBytes(static_cast<double>(discarded))));
+  }
   if (offset > 0) {
     if (Status s = HashPrefix(fd.get(), std::min(offset, file.size), checksum); !s.ok()) return s;
     if (offset > file.size || checksum.HexDigest() != opened->header.value("prefix_checksum", "")) {

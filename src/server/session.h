@@ -112,8 +112,9 @@ class Session {
     std::string target_name;
     std::string display_path;  // as the client named it
     transfer::Checksum checksum{transfer::kDefaultChecksum};
-    std::uint64_t written = 0;  // bytes in the partial file (including a resumed prefix)
-    std::uint64_t size = 0;     // declared total
+    std::uint64_t written = 0;    // bytes in the partial file (including a resumed prefix)
+    std::uint64_t size = 0;       // declared total
+    std::uint64_t discarded = 0;  // bytes of an earlier partial that a resume could not use (longer than `size`)
     std::uint32_t mode = 0644;
     std::int64_t mtime = -1;
     std::uint32_t mtime_nsec = 0;

@@ -133,6 +133,7 @@ Result<Session::Upload> Session::StartUpload(const protocol::RequestFields& fiel
   } else if (have > 0) {
     if (::ftruncate(upload.file.get(), 0) != 0) return Status::FromErrno(errno, "resetting the partial upload");
     ApplyChange({-static_cast<std::int64_t>(have), 0});
+    if (*resume) upload.discarded = have;
   }
   // Room for the bytes still to come, and for the name unless it replaces one: refused here, before any byte.
   auto reservation = Reserve(upload.size - upload.written, replacing ? 0 : 1);
@@ -172,6 +173,7 @@ void Session::PutOpen(const Json& id, const protocol::RequestFields& fields) {
   Json reply = protocol::OkReply(id);
   reply["offset"] = upload->written;
   if (upload->written > 0) reply["prefix_checksum"] = upload->checksum.HexDigest();
+  if (upload->discarded > 0) reply["discarded"] = upload->discarded;
   uploads_.emplace(key, std::move(upload).value());
   Reply(std::move(reply));
 }
