@@ -119,9 +119,7 @@ Status DataRoot::AddUser(std::string_view name, std::string_view password, const
   if (Status s = storage::UserStore::ValidateName(name); !s.ok()) return s;
   auto users = OpenUsers();
   if (!users.ok()) return users.status();
-  auto found = (*users)->Find(name);
-  if (found.ok()) return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name));
-  if (found.status().code() != ErrorCode::kNotFound) return found.status();
+  if (Status s = (*users)->CheckAbsent(name); !s.ok()) return s;
   if (Status s = MakeDir(home_of(name), 0700); !s.ok()) return s;
   if (Status s = (*users)->Add(name, password, cost); !s.ok()) return s;
   if (Status s = (*users)->SetPermissions(name, permissions.read_only, permissions.can_exec); !s.ok()) return s;

@@ -113,6 +113,10 @@ Status NoSuchUser(std::string_view name) {
   return Status(ErrorCode::kNotFound, fmt::format("no such user '{}'", name));
 }
 
+Status UserExists(std::string_view name) {
+  return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name));
+}
+
 }  // namespace
 
 PasswordHashCost PasswordHashCost::Interactive() {
@@ -266,11 +270,8 @@ Status UserStore::ValidateName(std::string_view name) {
 Status UserStore::Add(std::string_view name, std::string_view password, const PasswordHashCost& cost) {
   if (Status s = ValidateName(name); !s.ok()) return s;
   if (Status s = CheckPassword(password); !s.ok()) return s;
-  const auto exists = [&] { return Status(ErrorCode::kExists, fmt::format("user '{}' already exists", name)); };
   // A cheap early answer; the primary key still decides if another process adds the name meanwhile.
-  auto found = Find(name);
-  if (found.ok()) return exists();
-  if (found.status().code() != ErrorCode::kNotFound) return found.status();
+  if (Status s = CheckAbsent(name); !s.ok()) return s;
   auto hash = HashPassword(password, cost);
   if (!hash.ok()) return hash.status();
 
@@ -284,7 +285,7 @@ Status UserStore::Add(std::string_view name, std::string_view password, const Pa
     return SqliteError(db_, "binding a new user");
   }
   if (sqlite3_step(insert) != SQLITE_DONE) {
-    if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) return exists();
+    if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) return UserExists(name);
     return SqliteError(db_, "adding a user");
   }
   return Status::Ok();
@@ -318,6 +319,13 @@ Status UserStore::SetPassword(std::string_view name, std::string_view password, 
   if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "changing a password");
   if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
   return Status::Ok();
+}
+
+Status UserStore::CheckAbsent(std::string_view name) {
+  auto found = Find(name);
+  if (found.ok()) return UserExists(name);
+  if (found.status().code() == ErrorCode::kNotFound) return Status::Ok();
+  return found.status();
 }
 
 Result<std::vector<UserRecord>> UserStore::List() {

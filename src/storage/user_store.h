@@ -77,6 +77,8 @@ class UserStore {
   Status SetPermissions(std::string_view name, std::optional<bool> read_only, std::optional<bool> can_exec);
   // ENOENT if there is no such user; EIO if the database fails.
   Result<UserRecord> Find(std::string_view name);
+  // Ok if there is no such user, EEXIST if there is, EIO if the database fails.
+  Status CheckAbsent(std::string_view name);
   // The current quota of a user: asked when an upload or mkdir starts, so a change applies to open sessions.
   // Cached like Permissions.
   Result<UserQuota> Quota(std::string_view name);
