@@ -63,6 +63,39 @@ Result<std::int64_t> RequestFields::Integer(std::string_view key) const {
   return value->get<std::int64_t>();
 }
 
+Result<std::int64_t> RequestFields::OptionalInteger(std::string_view key, std::int64_t fallback, std::int64_t min,
+                                                    std::int64_t max) const {
+  if (Find(key) == nullptr) return fallback;
+  auto value = Integer(key);
+  if (!value.ok()) return value.status();
+  if (*value < min || *value > max) {
+    return Status(ErrorCode::kInvalid, fmt::format("field '{}' must be between {} and {}", key, min, max));
+  }
+  return *value;
+}
+
+Result<std::uint64_t> RequestFields::Unsigned(std::string_view key) const {
+  const Json* value = Find(key);
+  if (value == nullptr) return Status(ErrorCode::kProtocol, fmt::format("request lacks field '{}'", key));
+  if (value->is_number_unsigned()) return value->get<std::uint64_t>();
+  if (value->is_number_integer() && value->get<std::int64_t>() >= 0) {
+    return static_cast<std::uint64_t>(value->get<std::int64_t>());
+  }
+  return Status(ErrorCode::kProtocol, fmt::format("field '{}' must be a non-negative integer", key));
+}
+
+Json RequestHeader(std::string_view op) {
+  Json header(Json::value_t::object);
+  header.get_ref<Json::object_t&>().emplace("op", op);
+  return header;
+}
+
+Json RequestHeader(std::string_view op, std::uint64_t ref) {
+  Json header = RequestHeader(op);
+  header.get_ref<Json::object_t&>().emplace("ref", ref);
+  return header;
+}
+
 Json RequestId(const Json& header) {
   const auto it = header.find("id");
   if (it != header.end() && it->is_number_unsigned()) return *it;
