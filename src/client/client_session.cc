@@ -69,7 +69,7 @@ Status ClientSession::Open() {
 Status ClientSession::Reconnect(const std::string& remote_cwd) {
   if (Status s = Open(); !s.ok()) return s;
   if (remote_cwd != "/") {
-    auto reply = connection_->Call(Json{{"op", "cd"}, {"path", remote_cwd}});
+    auto reply = connection_->Call<protocol::CdReply>(protocol::CdRequest{remote_cwd});
     if (!reply.ok()) return reply.status();
   }
   return Status::Ok();

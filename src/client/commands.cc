@@ -8,6 +8,7 @@
 #include <climits>
 #include <ctime>
 #include <dirent.h>
+#include <iterator>
 #include <optional>
 #include <set>
 
@@ -47,7 +48,9 @@ Status Usage(std::string_view name) {
   return Status(ErrorCode::kInvalid, fmt::format("bad use of {}", name));
 }
 
-std::string EntryName(const Json& entry) { return entry.value("name", std::string()); }
+using protocol::DirectoryEntry;
+using protocol::EntryType;
+using protocol::EntryTypeName;
 
 std::string HumanTime(std::int64_t mtime, std::int64_t now) {
   const std::time_t t = mtime;
@@ -61,18 +64,18 @@ std::string HumanTime(std::int64_t mtime, std::int64_t now) {
   return text;
 }
 
-Json LocalEntry(const std::string& name, const struct stat& st) {
-  std::string type = "other";
-  if (S_ISREG(st.st_mode)) type = "file";
-  if (S_ISDIR(st.st_mode)) type = "dir";
-  if (S_ISLNK(st.st_mode)) type = "link";
-  return Json{{"name", name},
-              {"type", type},
-              {"size", static_cast<std::uint64_t>(st.st_size)},
-              {"mode", st.st_mode & 07777},
-              {"mtime", st.st_mtim.tv_sec},
-              {"mtime_nsec", st.st_mtim.tv_nsec},
-              {"nlink", st.st_nlink}};
+DirectoryEntry LocalEntry(const std::string& name, const struct stat& st) {
+  EntryType type = EntryType::kOther;
+  if (S_ISREG(st.st_mode)) type = EntryType::kFile;
+  if (S_ISDIR(st.st_mode)) type = EntryType::kDirectory;
+  if (S_ISLNK(st.st_mode)) type = EntryType::kLink;
+  return DirectoryEntry{name,
+                        type,
+                        static_cast<std::uint64_t>(st.st_size),
+                        static_cast<std::uint32_t>(st.st_mode & 07777),
+                        st.st_mtim.tv_sec,
+                        static_cast<std::uint32_t>(st.st_mtim.tv_nsec),
+                        static_cast<std::uint64_t>(st.st_nlink)};
 }
 
 }  // namespace
@@ -119,11 +122,18 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
     quit_requested_ = true;
     return Status::Ok();
   }
-  if (name == "pwd" || name == "whoami") {
+  if (name == "pwd") {
     if (words.size() != 1) return Usage(name);
-    auto reply = connection().Call(Json{{"op", name}});
+    auto reply = connection().Call<protocol::PwdReply>(protocol::PwdRequest{});
     if (!reply.ok()) return reply.status();
-    out_ << reply->value(name == "pwd" ? "path" : "user", std::string()) << "\n";
+    out_ << reply->path << "\n";
+    return Status::Ok();
+  }
+  if (name == "whoami") {
+    if (words.size() != 1) return Usage(name);
+    auto reply = connection().Call<protocol::WhoamiReply>(protocol::WhoamiRequest{});
+    if (!reply.ok()) return reply.status();
+    out_ << reply->user << "\n";
     return Status::Ok();
   }
   if (name == "cd") return ChangeDir(words);
@@ -146,7 +156,7 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (name == "exec") return Exec(words);
   if (name == "quota") {
     if (words.size() != 1) return Usage(name);
-    auto reply = connection().Call(Json{{"op", "quota"}});
+    auto reply = connection().Call<protocol::QuotaReply>(protocol::QuotaRequest{});
     if (!reply.ok()) return reply.status();
     out_ << FormatQuota(*reply);
     return Status::Ok();
@@ -168,41 +178,40 @@ Status CommandRunner::Help(const std::vector<std::string>& args) {
 
 Status CommandRunner::ChangeDir(const std::vector<std::string>& args) {
   if (args.size() > 2) return Usage("cd");
-  auto reply = connection().Call(Json{{"op", "cd"}, {"path", args.size() == 2 ? args[1] : "/"}});
+  auto reply = connection().Call<protocol::CdReply>(protocol::CdRequest{args.size() == 2 ? args[1] : "/"});
   if (!reply.ok()) return reply.status();
-  remote_cwd_ = reply->value("path", remote_cwd_);
+  remote_cwd_ = std::move(reply->path);
   return Status::Ok();
 }
 
-Status CommandRunner::FetchListing(const std::string& path, Json& entries, bool* is_file) {
-  entries = Json::array();
-  return connection().CallStream(Json{{"op", "ls"}, {"path", path}}, [&](const protocol::Frame& frame) {
-    if (is_file != nullptr) *is_file = frame.header.value("file", false);
-    Json batch = Json::parse(frame.body, nullptr, /*allow_exceptions=*/false);
-    if (!batch.is_array()) return Status(ErrorCode::kProtocol, "malformed listing from the server");
-    for (auto& entry : batch) {
-      if (entry.is_object()) entries.push_back(std::move(entry));
-    }
+Status CommandRunner::FetchListing(const std::string& path, std::vector<DirectoryEntry>& entries, bool* is_file) {
+  entries.clear();
+  return connection().CallStream(protocol::ListRequest{path}.Encode(), [&](const protocol::Frame& frame) {
+    auto batch = protocol::ListReply::Parse(frame.header, frame.body);
+    if (!batch.ok()) return batch.status();
+    if (is_file != nullptr) *is_file = batch->file;
+    std::move(batch->entries.begin(), batch->entries.end(), std::back_inserter(entries));
     return Status::Ok();
   });
 }
 
-void CommandRunner::PrintEntries(const Json& entries, bool long_format) {
-  std::vector<const Json*> sorted;
+void CommandRunner::PrintEntries(const std::vector<DirectoryEntry>& entries, bool long_format) {
+  std::vector<const DirectoryEntry*> sorted;
   for (const auto& entry : entries) sorted.push_back(&entry);
-  std::sort(sorted.begin(), sorted.end(), [](const Json* a, const Json* b) { return EntryName(*a) < EntryName(*b); });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const DirectoryEntry* a, const DirectoryEntry* b) { return a->name < b->name; });
   if (long_format) {
     const std::int64_t now = std::time(nullptr);
-    for (const Json* entry : sorted) out_ << FormatLongEntry(*entry, now) << "\n";
+    for (const DirectoryEntry* entry : sorted) out_ << FormatLongEntry(*entry, now) << "\n";
     return;
   }
   if (!columns_ || sorted.empty()) {
-    for (const Json* entry : sorted) out_ << EntryName(*entry) << "\n";
+    for (const DirectoryEntry* entry : sorted) out_ << entry->name << "\n";
     return;
   }
   // Columns, filled top to bottom, as ls(1) does on a terminal.
   std::size_t widest = 0;
-  for (const Json* entry : sorted) widest = std::max(widest, EntryName(*entry).size());
+  for (const DirectoryEntry* entry : sorted) widest = std::max(widest, entry->name.size());
   const std::size_t column_width = widest + 2;
   const std::size_t columns = std::max<std::size_t>(1, static_cast<std::size_t>(width_) / column_width);
   const std::size_t rows = (sorted.size() + columns - 1) / columns;
@@ -211,7 +220,7 @@ void CommandRunner::PrintEntries(const Json& entries, bool long_format) {
     for (std::size_t column = 0; column < columns; ++column) {
       const std::size_t index = column * rows + row;
       if (index >= sorted.size()) break;
-      std::string name = EntryName(*sorted[index]);
+      std::string name = sorted[index]->name;
       if (column + 1 < columns && (column + 1) * rows + row < sorted.size()) name.resize(column_width, ' ');
       line += name;
     }
@@ -226,7 +235,7 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
   if (paths.empty()) paths.push_back("");
   Status result = Status::Ok();
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    Json entries;
+    std::vector<DirectoryEntry> entries;
     bool is_file = false;
     if (Status s = FetchListing(paths[i], entries, &is_file); !s.ok()) {
       if (!connection().connected()) return s;
@@ -234,11 +243,7 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
       continue;
     }
     if (flags.count('a') == 0 && !is_file) {
-      Json visible = Json::array();
-      for (auto& entry : entries) {
-        if (!EntryName(entry).starts_with('.')) visible.push_back(std::move(entry));
-      }
-      entries = std::move(visible);
+      std::erase_if(entries, [](const DirectoryEntry& entry) { return entry.name.starts_with('.'); });
     }
     if (paths.size() > 1) out_ << (i > 0 ? "\n" : "") << paths[i] << ":\n";
     PrintEntries(entries, flags.count('l') > 0);
@@ -249,22 +254,20 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
 Status CommandRunner::Stat(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage("stat");
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto reply = connection().Call(Json{{"op", "stat"}, {"path", args[i]}});
+    auto reply = connection().Call<protocol::StatReply>(protocol::StatRequest{args[i]});
     if (!reply.ok()) return reply.status();
-    const Json entry = reply->value("entry", Json::object());
-    const std::int64_t mtime = entry.value("mtime", std::int64_t{0});
-    const std::time_t t = mtime;
+    const DirectoryEntry& entry = reply->entry;
+    const std::time_t t = entry.mtime;
     std::tm tm{};
     ::localtime_r(&t, &tm);
     char when[64];
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     char zone[16];
     std::strftime(zone, sizeof zone, "%z", &tm);
-    const auto mode = entry.value("mode", std::uint32_t{0});
+    const std::string_view type = EntryTypeName(entry.type);
     out_ << fmt::format("  File: {}\n  Type: {}\n  Size: {}\n  Mode: {:04o} ({})\n Links: {}\nModify: {}.{:09} {}\n",
-                        args[i], entry.value("type", "other"), entry.value("size", std::uint64_t{0}), mode,
-                        FormatMode(entry.value("type", "other"), mode), entry.value("nlink", std::uint64_t{0}), when,
-                        entry.value("mtime_nsec", std::uint32_t{0}), zone);
+                        args[i], type, entry.size, entry.mode, FormatMode(type, entry.mode), entry.nlink, when,
+                        entry.mtime_nsec, zone);
   }
   return Status::Ok();
 }
@@ -275,7 +278,7 @@ Status CommandRunner::MakeDir(const std::vector<std::string>& args) {
   if (Status s = ParseFlags(args, "p", flags, paths); !s.ok()) return s;
   if (paths.empty()) return Usage("mkdir");
   for (const auto& path : paths) {
-    auto reply = connection().Call(Json{{"op", "mkdir"}, {"path", path}, {"parents", flags.count('p') > 0}});
+    auto reply = connection().Call(protocol::MkdirRequest{path, flags.count('p') > 0}.Encode());
     if (!reply.ok()) return reply.status();
   }
   return Status::Ok();
@@ -284,7 +287,7 @@ Status CommandRunner::MakeDir(const std::vector<std::string>& args) {
 Status CommandRunner::RemoveDir(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage("rmdir");
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto reply = connection().Call(Json{{"op", "rmdir"}, {"path", args[i]}});
+    auto reply = connection().Call(protocol::RmdirRequest{args[i]}.Encode());
     if (!reply.ok()) return reply.status();
   }
   return Status::Ok();
@@ -297,7 +300,7 @@ Status CommandRunner::Remove(const std::vector<std::string>& args) {
   if (paths.empty()) return Usage("rm");
   const bool recursive = flags.count('r') > 0 || flags.count('R') > 0;
   for (const auto& path : paths) {
-    auto reply = connection().Call(Json{{"op", "rm"}, {"path", path}, {"recursive", recursive}});
+    auto reply = connection().Call(protocol::RmRequest{path, recursive}.Encode());
     if (!reply.ok() && !(flags.count('f') > 0 && reply.status().code() == ErrorCode::kNotFound)) {
       return reply.status();
     }
@@ -310,8 +313,7 @@ Status CommandRunner::Move(const std::vector<std::string>& args) {
   std::vector<std::string> paths;
   if (Status s = ParseFlags(args, "f", flags, paths); !s.ok()) return s;
   if (paths.size() != 2) return Usage("mv");
-  auto reply =
-      connection().Call(Json{{"op", "mv"}, {"from", paths[0]}, {"to", paths[1]}, {"overwrite", flags.count('f') > 0}});
+  auto reply = connection().Call(protocol::MvRequest{paths[0], paths[1], flags.count('f') > 0}.Encode());
   return reply.ok() ? Status::Ok() : reply.status();
 }
 
@@ -336,7 +338,7 @@ Status CommandRunner::LocalList(const std::vector<std::string>& args) {
   const std::string path = paths.empty() ? "." : paths[0];
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno(errno, path);
-  Json entries = Json::array();
+  std::vector<DirectoryEntry> entries;
   if (!S_ISDIR(st.st_mode)) {
     entries.push_back(LocalEntry(path, st));
   } else {
@@ -404,40 +406,29 @@ Status CommandRunner::Sum(const std::vector<std::string>& words) {
   if (!algorithm.ok()) return algorithm.status();
   if (args.size() < 2) return Usage("sum");
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto reply = connection().Call(
-        Json{{"op", "sum"}, {"path", args[i]}, {"algo", transfer::ChecksumName(*algorithm)}});
+    auto reply = connection().Call<protocol::SumReply>(
+        protocol::SumRequest{args[i], std::string(transfer::ChecksumName(*algorithm)), std::nullopt});
     if (!reply.ok()) return reply.status();
     // The sha256sum/md5sum format: digest, two spaces, name.
-    out_ << reply->value("checksum", "") << "  " << args[i] << "\n";
+    out_ << reply->checksum << "  " << args[i] << "\n";
   }
   return Status::Ok();
 }
 
 std::vector<std::string> CommandRunner::RemoteNames(const std::string& folder) {
-  Json entries;
+  std::vector<DirectoryEntry> entries;
   if (!FetchListing(folder, entries, nullptr).ok()) return {};
   std::vector<std::string> names;
-  for (const auto& entry : entries) {
-    names.push_back(EntryName(entry) + (entry.value("type", "") == "dir" ? "/" : ""));
-  }
+  for (const auto& entry : entries) names.push_back(entry.name + (entry.type == EntryType::kDirectory ? "/" : ""));
   std::sort(names.begin(), names.end());
   return names;
 }
 
-std::string FormatQuota(const Json& reply) {
-  const auto number = [&](const char* key) -> std::uint64_t {
-    const auto it = reply.find(key);
-    return it != reply.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
-  };
-  const auto limit = [&](const char* key) -> std::optional<std::uint64_t> {
-    const auto it = reply.find(key);
-    if (it == reply.end() || !it->is_number_unsigned()) return std::nullopt;
-    return it->get<std::uint64_t>();
-  };
+std::string FormatQuota(const protocol::QuotaReply& quota) {
   std::string text;
-  const std::uint64_t bytes = number("bytes");
-  const std::uint64_t reserved = number("bytes_reserved");
-  const auto max_bytes = limit("max_bytes");
+  const std::uint64_t bytes = quota.bytes;
+  const std::uint64_t reserved = quota.bytes_reserved;
+  const auto& max_bytes = quota.max_bytes;
   if (max_bytes) {
     const std::uint64_t taken = bytes + reserved;
     text += fmt::format("space: {} used of {} ({} of {} bytes, {:.1f}%), {} free", HumanBytes(double(bytes)),
@@ -449,8 +440,8 @@ std::string FormatQuota(const Json& reply) {
   }
   if (reserved > 0) text += fmt::format("; {} held for uploads in progress", HumanBytes(double(reserved)));
   text += "\n";
-  const std::uint64_t files = number("files");
-  const auto max_files = limit("max_files");
+  const std::uint64_t files = quota.files;
+  const auto& max_files = quota.max_files;
   if (max_files) {
     text += fmt::format("files: {} of {} (files, folders and links)\n", GroupedDigits(files), GroupedDigits(*max_files));
   } else {
@@ -472,11 +463,9 @@ std::string FormatMode(std::string_view type, std::uint32_t mode) {
   return out;
 }
 
-std::string FormatLongEntry(const Json& entry, std::int64_t now) {
-  const std::string type = entry.value("type", "other");
-  return fmt::format("{} {:>3} {:>12} {} {}", FormatMode(type, entry.value("mode", std::uint32_t{0})),
-                     entry.value("nlink", std::uint64_t{1}), entry.value("size", std::uint64_t{0}),
-                     HumanTime(entry.value("mtime", std::int64_t{0}), now), EntryName(entry));
+std::string FormatLongEntry(const DirectoryEntry& entry, std::int64_t now) {
+  return fmt::format("{} {:>3} {:>12} {} {}", FormatMode(EntryTypeName(entry.type), entry.mode), entry.nlink,
+                     entry.size, HumanTime(entry.mtime, now), entry.name);
 }
 
 }  // namespace ferry::client

@@ -13,6 +13,7 @@
 #include "client/client_session.h"
 #include "client/transfers.h"
 #include "common/status.h"
+#include "protocol/operations.h"
 
 namespace ferry::client {
 
@@ -70,8 +71,8 @@ class CommandRunner {
   // exec (exec_command.cc): runs a program on the server, its output to our stdout and stderr.
   Status Exec(const std::vector<std::string>& args);
   // Lists one remote path into `entries`; *is_file tells whether the path named a file rather than a folder.
-  Status FetchListing(const std::string& path, Json& entries, bool* is_file);
-  void PrintEntries(const Json& entries, bool long_format);
+  Status FetchListing(const std::string& path, std::vector<protocol::DirectoryEntry>& entries, bool* is_file);
+  void PrintEntries(const std::vector<protocol::DirectoryEntry>& entries, bool long_format);
 
   Connection& connection() { return session_.connection(); }
 
@@ -87,9 +88,9 @@ class CommandRunner {
 };
 
 // One line of `ls -l` for an entry: "drwxr-xr-x  2      4096 Nov 23 21:11 name".
-std::string FormatLongEntry(const Json& entry, std::int64_t now);
+std::string FormatLongEntry(const protocol::DirectoryEntry& entry, std::int64_t now);
 // What `quota` prints for the server's quota reply: one line for space, one for files, each with the limit.
-std::string FormatQuota(const Json& reply);
+std::string FormatQuota(const protocol::QuotaReply& quota);
 // "-rw-r--r--" for a type name ("file", "dir", "link", "other") and permission bits.
 std::string FormatMode(std::string_view type, std::uint32_t mode);
 

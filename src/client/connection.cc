@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 
 #include "common/tls_fingerprint.h"
-#include "protocol/messages.h"
 
 namespace ferry::client {
 namespace {
@@ -211,18 +210,17 @@ Result<Json> Connection::Call(Json request) {
   return reply;
 }
 
-Result<Json> Connection::Hello() {
-  return Call(Json{{"op", "hello"}, {"versions", Json::array({protocol::kProtocolVersion})},
-                   {"client", "ferry " FERRY_VERSION}});
+Result<protocol::HelloReply> Connection::Hello() {
+  return Call<protocol::HelloReply>(protocol::HelloRequest{{protocol::kProtocolVersion}, "ferry " FERRY_VERSION});
 }
 
 Status Connection::Login(const std::string& user, const std::string& password) {
-  auto reply = Call(Json{{"op", "login"}, {"user", user}, {"password", password}});
+  auto reply = Call<protocol::LoginReply>(protocol::LoginRequest{user, password});
   return reply.ok() ? Status::Ok() : reply.status();
 }
 
 void Connection::Quit() {
-  if (connected_) (void)Call(Json{{"op", "quit"}});
+  if (connected_) (void)Call(protocol::QuitRequest{}.Encode());
   connected_ = false;
 }
 

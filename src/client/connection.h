@@ -17,6 +17,7 @@
 #include "common/host_port.h"
 #include "common/status.h"
 #include "protocol/frame_decoder.h"
+#include "protocol/operations.h"
 
 namespace ferry::client {
 
@@ -36,13 +37,21 @@ class Connection {
   const std::string& server_fingerprint() const { return fingerprint_; }
 
   // Negotiates the protocol version. Returns the hello reply (version, server, limits).
-  Result<Json> Hello();
+  Result<protocol::HelloReply> Hello();
   // Logs in. EAUTH for a wrong user or password.
   Status Login(const std::string& user, const std::string& password);
 
   // Sends one request (an "id" is assigned and returned) and waits for its reply. An error reply becomes the
   // returned Status. Replies to other ids arriving meanwhile are an EPROTO error (use Send/Receive to pipeline).
   Result<Json> Call(Json request);
+  // Call for a typed request (protocol/operations.h) whose reply has fields: the reply parsed as `Reply`, EPROTO
+  // naming a required field the server left out.
+  template <typename Reply, typename Request>
+  Result<Reply> Call(const Request& request) {
+    auto reply = Call(request.Encode());
+    if (!reply.ok()) return reply.status();
+    return Reply::Parse(*reply);
+  }
   // Like Call for requests answered by several frames ("more": true on all but the last); `on_frame` sees each.
   Status CallStream(Json request, const std::function<Status(const protocol::Frame&)>& on_frame);
 

@@ -76,18 +76,18 @@ Status CommandRunner::Exec(const std::vector<std::string>& args) {
     }
   }
   if (first >= args.size()) return Status(ErrorCode::kInvalid, "usage: exec [-i] [--shell] PROGRAM [ARGS...]");
-  Json argv = Json::array();
-  for (std::size_t i = first; i < args.size(); ++i) argv.push_back(args[i]);
-  if (shell && argv.size() != 1) {
+  protocol::ExecRequest request{{args.begin() + static_cast<std::ptrdiff_t>(first), args.end()}, shell, with_stdin};
+  if (shell && request.argv.size() != 1) {
     return Status(ErrorCode::kInvalid, "exec --shell takes the command line as one argument: exec --shell 'ls | wc -l'");
   }
   // Output written so far goes out first, so that the program's output follows it.
   out_.flush();
 
-  auto id = connection().Send(Json{{"op", "exec"}, {"argv", argv}, {"shell", shell}, {"stdin", with_stdin}});
+  auto id = connection().Send(request.Encode());
   if (!id.ok()) return id.status();
   auto started = connection().AwaitReply(*id);
   if (!started.ok()) return started.status();
+  if (Status s = protocol::ExecStartReply::Parse(started->header).status(); !s.ok()) return s;
 
   InterruptCatcher catcher;
   bool kill_sent = false;
@@ -98,48 +98,46 @@ Status CommandRunner::Exec(const std::vector<std::string>& args) {
     if (!ready.ok()) return ready.status();
     if (interrupt_requested && !kill_sent) {
       kill_sent = true;
-      if (Status s = connection().SendFrame(Json{{"op", "exec_kill"}, {"ref", *id}}, {}); !s.ok()) return s;
+      if (Status s = connection().SendFrame(protocol::ExecKillFrame{*id}.Encode(), {}); !s.ok()) return s;
     }
     if (input_open) {
       if (ready->second) {
         const ssize_t n = ::read(STDIN_FILENO, input.data(), input.size());
         if (n < 0 && errno == EINTR) continue;
-        Json frame{{"op", "exec_input"}, {"ref", *id}};
-        if (n <= 0) {
-          frame["eof"] = true;
-          input_open = false;
-        }
+        const protocol::ExecInputFrame frame{*id, /*eof=*/n <= 0};
+        if (frame.eof) input_open = false;
         const std::string_view body(input.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-        if (Status s = connection().SendFrame(std::move(frame), body); !s.ok()) return s;
+        if (Status s = connection().SendFrame(frame.Encode(), body); !s.ok()) return s;
       }
     }
     if (!ready->first) continue;
     auto frame = connection().AwaitReply(*id);
     if (!frame.ok()) return frame.status();
-    const Json& header = frame->header;
-    if (header.value("more", false)) {
-      const bool to_stderr = header.value("stream", std::string()) == "stderr";
+    auto more = protocol::MoreFollows(frame->header);
+    if (!more.ok()) return more.status();
+    if (*more) {
+      auto output = protocol::ExecOutputReply::Parse(frame->header);
+      if (!output.ok()) return output.status();
+      const bool to_stderr = output->stream == protocol::OutputStream::kStderr;
       if (!to_stderr) out_.flush();
       if (Status s = WriteAllTo(to_stderr ? STDERR_FILENO : STDOUT_FILENO, frame->body); !s.ok()) return s;
       continue;
     }
     // The last frame: how the program ended.
-    if (header.value("truncated", false)) {
+    auto end = protocol::ExecEndReply::Parse(frame->header);
+    if (!end.ok()) return end.status();
+    if (end->truncated) {
       std::cerr << fmt::format("ferry: output truncated: the server sends at most {} of a program's output\n",
-                               HumanBytes(static_cast<double>(header.value("output_limit", 0ull))));
+                               HumanBytes(static_cast<double>(end->output_limit)));
     }
-    const int code = header.value("exit_code", 255);
-    exec_exit_code_ = code;
-    if (header.value("killed", false)) {
-      return Status(ErrorCode::kIo, fmt::format("{} was stopped (interrupted)", args[first]));
-    }
-    if (header.value("timed_out", false)) {
+    exec_exit_code_ = end->exit_code;
+    if (end->killed) return Status(ErrorCode::kIo, fmt::format("{} was stopped (interrupted)", args[first]));
+    if (end->timed_out) {
       return Status(ErrorCode::kBusy, "the program reached the server's time limit and was stopped");
     }
-    if (code != 0) {
-      return Status(ErrorCode::kIo, header.contains("signal")
-                                        ? fmt::format("{} was killed by signal {}", args[first], header.value("signal", 0))
-                                        : fmt::format("{} exited with status {}", args[first], code));
+    if (end->exit_code != 0) {
+      return Status(ErrorCode::kIo, end->signal ? fmt::format("{} was killed by signal {}", args[first], *end->signal)
+                                                : fmt::format("{} exited with status {}", args[first], end->exit_code));
     }
     return Status::Ok();
   }

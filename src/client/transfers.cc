@@ -8,6 +8,7 @@
 #include <deque>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include <fmt/format.h>
@@ -88,13 +89,23 @@ Status HashPrefix(int fd, std::uint64_t length, transfer::Checksum& checksum) {
   return Status::Ok();
 }
 
-Result<std::uint64_t> SendRequest(Connection& connection, Json request) { return connection.Send(std::move(request)); }
+std::string AlgorithmName(transfer::ChecksumAlgorithm algorithm) {
+  return std::string(transfer::ChecksumName(algorithm));
+}
 
-Json PutRequest(const std::string& remote, std::uint64_t size, std::uint32_t mode, std::int64_t mtime,
-                std::uint32_t mtime_nsec, transfer::ChecksumAlgorithm algorithm, bool resume) {
-  return Json{{"op", "put"},     {"path", remote},     {"size", size},
-              {"mode", mode},    {"mtime", mtime},     {"mtime_nsec", mtime_nsec},
-              {"algo", transfer::ChecksumName(algorithm)}, {"resume", resume}};
+// The reply to request `id` of a pipeline: EPROTO when it lacks a field `Reply` requires.
+template <typename Reply>
+Result<Reply> AwaitParsed(Connection& connection, std::uint64_t id) {
+  auto frame = connection.AwaitReply(id);
+  if (!frame.ok()) return frame.status();
+  return Reply::Parse(frame->header);
+}
+
+// Whether frames for the same request follow `header`, for reading what is left of a stream that is being given
+// up: a header that does not say counts as the last.
+bool StreamGoesOn(const Json& header) {
+  const auto more = protocol::MoreFollows(header);
+  return more.ok() && *more;
 }
 
 void Warn(const std::string& message) { std::cerr << "ferry: " << message << "\n"; }
@@ -131,9 +142,25 @@ Status Transfers::WithRetries(const TransferOptions& options, const std::functio
   }
 }
 
-bool Transfers::RemoteIsDirectory(const std::string& remote) {
-  auto reply = connection().Call(Json{{"op", "stat"}, {"path", remote}});
-  return reply.ok() && reply->value("entry", Json::object()).value("type", "") == "dir";
+Result<bool> Transfers::RemoteIsDirectory(const std::string& remote) {
+  auto reply = connection().Call(protocol::StatRequest{remote}.Encode());
+  if (!reply.ok()) return false;  // nothing there (or no connection, which the upload then reports)
+  auto stat = protocol::StatReply::Parse(*reply);
+  if (!stat.ok()) return stat.status();
+  return stat->entry.type == protocol::EntryType::kDirectory;
+}
+
+void Transfers::DrainStream(std::uint64_t id) {
+  while (true) {
+    auto frame = connection().AwaitReply(id);
+    if (!frame.ok() || !StreamGoesOn(frame->header)) return;
+  }
+}
+
+protocol::PutRequest Transfers::PutRequestFor(const LocalFile& file, transfer::ChecksumAlgorithm algorithm,
+                                              bool resume) {
+  return protocol::PutRequest{file.remote, file.size, file.mode, file.mtime, file.mtime_nsec, AlgorithmName(algorithm),
+                              resume};
 }
 
 // ---- uploads ----
@@ -142,8 +169,10 @@ Status Transfers::Put(const std::string& local, const std::string& remote_arg, c
   struct stat st {};
   if (::stat(local.c_str(), &st) != 0) return Status::FromErrno(errno, local);
   std::string remote = remote_arg.empty() ? BaseName(local) : remote_arg;
-  if (!remote_arg.empty() && (remote_arg.back() == '/' || RemoteIsDirectory(remote_arg))) {
-    remote = JoinPath(remote_arg, BaseName(local));
+  if (!remote_arg.empty()) {
+    auto into_folder = remote_arg.back() == '/' ? Result<bool>(true) : RemoteIsDirectory(remote_arg);
+    if (!into_folder.ok()) return into_folder.status();
+    if (*into_folder) remote = JoinPath(remote_arg, BaseName(local));
   }
   if (S_ISDIR(st.st_mode)) {
     if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use put -r)", local));
@@ -163,27 +192,25 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
   UniqueFd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(errno, file.path);
   Connection& c = connection();
-  auto id = SendRequest(c, PutRequest(file.remote, file.size, file.mode, file.mtime, file.mtime_nsec,
-                                      options.algorithm, resume));
+  auto id = c.Send(PutRequestFor(file, options.algorithm, resume).Encode());
   if (!id.ok()) return id.status();
-  auto opened = c.AwaitReply(*id);
+  auto opened = AwaitParsed<protocol::PutReply>(c, *id);
   if (!opened.ok()) return opened.status();
   transfer::Checksum checksum(options.algorithm);
-  std::uint64_t offset = opened->header.value("offset", std::uint64_t{0});
-  if (const auto discarded = opened->header.value("discarded", std::uint64_t{0}); discarded > 0) {
+  std::uint64_t offset = opened->offset;
+  if (opened->discarded > 0) {
     Warn(fmt::format("{}: the interrupted upload on the server ({}) is longer than the file now; starting again from "
                      "zero",
-                     file.path, ProgressBar::HumanBytes(static_cast<double>(discarded))));
+                     file.path, ProgressBar::HumanBytes(static_cast<double>(opened->discarded))));
   }
   if (offset > 0) {
     if (Status s = HashPrefix(fd.get(), std::min(offset, file.size), checksum); !s.ok()) return s;
-    if (offset > file.size || checksum.HexDigest() != opened->header.value("prefix_checksum", "")) {
+    if (offset > file.size || opened->prefix_checksum != checksum.HexDigest()) {
       Warn(fmt::format("{}: the source changed since the interrupted upload; starting again from zero", file.path));
-      if (auto aborted = c.Call(Json{{"op", "put_abort"}, {"ref", *id}}); !aborted.ok()) return aborted.status();
-      id = SendRequest(c, PutRequest(file.remote, file.size, file.mode, file.mtime, file.mtime_nsec,
-                                     options.algorithm, false));
+      if (auto aborted = c.Call(protocol::PutAbortRequest{*id}.Encode()); !aborted.ok()) return aborted.status();
+      id = c.Send(PutRequestFor(file, options.algorithm, false).Encode());
       if (!id.ok()) return id.status();
-      if (auto again = c.AwaitReply(*id); !again.ok()) return again.status();
+      if (auto again = AwaitParsed<protocol::PutReply>(c, *id); !again.ok()) return again.status();
       checksum = transfer::Checksum(options.algorithm);
       offset = 0;
     } else {
@@ -198,13 +225,13 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
     if (got == 0) return Status(ErrorCode::kIo, fmt::format("{} shrank while being uploaded", file.path));
     const std::string_view bytes(buffer.data(), got);
     checksum.Update(bytes);
-    if (Status s = c.SendFrame(Json{{"op", "data"}, {"ref", *id}}, bytes); !s.ok()) return s;
+    if (Status s = c.SendFrame(protocol::UploadDataFrame{*id}.Encode(), bytes); !s.ok()) return s;
     position += got;
     bar.Advance(got);
   }
-  auto closed = c.Call(Json{{"op", "put_close"}, {"ref", *id}, {"checksum", checksum.HexDigest()}});
+  auto closed = c.Call<protocol::PutCloseReply>(protocol::PutCloseRequest{*id, checksum.HexDigest()});
   if (!closed.ok()) return closed.status();
-  if (closed->value("checksum", "") != checksum.HexDigest()) {
+  if (closed->checksum != checksum.HexDigest()) {
     return Status(ErrorCode::kIo, fmt::format("{}: the server's checksum differs from ours", file.remote));
   }
   return Status::Ok();
@@ -246,7 +273,7 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
     }
   };
   for (const auto& [local, remote] : folders) {
-    auto id = SendRequest(c, Json{{"op", "mkdir"}, {"path", remote}, {"parents", true}});
+    auto id = c.Send(protocol::MkdirRequest{remote, true}.Encode());
     if (!id.ok()) return id.status();
     pending.push_back(*id);
     if (pending.size() >= kWindow) {
@@ -268,8 +295,8 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
   };
   std::deque<InFlight> in_flight;
   auto settle_file = [&](const InFlight& f) {
-    auto opened = c.AwaitReply(f.put);
-    auto closed = c.AwaitReply(f.close);
+    auto opened = AwaitParsed<protocol::PutReply>(c, f.put);
+    auto closed = AwaitParsed<protocol::PutCloseReply>(c, f.close);
     const Status& status = !opened.ok() ? opened.status() : closed.status();
     if (!status.ok()) {
       Warn(fmt::format("{}: {}", f.what, status.message()));
@@ -308,11 +335,10 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
     }
     transfer::Checksum checksum(options.algorithm);
     checksum.Update(content);
-    auto put = SendRequest(c, PutRequest(file.remote, file.size, file.mode, file.mtime, file.mtime_nsec,
-                                         options.algorithm, false));
+    auto put = c.Send(PutRequestFor(file, options.algorithm, false).Encode());
     if (!put.ok()) break;
-    if (!content.empty() && !c.SendFrame(Json{{"op", "data"}, {"ref", *put}}, content).ok()) break;
-    auto close = SendRequest(c, Json{{"op", "put_close"}, {"ref", *put}, {"checksum", checksum.HexDigest()}});
+    if (!content.empty() && !c.SendFrame(protocol::UploadDataFrame{*put}.Encode(), content).ok()) break;
+    auto close = c.Send(protocol::PutCloseRequest{*put, checksum.HexDigest()}.Encode());
     if (!close.ok()) break;
     bar.Advance(file.size);
     in_flight.push_back({*put, *close, file.remote});
@@ -329,11 +355,9 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
   for (auto it = folders.rbegin(); it != folders.rend() && c.connected(); ++it) {
     struct stat st {};
     if (::stat(it->first.c_str(), &st) != 0) continue;
-    auto reply = c.Call(Json{{"op", "setstat"},
-                             {"path", it->second},
-                             {"mode", st.st_mode & 07777},
-                             {"mtime", st.st_mtim.tv_sec},
-                             {"mtime_nsec", st.st_mtim.tv_nsec}});
+    auto reply = c.Call(protocol::SetStatRequest{it->second, static_cast<std::uint32_t>(st.st_mode & 07777),
+                                                 st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)}
+                            .Encode());
     if (!reply.ok() && first_failure.ok()) first_failure = reply.status();
   }
   bar.Finish(first_failure.ok() && c.connected());
@@ -344,20 +368,20 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
 // ---- downloads ----
 
 Status Transfers::Get(const std::string& remote, const std::string& local_arg, const TransferOptions& options) {
-  auto stat = connection().Call(Json{{"op", "stat"}, {"path", remote}});
+  auto stat = connection().Call<protocol::StatReply>(protocol::StatRequest{remote});
   if (!stat.ok()) return stat.status();
-  const Json entry = stat->value("entry", Json::object());
+  const protocol::DirectoryEntry& entry = stat->entry;
   std::string local = local_arg.empty() ? BaseName(remote) : local_arg;
   std::error_code error;
   if (!local_arg.empty() && fs::is_directory(local_arg, error)) local = JoinPath(local_arg, BaseName(remote));
-  if (entry.value("type", "") == "dir") {
+  if (entry.type == protocol::EntryType::kDirectory) {
     if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use get -r)", remote));
     return DownloadTree(remote, local, options);
   }
   struct stat local_stat {};
   const bool direct = ::stat(local.c_str(), &local_stat) == 0 && !S_ISREG(local_stat.st_mode) &&
                       !S_ISDIR(local_stat.st_mode);
-  const RemoteFile file{remote, local, entry.value("size", std::uint64_t{0}), direct};
+  const RemoteFile file{remote, local, entry.size, direct};
   if (direct && options.resume) return Status(ErrorCode::kInvalid, fmt::format("cannot resume into {}", local));
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "downloaded", file.size);
   bar.StartFile(BaseName(remote));
@@ -376,10 +400,12 @@ Status Transfers::DownloadFile(const RemoteFile& file, bool resume, const Transf
     // Continue only if the server's file still starts with what we have.
     UniqueFd fd(::open(partial.c_str(), O_RDONLY | O_CLOEXEC));
     const auto have = static_cast<std::uint64_t>(st.st_size);
-    auto theirs = c.Call(Json{{"op", "sum"}, {"path", file.remote}, {"length", have},
-                              {"algo", transfer::ChecksumName(options.algorithm)}});
+    auto reply = c.Call(protocol::SumRequest{file.remote, AlgorithmName(options.algorithm), have}.Encode());
+    // The server's refusal (the file shrank, went away) means starting again; a reply without its fields is an error.
+    Result<protocol::SumReply> theirs = reply.ok() ? protocol::SumReply::Parse(*reply) : reply.status();
+    if (reply.ok() && !theirs.ok()) return theirs.status();
     if (fd.valid() && HashPrefix(fd.get(), have, checksum).ok() && theirs.ok() &&
-        theirs->value("checksum", "") == checksum.HexDigest()) {
+        theirs->checksum == checksum.HexDigest()) {
       offset = have;
       bar.Skip(have);
     } else {
@@ -389,8 +415,7 @@ Status Transfers::DownloadFile(const RemoteFile& file, bool resume, const Transf
       checksum = transfer::Checksum(options.algorithm);
     }
   }
-  auto id = SendRequest(c, Json{{"op", "get"}, {"path", file.remote}, {"offset", offset},
-                                {"algo", transfer::ChecksumName(options.algorithm)}});
+  auto id = c.Send(protocol::GetRequest{file.remote, offset, AlgorithmName(options.algorithm)}.Encode());
   if (!id.ok()) return id.status();
   return ReceiveDownload(*id, file, partial, offset, std::move(checksum), bar);
 }
@@ -398,17 +423,18 @@ Status Transfers::DownloadFile(const RemoteFile& file, bool resume, const Transf
 Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, const std::string& partial,
                                   std::uint64_t offset, transfer::Checksum checksum, ProgressBar& bar) {
   Connection& c = connection();
-  auto head = c.AwaitReply(id);
-  if (!head.ok()) return head.status();
+  auto head_frame = c.AwaitReply(id);
+  if (!head_frame.ok()) return head_frame.status();
+  auto head = protocol::GetHeadReply::Parse(head_frame->header);
+  if (!head.ok()) {
+    if (StreamGoesOn(head_frame->header)) DrainStream(id);
+    return head.status();
+  }
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (offset == 0 ? O_TRUNC : 0);
   UniqueFd out(file.direct ? ::open(file.local.c_str(), O_WRONLY | O_CLOEXEC) : ::open(partial.c_str(), flags, 0600));
   if (!out.valid()) {
     const Status error = Status::FromErrno(errno, file.direct ? file.local : partial);
-    // Drain the stream so the connection stays usable for the next request.
-    while (true) {
-      auto frame = c.AwaitReply(id);
-      if (!frame.ok() || !frame->header.value("more", false)) break;
-    }
+    DrainStream(id);
     return error;
   }
   std::uint64_t position = offset;
@@ -427,14 +453,15 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     if (!frame.ok()) return frame.status();
     if (!written.ok()) {
       // A local write failed: read the rest of the stream so the connection stays in step.
-      while (frame->header.value("more", false)) {
-        frame = c.AwaitReply(id);
-        if (!frame.ok()) break;
-      }
+      if (StreamGoesOn(frame->header)) DrainStream(id);
       return written;
     }
-    if (!frame->header.value("more", false)) {
-      if (frame->header.value("checksum", "") != checksum.HexDigest()) {
+    auto more = protocol::MoreFollows(frame->header);
+    if (!more.ok()) return more.status();
+    if (!*more) {
+      auto tail = protocol::GetTailReply::Parse(frame->header);
+      if (!tail.ok()) return tail.status();
+      if (tail->checksum != checksum.HexDigest()) {
         if (!file.direct) ::unlink(partial.c_str());
         return Status(ErrorCode::kIo, fmt::format("{}: checksum mismatch, the data was corrupted in transit; the "
                                                   "partial download was discarded",
@@ -448,8 +475,7 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
   if (offset > 0 && ::ftruncate(out.get(), static_cast<off_t>(position)) != 0) {
     return Status::FromErrno(errno, partial);
   }
-  ApplyTimesAndMode(out.get(), head->header.value("mode", 0644u), head->header.value("mtime", std::int64_t{0}),
-                    head->header.value("mtime_nsec", 0u));
+  ApplyTimesAndMode(out.get(), head->mode, head->mtime, head->mtime_nsec);
   if (::rename(partial.c_str(), file.local.c_str()) != 0) return Status::FromErrno(errno, file.local);
   return Status::Ok();
 }
@@ -460,35 +486,34 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   struct Folder {
     std::string remote;
     std::string local;
-    Json entry;
+    protocol::DirectoryEntry entry;
   };
   std::vector<Folder> folders;
   std::vector<RemoteFile> files;
   std::uint64_t total = 0;
-  auto root_stat = c.Call(Json{{"op", "stat"}, {"path", remote_root}});
+  auto root_stat = c.Call<protocol::StatReply>(protocol::StatRequest{remote_root});
   if (!root_stat.ok()) return root_stat.status();
-  folders.push_back({remote_root, local_root, root_stat->value("entry", Json::object())});
+  folders.push_back({remote_root, local_root, root_stat->entry});
   for (std::size_t i = 0; i < folders.size(); ++i) {
     const Folder folder = folders[i];
     std::error_code error;
     fs::create_directories(folder.local, error);
     if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", folder.local, error.message()));
-    Json entries = Json::array();
-    Status listed = c.CallStream(Json{{"op", "ls"}, {"path", folder.remote}}, [&](const protocol::Frame& frame) {
-      Json batch = Json::parse(frame.body, nullptr, false);
-      if (!batch.is_array()) return Status(ErrorCode::kProtocol, "malformed listing");
-      for (auto& entry : batch) entries.push_back(std::move(entry));
+    std::vector<protocol::DirectoryEntry> entries;
+    Status listed = c.CallStream(protocol::ListRequest{folder.remote}.Encode(), [&](const protocol::Frame& frame) {
+      auto batch = protocol::ListReply::Parse(frame.header, frame.body);
+      if (!batch.ok()) return batch.status();
+      std::move(batch->entries.begin(), batch->entries.end(), std::back_inserter(entries));
       return Status::Ok();
     });
     if (!listed.ok()) return listed;
     for (const auto& entry : entries) {
-      const std::string name = entry.value("name", "");
+      const std::string& name = entry.name;
       if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) continue;
-      const std::string type = entry.value("type", "");
-      if (type == "dir") {
+      if (entry.type == protocol::EntryType::kDirectory) {
         folders.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry});
-      } else if (type == "file") {
-        files.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry.value("size", 0ull)});
+      } else if (entry.type == protocol::EntryType::kFile) {
+        files.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry.size});
         total += files.back().size;
       } else {
         Warn(fmt::format("{}: not a regular file; skipped", JoinPath(folder.remote, name)));
@@ -508,8 +533,7 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   std::size_t next = 0;
   while ((next < files.size() || !in_flight.empty()) && c.connected()) {
     while (next < files.size() && in_flight.size() < kWindow && !options.resume) {
-      auto id = SendRequest(c, Json{{"op", "get"}, {"path", files[next].remote},
-                                    {"algo", transfer::ChecksumName(options.algorithm)}});
+      auto id = c.Send(protocol::GetRequest{files[next].remote, 0, AlgorithmName(options.algorithm)}.Encode());
       if (!id.ok()) break;
       in_flight.emplace_back(*id, next++);
     }
@@ -532,8 +556,7 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
     UniqueFd fd(::open(it->local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.valid()) {
-      ApplyTimesAndMode(fd.get(), it->entry.value("mode", 0755u), it->entry.value("mtime", std::int64_t{0}),
-                        it->entry.value("mtime_nsec", 0u));
+      ApplyTimesAndMode(fd.get(), it->entry.mode, it->entry.mtime, it->entry.mtime_nsec);
     }
   }
   bar.Finish(first_failure.ok() && c.connected());

@@ -13,6 +13,7 @@
 #include "client/client_session.h"
 #include "client/progress_bar.h"
 #include "common/status.h"
+#include "protocol/operations.h"
 #include "transfer/checksum.h"
 
 namespace ferry::client {
@@ -66,8 +67,12 @@ class Transfers {
   Status ReceiveDownload(std::uint64_t id, const RemoteFile& file, const std::string& partial, std::uint64_t offset,
                          transfer::Checksum checksum, ProgressBar& bar);
   Status DownloadTree(const std::string& remote_root, const std::string& local_root, const TransferOptions& options);
-  // True if `remote` is an existing folder on the server.
-  bool RemoteIsDirectory(const std::string& remote);
+  // True if `remote` is an existing folder on the server, false if it is something else or nothing; EPROTO for a
+  // reply without the fields it needs.
+  Result<bool> RemoteIsDirectory(const std::string& remote);
+  static protocol::PutRequest PutRequestFor(const LocalFile& file, transfer::ChecksumAlgorithm algorithm, bool resume);
+  // Reads and drops the frames of stream `id` up to its last, so the connection stays in step with the server.
+  void DrainStream(std::uint64_t id);
 
   ClientSession& session_;
   std::function<std::string()> remote_cwd_;

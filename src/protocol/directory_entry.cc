@@ -7,10 +7,14 @@ namespace ferry::protocol {
 
 std::string_view EntryTypeName(EntryType type) {
   switch (type) {
-    case EntryType::kFile: return "file";
-    case EntryType::kDirectory: return "dir";
-    case EntryType::kLink: return "link";
-    case EntryType::kOther: break;
+    case EntryType::kFile:
+      return "file";
+    case EntryType::kDirectory:
+      return "dir";
+    case EntryType::kLink:
+      return "link";
+    case EntryType::kOther:
+      break;
   }
   return "other";
 }

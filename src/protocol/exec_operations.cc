@@ -74,7 +74,9 @@ Result<ExecStartReply> ExecStartReply::Parse(const Json& header) {
   return ExecStartReply{};
 }
 
-void ExecStartReply::AppendTo(Json& reply) const { FieldsOf(reply).emplace("more", true); }
+void ExecStartReply::AppendTo(Json& reply) const {
+  FieldsOf(reply).emplace("more", true);
+}
 
 std::string_view OutputStreamName(OutputStream stream) {
   return stream == OutputStream::kStderr ? "stderr" : "stdout";
@@ -153,6 +155,8 @@ Result<ExecKillFrame> ExecKillFrame::Parse(const Json& header) {
   return ExecKillFrame{*ref};
 }
 
-Json ExecKillFrame::Encode() const { return RequestHeader(kOp, ref); }
+Json ExecKillFrame::Encode() const {
+  return RequestHeader(kOp, ref);
+}
 
 }  // namespace ferry::protocol

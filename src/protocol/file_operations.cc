@@ -6,7 +6,9 @@ namespace ferry::protocol {
 namespace {
 
 // For the requests whose only field is an optional path (stat, ls).
-Result<std::string> OptionalPathOf(const Json& header) { return RequestFields(header).OptionalPath("path", ""); }
+Result<std::string> OptionalPathOf(const Json& header) {
+  return RequestFields(header).OptionalPath("path", "");
+}
 
 Json HeaderWithPath(std::string_view op, const std::string& path) {
   Json header = RequestHeader(op);
@@ -24,7 +26,9 @@ Result<StatRequest> StatRequest::Parse(const Json& header) {
   return StatRequest{std::move(path).value()};
 }
 
-Json StatRequest::Encode() const { return HeaderWithPath(kOp, path); }
+Json StatRequest::Encode() const {
+  return HeaderWithPath(kOp, path);
+}
 
 Result<StatReply> StatReply::Parse(const Json& header) {
   auto object = ReplyFields(header).Object("entry");
@@ -34,7 +38,9 @@ Result<StatReply> StatReply::Parse(const Json& header) {
   return StatReply{std::move(entry).value()};
 }
 
-void StatReply::AppendTo(Json& reply) const { FieldsOf(reply).emplace("entry", entry.Encode()); }
+void StatReply::AppendTo(Json& reply) const {
+  FieldsOf(reply).emplace("entry", entry.Encode());
+}
 
 // ---- ls ----
 
@@ -44,7 +50,9 @@ Result<ListRequest> ListRequest::Parse(const Json& header) {
   return ListRequest{std::move(path).value()};
 }
 
-Json ListRequest::Encode() const { return HeaderWithPath(kOp, path); }
+Json ListRequest::Encode() const {
+  return HeaderWithPath(kOp, path);
+}
 
 Result<ListReply> ListReply::Parse(const Json& header, std::string_view body) {
   const ReplyFields fields(header);
@@ -63,7 +71,9 @@ void ListReply::AppendTo(Json& reply) const {
   if (file) fields.emplace("file", true);
 }
 
-std::string ListReply::EncodeBody() const { return EncodeEntryList(entries); }
+std::string ListReply::EncodeBody() const {
+  return EncodeEntryList(entries);
+}
 
 // ---- mkdir, rmdir, rm, mv ----
 
@@ -89,7 +99,9 @@ Result<RmdirRequest> RmdirRequest::Parse(const Json& header) {
   return RmdirRequest{std::move(path).value()};
 }
 
-Json RmdirRequest::Encode() const { return HeaderWithPath(kOp, path); }
+Json RmdirRequest::Encode() const {
+  return HeaderWithPath(kOp, path);
+}
 
 Result<RmRequest> RmRequest::Parse(const Json& header) {
   const RequestFields fields(header);
@@ -156,9 +168,13 @@ Json SetStatRequest::Encode() const {
 
 // ---- quota ----
 
-Result<QuotaRequest> QuotaRequest::Parse(const Json& /*header*/) { return QuotaRequest{}; }
+Result<QuotaRequest> QuotaRequest::Parse(const Json& /*header*/) {
+  return QuotaRequest{};
+}
 
-Json QuotaRequest::Encode() const { return RequestHeader(kOp); }
+Json QuotaRequest::Encode() const {
+  return RequestHeader(kOp);
+}
 
 Result<QuotaReply> QuotaReply::Parse(const Json& header) {
   const ReplyFields fields(header);

@@ -101,7 +101,9 @@ Result<const Json*> ReplyFields::Object(std::string_view key) const {
   return value;
 }
 
-Result<bool> MoreFollows(const Json& reply) { return ReplyFields(reply).Bool("more"); }
+Result<bool> MoreFollows(const Json& reply) {
+  return ReplyFields(reply).Bool("more");
+}
 
 Status ExpectMore(const Json& reply, bool expected) {
   auto more = MoreFollows(reply);

@@ -81,7 +81,9 @@ class FirstError {
 // The members of a JSON object, for building one field by field: nlohmann's initializer lists copy every value and
 // test whether they form an object, which on a reply's hot path costs more than the reply itself.
 // REQUIRES: `object` is an object.
-inline Json::object_t& FieldsOf(Json& object) { return object.get_ref<Json::object_t&>(); }
+inline Json::object_t& FieldsOf(Json& object) {
+  return object.get_ref<Json::object_t&>();
+}
 
 // {"id": id, "ok": true, ...the reply's fields}. `Reply` is any reply struct of this layer (it has AppendTo).
 template <typename Reply>

@@ -119,9 +119,13 @@ void LoginReply::AppendTo(Json& reply) const {
 
 // ---- pwd, whoami, cd ----
 
-Result<PwdRequest> PwdRequest::Parse(const Json& /*header*/) { return PwdRequest{}; }
+Result<PwdRequest> PwdRequest::Parse(const Json& /*header*/) {
+  return PwdRequest{};
+}
 
-Json PwdRequest::Encode() const { return RequestHeader(kOp); }
+Json PwdRequest::Encode() const {
+  return RequestHeader(kOp);
+}
 
 Result<PwdReply> PwdReply::Parse(const Json& header) {
   auto path = ReplyFields(header).String("path");
@@ -129,11 +133,17 @@ Result<PwdReply> PwdReply::Parse(const Json& header) {
   return PwdReply{std::move(path).value()};
 }
 
-void PwdReply::AppendTo(Json& reply) const { FieldsOf(reply).emplace("path", path); }
+void PwdReply::AppendTo(Json& reply) const {
+  FieldsOf(reply).emplace("path", path);
+}
 
-Result<WhoamiRequest> WhoamiRequest::Parse(const Json& /*header*/) { return WhoamiRequest{}; }
+Result<WhoamiRequest> WhoamiRequest::Parse(const Json& /*header*/) {
+  return WhoamiRequest{};
+}
 
-Json WhoamiRequest::Encode() const { return RequestHeader(kOp); }
+Json WhoamiRequest::Encode() const {
+  return RequestHeader(kOp);
+}
 
 Result<WhoamiReply> WhoamiReply::Parse(const Json& header) {
   auto user = ReplyFields(header).String("user");
@@ -141,7 +151,9 @@ Result<WhoamiReply> WhoamiReply::Parse(const Json& header) {
   return WhoamiReply{std::move(user).value()};
 }
 
-void WhoamiReply::AppendTo(Json& reply) const { FieldsOf(reply).emplace("user", user); }
+void WhoamiReply::AppendTo(Json& reply) const {
+  FieldsOf(reply).emplace("user", user);
+}
 
 Result<CdRequest> CdRequest::Parse(const Json& header) {
   auto path = RequestFields(header).OptionalPath("path", "");
@@ -161,16 +173,26 @@ Result<CdReply> CdReply::Parse(const Json& header) {
   return CdReply{std::move(path).value()};
 }
 
-void CdReply::AppendTo(Json& reply) const { FieldsOf(reply).emplace("path", path); }
+void CdReply::AppendTo(Json& reply) const {
+  FieldsOf(reply).emplace("path", path);
+}
 
 // ---- quit, noop ----
 
-Result<QuitRequest> QuitRequest::Parse(const Json& /*header*/) { return QuitRequest{}; }
+Result<QuitRequest> QuitRequest::Parse(const Json& /*header*/) {
+  return QuitRequest{};
+}
 
-Json QuitRequest::Encode() const { return RequestHeader(kOp); }
+Json QuitRequest::Encode() const {
+  return RequestHeader(kOp);
+}
 
-Result<NoopRequest> NoopRequest::Parse(const Json& /*header*/) { return NoopRequest{}; }
+Result<NoopRequest> NoopRequest::Parse(const Json& /*header*/) {
+  return NoopRequest{};
+}
 
-Json NoopRequest::Encode() const { return RequestHeader(kOp); }
+Json NoopRequest::Encode() const {
+  return RequestHeader(kOp);
+}
 
 }  // namespace ferry::protocol

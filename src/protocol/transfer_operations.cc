@@ -68,7 +68,9 @@ Result<UploadDataFrame> UploadDataFrame::Parse(const Json& header) {
   return UploadDataFrame{*ref};
 }
 
-Json UploadDataFrame::Encode() const { return RequestHeader(kOp, ref); }
+Json UploadDataFrame::Encode() const {
+  return RequestHeader(kOp, ref);
+}
 
 Result<PutCloseRequest> PutCloseRequest::Parse(const Json& header) {
   const RequestFields fields(header);
@@ -108,7 +110,9 @@ Result<PutAbortRequest> PutAbortRequest::Parse(const Json& header) {
   return PutAbortRequest{*ref};
 }
 
-Json PutAbortRequest::Encode() const { return RequestHeader(kOp, ref); }
+Json PutAbortRequest::Encode() const {
+  return RequestHeader(kOp, ref);
+}
 
 // ---- get ----
 
@@ -161,7 +165,9 @@ Result<GetDataReply> GetDataReply::Parse(const Json& header) {
   return GetDataReply{};
 }
 
-void GetDataReply::AppendTo(Json& reply) const { FieldsOf(reply).emplace("more", true); }
+void GetDataReply::AppendTo(Json& reply) const {
+  FieldsOf(reply).emplace("more", true);
+}
 
 Result<GetTailReply> GetTailReply::Parse(const Json& header) {
   if (Status more = ExpectMore(header, false); !more.ok()) return more;

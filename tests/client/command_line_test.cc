@@ -75,12 +75,21 @@ TEST(FormatMode, MatchesLs) {
 }
 
 TEST(FormatLongEntry, ShowsModeLinksSizeAndName) {
-  const Json entry = {{"name", "notes.txt"}, {"type", "file"}, {"size", 1234}, {"mode", 0644},
-                      {"mtime", 1000},       {"nlink", 1}};
+  const protocol::DirectoryEntry entry{"notes.txt", protocol::EntryType::kFile, 1234, 0644, 1000, 0, 1};
   const std::string line = FormatLongEntry(entry, 2000);
   EXPECT_TRUE(line.starts_with("-rw-r--r--")) << line;
   EXPECT_NE(line.find(" 1234 "), std::string::npos) << line;
   EXPECT_TRUE(line.ends_with(" notes.txt")) << line;
+}
+
+TEST(FormatQuota, ShowsUseAgainstLimitsOrNoLimit) {
+  const std::string limited = FormatQuota(protocol::QuotaReply{1024, 0, 2048, 3, 0, 10});
+  EXPECT_NE(limited.find("50.0%"), std::string::npos) << limited;
+  EXPECT_NE(limited.find("files: 3 of 10"), std::string::npos) << limited;
+  const std::string unlimited = FormatQuota(protocol::QuotaReply{1024, 512, std::nullopt, 3, 1, std::nullopt});
+  EXPECT_NE(unlimited.find("space: "), std::string::npos) << unlimited;
+  EXPECT_NE(unlimited.find("held for uploads in progress"), std::string::npos) << unlimited;
+  EXPECT_NE(unlimited.find("files: 3 (files, folders and links), no limit"), std::string::npos) << unlimited;
 }
 
 TEST(AllCommands, ListsEveryShellCommand) {

@@ -50,8 +50,8 @@ TEST(DirectoryEntry, RejectsFieldsOfTheWrongType) {
   EXPECT_TRUE(FailsNaming(DirectoryEntry::Parse(With(entry, "size", "1")).status(), ErrorCode::kProtocol, "size"));
   EXPECT_TRUE(FailsNaming(DirectoryEntry::Parse(With(entry, "size", -1)).status(), ErrorCode::kProtocol, "size"));
   EXPECT_TRUE(FailsNaming(DirectoryEntry::Parse(With(entry, "mtime", 1.5)).status(), ErrorCode::kProtocol, "mtime"));
-  EXPECT_TRUE(FailsNaming(DirectoryEntry::Parse(With(entry, "nlink", nullptr)).status(), ErrorCode::kProtocol,
-                          "nlink"));
+  EXPECT_TRUE(
+      FailsNaming(DirectoryEntry::Parse(With(entry, "nlink", nullptr)).status(), ErrorCode::kProtocol, "nlink"));
 }
 
 TEST(DirectoryEntry, RejectsModeAndNanosecondsOutOfRange) {

@@ -16,7 +16,9 @@ using testing::RequestRoundTrip;
 using testing::With;
 using testing::Without;
 
-Json ExecHeader(Json argv) { return Json({{"op", "exec"}, {"argv", std::move(argv)}}); }
+Json ExecHeader(Json argv) {
+  return Json({{"op", "exec"}, {"argv", std::move(argv)}});
+}
 
 // ---- exec ----
 
@@ -78,8 +80,8 @@ TEST(ExecRequest, RejectsAnEmptyProgramName) {
 TEST(ExecRequest, RejectsFlagsThatAreNotBooleans) {
   EXPECT_TRUE(FailsNaming(ExecRequest::Parse(With(ExecHeader({"ls"}), "shell", "yes")).status(), ErrorCode::kProtocol,
                           "shell"));
-  EXPECT_TRUE(FailsNaming(ExecRequest::Parse(With(ExecHeader({"ls"}), "stdin", 1)).status(), ErrorCode::kProtocol,
-                          "stdin"));
+  EXPECT_TRUE(
+      FailsNaming(ExecRequest::Parse(With(ExecHeader({"ls"}), "stdin", 1)).status(), ErrorCode::kProtocol, "stdin"));
 }
 
 TEST(ExecRequest, ProgramArgvIsArgvWithoutShell) {
@@ -116,8 +118,8 @@ TEST(ExecOutputReply, RoundTripsBothStreams) {
 TEST(ExecOutputReply, RejectsAMissingOrUnknownStream) {
   const Json reply = OkReply(12, ExecOutputReply{});
   EXPECT_TRUE(FailsNaming(ExecOutputReply::Parse(Without(reply, "stream")).status(), ErrorCode::kProtocol, "stream"));
-  EXPECT_TRUE(FailsNaming(ExecOutputReply::Parse(With(reply, "stream", "stdin")).status(), ErrorCode::kProtocol,
-                          "stream"));
+  EXPECT_TRUE(
+      FailsNaming(ExecOutputReply::Parse(With(reply, "stream", "stdin")).status(), ErrorCode::kProtocol, "stream"));
   EXPECT_TRUE(FailsNaming(ExecOutputReply::Parse(Without(reply, "more")).status(), ErrorCode::kProtocol, "more"));
 }
 
@@ -154,11 +156,10 @@ TEST(ExecEndReply, RequiresTheOutputLimitWhenTruncated) {
 
 TEST(ExecEndReply, RejectsOptionalFieldsOfTheWrongType) {
   const Json reply = OkReply(12, ExecEndReply{});
-  EXPECT_TRUE(FailsNaming(ExecEndReply::Parse(With(reply, "signal", "KILL")).status(), ErrorCode::kProtocol,
-                          "signal"));
+  EXPECT_TRUE(FailsNaming(ExecEndReply::Parse(With(reply, "signal", "KILL")).status(), ErrorCode::kProtocol, "signal"));
   EXPECT_TRUE(FailsNaming(ExecEndReply::Parse(With(reply, "killed", 1)).status(), ErrorCode::kProtocol, "killed"));
-  EXPECT_TRUE(FailsNaming(ExecEndReply::Parse(With(reply, "timed_out", "no")).status(), ErrorCode::kProtocol,
-                          "timed_out"));
+  EXPECT_TRUE(
+      FailsNaming(ExecEndReply::Parse(With(reply, "timed_out", "no")).status(), ErrorCode::kProtocol, "timed_out"));
 }
 
 TEST(ExecEndReply, RequiresTheStreamToEnd) {

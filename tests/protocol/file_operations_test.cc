@@ -19,13 +19,19 @@ using testing::Without;
 const std::string kNulPath("a\0b", 3);
 const std::string kLongPath(kMaxPathLength + 1, 'a');
 
-DirectoryEntry Docs() { return DirectoryEntry{"docs", EntryType::kDirectory, 4096, 0755, 1763932800, 12, 2}; }
+DirectoryEntry Docs() {
+  return DirectoryEntry{"docs", EntryType::kDirectory, 4096, 0755, 1763932800, 12, 2};
+}
 
 // ---- stat ----
 
-TEST(StatRequest, RoundTrips) { ExpectRoundTrip(RequestRoundTrip(StatRequest{"docs"}), StatRequest{"docs"}); }
+TEST(StatRequest, RoundTrips) {
+  ExpectRoundTrip(RequestRoundTrip(StatRequest{"docs"}), StatRequest{"docs"});
+}
 
-TEST(StatRequest, PathIsOptional) { EXPECT_EQ(StatRequest::Parse(Json({{"op", "stat"}}))->path, ""); }
+TEST(StatRequest, PathIsOptional) {
+  EXPECT_EQ(StatRequest::Parse(Json({{"op", "stat"}}))->path, "");
+}
 
 TEST(StatRequest, RejectsBadPaths) {
   EXPECT_TRUE(FailsNaming(StatRequest::Parse(Json({{"path", 5}})).status(), ErrorCode::kProtocol, "path"));
@@ -33,12 +39,13 @@ TEST(StatRequest, RejectsBadPaths) {
   EXPECT_TRUE(FailsWith(RequestRoundTrip(StatRequest{kLongPath}).status(), ErrorCode::kNameTooLong));
 }
 
-TEST(StatReply, RoundTrips) { ExpectRoundTrip(ReplyRoundTrip(StatReply{Docs()}), StatReply{Docs()}); }
+TEST(StatReply, RoundTrips) {
+  ExpectRoundTrip(ReplyRoundTrip(StatReply{Docs()}), StatReply{Docs()});
+}
 
 TEST(StatReply, RejectsAMissingEntryOrAnEntryMissingAField) {
   EXPECT_TRUE(FailsNaming(StatReply::Parse(OkReply(1)).status(), ErrorCode::kProtocol, "entry"));
-  EXPECT_TRUE(FailsNaming(StatReply::Parse(With(OkReply(1), "entry", "docs")).status(), ErrorCode::kProtocol,
-                          "entry"));
+  EXPECT_TRUE(FailsNaming(StatReply::Parse(With(OkReply(1), "entry", "docs")).status(), ErrorCode::kProtocol, "entry"));
   EXPECT_TRUE(FailsNaming(StatReply::Parse(With(OkReply(1), "entry", Without(Docs().Encode(), "type"))).status(),
                           ErrorCode::kProtocol, "type"));
 }
@@ -57,8 +64,9 @@ TEST(ListRequest, RejectsBadPaths) {
 }
 
 TEST(ListReply, RoundTripsWithItsBody) {
-  for (const ListReply& reply : {ListReply{true, false, {Docs(), Docs()}}, ListReply{false, false, {}},
-                                 ListReply{false, true, {DirectoryEntry{"a.txt", EntryType::kFile, 1, 0600, 5, 0, 1}}}}) {
+  for (const ListReply& reply :
+       {ListReply{true, false, {Docs(), Docs()}}, ListReply{false, false, {}},
+        ListReply{false, true, {DirectoryEntry{"a.txt", EntryType::kFile, 1, 0600, 5, 0, 1}}}}) {
     const Json header = testing::OverTheWire(OkReply(3, reply));
     ExpectRoundTrip(ListReply::Parse(header, reply.EncodeBody()), reply);
   }
@@ -73,9 +81,9 @@ TEST(ListReply, RejectsAMissingMoreOrAMalformedBody) {
   const ListReply reply{false, false, {Docs()}};
   EXPECT_TRUE(FailsNaming(ListReply::Parse(OkReply(1), reply.EncodeBody()).status(), ErrorCode::kProtocol, "more"));
   EXPECT_TRUE(FailsWith(ListReply::Parse(OkReply(1, reply), "{}").status(), ErrorCode::kProtocol));
-  EXPECT_TRUE(FailsNaming(ListReply::Parse(OkReply(1, reply), "[" + Without(Docs().Encode(), "size").dump() + "]")
-                              .status(),
-                          ErrorCode::kProtocol, "size"));
+  EXPECT_TRUE(
+      FailsNaming(ListReply::Parse(OkReply(1, reply), "[" + Without(Docs().Encode(), "size").dump() + "]").status(),
+                  ErrorCode::kProtocol, "size"));
 }
 
 // ---- mkdir, rmdir, rm, mv ----
@@ -88,8 +96,8 @@ TEST(MkdirRequest, RoundTrips) {
 TEST(MkdirRequest, RejectsAMissingPathAndANonBooleanParents) {
   const Json header = MkdirRequest{"a", false}.Encode();
   EXPECT_TRUE(FailsNaming(MkdirRequest::Parse(Without(header, "path")).status(), ErrorCode::kProtocol, "path"));
-  EXPECT_TRUE(FailsNaming(MkdirRequest::Parse(With(header, "parents", "yes")).status(), ErrorCode::kProtocol,
-                          "parents"));
+  EXPECT_TRUE(
+      FailsNaming(MkdirRequest::Parse(With(header, "parents", "yes")).status(), ErrorCode::kProtocol, "parents"));
   EXPECT_FALSE(MkdirRequest::Parse(Without(header, "parents"))->parents);
 }
 
@@ -98,7 +106,9 @@ TEST(MkdirRequest, RejectsBadPaths) {
   EXPECT_TRUE(FailsWith(RequestRoundTrip(MkdirRequest{kLongPath, false}).status(), ErrorCode::kNameTooLong));
 }
 
-TEST(RmdirRequest, RoundTrips) { ExpectRoundTrip(RequestRoundTrip(RmdirRequest{"old"}), RmdirRequest{"old"}); }
+TEST(RmdirRequest, RoundTrips) {
+  ExpectRoundTrip(RequestRoundTrip(RmdirRequest{"old"}), RmdirRequest{"old"});
+}
 
 TEST(RmdirRequest, RejectsAMissingOrBadPath) {
   EXPECT_TRUE(FailsNaming(RmdirRequest::Parse(Json({{"op", "rmdir"}})).status(), ErrorCode::kProtocol, "path"));
@@ -114,8 +124,7 @@ TEST(RmRequest, RoundTrips) {
 TEST(RmRequest, RejectsAMissingPathAndANonBooleanRecursive) {
   const Json header = RmRequest{"a", false}.Encode();
   EXPECT_TRUE(FailsNaming(RmRequest::Parse(Without(header, "path")).status(), ErrorCode::kProtocol, "path"));
-  EXPECT_TRUE(FailsNaming(RmRequest::Parse(With(header, "recursive", 1)).status(), ErrorCode::kProtocol,
-                          "recursive"));
+  EXPECT_TRUE(FailsNaming(RmRequest::Parse(With(header, "recursive", 1)).status(), ErrorCode::kProtocol, "recursive"));
   EXPECT_TRUE(FailsWith(RequestRoundTrip(RmRequest{kNulPath, false}).status(), ErrorCode::kInvalid));
   EXPECT_TRUE(FailsWith(RequestRoundTrip(RmRequest{kLongPath, false}).status(), ErrorCode::kNameTooLong));
 }
@@ -129,14 +138,14 @@ TEST(MvRequest, RequiresFromAndTo) {
   const Json header = MvRequest{"a", "b", false}.Encode();
   EXPECT_TRUE(FailsNaming(MvRequest::Parse(Without(header, "from")).status(), ErrorCode::kProtocol, "from"));
   EXPECT_TRUE(FailsNaming(MvRequest::Parse(Without(header, "to")).status(), ErrorCode::kProtocol, "to"));
-  EXPECT_TRUE(FailsNaming(MvRequest::Parse(With(header, "overwrite", "no")).status(), ErrorCode::kProtocol,
-                          "overwrite"));
+  EXPECT_TRUE(
+      FailsNaming(MvRequest::Parse(With(header, "overwrite", "no")).status(), ErrorCode::kProtocol, "overwrite"));
 }
 
 TEST(MvRequest, ChecksBothPaths) {
   EXPECT_TRUE(FailsNaming(RequestRoundTrip(MvRequest{"a", kNulPath, false}).status(), ErrorCode::kInvalid, "to"));
-  EXPECT_TRUE(FailsNaming(RequestRoundTrip(MvRequest{kLongPath, "b", false}).status(), ErrorCode::kNameTooLong,
-                          "from"));
+  EXPECT_TRUE(
+      FailsNaming(RequestRoundTrip(MvRequest{kLongPath, "b", false}).status(), ErrorCode::kNameTooLong, "from"));
 }
 
 // ---- setstat ----
@@ -173,10 +182,10 @@ TEST(SetStatRequest, RejectsFieldsOfTheWrongType) {
   EXPECT_TRUE(FailsNaming(SetStatRequest::Parse(With(header, "mode", "0644")).status(), ErrorCode::kProtocol, "mode"));
   EXPECT_TRUE(FailsNaming(SetStatRequest::Parse(With(header, "mtime", 1.5)).status(), ErrorCode::kProtocol, "mtime"));
   EXPECT_TRUE(FailsNaming(SetStatRequest::Parse(With(header, "path", 1)).status(), ErrorCode::kProtocol, "path"));
-  EXPECT_TRUE(FailsWith(RequestRoundTrip(SetStatRequest{kNulPath, 0644, std::nullopt, 0}).status(),
-                        ErrorCode::kInvalid));
-  EXPECT_TRUE(FailsWith(RequestRoundTrip(SetStatRequest{kLongPath, 0644, std::nullopt, 0}).status(),
-                        ErrorCode::kNameTooLong));
+  EXPECT_TRUE(
+      FailsWith(RequestRoundTrip(SetStatRequest{kNulPath, 0644, std::nullopt, 0}).status(), ErrorCode::kInvalid));
+  EXPECT_TRUE(
+      FailsWith(RequestRoundTrip(SetStatRequest{kLongPath, 0644, std::nullopt, 0}).status(), ErrorCode::kNameTooLong));
 }
 
 // ---- quota ----
@@ -203,8 +212,8 @@ TEST(QuotaReply, RejectsEachMissingField) {
 
 TEST(QuotaReply, RejectsALimitThatIsNeitherNullNorANumber) {
   const Json reply = OkReply(1, QuotaReply{});
-  EXPECT_TRUE(FailsNaming(QuotaReply::Parse(With(reply, "max_bytes", "none")).status(), ErrorCode::kProtocol,
-                          "max_bytes"));
+  EXPECT_TRUE(
+      FailsNaming(QuotaReply::Parse(With(reply, "max_bytes", "none")).status(), ErrorCode::kProtocol, "max_bytes"));
   EXPECT_TRUE(FailsNaming(QuotaReply::Parse(With(reply, "files", -1)).status(), ErrorCode::kProtocol, "files"));
 }
 
@@ -228,8 +237,8 @@ TEST(SumRequest, DefaultsToTheDefaultChecksumOfTheWholeFile) {
 TEST(SumRequest, RejectsALengthOutOfRange) {
   const Json header = SumRequest{"a", "xxh3", std::nullopt}.Encode();
   EXPECT_TRUE(FailsNaming(SumRequest::Parse(With(header, "length", -1)).status(), ErrorCode::kInvalid, "length"));
-  EXPECT_TRUE(FailsNaming(SumRequest::Parse(With(header, "length", kMaxFileSize + 1)).status(), ErrorCode::kInvalid,
-                          "length"));
+  EXPECT_TRUE(
+      FailsNaming(SumRequest::Parse(With(header, "length", kMaxFileSize + 1)).status(), ErrorCode::kInvalid, "length"));
   EXPECT_EQ(SumRequest::Parse(With(header, "length", kMaxFileSize))->length, static_cast<std::uint64_t>(kMaxFileSize));
 }
 

@@ -11,7 +11,9 @@
 namespace ferry::protocol::testing {
 
 // What the other side receives: the header serialized and parsed again (non-negative numbers come back unsigned).
-inline Json OverTheWire(const Json& header) { return Json::parse(DumpJson(header)); }
+inline Json OverTheWire(const Json& header) {
+  return Json::parse(DumpJson(header));
+}
 
 // A request as the server receives it: encoded, given an id by the connection, sent.
 template <typename Request>

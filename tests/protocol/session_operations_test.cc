@@ -33,10 +33,8 @@ TEST(HelloRequest, EncodesTheDocumentedHeader) {
 
 TEST(HelloRequest, RequiresAnArrayOfVersions) {
   const Json header = HelloRequest{{1}, ""}.Encode();
-  EXPECT_TRUE(FailsNaming(HelloRequest::Parse(Without(header, "versions")).status(), ErrorCode::kProtocol,
-                          "versions"));
-  EXPECT_TRUE(FailsNaming(HelloRequest::Parse(With(header, "versions", 1)).status(), ErrorCode::kProtocol,
-                          "versions"));
+  EXPECT_TRUE(FailsNaming(HelloRequest::Parse(Without(header, "versions")).status(), ErrorCode::kProtocol, "versions"));
+  EXPECT_TRUE(FailsNaming(HelloRequest::Parse(With(header, "versions", 1)).status(), ErrorCode::kProtocol, "versions"));
 }
 
 TEST(HelloRequest, IgnoresVersionsThatAreNotIntegersAndAClientThatIsNoString) {
@@ -85,15 +83,14 @@ TEST(LoginRequest, RoundTrips) {
 TEST(LoginRequest, RejectsAMissingUserOrPassword) {
   const Json header = LoginRequest{"alice", "pw"}.Encode();
   EXPECT_TRUE(FailsNaming(LoginRequest::Parse(Without(header, "user")).status(), ErrorCode::kProtocol, "user"));
-  EXPECT_TRUE(FailsNaming(LoginRequest::Parse(Without(header, "password")).status(), ErrorCode::kProtocol,
-                          "password"));
+  EXPECT_TRUE(FailsNaming(LoginRequest::Parse(Without(header, "password")).status(), ErrorCode::kProtocol, "password"));
 }
 
 TEST(LoginRequest, RejectsFieldsThatAreNotStrings) {
   const Json header = LoginRequest{"alice", "pw"}.Encode();
   EXPECT_TRUE(FailsNaming(LoginRequest::Parse(With(header, "user", 1)).status(), ErrorCode::kProtocol, "user"));
-  EXPECT_TRUE(FailsNaming(LoginRequest::Parse(With(header, "password", nullptr)).status(), ErrorCode::kProtocol,
-                          "password"));
+  EXPECT_TRUE(
+      FailsNaming(LoginRequest::Parse(With(header, "password", nullptr)).status(), ErrorCode::kProtocol, "password"));
 }
 
 TEST(LoginRequest, RejectsAUserNameOrPasswordAboveTheLimit) {
@@ -104,7 +101,9 @@ TEST(LoginRequest, RejectsAUserNameOrPasswordAboveTheLimit) {
   EXPECT_TRUE(FailsWith(RequestRoundTrip(LoginRequest{"alice", longest_password + "p"}).status(), ErrorCode::kTooBig));
 }
 
-TEST(LoginReply, RoundTrips) { ExpectRoundTrip(ReplyRoundTrip(LoginReply{"alice", "/"}), LoginReply{"alice", "/"}); }
+TEST(LoginReply, RoundTrips) {
+  ExpectRoundTrip(ReplyRoundTrip(LoginReply{"alice", "/"}), LoginReply{"alice", "/"});
+}
 
 TEST(LoginReply, RejectsEachMissingField) {
   const Json reply = OkReply(1, LoginReply{"alice", "/"});
@@ -115,7 +114,9 @@ TEST(LoginReply, RejectsEachMissingField) {
 
 // ---- pwd, whoami, cd ----
 
-TEST(PwdReply, RoundTrips) { ExpectRoundTrip(ReplyRoundTrip(PwdReply{"/docs"}), PwdReply{"/docs"}); }
+TEST(PwdReply, RoundTrips) {
+  ExpectRoundTrip(ReplyRoundTrip(PwdReply{"/docs"}), PwdReply{"/docs"});
+}
 
 TEST(PwdReply, RejectsAMissingPath) {
   const Status status = PwdReply::Parse(OkReply(1)).status();
@@ -123,7 +124,9 @@ TEST(PwdReply, RejectsAMissingPath) {
   EXPECT_EQ(status.message(), "server reply lacks field 'path'");
 }
 
-TEST(WhoamiReply, RoundTrips) { ExpectRoundTrip(ReplyRoundTrip(WhoamiReply{"alice"}), WhoamiReply{"alice"}); }
+TEST(WhoamiReply, RoundTrips) {
+  ExpectRoundTrip(ReplyRoundTrip(WhoamiReply{"alice"}), WhoamiReply{"alice"});
+}
 
 TEST(WhoamiReply, RejectsAMissingOrNonStringUser) {
   EXPECT_TRUE(FailsNaming(WhoamiReply::Parse(OkReply(1)).status(), ErrorCode::kProtocol, "user"));
@@ -155,7 +158,9 @@ TEST(CdRequest, RejectsAPathAboveTheMaximumLength) {
                           ErrorCode::kNameTooLong, "path"));
 }
 
-TEST(CdReply, RoundTrips) { ExpectRoundTrip(ReplyRoundTrip(CdReply{"/real/docs"}), CdReply{"/real/docs"}); }
+TEST(CdReply, RoundTrips) {
+  ExpectRoundTrip(ReplyRoundTrip(CdReply{"/real/docs"}), CdReply{"/real/docs"});
+}
 
 TEST(CdReply, RejectsAMissingPath) {
   EXPECT_TRUE(FailsNaming(CdReply::Parse(OkReply(1)).status(), ErrorCode::kProtocol, "path"));

@@ -18,7 +18,9 @@ using testing::RequestRoundTrip;
 using testing::With;
 using testing::Without;
 
-PutRequest Upload() { return PutRequest{"docs/a.txt", 12345, 0640, 1763932800, 5, "sha256", true}; }
+PutRequest Upload() {
+  return PutRequest{"docs/a.txt", 12345, 0640, 1763932800, 5, "sha256", true};
+}
 
 // ---- put ----
 
@@ -48,8 +50,8 @@ TEST(PutRequest, RequiresSize) {
 
 TEST(PutRequest, RejectsSizeAboveTheLimit) {
   const Json header = Upload().Encode();
-  EXPECT_TRUE(FailsNaming(PutRequest::Parse(With(header, "size", kMaxFileSize + 1)).status(), ErrorCode::kInvalid,
-                          "size"));
+  EXPECT_TRUE(
+      FailsNaming(PutRequest::Parse(With(header, "size", kMaxFileSize + 1)).status(), ErrorCode::kInvalid, "size"));
   EXPECT_EQ(PutRequest::Parse(With(header, "size", kMaxFileSize))->size, static_cast<std::uint64_t>(kMaxFileSize));
 }
 
@@ -80,8 +82,8 @@ TEST(PutRequest, RejectsModificationTimesOutOfRange) {
                           ErrorCode::kInvalid, "mtime"));
   EXPECT_TRUE(FailsNaming(PutRequest::Parse(With(header, "mtime_nsec", kMaxNanoseconds + 1)).status(),
                           ErrorCode::kInvalid, "mtime_nsec"));
-  EXPECT_TRUE(FailsNaming(PutRequest::Parse(With(header, "mtime_nsec", -1)).status(), ErrorCode::kInvalid,
-                          "mtime_nsec"));
+  EXPECT_TRUE(
+      FailsNaming(PutRequest::Parse(With(header, "mtime_nsec", -1)).status(), ErrorCode::kInvalid, "mtime_nsec"));
 }
 
 TEST(PutRequest, RejectsFieldsOfTheWrongType) {
@@ -94,8 +96,8 @@ TEST(PutRequest, RejectsFieldsOfTheWrongType) {
 TEST(PutRequest, RequiresAGoodPath) {
   const Json header = Upload().Encode();
   EXPECT_TRUE(FailsNaming(PutRequest::Parse(Without(header, "path")).status(), ErrorCode::kProtocol, "path"));
-  EXPECT_TRUE(FailsNaming(PutRequest::Parse(With(header, "path", std::string("a\0b", 3))).status(),
-                          ErrorCode::kInvalid, "path"));
+  EXPECT_TRUE(FailsNaming(PutRequest::Parse(With(header, "path", std::string("a\0b", 3))).status(), ErrorCode::kInvalid,
+                          "path"));
   EXPECT_TRUE(FailsNaming(PutRequest::Parse(With(header, "path", std::string(kMaxPathLength + 1, 'a'))).status(),
                           ErrorCode::kNameTooLong, "path"));
 }
@@ -108,8 +110,8 @@ TEST(PutRequest, ReportsThePathBeforeTheSizeAndTheSizeBeforeTheRest) {
 }
 
 TEST(PutReply, RoundTrips) {
-  for (const PutReply& reply : {PutReply{0, std::nullopt, 0}, PutReply{4096, "abcdef", 0},
-                                PutReply{0, std::nullopt, 777}}) {
+  for (const PutReply& reply :
+       {PutReply{0, std::nullopt, 0}, PutReply{4096, "abcdef", 0}, PutReply{0, std::nullopt, 777}}) {
     ExpectRoundTrip(ReplyRoundTrip(reply), reply);
   }
 }
@@ -124,8 +126,7 @@ TEST(PutReply, RejectsAMissingOffsetAndOptionalFieldsOfTheWrongType) {
   const Json reply = OkReply(5, PutReply{10, "ab", 0});
   EXPECT_TRUE(FailsNaming(PutReply::Parse(With(reply, "prefix_checksum", 5)).status(), ErrorCode::kProtocol,
                           "prefix_checksum"));
-  EXPECT_TRUE(FailsNaming(PutReply::Parse(With(reply, "discarded", "5")).status(), ErrorCode::kProtocol,
-                          "discarded"));
+  EXPECT_TRUE(FailsNaming(PutReply::Parse(With(reply, "discarded", "5")).status(), ErrorCode::kProtocol, "discarded"));
 }
 
 // ---- data, put_close, put_abort ----
@@ -145,8 +146,8 @@ TEST(UploadDataFrame, RejectsAMissingOrNegativeRef) {
   EXPECT_TRUE(FailsNaming(UploadDataFrame::Parse(Json({{"op", "data"}})).status(), ErrorCode::kProtocol, "ref"));
   EXPECT_TRUE(FailsNaming(UploadDataFrame::Parse(Json::parse(R"({"op":"data","ref":-1})")).status(),
                           ErrorCode::kProtocol, "ref"));
-  EXPECT_TRUE(FailsNaming(UploadDataFrame::Parse(Json({{"op", "data"}, {"ref", "5"}})).status(), ErrorCode::kProtocol,
-                          "ref"));
+  EXPECT_TRUE(
+      FailsNaming(UploadDataFrame::Parse(Json({{"op", "data"}, {"ref", "5"}})).status(), ErrorCode::kProtocol, "ref"));
 }
 
 TEST(PutCloseRequest, RoundTrips) {
@@ -157,14 +158,16 @@ TEST(PutCloseRequest, RoundTrips) {
 TEST(PutCloseRequest, RejectsAMissingRefOrChecksum) {
   const Json header = PutCloseRequest{5, "ab"}.Encode();
   EXPECT_TRUE(FailsNaming(PutCloseRequest::Parse(Without(header, "ref")).status(), ErrorCode::kProtocol, "ref"));
-  EXPECT_TRUE(FailsNaming(PutCloseRequest::Parse(Without(header, "checksum")).status(), ErrorCode::kProtocol,
-                          "checksum"));
-  EXPECT_TRUE(FailsNaming(PutCloseRequest::Parse(With(header, "checksum", 12)).status(), ErrorCode::kProtocol,
-                          "checksum"));
+  EXPECT_TRUE(
+      FailsNaming(PutCloseRequest::Parse(Without(header, "checksum")).status(), ErrorCode::kProtocol, "checksum"));
+  EXPECT_TRUE(
+      FailsNaming(PutCloseRequest::Parse(With(header, "checksum", 12)).status(), ErrorCode::kProtocol, "checksum"));
   EXPECT_TRUE(FailsNaming(PutCloseRequest::Parse(With(header, "ref", -5)).status(), ErrorCode::kProtocol, "ref"));
 }
 
-TEST(PutCloseReply, RoundTrips) { ExpectRoundTrip(ReplyRoundTrip(PutCloseReply{12345, "ab"}), PutCloseReply{12345, "ab"}); }
+TEST(PutCloseReply, RoundTrips) {
+  ExpectRoundTrip(ReplyRoundTrip(PutCloseReply{12345, "ab"}), PutCloseReply{12345, "ab"});
+}
 
 TEST(PutCloseReply, RejectsEachMissingField) {
   const Json reply = OkReply(6, PutCloseReply{1, "ab"});
@@ -173,7 +176,9 @@ TEST(PutCloseReply, RejectsEachMissingField) {
   }
 }
 
-TEST(PutAbortRequest, RoundTrips) { ExpectRoundTrip(RequestRoundTrip(PutAbortRequest{5}), PutAbortRequest{5}); }
+TEST(PutAbortRequest, RoundTrips) {
+  ExpectRoundTrip(RequestRoundTrip(PutAbortRequest{5}), PutAbortRequest{5});
+}
 
 TEST(PutAbortRequest, RejectsAMissingRef) {
   EXPECT_TRUE(FailsNaming(PutAbortRequest::Parse(Json({{"op", "put_abort"}})).status(), ErrorCode::kProtocol, "ref"));
@@ -195,16 +200,16 @@ TEST(GetRequest, DefaultsToTheWholeFileAndTheDefaultChecksum) {
 TEST(GetRequest, RejectsAnOffsetOutOfRange) {
   const Json header = GetRequest{"a", 0, "xxh3"}.Encode();
   EXPECT_TRUE(FailsNaming(GetRequest::Parse(With(header, "offset", -1)).status(), ErrorCode::kInvalid, "offset"));
-  EXPECT_TRUE(FailsNaming(GetRequest::Parse(With(header, "offset", kMaxFileSize + 1)).status(), ErrorCode::kInvalid,
-                          "offset"));
+  EXPECT_TRUE(
+      FailsNaming(GetRequest::Parse(With(header, "offset", kMaxFileSize + 1)).status(), ErrorCode::kInvalid, "offset"));
   EXPECT_TRUE(FailsNaming(GetRequest::Parse(With(header, "offset", "0")).status(), ErrorCode::kProtocol, "offset"));
 }
 
 TEST(GetRequest, RejectsBadPathsAndAlgorithms) {
   const Json header = GetRequest{"a", 0, "xxh3"}.Encode();
   EXPECT_TRUE(FailsNaming(GetRequest::Parse(With(header, "algo", false)).status(), ErrorCode::kProtocol, "algo"));
-  EXPECT_TRUE(FailsNaming(GetRequest::Parse(With(header, "path", std::string("\0", 1))).status(), ErrorCode::kInvalid,
-                          "path"));
+  EXPECT_TRUE(
+      FailsNaming(GetRequest::Parse(With(header, "path", std::string("\0", 1))).status(), ErrorCode::kInvalid, "path"));
   EXPECT_TRUE(FailsNaming(GetRequest::Parse(With(header, "path", std::string(kMaxPathLength + 1, '/'))).status(),
                           ErrorCode::kNameTooLong, "path"));
 }

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
+#include "protocol/messages.h"
 #include "support/temp_dir.h"
 
 namespace ferry::transfer {
@@ -144,6 +145,11 @@ TEST(ChecksumName, ParsesTheThreeNames) {
   EXPECT_EQ(ChecksumName(ChecksumAlgorithm::kSha256), "sha256");
   EXPECT_EQ(ChecksumName(ChecksumAlgorithm::kMd5), "md5");
   EXPECT_EQ(kDefaultChecksum, ChecksumAlgorithm::kXxh3);
+}
+
+TEST(ChecksumName, TheDefaultIsTheOneTheProtocolNames) {
+  // The protocol layer keeps checksum names as strings, with its own copy of the default's name.
+  EXPECT_EQ(ChecksumName(kDefaultChecksum), protocol::kDefaultChecksumName);
 }
 
 TEST(ChecksumName, RejectsOtherNames) {
