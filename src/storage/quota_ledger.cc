@@ -203,4 +203,15 @@ void QuotaLedger::Reservation::Release() {
   entries_ = 0;
 }
 
+void QuotaLedger::Reservation::Absorb(Reservation&& more) {
+  if (more.ledger_ == nullptr) return;
+  if (ledger_ == nullptr) {
+    *this = std::move(more);
+    return;
+  }
+  bytes_ += std::exchange(more.bytes_, 0);
+  entries_ += std::exchange(more.entries_, 0);
+  more.ledger_ = nullptr;
+}
+
 }  // namespace ferry::storage

@@ -90,6 +90,9 @@ class QuotaLedger::Reservation {
   void Use(std::uint64_t bytes, std::uint64_t entries = 0);
   // Gives back what was not used; the reservation is empty afterwards.
   void Release();
+  // Takes over `more` (room reserved later for the same user from the same ledger), which is empty afterwards: an
+  // upload of no declared size reserves as it grows.
+  void Absorb(Reservation&& more);
 
   std::uint64_t bytes() const { return bytes_; }
   std::uint64_t entries() const { return entries_; }
