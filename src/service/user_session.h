@@ -20,7 +20,7 @@
 #include "service/download.h"
 #include "service/partial_store.h"
 #include "service/upload.h"
-#include "storage/file_ops.h"
+#include "service/paths.h"
 #include "storage/home_dir.h"
 #include "storage/quota_ledger.h"
 #include "transfer/checksum.h"

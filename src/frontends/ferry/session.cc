@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "storage/home_dir.h"
+#include "service/paths.h"
 
 namespace ferry::frontends::native {
 namespace {
@@ -221,13 +221,13 @@ asio::awaitable<void> Session::TakeTurns() {
 Result<std::string> Session::PathField(const Fields& fields, std::string_view key) const {
   auto path = fields.OptionalPath(key, "");
   if (!path.ok()) return path.status();
-  return storage::HomeDir::Join(cwd_, *path);
+  return service::JoinPath(cwd_, *path);
 }
 
 Result<std::string> Session::RequiredPathField(const Fields& fields, std::string_view key) const {
   auto path = fields.Path(key);
   if (!path.ok()) return path.status();
-  return storage::HomeDir::Join(cwd_, *path);
+  return service::JoinPath(cwd_, *path);
 }
 
 Status Session::Refusal(std::string_view op) const {

@@ -3,7 +3,7 @@
 
 #include "frontends/ferry/session.h"
 #include "frontends/ferry/wire_fields.h"
-#include "storage/home_dir.h"
+#include "service/paths.h"
 
 namespace ferry::frontends::native {
 namespace {
@@ -44,7 +44,7 @@ asio::awaitable<void> Session::List(const Json& id, const Fields& fields) {
     co_return;
   }
   // A file lists as itself, like ls(1).
-  if (auto info = user_->Stat(*path); info.ok() && info->type != storage::FileType::kDirectory) {
+  if (auto info = user_->Stat(*path); info.ok() && info->type != service::FileType::kDirectory) {
     Json reply = protocol::OkReply(id);
     reply["more"] = false;
     reply["file"] = true;

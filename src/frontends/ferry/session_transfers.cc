@@ -7,7 +7,7 @@
 
 #include "frontends/ferry/session.h"
 #include "frontends/ferry/wire_fields.h"
-#include "storage/home_dir.h"
+#include "service/paths.h"
 
 namespace ferry::frontends::native {
 namespace {

@@ -23,12 +23,12 @@ Result<transfer::ChecksumAlgorithm> AlgorithmField(const protocol::RequestFields
   return transfer::ParseChecksumName(*name);
 }
 
-Json EntryJson(const storage::FileInfo& info) {
+Json EntryJson(const service::FileInfo& info) {
   // Field by field (see protocol::OkReply): a listing builds one of these per entry.
   Json entry(Json::value_t::object);
   auto& fields = entry.get_ref<Json::object_t&>();
   fields.emplace("name", info.name);
-  fields.emplace("type", storage::FileTypeName(info.type));
+  fields.emplace("type", service::FileTypeName(info.type));
   fields.emplace("size", info.size);
   fields.emplace("mode", info.mode);
   fields.emplace("mtime", info.mtime);

@@ -6,7 +6,7 @@
 
 #include "common/status.h"
 #include "protocol/messages.h"
-#include "storage/file_ops.h"
+#include "service/paths.h"
 #include "transfer/checksum.h"
 
 namespace ferry::frontends::native {
@@ -20,6 +20,6 @@ Result<std::int64_t> OptionalInteger(const protocol::RequestFields& fields, std:
 // The checksum algorithm named in "algo" (the default when absent).
 Result<transfer::ChecksumAlgorithm> AlgorithmField(const protocol::RequestFields& fields);
 // A directory entry as stat and ls send it.
-protocol::Json EntryJson(const storage::FileInfo& info);
+protocol::Json EntryJson(const service::FileInfo& info);
 
 }  // namespace ferry::frontends::native
