@@ -21,29 +21,12 @@ constexpr std::size_t kLargeRead = 64 * 1024;
 // Replies buffered beyond this are written out before more are produced.
 constexpr std::size_t kOutputHighWater = 256 * 1024;
 
-// The states an operation is allowed in, as bits.
-enum StateBits : unsigned { kBeforeHello = 1, kBeforeLogin = 2, kLoggedIn = 4 };
 
 }  // namespace
 
-// One entry of the operation table: everything the dispatcher needs to know of an operation. Exactly one of `reply`
-// and `stream` is set.
-struct Session::Operation {
-  std::string_view name;
-  unsigned states;  // StateBits where it is allowed
-  // It changes the home: refused at once, before its fields are read, for an account that may not write. (The file
-  // service checks again in every mutating call; this only answers such a request before any work.)
-  bool writes;
-  // Answers with one reply: the fields it returns, or its error.
-  Result<Json> (Session::*reply)(const Json& id, const Fields& fields);
-  // Answers by itself: several frames, or after a wait.
-  asio::awaitable<void> (Session::*stream)(const Json& id, const Fields& fields);
-  // Called when the request is refused or fails (a put remembers its failure for the data frames that follow).
-  void (Session::*on_failure)(const Json& id, const Status& failure);
-};
-
-const Session::Operation* Session::FindOperation(std::string_view name) {
+std::span<const Session::Operation> Session::Operations() {
   // Adding a wire command: one line here, its handler, and its message struct (docs/architecture.md).
+  using enum Operation::StateBits;
   static constexpr unsigned kAny = kBeforeLogin | kLoggedIn;
   static constexpr Operation kOperations[] = {
       {"get", kLoggedIn, false, nullptr, &Session::Get, nullptr},
@@ -68,7 +51,11 @@ const Session::Operation* Session::FindOperation(std::string_view name) {
       {"hello", kBeforeHello | kLoggedIn, false, &Session::Hello, nullptr, nullptr},
       {"login", kAny, false, nullptr, &Session::Login, nullptr},
   };
-  for (const Operation& op : kOperations) {
+  return kOperations;
+}
+
+const Session::Operation* Session::FindOperation(std::string_view name) {
+  for (const Operation& op : Operations()) {
     if (op.name == name) return &op;
   }
   return nullptr;
@@ -269,6 +256,7 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
     co_return;
   }
   if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("{}: request {} {}", client_.peer, id.dump(), *name);
+  using enum Operation::StateBits;
   const unsigned state_bit = state_ == State::kAwaitingHello   ? kBeforeHello
                              : state_ == State::kAwaitingLogin ? kBeforeLogin
                                                                : kLoggedIn;

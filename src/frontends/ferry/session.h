@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <asio/awaitable.hpp>
@@ -41,12 +42,31 @@ class Session {
   // Serves the connection until the client quits or disconnects, or the stream turns malformed.
   asio::awaitable<void> Run();
 
+  using Json = protocol::Json;
+  using Fields = protocol::RequestFields;
+
+  // One entry of the operation table: everything the dispatcher needs to know of an operation. Exactly one of
+  // `reply` and `stream` is set.
+  struct Operation {
+    enum StateBits : unsigned { kBeforeHello = 1, kBeforeLogin = 2, kLoggedIn = 4 };
+    std::string_view name;
+    unsigned states;  // StateBits where it is allowed
+    // It changes the home: refused at once, before its fields are read, for an account that may not write. (The
+    // file service checks again in every mutating call; this answers such a request before any work.)
+    bool writes;
+    // Answers with one reply: the fields it returns, or its error.
+    Result<Json> (Session::*reply)(const Json& id, const Fields& fields);
+    // Answers by itself: several frames, or after a wait.
+    asio::awaitable<void> (Session::*stream)(const Json& id, const Fields& fields);
+    // Called when the request is refused or fails (a put remembers its failure for the data frames that follow).
+    void (Session::*on_failure)(const Json& id, const Status& failure);
+  };
+  // Every operation the session answers (session.cc), for the dispatcher, tests and docs.
+  static std::span<const Operation> Operations();
+
  private:
   friend class ExecRun;
   enum class State { kAwaitingHello, kAwaitingLogin, kReady, kClosing };
-  using Json = protocol::Json;
-  using Fields = protocol::RequestFields;
-  struct Operation;  // an entry of the operation table (session.cc)
   static const Operation* FindOperation(std::string_view name);
 
   // An upload by the id of its put request; a put that failed stays too (without `upload`), so the data frames
