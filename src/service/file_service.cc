@@ -51,24 +51,28 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::Login(ClientI
   } else {
     spdlog::warn("{}: login as '{}' refused: too many failures", client.peer, user);
   }
+  // Every refusal from here on is audited.
+  const auto refuse = [&](Status status) -> Result<std::unique_ptr<UserSession>> {
+    if (options_.audit != nullptr) options_.audit->Record({"login", user, client.peer, {}, {}, {}, std::nullopt, &status});
+    return status;
+  };
   if (!verdict.ok()) {
     options_.throttle->RecordFailure(client.address, user);
-    if (options_.audit != nullptr) options_.audit->Record({"login", user, client.peer, {}, {}, {}, std::nullopt, &incorrect});
-    co_return incorrect;
+    co_return refuse(incorrect);
   }
   options_.throttle->RecordSuccess(client.address, user);
   auto slot = options_.user_sessions->Admit(user);
-  if (!slot) co_return Status(ErrorCode::kBusy, "too many sessions for this user; close one and try again");
+  if (!slot) co_return refuse(Status(ErrorCode::kBusy, "too many sessions for this user; close one and try again"));
   auto home = storage::HomeDir::Open(options_.homes_path + "/" + user);
   if (!home.ok()) {
     spdlog::error("{}: home of '{}' cannot be opened: {}", client.peer, user, home.status().ToString());
-    co_return Status(ErrorCode::kIo, "your home folder is unavailable; ask the administrator");
+    co_return refuse(Status(ErrorCode::kIo, "your home folder is unavailable; ask the administrator"));
   }
   auto partials = PartialStore::Open(options_.partials_path, user);
   if (!partials.ok()) {
     spdlog::error("{}: partial-upload folder of '{}' cannot be opened: {}", client.peer, user,
                   partials.status().ToString());
-    co_return Status(ErrorCode::kIo, "your upload area is unavailable; ask the administrator");
+    co_return refuse(Status(ErrorCode::kIo, "your upload area is unavailable; ask the administrator"));
   }
   // The first session of a user since the server started measures what the user stores (on the pool: a large home
   // takes a while), so usage is right after a restart or a crash.
@@ -84,7 +88,7 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::Login(ClientI
         asio::use_awaitable);
     if (!loaded.ok()) {
       spdlog::error("{}: usage of '{}' cannot be measured: {}", client.peer, user, loaded.ToString());
-      co_return Status(ErrorCode::kIo, "your home folder cannot be read; ask the administrator");
+      co_return refuse(Status(ErrorCode::kIo, "your home folder cannot be read; ask the administrator"));
     }
   }
   spdlog::info("{}: logged in as '{}'", client.peer, user);

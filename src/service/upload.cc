@@ -90,7 +90,7 @@ Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptio
   } else {
     // In place: the file itself, created if missing; without resume it starts empty.
     upload.file_.Reset(::openat(target->parent.get(), target->name.c_str(),
-                                O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
+                                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
     if (!upload.file_.valid()) return refuse(Status::FromErrno(errno, path));
     struct stat st {};
     if (::fstat(upload.file_.get(), &st) != 0) return refuse(Status::FromErrno(errno, path));
@@ -100,8 +100,8 @@ Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptio
   upload.target_parent_ = std::move(target->parent);
   upload.target_name_ = std::move(target->name);
 
-  const bool fits = !options.size || have <= *options.size;
-  if (options.resume && have > 0 && fits) {
+  const bool keep = options.resume && have > 0 && (!options.size || have <= *options.size);
+  if (keep) {
     // Hash the prefix already here: the client compares it with its own before sending the rest.
     if (options.atomic || options.size) {
       if (Status s = HashPrefix(upload.file_.get(), have, upload.checksum_); !s.ok()) return refuse(s);
@@ -111,17 +111,27 @@ Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptio
     }
     upload.written_ = have;
     upload.resumed_ = have;
-  } else if (have > 0) {
-    if (::ftruncate(upload.file_.get(), 0) != 0) return refuse(Status::FromErrno(errno, "resetting the upload"));
-    ApplyChange({-static_cast<std::int64_t>(have), 0});
-    if (options.resume) upload.discarded_ = have;
   }
-  // Room for the bytes still to come, and for the name unless it replaces one: refused here, before any byte.
-  auto reservation = Reserve(options.size ? *options.size - upload.written_ : 0, upload.new_name_ ? 1 : 0);
+  // Room for the bytes still to come, and for the name unless it replaces one: refused here, before any byte and
+  // before what is there is emptied. Bytes that emptying it frees count toward the room it needs.
+  const std::uint64_t dropped = keep ? 0 : have;
+  const std::uint64_t needed = options.size ? *options.size - upload.written_ : 0;
+  const std::uint64_t reused = std::min(dropped, needed);
+  auto reservation = Reserve(needed - reused, upload.new_name_ ? 1 : 0);
   if (!reservation.ok()) {
-    if (upload.written_ == 0 && options.atomic) partials_.Remove(upload.partial_name_);
+    if (options.atomic && !keep) {
+      partials_.Remove(upload.partial_name_);
+      ApplyChange({-static_cast<std::int64_t>(have), 0});
+    }
     if (!options.atomic && upload.new_name_) ::unlinkat(upload.target_parent_.get(), upload.target_name_.c_str(), 0);
     return refuse(Status(reservation.status().code(), fmt::format("{}: {}", path, reservation.status().message())));
+  }
+  if (dropped > 0) {
+    if (::ftruncate(upload.file_.get(), 0) != 0) return refuse(Status::FromErrno(errno, "resetting the upload"));
+    // What it freed and this upload will fill is kept for it, so no other upload can take it meanwhile.
+    reservation->Absorb(options_.quotas->ReserveFreed(user_, reused));
+    ApplyChange({-static_cast<std::int64_t>(dropped - reused), 0});
+    if (options.resume) upload.discarded_ = dropped;
   }
   upload.reservation_ = std::move(reservation).value();
   // In place, the name exists from now on: it counts at once.
@@ -198,9 +208,8 @@ void Upload::Discard() {
   } else if (::ftruncate(file_.get(), 0) == 0) {
     session_->ApplyChange({-static_cast<std::int64_t>(written_), 0});
   }
-  written_ = 0;
   reservation_.Release();
-  file_.Reset();
+  file_.Reset();  // written_ stays: the audit line says how much arrived
 }
 
 Result<UploadResult> Upload::Commit(std::optional<std::string_view> expected_checksum) {

@@ -55,25 +55,34 @@ Result<std::vector<std::string>> ExecArguments(const protocol::RequestFields& fi
   return argv;
 }
 
-}  // namespace
-
-asio::awaitable<void> Session::Exec(const Json& id, const Fields& fields) {
+asio::awaitable<void> Exec(Session& session, const Json& id, const protocol::RequestFields& fields) {
   auto argv = ExecArguments(fields);
   auto shell = fields.OptionalBool("shell", false);
   auto with_stdin = fields.OptionalBool("stdin", false);
   for (const Status* s : {&argv.status(), &shell.status(), &with_stdin.status()}) {
     if (!s->ok()) {
-      ReplyError(id, *s);
+      session.ReplyError(id, *s);
       co_return;
     }
   }
-  auto program = env_.programs->Start(*user_, cwd_, std::move(argv).value(), *shell, *with_stdin);
+  auto program =
+      session.env().programs->Start(session.user(), session.cwd(), std::move(argv).value(), *shell, *with_stdin);
   if (!program.ok()) {
-    ReplyError(id, program.status());
+    session.ReplyError(id, program.status());
     co_return;
   }
-  ExecRun run(*this, id, std::move(program).value());
+  ExecRun run(session, id, std::move(program).value());
   co_await run.Run();
+}
+
+}  // namespace
+
+std::span<const Session::Operation> ExecOperations() {
+  using enum Session::Operation::StateBits;
+  static constexpr Session::Operation kOperations[] = {
+      {"exec", kLoggedIn, false, nullptr, &Exec, nullptr},
+  };
+  return kOperations;
 }
 
 ExecRun::ExecRun(Session& session, Json id, service::RunningProgram program)

@@ -34,19 +34,11 @@ class ExecRun;
 
 class Session {
  public:
-  Session(Transport transport, const FerryEnvironment& env);
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-
-  // Serves the connection until the client quits or disconnects, or the stream turns malformed.
-  asio::awaitable<void> Run();
-
   using Json = protocol::Json;
   using Fields = protocol::RequestFields;
 
   // One entry of the operation table: everything the dispatcher needs to know of an operation. Exactly one of
-  // `reply` and `stream` is set.
+  // `reply` and `stream` is set. Handlers are functions of the file that handles the operation, next to its entry.
   struct Operation {
     enum StateBits : unsigned { kBeforeHello = 1, kBeforeLogin = 2, kLoggedIn = 4 };
     std::string_view name;
@@ -55,19 +47,12 @@ class Session {
     // file service checks again in every mutating call; this answers such a request before any work.)
     bool writes;
     // Answers with one reply: the fields it returns, or its error.
-    Result<Json> (Session::*reply)(const Json& id, const Fields& fields);
+    Result<Json> (*reply)(Session& session, const Json& id, const Fields& fields);
     // Answers by itself: several frames, or after a wait.
-    asio::awaitable<void> (Session::*stream)(const Json& id, const Fields& fields);
+    asio::awaitable<void> (*stream)(Session& session, const Json& id, const Fields& fields);
     // Called when the request is refused or fails (a put remembers its failure for the data frames that follow).
-    void (Session::*on_failure)(const Json& id, const Status& failure);
+    void (*on_failure)(Session& session, const Json& id, const Status& failure);
   };
-  // Every operation the session answers (session.cc), for the dispatcher, tests and docs.
-  static std::span<const Operation> Operations();
-
- private:
-  friend class ExecRun;
-  enum class State { kAwaitingHello, kAwaitingLogin, kReady, kClosing };
-  static const Operation* FindOperation(std::string_view name);
 
   // An upload by the id of its put request; a put that failed stays too (without `upload`), so the data frames
   // that follow are dropped and its put_close repeats the failure.
@@ -76,54 +61,60 @@ class Session {
     Status failed;
   };
 
-  asio::awaitable<void> Handle(protocol::Frame& frame);
-  // The answer to a request whose operation is not allowed in the current state.
-  Status Refusal(std::string_view op) const;
+  Session(Transport transport, const FerryEnvironment& env);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
-  // Handlers (session.cc): the session itself.
-  Result<Json> Hello(const Json& id, const Fields& fields);
-  asio::awaitable<void> Login(const Json& id, const Fields& fields);
-  Result<Json> Quit(const Json& id, const Fields& fields);
-  Result<Json> Noop(const Json& id, const Fields& fields);
-  // Files (session_files.cc).
-  Result<Json> Pwd(const Json& id, const Fields& fields);
-  Result<Json> Whoami(const Json& id, const Fields& fields);
-  Result<Json> ChangeDirectory(const Json& id, const Fields& fields);
-  Result<Json> Stat(const Json& id, const Fields& fields);
-  asio::awaitable<void> List(const Json& id, const Fields& fields);
-  Result<Json> Quota(const Json& id, const Fields& fields);
-  Result<Json> MakeDirectory(const Json& id, const Fields& fields);
-  Result<Json> RemoveDirectory(const Json& id, const Fields& fields);
-  Result<Json> Remove(const Json& id, const Fields& fields);
-  Result<Json> Rename(const Json& id, const Fields& fields);
-  Result<Json> SetStat(const Json& id, const Fields& fields);
-  Result<Json> Sum(const Json& id, const Fields& fields);
-  // Transfers (session_transfers.cc). An upload is a put request, any number of id-less "data" frames that refer to
-  // it, and a put_close.
-  Result<Json> PutOpen(const Json& id, const Fields& fields);
-  void RememberFailedUpload(const Json& id, const Status& failure);
-  // False when the frame breaks the protocol badly enough that the connection must close.
-  bool PutData(const protocol::Frame& frame);
-  Result<Json> PutClose(const Json& id, const Fields& fields);
-  Result<Json> PutAbort(const Json& id, const Fields& fields);
-  asio::awaitable<void> Get(const Json& id, const Fields& fields);
-  // Sends a whole file whose checksum is known with sendfile; false if the connection broke.
-  asio::awaitable<bool> SendWholeFile(const Json& id, service::Download& download);
-  // Remote execution (exec_run.cc).
-  asio::awaitable<void> Exec(const Json& id, const Fields& fields);
+  // Serves the connection until the client quits or disconnects, or the stream turns malformed.
+  asio::awaitable<void> Run();
 
+  // Every operation the session answers, for the dispatcher, tests and docs.
+  static std::span<const Operation> Operations();
+
+  // For the operation handlers (this folder). Called on the session's loop, while a request is handled.
+  // The logged-in user. REQUIRES: a handler of an operation allowed only after login.
+  service::UserSession& user() { return *user_; }
+  const std::string& cwd() const { return cwd_; }
+  void set_cwd(std::string cwd) { cwd_ = std::move(cwd); }
+  const FerryEnvironment& env() const { return env_; }
+  const std::string& peer() const { return client_.peer; }
+  std::map<std::uint64_t, OpenUpload>& uploads() { return uploads_; }
   // The virtual path a request names in `key` (default: the current folder), joined to the current folder.
   Result<std::string> PathField(const Fields& fields, std::string_view key) const;
   // The same for a required field.
   Result<std::string> RequiredPathField(const Fields& fields, std::string_view key) const;
   void Reply(Json header, std::string_view body = {});
   void ReplyError(const Json& id, const Status& status);
+  // Only the header of a frame whose `body_len` bytes follow by SendFile.
+  void ReplyHead(Json header, std::uint64_t body_len);
   // Writes out buffered replies; false once the connection is unusable.
   asio::awaitable<bool> Flush();
   asio::awaitable<bool> FlushIfFull();
   // Hands the event loop to the other sessions on it for a turn. A download to a client that reads fast never finds
   // its socket full, so without this it would hold the loop until it ends and the others would wait.
   asio::awaitable<void> TakeTurns();
+  // True when SendFile works: a plain connection.
+  bool can_send_file() const { return transport_.can_send_file(); }
+  // Sends `count` bytes of `fd` from `offset` as the body of a frame whose header was flushed; false (and the
+  // connection unusable) if that failed or the client stopped reading for the idle timeout.
+  asio::awaitable<bool> SendFile(int fd, std::uint64_t offset, std::uint64_t count);
+
+ private:
+  friend class ExecRun;
+  enum class State { kAwaitingHello, kAwaitingLogin, kReady, kClosing };
+  static const Operation* FindOperation(std::string_view name);
+
+  asio::awaitable<void> Handle(protocol::Frame& frame);
+  // The answer to a request whose operation is not allowed in the current state.
+  Status Refusal(std::string_view op) const;
+
+  // The session's own operations (session.cc).
+  static Result<Json> Hello(Session& session, const Json& id, const Fields& fields);
+  static asio::awaitable<void> Login(Session& session, const Json& id, const Fields& fields);
+  static Result<Json> Quit(Session& session, const Json& id, const Fields& fields);
+  static Result<Json> Noop(Session& session, const Json& id, const Fields& fields);
+
   // Closes the connection unless the operation that follows completes within `limit` (a slow or stalled client
   // cannot hold a session). Disarm() after it completes.
   void Arm(std::chrono::steady_clock::duration limit);
@@ -151,5 +142,13 @@ class Session {
   // A request that arrived while a program ran: handled before anything else the decoder holds.
   std::optional<protocol::Frame> deferred_;
 };
+
+// The parts of the operation table, each beside its handlers.
+std::span<const Session::Operation> FileOperations();      // session_files.cc
+std::span<const Session::Operation> TransferOperations();  // session_transfers.cc
+std::span<const Session::Operation> ExecOperations();      // exec_run.cc
+// Writes an upload's data frame; false when the frame breaks the protocol badly enough that the connection must
+// close (session_transfers.cc).
+bool WriteUploadData(Session& session, const protocol::Frame& frame);
 
 }  // namespace ferry::frontends::native

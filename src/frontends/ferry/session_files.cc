@@ -10,57 +10,57 @@ namespace {
 
 using protocol::Json;
 
+using Fields = protocol::RequestFields;
+
 Json QuotaLimit(const std::optional<std::uint64_t>& value) { return value ? Json(*value) : Json(nullptr); }
 
-}  // namespace
+Result<Json> Pwd(Session& session, const Json& /*id*/, const Fields& /*fields*/) { return Json{{"path", session.cwd()}}; }
 
-Result<Json> Session::Pwd(const Json& /*id*/, const Fields& /*fields*/) { return Json{{"path", cwd_}}; }
+Result<Json> Whoami(Session& session, const Json& /*id*/, const Fields& /*fields*/) { return Json{{"user", session.user().user()}}; }
 
-Result<Json> Session::Whoami(const Json& /*id*/, const Fields& /*fields*/) { return Json{{"user", user_->user()}}; }
-
-Result<Json> Session::ChangeDirectory(const Json& /*id*/, const Fields& fields) {
-  auto path = PathField(fields, "path");
+Result<Json> ChangeDirectory(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto path = session.PathField(fields, "path");
   if (!path.ok()) return path.status();
-  auto resolved = user_->ResolveDirectory(*path);
+  auto resolved = session.user().ResolveDirectory(*path);
   if (!resolved.ok()) return resolved.status();
-  cwd_ = std::move(resolved).value();
-  return Json{{"path", cwd_}};
+  session.set_cwd(std::move(resolved).value());
+  return Json{{"path", session.cwd()}};
 }
 
-Result<Json> Session::Stat(const Json& /*id*/, const Fields& fields) {
-  auto path = PathField(fields, "path");
+Result<Json> Stat(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto path = session.PathField(fields, "path");
   if (!path.ok()) return path.status();
-  auto info = user_->Stat(*path);
+  auto info = session.user().Stat(*path);
   if (!info.ok()) return info.status();
   Json reply(Json::value_t::object);
   reply.get_ref<Json::object_t&>().emplace("entry", EntryJson(*info));
   return reply;
 }
 
-asio::awaitable<void> Session::List(const Json& id, const Fields& fields) {
-  auto path = PathField(fields, "path");
+asio::awaitable<void> List(Session& session, const Json& id, const Fields& fields) {
+  auto path = session.PathField(fields, "path");
   if (!path.ok()) {
-    ReplyError(id, path.status());
+    session.ReplyError(id, path.status());
     co_return;
   }
   // A file lists as itself, like ls(1).
-  if (auto info = user_->Stat(*path); info.ok() && info->type != service::FileType::kDirectory) {
+  if (auto info = session.user().Stat(*path); info.ok() && info->type != service::FileType::kDirectory) {
     Json reply = protocol::OkReply(id);
     reply["more"] = false;
     reply["file"] = true;
-    Reply(std::move(reply), protocol::DumpJson(Json::array({EntryJson(*info)})));
+    session.Reply(std::move(reply), protocol::DumpJson(Json::array({EntryJson(*info)})));
     co_return;
   }
-  auto lister = user_->OpenDirectory(*path);
+  auto lister = session.user().OpenDirectory(*path);
   if (!lister.ok()) {
-    ReplyError(id, lister.status());
+    session.ReplyError(id, lister.status());
     co_return;
   }
   // One frame per batch, "more": true on all but the last, each written before the next batch is read.
   while (true) {
     auto batch = lister->Next(protocol::kListBatchSize);
     if (!batch.ok()) {
-      ReplyError(id, batch.status());
+      session.ReplyError(id, batch.status());
       co_return;
     }
     const bool last = batch->size() < protocol::kListBatchSize;
@@ -68,13 +68,13 @@ asio::awaitable<void> Session::List(const Json& id, const Fields& fields) {
     for (const auto& info : *batch) entries.push_back(EntryJson(info));
     Json reply = protocol::OkReply(id);
     reply["more"] = !last;
-    Reply(std::move(reply), protocol::DumpJson(entries));
-    if (last || !co_await FlushIfFull()) co_return;
+    session.Reply(std::move(reply), protocol::DumpJson(entries));
+    if (last || !co_await session.FlushIfFull()) co_return;
   }
 }
 
-Result<Json> Session::Quota(const Json& /*id*/, const Fields& /*fields*/) {
-  auto quota = user_->Quota();
+Result<Json> Quota(Session& session, const Json& /*id*/, const Fields& /*fields*/) {
+  auto quota = session.user().Quota();
   if (!quota.ok()) return quota.status();
   return Json{{"bytes", quota->usage.bytes},
               {"bytes_reserved", quota->usage.reserved_bytes},
@@ -84,44 +84,44 @@ Result<Json> Session::Quota(const Json& /*id*/, const Fields& /*fields*/) {
               {"max_files", QuotaLimit(quota->limits.max_files)}};
 }
 
-Result<Json> Session::MakeDirectory(const Json& /*id*/, const Fields& fields) {
-  auto path = RequiredPathField(fields, "path");
+Result<Json> MakeDirectory(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto path = session.RequiredPathField(fields, "path");
   auto parents = fields.OptionalBool("parents", false);
   if (!path.ok()) return path.status();
   if (!parents.ok()) return parents.status();
-  if (Status s = user_->MakeDirectory(*path, *parents); !s.ok()) return s;
+  if (Status s = session.user().MakeDirectory(*path, *parents); !s.ok()) return s;
   return Json::object();
 }
 
-Result<Json> Session::RemoveDirectory(const Json& /*id*/, const Fields& fields) {
-  auto path = RequiredPathField(fields, "path");
+Result<Json> RemoveDirectory(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto path = session.RequiredPathField(fields, "path");
   if (!path.ok()) return path.status();
-  if (Status s = user_->RemoveDirectory(*path); !s.ok()) return s;
+  if (Status s = session.user().RemoveDirectory(*path); !s.ok()) return s;
   return Json::object();
 }
 
-Result<Json> Session::Remove(const Json& /*id*/, const Fields& fields) {
-  auto path = RequiredPathField(fields, "path");
+Result<Json> Remove(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto path = session.RequiredPathField(fields, "path");
   auto recursive = fields.OptionalBool("recursive", false);
   if (!path.ok()) return path.status();
   if (!recursive.ok()) return recursive.status();
-  if (Status s = user_->Remove(*path, *recursive); !s.ok()) return s;
+  if (Status s = session.user().Remove(*path, *recursive); !s.ok()) return s;
   return Json::object();
 }
 
-Result<Json> Session::Rename(const Json& /*id*/, const Fields& fields) {
-  auto from = RequiredPathField(fields, "from");
-  auto to = RequiredPathField(fields, "to");
+Result<Json> Rename(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto from = session.RequiredPathField(fields, "from");
+  auto to = session.RequiredPathField(fields, "to");
   auto overwrite = fields.OptionalBool("overwrite", false);
   if (!from.ok()) return from.status();
   if (!to.ok()) return to.status();
   if (!overwrite.ok()) return overwrite.status();
-  if (Status s = user_->Rename(*from, *to, *overwrite); !s.ok()) return s;
+  if (Status s = session.user().Rename(*from, *to, *overwrite); !s.ok()) return s;
   return Json::object();
 }
 
-Result<Json> Session::SetStat(const Json& /*id*/, const Fields& fields) {
-  auto path = PathField(fields, "path");
+Result<Json> SetStat(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto path = session.PathField(fields, "path");
   if (!path.ok()) return path.status();
   auto mode = OptionalInteger(fields, "mode", -1, 0, 07777);
   auto mtime = OptionalInteger(fields, "mtime", -1, 0, std::int64_t{1} << 40);
@@ -133,22 +133,43 @@ Result<Json> Session::SetStat(const Json& /*id*/, const Fields& fields) {
   if (*mode >= 0) new_mode = static_cast<std::uint32_t>(*mode) & 0777;
   std::optional<timespec> new_mtime;
   if (*mtime >= 0) new_mtime = timespec{*mtime, static_cast<long>(*mtime_nsec)};
-  if (Status s = user_->SetAttributes(*path, new_mode, new_mtime); !s.ok()) return s;
+  if (Status s = session.user().SetAttributes(*path, new_mode, new_mtime); !s.ok()) return s;
   return Json::object();
 }
 
-Result<Json> Session::Sum(const Json& /*id*/, const Fields& fields) {
-  auto path = PathField(fields, "path");
+Result<Json> Sum(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto path = session.PathField(fields, "path");
   if (!path.ok()) return path.status();
   auto algorithm = AlgorithmField(fields);
   if (!algorithm.ok()) return algorithm.status();
   auto length = OptionalInteger(fields, "length", -1, 0, kMaxFileSize);
   if (!length.ok()) return length.status();
-  auto sum = user_->Checksum(*path, *algorithm,
+  auto sum = session.user().Checksum(*path, *algorithm,
                              *length >= 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*length))
                                           : std::nullopt);
   if (!sum.ok()) return sum.status();
   return Json{{"checksum", sum->checksum}, {"algo", transfer::ChecksumName(sum->algorithm)}, {"size", sum->size}};
+}
+
+}  // namespace
+
+std::span<const Session::Operation> FileOperations() {
+  using enum Session::Operation::StateBits;
+  static constexpr Session::Operation kOperations[] = {
+      {"stat", kLoggedIn, false, &Stat, nullptr, nullptr},
+      {"ls", kLoggedIn, false, nullptr, &List, nullptr},
+      {"sum", kLoggedIn, false, &Sum, nullptr, nullptr},
+      {"cd", kLoggedIn, false, &ChangeDirectory, nullptr, nullptr},
+      {"pwd", kLoggedIn, false, &Pwd, nullptr, nullptr},
+      {"mkdir", kLoggedIn, true, &MakeDirectory, nullptr, nullptr},
+      {"rm", kLoggedIn, true, &Remove, nullptr, nullptr},
+      {"rmdir", kLoggedIn, true, &RemoveDirectory, nullptr, nullptr},
+      {"mv", kLoggedIn, true, &Rename, nullptr, nullptr},
+      {"setstat", kLoggedIn, true, &SetStat, nullptr, nullptr},
+      {"quota", kLoggedIn, false, &Quota, nullptr, nullptr},
+      {"whoami", kLoggedIn, false, &Whoami, nullptr, nullptr},
+  };
+  return kOperations;
 }
 
 }  // namespace ferry::frontends::native

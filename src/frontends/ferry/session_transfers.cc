@@ -13,6 +13,7 @@ namespace ferry::frontends::native {
 namespace {
 
 using protocol::Json;
+using Fields = protocol::RequestFields;
 
 // Bytes per data frame of a download.
 constexpr std::size_t kDownloadChunk = 1024 * 1024;
@@ -43,80 +44,84 @@ Result<service::UploadOptions> UploadOptionsOf(const protocol::RequestFields& fi
   return options;
 }
 
-}  // namespace
-
-void Session::RememberFailedUpload(const Json& id, const Status& failure) {
+void RememberFailedUpload(Session& session, const Json& id, const Status& failure) {
   // An id already open keeps its upload: the failure was that very clash.
-  uploads_.emplace(id.get<std::uint64_t>(), OpenUpload{std::nullopt, failure});
+  session.uploads().emplace(id.get<std::uint64_t>(), Session::OpenUpload{std::nullopt, failure});
 }
 
-Result<Json> Session::PutOpen(const Json& id, const Fields& fields) {
+Result<Json> PutOpen(Session& session, const Json& id, const Fields& fields) {
   const std::uint64_t key = id.get<std::uint64_t>();
-  if (uploads_.count(key) != 0) return Status(ErrorCode::kProtocol, "an upload with this id is already open");
-  if (uploads_.size() >= kMaxOpenUploads) return Status(ErrorCode::kTooBig, "too many uploads open at once");
-  auto path = RequiredPathField(fields, "path");
+  auto& uploads = session.uploads();
+  if (uploads.count(key) != 0) return Status(ErrorCode::kProtocol, "an upload with this id is already open");
+  if (uploads.size() >= kMaxOpenUploads) return Status(ErrorCode::kTooBig, "too many uploads open at once");
+  auto path = session.RequiredPathField(fields, "path");
   if (!path.ok()) return path.status();
   auto options = UploadOptionsOf(fields);
   if (!options.ok()) return options.status();
-  auto upload = user_->BeginUpload(*path, *options);
+  auto upload = session.user().BeginUpload(*path, *options);
   if (!upload.ok()) return upload.status();
   Json reply(Json::value_t::object);
   auto& members = reply.get_ref<Json::object_t&>();
   members.emplace("offset", upload->size());
   if (upload->resumed() > 0) members.emplace("prefix_checksum", upload->prefix_checksum());
   if (upload->discarded() > 0) members.emplace("discarded", upload->discarded());
-  uploads_.emplace(key, OpenUpload{std::move(upload).value(), Status::Ok()});
+  uploads.emplace(key, Session::OpenUpload{std::move(upload).value(), Status::Ok()});
   return reply;
 }
 
-bool Session::PutData(const protocol::Frame& frame) {
-  const auto ref = frame.header.find("ref");
-  auto open = ref != frame.header.end() && ref->is_number_unsigned() ? uploads_.find(ref->get<std::uint64_t>())
-                                                                     : uploads_.end();
-  if (open == uploads_.end()) {
-    ReplyError(nullptr, Status(ErrorCode::kProtocol, "data frame for no open upload"));
-    return false;
-  }
-  // A failure is remembered by the upload; put_close reports it.
-  if (open->second.upload) open->second.upload->Write(frame.body);
-  return true;
-}
-
-Result<Json> Session::PutClose(const Json& /*id*/, const Fields& fields) {
+Result<Json> PutClose(Session& session, const Json& /*id*/, const Fields& fields) {
   auto ref = fields.Integer("ref");
   auto expected = fields.String("checksum");
   if (!ref.ok()) return ref.status();
   if (!expected.ok()) return expected.status();
-  auto it = uploads_.find(static_cast<std::uint64_t>(*ref));
-  if (it == uploads_.end()) return Status(ErrorCode::kProtocol, "put_close for no open upload");
-  OpenUpload open = std::move(it->second);
-  uploads_.erase(it);
+  auto it = session.uploads().find(static_cast<std::uint64_t>(*ref));
+  if (it == session.uploads().end()) return Status(ErrorCode::kProtocol, "put_close for no open upload");
+  Session::OpenUpload open = std::move(it->second);
+  session.uploads().erase(it);
   if (!open.upload) return open.failed;
   auto result = open.upload->Commit(*expected);
   if (!result.ok()) return result.status();
   return Json{{"size", result->size}, {"checksum", result->checksum}};
 }
 
-Result<Json> Session::PutAbort(const Json& /*id*/, const Fields& fields) {
+Result<Json> PutAbort(Session& session, const Json& /*id*/, const Fields& fields) {
   auto ref = fields.Integer("ref");
   if (!ref.ok()) return ref.status();
-  uploads_.erase(static_cast<std::uint64_t>(*ref));  // the partial file stays for a later resume
+  session.uploads().erase(static_cast<std::uint64_t>(*ref));  // the partial file stays for a later resume
   return Json::object();
 }
 
-asio::awaitable<void> Session::Get(const Json& id, const Fields& fields) {
-  auto path = PathField(fields, "path");
+// Sends a whole file whose checksum is known with sendfile; false if the connection broke.
+asio::awaitable<bool> SendWholeFile(Session& session, const Json& id, service::Download& download) {
+  const std::uint64_t size = download.size();
+  for (std::uint64_t position = 0; position < size;) {
+    const std::uint64_t count = std::min<std::uint64_t>(kSendFileChunk, size - position);
+    Json data = protocol::OkReply(id);
+    data["more"] = true;
+    session.ReplyHead(std::move(data), count);
+    if (!co_await session.Flush() || !co_await session.SendFile(download.fd(), position, count)) {
+      download.Fail(Status(ErrorCode::kIo, "interrupted"), position);
+      co_return false;
+    }
+    position += count;
+    if (position < size) co_await session.TakeTurns();
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Get(Session& session, const Json& id, const Fields& fields) {
+  auto path = session.PathField(fields, "path");
   auto offset = OptionalInteger(fields, "offset", 0, 0, kMaxFileSize);
   auto algorithm = AlgorithmField(fields);
   for (const Status* s : {&path.status(), &offset.status(), &algorithm.status()}) {
     if (!s->ok()) {
-      ReplyError(id, *s);
+      session.ReplyError(id, *s);
       co_return;
     }
   }
-  auto download = user_->OpenDownload(*path, static_cast<std::uint64_t>(*offset), *algorithm);
+  auto download = session.user().OpenDownload(*path, static_cast<std::uint64_t>(*offset), *algorithm);
   if (!download.ok()) {
-    ReplyError(id, download.status());
+    session.ReplyError(id, download.status());
     co_return;
   }
   Json head = protocol::OkReply(id);
@@ -126,17 +131,17 @@ asio::awaitable<void> Session::Get(const Json& id, const Fields& fields) {
   head["mtime"] = download->mtime().tv_sec;
   head["mtime_nsec"] = download->mtime().tv_nsec;
   head["offset"] = download->offset();
-  Reply(std::move(head));
+  session.Reply(std::move(head));
 
   // A whole-file download of a file whose checksum is known goes out with sendfile on a plain connection.
-  if (download->known_checksum() && transport_.can_send_file()) {
-    if (!co_await SendWholeFile(id, *download)) co_return;
+  if (download->known_checksum() && session.can_send_file()) {
+    if (!co_await SendWholeFile(session, id, *download)) co_return;
     const service::DownloadResult sent = download->Finish(download->size());
     Json tail = protocol::OkReply(id);
     tail["more"] = false;
     tail["size"] = sent.size;
     tail["checksum"] = sent.checksum;
-    Reply(std::move(tail));
+    session.Reply(std::move(tail));
     co_return;
   }
 
@@ -149,55 +154,54 @@ asio::awaitable<void> Session::Get(const Json& id, const Fields& fields) {
     auto n = download->Read(std::span<char>(chunk.get(), chunk_size));
     if (!n.ok()) {
       download->Fail(n.status(), sent);
-      ReplyError(id, n.status());
+      session.ReplyError(id, n.status());
       co_return;
     }
     if (*n == 0) break;
     Json data = protocol::OkReply(id);
     data["more"] = true;
-    Reply(std::move(data), std::string_view(chunk.get(), *n));
+    session.Reply(std::move(data), std::string_view(chunk.get(), *n));
     sent += *n;
-    if (!co_await Flush()) {
+    if (!co_await session.Flush()) {
       download->Fail(Status(ErrorCode::kIo, "interrupted"), sent);
       co_return;
     }
     // Not after the last chunk: a small file (one chunk) costs no extra hand-off, which a get -r of many would feel.
-    if (download->offset() + sent < download->size()) co_await TakeTurns();
+    if (download->offset() + sent < download->size()) co_await session.TakeTurns();
   }
   const service::DownloadResult done = download->Finish(sent);
   Json tail = protocol::OkReply(id);
   tail["more"] = false;
   tail["size"] = done.size;
   tail["checksum"] = done.checksum;
-  Reply(std::move(tail));
+  session.Reply(std::move(tail));
 }
 
-asio::awaitable<bool> Session::SendWholeFile(const Json& id, service::Download& download) {
-  const std::uint64_t size = download.size();
-  for (std::uint64_t position = 0; position < size;) {
-    const std::uint64_t count = std::min<std::uint64_t>(kSendFileChunk, size - position);
-    Json data = protocol::OkReply(id);
-    data["more"] = true;
-    protocol::AppendFrameHeader(output_, std::move(data), count);
-    if (!co_await Flush()) {
-      download.Fail(Status(ErrorCode::kIo, "interrupted"), position);
-      co_return false;
-    }
-    Arm(env_.idle_timeout);
-    const auto error = co_await transport_.SendFile(download.fd(), position, count);
-    Disarm();
-    if (error) {
-      spdlog::info("{}: {}", client_.peer,
-                   handle_->watchdog_fired ? std::string("closed: the client stopped reading")
-                                           : fmt::format("sending a file failed: {}", error.message()));
-      download.Fail(Status(ErrorCode::kIo, "interrupted"), position);
-      broken_ = true;  // the frame is incomplete: the connection cannot go on
-      co_return false;
-    }
-    position += count;
-    if (position < size) co_await TakeTurns();
+}  // namespace
+
+bool WriteUploadData(Session& session, const protocol::Frame& frame) {
+  auto& uploads = session.uploads();
+  const auto ref = frame.header.find("ref");
+  auto open = ref != frame.header.end() && ref->is_number_unsigned() ? uploads.find(ref->get<std::uint64_t>())
+                                                                     : uploads.end();
+  if (open == uploads.end()) {
+    session.ReplyError(nullptr, Status(ErrorCode::kProtocol, "data frame for no open upload"));
+    return false;
   }
-  co_return true;
+  // A failure is remembered by the upload; put_close reports it.
+  if (open->second.upload) open->second.upload->Write(frame.body);
+  return true;
+}
+
+std::span<const Session::Operation> TransferOperations() {
+  using enum Session::Operation::StateBits;
+  static constexpr Session::Operation kOperations[] = {
+      {"get", kLoggedIn, false, nullptr, &Get, nullptr},
+      {"put", kLoggedIn, true, &PutOpen, nullptr, &RememberFailedUpload},
+      {"put_close", kLoggedIn, false, &PutClose, nullptr, nullptr},
+      {"put_abort", kLoggedIn, false, &PutAbort, nullptr, nullptr},
+  };
+  return kOperations;
 }
 
 }  // namespace ferry::frontends::native
