@@ -1,4 +1,4 @@
-// Fuzzes a whole server session: a real Session over a connected socket pair, in a temporary data root with users,
+// Fuzzes a whole server session: a real Session over a connected socket pair (tests/support/session_harness.h), in a temporary data root with users,
 // files, a FIFO and symlinks, fed a client's frames from hello and login on.
 //
 // Input: one frame per line, "HEADER" or "HEADER<TAB>BODY". A HEADER that parses as a JSON object gets body_len set
@@ -16,7 +16,6 @@
 #include <grp.h>
 #include <sodium.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,28 +29,16 @@
 #include <string>
 #include <string_view>
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
 #include <asio/thread_pool.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <spdlog/spdlog.h>
 
 #include "fuzz_check.h"
 #include "protocol/frame.h"
 #include "protocol/frame_decoder.h"
-#include "server/audit_log.h"
-#include "server/connection_limiter.h"
 #include "server/data_root.h"
-#include "server/login_throttle.h"
-#include "server/session.h"
-#include "server/transport.h"
-#include "storage/quota_ledger.h"
+#include "service/audit_log.h"
 #include "storage/user_store.h"
+#include "support/session_harness.h"
 
 namespace {
 
@@ -63,7 +50,7 @@ struct World {
   std::unique_ptr<ferry::server::DataRoot> root;
   std::unique_ptr<ferry::storage::UserStore> users;
   std::unique_ptr<asio::thread_pool> login_pool;
-  std::unique_ptr<ferry::server::AuditLog> audit;
+  std::unique_ptr<ferry::service::AuditLog> audit;
   std::string bob_secret_path;
 };
 World* world = nullptr;
@@ -227,7 +214,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   world->users = std::move(users).value();
   FUZZ_CHECK(world->users->SetUnknownUserCost(cheap).ok());
   world->login_pool = std::make_unique<asio::thread_pool>(1);
-  auto audit = ferry::server::AuditLog::Open("/dev/null");
+  auto audit = ferry::service::AuditLog::Open("/dev/null");
   FUZZ_CHECK(audit.ok());
   world->audit = std::move(audit).value();
   ResetAlice();
@@ -239,64 +226,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string stream = StreamFromInput(std::string_view(reinterpret_cast<const char*>(data), size));
   const int fds_before = CountOpenFds();
   std::string received;
-  bool session_done = false;
   {
-    ferry::storage::QuotaLedger quotas;
-    ferry::server::LoginThrottle throttle({.slow_after = 1000000, .block_after = 1000000});
-    ferry::server::ConnectionLimiter user_sessions(100, 50);
-    ferry::server::SessionEnvironment env;
-    env.root = world->root.get();
-    env.users = world->users.get();
-    env.quotas = &quotas;
-    env.login_pool = world->login_pool.get();
-    env.audit = world->audit.get();
-    env.throttle = &throttle;
-    env.user_sessions = &user_sessions;
-    env.exec_slots = &user_sessions;
-    env.frames.max_body = 64 * 1024;  // small bodies: more frames for the same input
-
-    int pair[2];
-    FUZZ_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-    asio::io_context loop(1);
-    asio::ip::tcp::socket server_side(loop);
-    asio::ip::tcp::socket client(loop);
-    server_side.assign(asio::ip::tcp::v4(), pair[0]);
-    client.assign(asio::ip::tcp::v4(), pair[1]);
-
-    asio::co_spawn(
-        loop,
-        [&]() -> asio::awaitable<void> {
-          ferry::server::Session session(ferry::server::Transport(std::move(server_side)), env);
-          co_await session.Run();
-          session_done = true;
-        },
-        asio::detached);
-    asio::co_spawn(
-        loop,
-        [&]() -> asio::awaitable<void> {
-          auto token = asio::experimental::as_tuple(asio::use_awaitable);
-          co_await asio::async_write(client, asio::buffer(stream), token);
-          asio::error_code ignored;
-          client.shutdown(asio::socket_base::shutdown_send, ignored);
-        },
-        asio::detached);
-    // Read concurrently with the writes: replies must never wait for the client to finish sending.
-    asio::co_spawn(
-        loop,
-        [&]() -> asio::awaitable<void> {
-          auto token = asio::experimental::as_tuple(asio::use_awaitable);
-          std::string buffer(64 * 1024, '\0');
-          while (true) {
-            auto [error, n] = co_await client.async_read_some(asio::buffer(buffer), token);
-            received.append(buffer.data(), n);
-            if (error) break;
-          }
-        },
-        asio::detached);
-    loop.run_for(std::chrono::seconds(20));
-    if (!session_done) std::fprintf(stderr, "the session did not end within 20 s of the client's close\n");
-    FUZZ_CHECK(session_done);
-    loop.run();  // the client's last read
+    ferry::testing::SessionServices services(world->root->dir(), world->users.get(), world->login_pool.get(),
+                                             world->audit.get());
+    services.environment().frames.max_body = 64 * 1024;  // small bodies: more frames for the same input
+    auto exchange = ferry::testing::RunSession(services.environment(), stream, std::chrono::seconds(20));
+    if (!exchange.ended) std::fprintf(stderr, "the session did not end within 20 s of the client's close\n");
+    FUZZ_CHECK(exchange.ended);
+    received = std::move(exchange.received);
   }
   CheckReplies(received);
   FUZZ_CHECK(ReadSentinel() == bob_before);

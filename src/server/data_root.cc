@@ -1,12 +1,10 @@
 #include "server/data_root.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -78,40 +76,6 @@ Result<std::unique_ptr<storage::UserStore>> DataRoot::OpenUsers() const {
                   fmt::format("{} is not a data root (create one with: ferryd init {})", dir_, dir_));
   }
   return users;
-}
-
-Result<UniqueFd> DataRoot::OpenPartials(std::string_view user) const {
-  if (Status s = MakeDir(partials_path(), 0700); !s.ok()) return s;
-  if (Status s = MakeDir(partials_of(user), 0700); !s.ok()) return s;
-  UniqueFd fd(::open(partials_of(user).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno(errno, partials_of(user));
-  return fd;
-}
-
-int DataRoot::RemoveStalePartials(std::int64_t max_age_seconds,
-                                  const std::function<void(const std::string&, std::uint64_t)>& removed_one) const {
-  int removed = 0;
-  const auto now = std::chrono::system_clock::now();
-  std::error_code error;
-  for (const auto& user_dir : std::filesystem::directory_iterator(partials_path(), error)) {
-    std::error_code inner;
-    if (!user_dir.is_directory(inner) || user_dir.is_symlink(inner)) continue;
-    UniqueFd dir(::open(user_dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir.valid()) continue;
-    for (const auto& entry : std::filesystem::directory_iterator(user_dir.path(), inner)) {
-      const std::string name = entry.path().filename().string();
-      UniqueFd file(::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-      struct stat st {};
-      if (!file.valid() || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      const auto modified = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec));
-      if (now - modified < std::chrono::seconds(max_age_seconds)) continue;
-      if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0) continue;  // an upload is writing it
-      if (::unlinkat(dir.get(), name.c_str(), 0) != 0) continue;
-      ++removed;
-      if (removed_one) removed_one(user_dir.path().filename().string(), static_cast<std::uint64_t>(st.st_size));
-    }
-  }
-  return removed;
 }
 
 Status DataRoot::AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,12 +32,6 @@ class DataRoot {
   std::string home_of(std::string_view user) const { return homes_path() + "/" + std::string(user); }
   std::string partials_path() const { return dir_ + "/partials"; }
   std::string partials_of(std::string_view user) const { return partials_path() + "/" + std::string(user); }
-  // Deletes unfinished uploads not written to for `max_age`, skipping any an upload holds open (locked), and
-  // calls `removed` (if given) with the user and size of each. Returns how many were removed.
-  int RemoveStalePartials(std::int64_t max_age_seconds,
-                          const std::function<void(const std::string& user, std::uint64_t bytes)>& removed = {}) const;
-  // Opens (creating if needed, mode 0700) the folder of `user`'s unfinished uploads.
-  Result<UniqueFd> OpenPartials(std::string_view user) const;
   // `path` as is if absolute, else relative to the data root.
   std::string Resolve(const std::string& path) const;
 

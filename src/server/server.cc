@@ -19,22 +19,11 @@
 
 #include "common/host_port.h"
 #include "common/tls_fingerprint.h"
-#include "protocol/messages.h"
+#include "frontends/ferry/ferry_front_end.h"
+#include "service/partial_store.h"
 
 namespace ferry::server {
 namespace {
-
-// Runs one session to its end; the session lives in this coroutine's frame, and so does its connection slot.
-asio::awaitable<void> ServeConnection(Transport transport, const SessionEnvironment& env,
-                                      [[maybe_unused]] std::shared_ptr<void> slot) {
-  Session session(std::move(transport), env);
-  try {
-    co_await session.Run();
-  } catch (const std::exception& error) {
-    // asio reports some failures (e.g. allocation) by throwing; one session's failure never stops the server.
-    spdlog::error("session ended by an exception: {}", error.what());
-  }
-}
 
 // Login workers: as configured, or as many hashes as fit in an eighth of the RAM, between 2 and 32.
 unsigned LoginWorkers(const ServerConfig& config) {
@@ -57,7 +46,7 @@ Server::~Server() {
     login_pool_->stop();
     login_pool_->join();
   }
-  acceptor_.reset();
+  listeners_.clear();
   signals_.reset();
   loops_.clear();
 }
@@ -124,9 +113,6 @@ Status Server::Start() {
   } else {
     spdlog::warn("TLS is off: passwords and data cross the network in the clear");
   }
-  auto address = ParseHostPort(config_.listen);
-  if (!address.ok()) return address.status();
-
   const unsigned threads = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
   const unsigned login_workers = LoginWorkers(config_);
@@ -134,44 +120,19 @@ Status Server::Start() {
   spdlog::info("{} event-loop threads, {} login workers (argon2id, {} MiB each)", threads, login_workers,
                HashCostFor(config_).mem_limit >> 20);
 
-  asio::error_code error;
-  const auto ip = asio::ip::make_address(address->host, error);
-  if (error) return Status(ErrorCode::kInvalid, fmt::format("listen address '{}' is not an IP address", address->host));
-  const asio::ip::tcp::endpoint endpoint(ip, address->port);
-  acceptor_.emplace(*loops_[0]);
-  acceptor_->open(endpoint.protocol(), error);
-  if (!error) acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor_->bind(endpoint, error);
-  if (!error) acceptor_->listen(asio::socket_base::max_listen_connections, error);
-  if (error) {
-    return Status(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", FormatHostPort(*address), error.message()));
-  }
-
-  auto audit = AuditLog::Open(root_.dir() + "/audit.log");
+  auto audit = service::AuditLog::Open(root_.dir() + "/audit.log");
   if (!audit.ok()) return audit.status();
   audit_ = std::move(audit).value();
-  env_.audit = audit_.get();
-  env_.registry = &registry_;
-  throttle_ = std::make_unique<LoginThrottle>(LoginThrottlePolicy{
+  throttle_ = std::make_unique<service::LoginThrottle>(service::LoginThrottlePolicy{
       config_.slow_after_failures, config_.block_after_failures, std::chrono::seconds(config_.block_seconds)});
-  env_.throttle = throttle_.get();
   user_sessions_ = std::make_unique<ConnectionLimiter>(~0u, config_.max_sessions_per_user);
-  env_.user_sessions = user_sessions_.get();
   limiter_ = std::make_unique<ConnectionLimiter>(config_.max_connections, config_.max_connections_per_address);
-  env_.root = &root_;
-  env_.users = users_.get();
-  env_.quotas = &quotas_;
-  env_.login_pool = login_pool_.get();
-  env_.frames = config_.frames;
-  env_.max_login_attempts = config_.max_login_attempts;
-  env_.handshake_timeout = std::chrono::seconds(config_.handshake_timeout_seconds);
-  env_.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
-  env_.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
-
   SetUpExec();
+  SetUpServices();
+  if (Status s = Listen(config_.listen, front_ends_.front().get()); !s.ok()) return s;
   if (config_.ping_enabled) {
     ping_.emplace(*loops_[0], config_.ping_replies_per_second);
-    const auto tcp = acceptor_->local_endpoint();
+    const auto tcp = local_endpoint();
     if (Status s = ping_->Open(asio::ip::udp::endpoint(tcp.address(), tcp.port())); !s.ok()) {
       spdlog::warn("{}; ferry ping will get no answer", s.message());
       ping_.reset();
@@ -181,27 +142,48 @@ Status Server::Start() {
   std::signal(SIGPIPE, SIG_IGN);
   signals_.emplace(*loops_[0], SIGINT, SIGTERM);
   signals_->add(SIGHUP);
-  const auto bound = acceptor_->local_endpoint();
+  const auto bound = local_endpoint();
   spdlog::info("listening on {} ({}, {} event-loop threads)",
                FormatHostPort({bound.address().to_string(), bound.port()}), config_.tls ? "tls" : "plain", threads);
   return Status::Ok();
 }
 
-asio::ip::tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }
+Status Server::Listen(const std::string& listen, frontends::FrontEnd* front_end) {
+  auto address = ParseHostPort(listen);
+  if (!address.ok()) return address.status();
+  asio::error_code error;
+  const auto ip = asio::ip::make_address(address->host, error);
+  if (error) return Status(ErrorCode::kInvalid, fmt::format("listen address '{}' is not an IP address", address->host));
+  const asio::ip::tcp::endpoint endpoint(ip, address->port);
+  auto listener = std::make_unique<Listener>(Listener{asio::ip::tcp::acceptor(*loops_[0]), front_end});
+  asio::ip::tcp::acceptor& acceptor = listener->acceptor;
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return Status(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", FormatHostPort(*address), error.message()));
+  }
+  listeners_.push_back(std::move(listener));
+  return Status::Ok();
+}
 
-asio::awaitable<void> Server::Accept() {
+asio::ip::tcp::endpoint Server::local_endpoint() const { return listeners_.front()->acceptor.local_endpoint(); }
+
+asio::awaitable<void> Server::Accept(Listener& listener) {
+  asio::ip::tcp::acceptor& acceptor = listener.acceptor;
   std::uint64_t failures = 0;  // in a row
-  while (acceptor_->is_open()) {
+  while (acceptor.is_open()) {
     asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
-    auto [error, socket] = co_await acceptor_->async_accept(loop, asio::experimental::as_tuple(asio::use_awaitable));
+    auto [error, accepted] = co_await acceptor.async_accept(loop, asio::experimental::as_tuple(asio::use_awaitable));
     if (error) {
-      if (error == asio::error::operation_aborted || !acceptor_->is_open()) break;
+      if (error == asio::error::operation_aborted || !acceptor.is_open()) break;
       // Out of descriptors or memory: the connection stays queued in the kernel. Wait a moment instead of spinning
       // on the failing accept, and say so once, not ten times a second.
       if (failures++ == 0) {
         spdlog::warn("accept failed: {}; new connections wait in the queue, retrying every 100 ms", error.message());
       }
-      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(100));
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       continue;
     }
@@ -209,28 +191,18 @@ asio::awaitable<void> Server::Accept() {
       spdlog::warn("accepting connections again after {} failed attempt(s)", failures);
       failures = 0;
     }
+    asio::ip::tcp::socket socket(std::move(accepted));
     asio::error_code ignored;
     const auto peer = socket.remote_endpoint(ignored);
     auto slot = limiter_->Admit(peer.address().to_string());
     if (!slot) {
       spdlog::warn("refused a connection from {}: too many connections", peer.address().to_string());
-      if (!tls_) {
-        const std::string refusal = protocol::EncodeFrame(protocol::ErrorReply(
-            nullptr, Status(ErrorCode::kBusy, "too many connections; try again later")));
-        socket.non_blocking(true, ignored);
-        socket.send(asio::buffer(refusal), 0, ignored);
-      }
+      listener.front_end->RefuseBusy(socket);
       socket.close(ignored);
       continue;
     }
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    if (tls_) {
-      asio::co_spawn(loop,
-                     ServeConnection(Transport(std::move(socket), tls_->native_handle()), env_, std::move(slot)),
-                     asio::detached);
-    } else {
-      asio::co_spawn(loop, ServeConnection(Transport(std::move(socket)), env_, std::move(slot)), asio::detached);
-    }
+    asio::co_spawn(loop, listener.front_end->Serve(std::move(socket), std::move(slot)), asio::detached);
   }
 }
 
@@ -246,33 +218,61 @@ asio::awaitable<void> Server::SweepPartials() {
 
 void Server::SetUpExec() {
   exec_slots_ = std::make_unique<ConnectionLimiter>(config_.exec_max_running, config_.exec_max_running);
-  env_.exec_slots = exec_slots_.get();
-  env_.exec_allow_shell = config_.exec_allow_shell;
-  env_.exec_time_limit = std::chrono::seconds(config_.exec_time_limit_seconds);
-  env_.exec_output_limit = config_.exec_output_limit_bytes;
-  if (!config_.exec_enabled) return;
-  LaunchPolicy policy;
-  policy.sandbox = config_.exec_sandbox;
-  policy.bwrap = config_.exec_bwrap;
-  policy.memory_limit = config_.exec_memory_limit_bytes;
-  policy.max_processes = config_.exec_max_processes;
-  policy.max_open_files = config_.exec_max_open_files;
-  policy.cpu_seconds = config_.exec_time_limit_seconds + 1;
-  auto launcher = CommandLauncher::Create(policy, root_.dir());
-  if (!launcher.ok()) {
-    spdlog::warn("remote commands are unavailable: {}", launcher.status().message());
-    env_.exec_unavailable = Status(ErrorCode::kNotSupported,
-                                   "remote commands are unavailable on this server: " + launcher.status().message());
-    return;
+  service::ProgramPolicy programs;
+  programs.allow_shell = config_.exec_allow_shell;
+  programs.time_limit = std::chrono::seconds(config_.exec_time_limit_seconds);
+  programs.output_limit = config_.exec_output_limit_bytes;
+  Status unavailable(ErrorCode::kNotSupported, "remote commands are disabled on this server");
+  if (config_.exec_enabled) {
+    service::LaunchPolicy policy;
+    policy.sandbox = config_.exec_sandbox;
+    policy.bwrap = config_.exec_bwrap;
+    policy.memory_limit = config_.exec_memory_limit_bytes;
+    policy.max_processes = config_.exec_max_processes;
+    policy.max_open_files = config_.exec_max_open_files;
+    policy.cpu_seconds = config_.exec_time_limit_seconds + 1;
+    auto launcher = service::CommandLauncher::Create(policy, root_.dir());
+    if (launcher.ok()) {
+      launcher_.emplace(std::move(launcher).value());
+      if (!config_.exec_sandbox) spdlog::warn("remote commands run WITHOUT a sandbox (exec.sandbox = false)");
+    } else {
+      spdlog::warn("remote commands are unavailable: {}", launcher.status().message());
+      unavailable = Status(ErrorCode::kNotSupported,
+                           "remote commands are unavailable on this server: " + launcher.status().message());
+    }
   }
-  launcher_.emplace(std::move(launcher).value());
-  env_.launcher = &*launcher_;
-  if (!config_.exec_sandbox) spdlog::warn("remote commands run WITHOUT a sandbox (exec.sandbox = false)");
+  programs_ = std::make_unique<service::ProgramService>(launcher_ ? &*launcher_ : nullptr, std::move(unavailable),
+                                                        exec_slots_.get(), programs);
+}
+
+void Server::SetUpServices() {
+  service::FileServiceOptions files;
+  files.homes_path = root_.homes_path();
+  files.partials_path = root_.partials_path();
+  files.users = users_.get();
+  files.quotas = &quotas_;
+  files.login_pool = login_pool_.get();
+  files.throttle = throttle_.get();
+  files.user_sessions = user_sessions_.get();
+  files.audit = audit_.get();
+  files_ = std::make_unique<service::FileService>(std::move(files));
+
+  frontends::native::FerryEnvironment ferry;
+  ferry.files = files_.get();
+  ferry.programs = programs_.get();
+  ferry.registry = &registry_;
+  ferry.tls = tls_ ? tls_->native_handle() : nullptr;
+  ferry.frames = config_.frames;
+  ferry.max_login_attempts = config_.max_login_attempts;
+  ferry.handshake_timeout = std::chrono::seconds(config_.handshake_timeout_seconds);
+  ferry.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
+  ferry.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
+  front_ends_.push_back(std::make_unique<frontends::native::FerryFrontEnd>(std::move(ferry)));
 }
 
 void Server::RemoveStalePartials() {
-  const int removed = root_.RemoveStalePartials(
-      config_.partial_max_age_seconds, [this](const std::string& user, std::uint64_t bytes) {
+  const int removed = service::PartialStore::RemoveStale(
+      root_.partials_path(), config_.partial_max_age_seconds, [this](const std::string& user, std::uint64_t bytes) {
         quotas_.Apply(user, storage::SpaceChange{-static_cast<std::int64_t>(bytes), 0});
       });
   if (removed > 0) spdlog::info("removed {} abandoned partial upload(s)", removed);
@@ -280,7 +280,7 @@ void Server::RemoveStalePartials() {
 
 void Server::Run() {
   WaitForSignal();
-  asio::co_spawn(*loops_[0], Accept(), asio::detached);
+  for (auto& listener : listeners_) asio::co_spawn(*loops_[0], Accept(*listener), asio::detached);
   asio::co_spawn(*loops_[0], SweepPartials(), asio::detached);
   if (ping_) asio::co_spawn(*loops_[0], ping_->Serve(), asio::detached);
 
@@ -310,7 +310,7 @@ void Server::WaitForSignal() {
 
 asio::awaitable<void> Server::ShutDownGracefully() {
   asio::error_code ignored;
-  acceptor_->close(ignored);
+  for (auto& listener : listeners_) listener->acceptor.close(ignored);
   if (ping_) ping_->Close();
   registry_.DrainAll();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.shutdown_grace_seconds);

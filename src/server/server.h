@@ -1,8 +1,10 @@
-// Server: accepts connections and runs a Session for each, on one event loop per core.
+// Server: listeners that hand each accepted connection to a front end, on one event loop per core.
 //
-// Each worker thread runs its own io_context; the acceptor hands every new socket to the next worker in turn, and
-// the session lives on that worker for good, so sessions need no locks (muduo's "one loop per thread"). Password
-// verification runs on a separate bounded pool so logins never stall transfers already running.
+// Each worker thread runs its own io_context; a listener hands every new socket to the next worker in turn, and the
+// connection lives on that worker for good, so sessions need no locks (muduo's "one loop per thread"). A listener
+// knows its front end only as a FrontEnd: the server names no protocol beyond building the front ends at start.
+// The file service under them all, and the program service, are built here too. Password verification runs on a
+// separate bounded pool so logins never stall transfers already running.
 #pragma once
 
 #include <atomic>
@@ -20,12 +22,19 @@
 #include <asio/ssl/context.hpp>
 #include <asio/thread_pool.hpp>
 
+#include "common/connection_limiter.h"
 #include "common/status.h"
+#include "frontends/front_end.h"
+#include "frontends/session_registry.h"
 #include "server/data_root.h"
-#include "server/server_config.h"
-#include "server/connection_limiter.h"
 #include "server/ping_service.h"
-#include "server/session.h"
+#include "server/server_config.h"
+#include "service/audit_log.h"
+#include "service/command_launcher.h"
+#include "service/file_service.h"
+#include "service/login_throttle.h"
+#include "service/program_service.h"
+#include "storage/quota_ledger.h"
 #include "storage/user_store.h"
 
 namespace ferry::server {
@@ -47,7 +56,15 @@ class Server {
   asio::ip::tcp::endpoint local_endpoint() const;
 
  private:
-  asio::awaitable<void> Accept();
+  // A listening socket and the front end its connections go to.
+  struct Listener {
+    asio::ip::tcp::acceptor acceptor;
+    frontends::FrontEnd* front_end;
+  };
+  Status Listen(const std::string& listen, frontends::FrontEnd* front_end);
+  asio::awaitable<void> Accept(Listener& listener);
+  // The file service, the program service and the front ends over them.
+  void SetUpServices();
   // Handles SIGINT/SIGTERM (a graceful shutdown) and SIGHUP (reopen the audit log), then waits for the next.
   void WaitForSignal();
   // Stops accepting, lets sessions finish their transfers within the grace period, then stops.
@@ -64,21 +81,23 @@ class Server {
   ServerConfig config_;
   std::unique_ptr<storage::UserStore> users_;
   storage::QuotaLedger quotas_;
-  std::optional<CommandLauncher> launcher_;
+  std::optional<service::CommandLauncher> launcher_;
   std::unique_ptr<ConnectionLimiter> exec_slots_;
+  std::unique_ptr<service::FileService> files_;
+  std::unique_ptr<service::ProgramService> programs_;
+  std::vector<std::unique_ptr<frontends::FrontEnd>> front_ends_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::optional<PingService> ping_;
   std::vector<std::unique_ptr<asio::io_context>> loops_;
   std::optional<asio::ssl::context> tls_;
-  std::optional<asio::ip::tcp::acceptor> acceptor_;
   // Registered before "listening on" is logged, so a signal sent the moment the server is ready is not lost.
   std::optional<asio::signal_set> signals_;
   std::unique_ptr<asio::thread_pool> login_pool_;
-  SessionEnvironment env_;
   std::size_t next_loop_ = 0;
   std::unique_ptr<ConnectionLimiter> limiter_;
-  std::unique_ptr<AuditLog> audit_;
-  SessionRegistry registry_;
-  std::unique_ptr<LoginThrottle> throttle_;
+  std::unique_ptr<service::AuditLog> audit_;
+  frontends::SessionRegistry registry_;
+  std::unique_ptr<service::LoginThrottle> throttle_;
   std::unique_ptr<ConnectionLimiter> user_sessions_;
 };
 

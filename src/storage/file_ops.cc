@@ -326,7 +326,7 @@ Status Rename(const HomeDir& home, std::string_view from, std::string_view to, b
   if (::renameat2(source->parent.get(), source->name.c_str(), target_parent.get(), target_name.c_str(), flags) != 0) {
     const int err = errno;
     if (err == EEXIST || err == ENOTEMPTY) {
-      return Status(ErrorCode::kExists, fmt::format("target exists: {} (use -f to replace it)", to));
+      return Status(ErrorCode::kExists, fmt::format("target exists: {}", to));
     }
     return Status::FromErrno(err, from);
   }

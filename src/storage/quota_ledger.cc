@@ -126,6 +126,15 @@ Result<QuotaLedger::Reservation> QuotaLedger::Reserve(const std::string& user, c
   return Reservation(this, user, bytes, entries);
 }
 
+QuotaLedger::Reservation QuotaLedger::ReserveFreed(const std::string& user, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  QuotaUsage& usage = accounts_[user].usage;
+  const std::uint64_t moved = std::min(bytes, usage.bytes);
+  usage.bytes -= moved;
+  usage.reserved_bytes += moved;
+  return Reservation(this, user, moved, 0);
+}
+
 std::uint64_t QuotaLedger::EntriesLeft(const std::string& user, const UserQuota& quota) {
   if (!quota.max_files) return UINT64_MAX;
   std::lock_guard lock(mutex_);
@@ -201,6 +210,17 @@ void QuotaLedger::Reservation::Release() {
   ledger_ = nullptr;
   bytes_ = 0;
   entries_ = 0;
+}
+
+void QuotaLedger::Reservation::Absorb(Reservation&& more) {
+  if (more.ledger_ == nullptr) return;
+  if (ledger_ == nullptr) {
+    *this = std::move(more);
+    return;
+  }
+  bytes_ += std::exchange(more.bytes_, 0);
+  entries_ += std::exchange(more.entries_, 0);
+  more.ledger_ = nullptr;
 }
 
 }  // namespace ferry::storage

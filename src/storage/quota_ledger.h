@@ -53,6 +53,10 @@ class QuotaLedger {
   // REQUIRES: the user is loaded and the ledger outlives the reservation.
   Result<Reservation> Reserve(const std::string& user, const UserQuota& quota, std::uint64_t bytes,
                               std::uint64_t entries);
+  // Turns `bytes` the user stores and is about to free (a file emptied to be written again) into room reserved for
+  // the same user, with no check: the room was theirs, and no other upload can take it in between.
+  // REQUIRES: the ledger outlives the reservation.
+  Reservation ReserveFreed(const std::string& user, std::uint64_t bytes);
   // Room left under the quota's entry limit (UINT64_MAX when there is none).
   std::uint64_t EntriesLeft(const std::string& user, const UserQuota& quota);
   // Records a change that asks no permission: space given back, or taken without a reservation. Usage never goes
@@ -90,6 +94,9 @@ class QuotaLedger::Reservation {
   void Use(std::uint64_t bytes, std::uint64_t entries = 0);
   // Gives back what was not used; the reservation is empty afterwards.
   void Release();
+  // Takes over `more` (room reserved later for the same user from the same ledger), which is empty afterwards: an
+  // upload of no declared size reserves as it grows.
+  void Absorb(Reservation&& more);
 
   std::uint64_t bytes() const { return bytes_; }
   std::uint64_t entries() const { return entries_; }

@@ -1,6 +1,6 @@
-#include "server/connection_limiter.h"
+#include "common/connection_limiter.h"
 
-namespace ferry::server {
+namespace ferry {
 
 std::shared_ptr<void> ConnectionLimiter::Admit(const std::string& key) {
   std::lock_guard lock(mutex_);
@@ -21,4 +21,4 @@ void ConnectionLimiter::Release(const std::string& key) {
   if (auto it = per_key_.find(key); it != per_key_.end() && --it->second == 0) per_key_.erase(it);
 }
 
-}  // namespace ferry::server
+}  // namespace ferry

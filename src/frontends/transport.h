@@ -12,7 +12,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
-namespace ferry::server {
+namespace ferry::frontends {
 
 class Transport {
  public:
@@ -65,4 +65,4 @@ class Transport {
   std::unique_ptr<SSL, SslFree> ssl_;     // TLS only; null if it could not be set up
 };
 
-}  // namespace ferry::server
+}  // namespace ferry::frontends

@@ -1,4 +1,4 @@
-#include "server/command_launcher.h"
+#include "service/command_launcher.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-namespace ferry::server {
+namespace ferry::service {
 namespace {
 
 constexpr const char* kSearchPath = "/usr/local/bin:/usr/bin:/bin";
@@ -252,4 +252,4 @@ int CommandLauncher::Reap(LaunchedProcess& process) {
   return status;
 }
 
-}  // namespace ferry::server
+}  // namespace ferry::service

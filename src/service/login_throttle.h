@@ -13,7 +13,7 @@
 #include <mutex>
 #include <string>
 
-namespace ferry::server {
+namespace ferry::service {
 
 struct LoginThrottlePolicy {
   unsigned slow_after = 3;
@@ -49,4 +49,4 @@ class LoginThrottle {
   std::map<std::string, Entry> by_user_;
 };
 
-}  // namespace ferry::server
+}  // namespace ferry::service

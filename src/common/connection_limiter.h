@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-namespace ferry::server {
+namespace ferry {
 
 class ConnectionLimiter {
  public:
@@ -27,4 +27,4 @@ class ConnectionLimiter {
   std::map<std::string, unsigned> per_key_;
 };
 
-}  // namespace ferry::server
+}  // namespace ferry

@@ -1,8 +1,8 @@
-#include "server/login_throttle.h"
+#include "service/login_throttle.h"
 
 #include <gtest/gtest.h>
 
-namespace ferry::server {
+namespace ferry::service {
 namespace {
 
 LoginThrottlePolicy Policy() {
@@ -65,4 +65,4 @@ TEST(LoginThrottle, DelayNeverExceedsEightSeconds) {
 }
 
 }  // namespace
-}  // namespace ferry::server
+}  // namespace ferry::service

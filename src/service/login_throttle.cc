@@ -1,8 +1,8 @@
-#include "server/login_throttle.h"
+#include "service/login_throttle.h"
 
 #include <algorithm>
 
-namespace ferry::server {
+namespace ferry::service {
 
 unsigned LoginThrottle::FailuresOf(std::map<std::string, Entry>& table, const std::string& key,
                                    std::chrono::steady_clock::time_point now) {
@@ -56,4 +56,4 @@ void LoginThrottle::RecordSuccess(const std::string& address, const std::string&
   by_user_.erase(user);
 }
 
-}  // namespace ferry::server
+}  // namespace ferry::service

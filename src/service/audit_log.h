@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 
-namespace ferry::server {
+namespace ferry::service {
 
 struct AuditEvent {
   std::string_view event;  // login, logout, upload, download, delete, rename, mkdir, exec
@@ -44,4 +44,4 @@ class AuditLog {
   UniqueFd fd_;
 };
 
-}  // namespace ferry::server
+}  // namespace ferry::service

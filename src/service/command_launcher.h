@@ -20,7 +20,7 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 
-namespace ferry::server {
+namespace ferry::service {
 
 struct LaunchPolicy {
   bool sandbox = true;
@@ -73,4 +73,4 @@ class CommandLauncher {
   LaunchPolicy policy_;
 };
 
-}  // namespace ferry::server
+}  // namespace ferry::service

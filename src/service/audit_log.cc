@@ -1,4 +1,4 @@
-#include "server/audit_log.h"
+#include "service/audit_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-namespace ferry::server {
+namespace ferry::service {
 namespace {
 
 std::string NowIso8601() {
@@ -62,4 +62,4 @@ void AuditLog::Record(const AuditEvent& event) {
   }
 }
 
-}  // namespace ferry::server
+}  // namespace ferry::service

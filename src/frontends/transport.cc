@@ -1,4 +1,4 @@
-#include "server/transport.h"
+#include "frontends/transport.h"
 
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -15,7 +15,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-namespace ferry::server {
+namespace ferry::frontends {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
@@ -277,4 +277,4 @@ std::string Transport::PeerName() {
   return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
 
-}  // namespace ferry::server
+}  // namespace ferry::frontends

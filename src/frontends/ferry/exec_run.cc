@@ -1,0 +1,265 @@
+#include "frontends/ferry/exec_run.h"
+
+#include <sys/wait.h>
+
+#include <tuple>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "frontends/ferry/session.h"
+
+namespace ferry::frontends::native {
+namespace {
+
+using protocol::Json;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+// Bytes read from the program's stdout or stderr at a time: one frame each.
+constexpr std::size_t kOutputChunk = 64 * 1024;
+// Once the program has exited, how long output still in its pipes may take to drain (a process that escaped its
+// process group could keep them open).
+constexpr auto kDrainTime = std::chrono::seconds(2);
+// Arguments: how many, and their total size.
+constexpr std::size_t kMaxArguments = 4096;
+constexpr std::size_t kMaxArgumentBytes = 128 * 1024;
+
+// The program and arguments an exec request names.
+Result<std::vector<std::string>> ExecArguments(const protocol::RequestFields& fields) {
+  const Json& header = fields.header();
+  const auto args = header.find("argv");
+  if (args == header.end() || !args->is_array() || args->empty()) {
+    return Status(ErrorCode::kProtocol, "exec needs 'argv', a non-empty array of strings");
+  }
+  if (args->size() > kMaxArguments) {
+    return Status(ErrorCode::kTooBig, fmt::format("at most {} arguments", kMaxArguments));
+  }
+  std::vector<std::string> argv;
+  std::size_t total = 0;
+  for (const auto& arg : *args) {
+    if (!arg.is_string()) return Status(ErrorCode::kProtocol, "every argument must be a string");
+    const auto& text = arg.get_ref<const std::string&>();
+    if (text.find('\0') != std::string::npos) return Status(ErrorCode::kInvalid, "an argument contains a NUL byte");
+    total += text.size() + 1;
+    if (total > kMaxArgumentBytes) {
+      return Status(ErrorCode::kTooBig, fmt::format("the arguments exceed {} bytes", kMaxArgumentBytes));
+    }
+    argv.push_back(text);
+  }
+  if (argv.front().empty()) return Status(ErrorCode::kInvalid, "the program name is empty");
+  return argv;
+}
+
+asio::awaitable<void> Exec(Session& session, const Json& id, const protocol::RequestFields& fields) {
+  auto argv = ExecArguments(fields);
+  auto shell = fields.OptionalBool("shell", false);
+  auto with_stdin = fields.OptionalBool("stdin", false);
+  for (const Status* s : {&argv.status(), &shell.status(), &with_stdin.status()}) {
+    if (!s->ok()) {
+      session.ReplyError(id, *s);
+      co_return;
+    }
+  }
+  auto program =
+      session.env().programs->Start(session.user(), session.cwd(), std::move(argv).value(), *shell, *with_stdin);
+  if (!program.ok()) {
+    session.ReplyError(id, program.status());
+    co_return;
+  }
+  ExecRun run(session, id, std::move(program).value());
+  co_await run.Run();
+}
+
+}  // namespace
+
+std::span<const Session::Operation> ExecOperations() {
+  using enum Session::Operation::StateBits;
+  static constexpr Session::Operation kOperations[] = {
+      {"exec", kLoggedIn, false, nullptr, &Exec, nullptr},
+  };
+  return kOperations;
+}
+
+ExecRun::ExecRun(Session& session, Json id, service::RunningProgram program)
+    : session_(session),
+      id_(std::move(id)),
+      key_(id_.get<std::uint64_t>()),
+      program_(std::move(program)),
+      out_(session.transport_.socket().get_executor(), program_.process().stdout_fd.Release()),
+      err_(session.transport_.socket().get_executor(), program_.process().stderr_fd.Release()),
+      in_(session.transport_.socket().get_executor()),
+      exited_(session.transport_.socket().get_executor(), program_.process().pidfd.Release()),
+      deadline_(session.transport_.socket().get_executor(), session.env_.programs->policy().time_limit),
+      drain_(session.transport_.socket().get_executor()) {
+  if (program_.process().stdin_fd.valid()) in_.assign(program_.process().stdin_fd.Release());
+  asio::error_code ignored;
+  out_.non_blocking(true, ignored);
+  err_.non_blocking(true, ignored);
+}
+
+void ExecRun::Kill() { service::CommandLauncher::KillTree(program_.process()); }
+
+asio::awaitable<void> ExecRun::Run() {
+  session_.handle_->program = program_.process().pid;
+  deadline_.async_wait([this](const asio::error_code& error) {
+    if (error || state_ != State::kRunning) return;
+    timed_out_ = true;
+    Kill();
+  });
+  Json started = protocol::OkReply(id_);
+  started["more"] = true;
+  session_.Reply(std::move(started));
+  co_await session_.Flush();
+
+  co_await (Conclude() && ReadInput());
+  session_.Disarm();
+  deadline_.cancel();
+  program_.Finish({wait_status_, timed_out_, output_bytes_});
+  const int exit_code = WIFEXITED(wait_status_) ? WEXITSTATUS(wait_status_) : 128 + WTERMSIG(wait_status_);
+  spdlog::info("{}: '{}' program ended: exit status {}{}{}", session_.client_.peer, session_.user_->user(), exit_code,
+               timed_out_ ? " (time limit)" : "", truncated_ ? " (output truncated)" : "");
+}
+
+asio::awaitable<void> ExecRun::PumpOutput() {
+  std::string buffer(kOutputChunk, '\0');
+  const std::uint64_t limit = session_.env_.programs->policy().output_limit;
+  bool out_open = true;
+  bool err_open = true;
+  while (out_open || err_open) {
+    if (out_open && err_open) {
+      co_await (out_.async_wait(asio::posix::stream_descriptor::wait_read, kTuple) ||
+                err_.async_wait(asio::posix::stream_descriptor::wait_read, kTuple));
+    } else {
+      co_await (out_open ? out_ : err_).async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
+    }
+    for (auto [stream, open, name] : {std::tuple{&out_, &out_open, "stdout"}, std::tuple{&err_, &err_open, "stderr"}}) {
+      if (!*open) continue;
+      asio::error_code error;
+      const std::size_t n = stream->read_some(asio::buffer(buffer), error);
+      if (error == asio::error::would_block || error == asio::error::try_again) continue;
+      if (error) {  // end of file, or closed after the drain time
+        *open = false;
+        continue;
+      }
+      const std::uint64_t room = limit > output_bytes_ ? limit - output_bytes_ : 0;
+      const std::size_t send = static_cast<std::size_t>(std::min<std::uint64_t>(n, room));
+      if (send < n) truncated_ = true;
+      output_bytes_ += send;
+      if (send == 0 || session_.broken_) continue;
+      Json frame = protocol::OkReply(id_);
+      frame["more"] = true;
+      frame["stream"] = name;
+      session_.Reply(std::move(frame), std::string_view(buffer.data(), send));
+      co_await session_.Flush();
+    }
+  }
+  output_done_ = true;
+  drain_.cancel();
+}
+
+asio::awaitable<void> ExecRun::WaitForExit() {
+  co_await exited_.async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
+  // Whatever it left running goes with it; then its output has until the drain time to arrive.
+  Kill();
+  wait_status_ = service::CommandLauncher::Reap(program_.process());
+  session_.handle_->program = -1;
+  state_ = State::kExited;
+  asio::error_code ignored;
+  if (in_.is_open()) in_.close(ignored);
+  if (output_done_) co_return;
+  drain_.expires_after(kDrainTime);
+  auto [error] = co_await drain_.async_wait(kTuple);
+  if (!error) {
+    out_.close(ignored);
+    err_.close(ignored);
+  }
+}
+
+Json ExecRun::Tail() const {
+  Json tail = protocol::OkReply(id_);
+  tail["more"] = false;
+  if (WIFEXITED(wait_status_)) {
+    tail["exit_code"] = WEXITSTATUS(wait_status_);
+  } else if (WIFSIGNALED(wait_status_)) {
+    tail["exit_code"] = 128 + WTERMSIG(wait_status_);
+    tail["signal"] = WTERMSIG(wait_status_);
+  }
+  if (timed_out_) tail["timed_out"] = true;
+  if (killed_) tail["killed"] = true;
+  if (truncated_) {
+    tail["truncated"] = true;
+    tail["output_limit"] = session_.env_.programs->policy().output_limit;
+  }
+  return tail;
+}
+
+asio::awaitable<void> ExecRun::Conclude() {
+  co_await (PumpOutput() && WaitForExit());
+  drain_.cancel();
+  deadline_.cancel();
+  state_ = State::kEnded;
+  session_.Reply(Tail());
+  co_await session_.Flush();
+  // The client's next request ends the input reader; one that never comes must not hold the session.
+  session_.Arm(session_.env_.idle_timeout);
+}
+
+asio::awaitable<bool> ExecRun::TakeInput(protocol::Frame& frame) {
+  const auto op = frame.header.find("op");
+  const auto ref = frame.header.find("ref");
+  const bool ours = ref != frame.header.end() && ref->is_number_unsigned() && ref->get<std::uint64_t>() == key_ &&
+                    protocol::RequestId(frame.header).is_null() && op != frame.header.end() && op->is_string();
+  if (ours && *op == "exec_input") {
+    asio::error_code ignored;
+    if (!frame.body.empty() && in_.is_open()) {
+      auto [error, n] = co_await asio::async_write(in_, asio::buffer(frame.body), kTuple);
+      if (error) in_.close(ignored);  // the program stopped reading: the rest of its input is dropped
+    }
+    if (frame.header.value("eof", false) && in_.is_open()) in_.close(ignored);
+    co_return true;
+  }
+  if (ours && *op == "exec_kill") {
+    if (state_ == State::kRunning) {
+      killed_ = true;
+      Kill();
+    }
+    co_return true;
+  }
+  co_return false;
+}
+
+asio::awaitable<void> ExecRun::ReadInput() {
+  std::string buffer(kOutputChunk, '\0');
+  while (true) {
+    protocol::Frame frame;
+    while (session_.decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame) {
+      if (!co_await TakeInput(frame)) {
+        session_.deferred_ = std::move(frame);
+        co_return;
+      }
+    }
+    if (!session_.decoder_.error().ok()) {
+      spdlog::info("{}: malformed stream during a program, closing: {}", session_.client_.peer,
+                   session_.decoder_.error().ToString());
+      Kill();
+      session_.state_ = Session::State::kClosing;
+      co_return;
+    }
+    auto [error, n] = co_await session_.transport_.ReadSome(buffer.data(), buffer.size());
+    if (error) {
+      // Gone: the program goes too.
+      if (state_ == State::kRunning) spdlog::info("{}: disconnected while a program ran; killed it", session_.client_.peer);
+      Kill();
+      session_.broken_ = true;
+      co_return;
+    }
+    session_.decoder_.Feed(std::string_view(buffer.data(), n));
+  }
+}
+
+}  // namespace ferry::frontends::native

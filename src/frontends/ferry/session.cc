@@ -1,0 +1,378 @@
+#include "frontends/ferry/session.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "service/paths.h"
+
+namespace ferry::frontends::native {
+namespace {
+
+using protocol::Json;
+
+// Reads go into a small buffer while requests come one at a time (an idle session holds no more), and into a large
+// one while the client streams (a read filled the buffer): it shrinks again once a read comes back small.
+constexpr std::size_t kSmallRead = 4 * 1024;
+constexpr std::size_t kLargeRead = 64 * 1024;
+// Replies buffered beyond this are written out before more are produced.
+constexpr std::size_t kOutputHighWater = 256 * 1024;
+
+
+}  // namespace
+
+std::span<const Session::Operation> Session::Operations() {
+  // The session's own operations; the others are listed beside their handlers. Adding a wire command is one line in
+  // such a list and its handler (docs/architecture.md).
+  static const std::vector<Operation> kOperations = [] {
+    using enum Operation::StateBits;
+    constexpr unsigned kAny = kBeforeLogin | kLoggedIn;
+    // The most frequent first: a request finds its entry by a scan.
+    std::vector<Operation> all;
+    for (const auto part : {TransferOperations(), FileOperations(), ExecOperations()}) {
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    all.insert(all.end(), {{"noop", kAny, false, &Session::Noop, nullptr, nullptr},
+                           {"quit", kAny, false, &Session::Quit, nullptr, nullptr},
+                           {"hello", kBeforeHello | kLoggedIn, false, &Session::Hello, nullptr, nullptr},
+                           {"login", kAny, false, nullptr, &Session::Login, nullptr}});
+    return all;
+  }();
+  return kOperations;
+}
+
+const Session::Operation* Session::FindOperation(std::string_view name) {
+  for (const Operation& op : Operations()) {
+    if (op.name == name) return &op;
+  }
+  return nullptr;
+}
+
+Session::Session(Transport transport, const FerryEnvironment& env)
+    : transport_(std::move(transport)),
+      env_(env),
+      handle_(std::make_shared<SessionHandle>()),
+      watchdog_(transport_.socket().get_executor()),
+      login_deadline_(std::chrono::steady_clock::now() + env.login_timeout),
+      decoder_(env.frames) {
+  handle_->executor = transport_.socket().get_executor();
+  handle_->socket = &transport_.socket();
+  if (env.registry != nullptr) env.registry->Add(handle_);
+}
+
+Session::~Session() { handle_->socket = nullptr; }
+
+// The watchdog is lazy: Arm and Disarm only move `deadline_`, and the timer, once started, wakes at its expiry,
+// finds the current deadline and either closes the connection, sleeps again until it, or stops (disarmed). So a
+// request costs no timer system calls; only a deadline earlier than the pending expiry restarts the timer.
+void Session::Arm(std::chrono::steady_clock::duration limit) {
+  deadline_ = std::chrono::steady_clock::now() + limit;
+  if (watchdog_pending_ && watchdog_.expiry() <= deadline_) return;
+  StartWatchdog(deadline_);
+}
+
+void Session::Disarm() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+
+void Session::StartWatchdog(std::chrono::steady_clock::time_point at) {
+  watchdog_pending_ = true;
+  watchdog_.expires_at(at);  // a wait still pending ends with operation_aborted and does nothing
+  watchdog_.async_wait([this, state = handle_](const asio::error_code& error) {
+    if (error || state->socket == nullptr) return;  // superseded, or the session (and `this`) is gone
+    watchdog_pending_ = false;
+    if (deadline_ == std::chrono::steady_clock::time_point::max()) return;  // disarmed: the next Arm restarts it
+    if (std::chrono::steady_clock::now() < deadline_) {
+      StartWatchdog(deadline_);
+      return;
+    }
+    state->watchdog_fired = true;
+    asio::error_code ignored;
+    state->socket->close(ignored);  // the pending read or write ends with an error
+  });
+}
+
+asio::awaitable<void> Session::Run() {
+  client_.peer = transport_.PeerName();
+  {
+    asio::error_code ignored;
+    client_.address = transport_.socket().remote_endpoint(ignored).address().to_string();
+  }
+  client_.protocol = "ferry";
+  const std::string& peer = client_.peer;
+  spdlog::debug("{}: connected", peer);
+  Arm(env_.handshake_timeout);
+  const auto handshake_error = co_await transport_.Handshake();
+  Disarm();
+  if (handshake_error) {
+    spdlog::info("{}: TLS handshake failed{}: {}", peer, handle_->watchdog_fired ? " (timed out)" : "",
+                 handshake_error.message());
+    co_await transport_.Close();
+    co_return;
+  }
+  std::unique_ptr<char[]> read_buffer = std::make_unique_for_overwrite<char[]>(kSmallRead);
+  std::size_t read_size = kSmallRead;
+  while (state_ != State::kClosing && !broken_) {
+    protocol::Frame frame;
+    const auto next = [&] {
+      if (deferred_) {
+        frame = std::move(*deferred_);
+        deferred_.reset();
+        return true;
+      }
+      return decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame;
+    };
+    while (state_ != State::kClosing && !broken_ && next()) co_await Handle(frame);
+    if (!decoder_.error().ok()) {
+      spdlog::info("{}: malformed stream, closing: {}", peer, decoder_.error().ToString());
+      ReplyError(nullptr, decoder_.error());
+      state_ = State::kClosing;
+    }
+    if (!co_await Flush() || state_ == State::kClosing) break;
+    // Between requests with nothing in progress, a shutdown may end the session.
+    handle_->idle = uploads_.empty();
+    if (handle_->draining && handle_->idle) break;
+    // Waiting for a request: until the login deadline before login, the idle timeout after.
+    const auto now = std::chrono::steady_clock::now();
+    Arm(state_ == State::kReady ? std::chrono::steady_clock::duration(env_.idle_timeout)
+                                : std::max(login_deadline_ - now, std::chrono::steady_clock::duration::zero()));
+    auto [error, n] = co_await transport_.ReadSome(read_buffer.get(), read_size);
+    Disarm();
+    handle_->idle = false;
+    if (error) {
+      if (handle_->watchdog_fired) {
+        spdlog::info("{}: closed after {}", peer, state_ == State::kReady ? "the idle timeout" : "the login timeout");
+      } else if (!decoder_.at_frame_boundary()) {
+        spdlog::info("{}: connection ended inside a frame", peer);
+      }
+      break;
+    }
+    decoder_.Feed(std::string_view(read_buffer.get(), n));
+    const std::size_t wanted = n == read_size ? kLargeRead : n < kSmallRead ? kSmallRead : read_size;
+    if (wanted != read_size) {
+      read_buffer = std::make_unique_for_overwrite<char[]>(wanted);
+      read_size = wanted;
+    }
+  }
+  co_await transport_.Close();
+  const std::string user = user_ ? user_->user() : std::string();
+  uploads_.clear();
+  user_.reset();  // the logout line
+  spdlog::info("{}: disconnected{}", peer, user.empty() ? "" : " (user " + user + ")");
+}
+
+void Session::Reply(Json header, std::string_view body) { protocol::AppendFrame(output_, std::move(header), body); }
+
+void Session::ReplyError(const Json& id, const Status& status) { Reply(protocol::ErrorReply(id, status)); }
+
+void Session::ReplyHead(Json header, std::uint64_t body_len) {
+  protocol::AppendFrameHeader(output_, std::move(header), body_len);
+}
+
+asio::awaitable<bool> Session::Flush() {
+  if (broken_) co_return false;
+  if (output_.empty()) co_return true;
+  Arm(env_.idle_timeout);  // a client that stops reading must not hold the session forever
+  const auto error = co_await transport_.WriteAll(output_);
+  Disarm();
+  if (error) {
+    if (handle_->watchdog_fired) {
+      spdlog::info("{}: closed: the client stopped reading", client_.peer);
+    } else {
+      spdlog::debug("{}: write failed: {}", client_.peer, error.message());
+    }
+    broken_ = true;
+    co_return false;
+  }
+  output_.clear();
+  if (output_.capacity() > kOutputHighWater * 2) output_.shrink_to_fit();
+  co_return true;
+}
+
+asio::awaitable<bool> Session::FlushIfFull() {
+  if (output_.size() < kOutputHighWater) co_return !broken_;
+  co_return co_await Flush();
+}
+
+asio::awaitable<void> Session::TakeTurns() {
+  co_await asio::post(transport_.socket().get_executor(), asio::use_awaitable);
+}
+
+Result<std::string> Session::PathField(const Fields& fields, std::string_view key) const {
+  auto path = fields.OptionalPath(key, "");
+  if (!path.ok()) return path.status();
+  return service::JoinPath(cwd_, *path);
+}
+
+Result<std::string> Session::RequiredPathField(const Fields& fields, std::string_view key) const {
+  auto path = fields.Path(key);
+  if (!path.ok()) return path.status();
+  return service::JoinPath(cwd_, *path);
+}
+
+Status Session::Refusal(std::string_view op) const {
+  switch (state_) {
+    case State::kAwaitingHello:
+      return Status(ErrorCode::kProtocol, "the first request must be hello");
+    case State::kAwaitingLogin:
+      return Status(ErrorCode::kNotPermitted, fmt::format("log in before '{}'", op));
+    default:
+      return Status(ErrorCode::kNotSupported, fmt::format("unknown operation '{}'", op));
+  }
+}
+
+asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
+  // Upload data is the one frame without an id: it answers nothing, its put_close does.
+  if (state_ == State::kReady) {
+    const auto op_field = frame.header.find("op");
+    if (op_field != frame.header.end() && op_field->is_string() && op_field->get_ref<const std::string&>() == "data") {
+      if (!WriteUploadData(*this, frame)) state_ = State::kClosing;
+      co_return;
+    }
+    // Input for a program that has already ended: nothing to pass it to.
+    if (op_field != frame.header.end() && op_field->is_string() &&
+        (op_field->get_ref<const std::string&>() == "exec_input" ||
+         op_field->get_ref<const std::string&>() == "exec_kill") &&
+        protocol::RequestId(frame.header).is_null()) {
+      co_return;
+    }
+  }
+  const Json id = protocol::RequestId(frame.header);
+  const Fields fields(frame.header);
+  if (id.is_null()) {
+    ReplyError(id, Status(ErrorCode::kProtocol, "request lacks a valid id (a non-negative integer)"));
+    co_return;
+  }
+  auto name = fields.String("op");
+  if (!name.ok()) {
+    ReplyError(id, name.status());
+    co_return;
+  }
+  if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("{}: request {} {}", client_.peer, id.dump(), *name);
+  using enum Operation::StateBits;
+  const unsigned state_bit = state_ == State::kAwaitingHello   ? kBeforeHello
+                             : state_ == State::kAwaitingLogin ? kBeforeLogin
+                                                               : kLoggedIn;
+  const Operation* op = FindOperation(*name);
+  if (op == nullptr || (op->states & state_bit) == 0) {
+    ReplyError(id, Refusal(*name));
+    if (state_ == State::kAwaitingHello) state_ = State::kClosing;
+    co_return;
+  }
+  if (op->writes) {
+    if (Status writable = user_->CheckWritable(); !writable.ok()) {
+      if (op->on_failure != nullptr) op->on_failure(*this, id, writable);
+      ReplyError(id, writable);
+      co_return;
+    }
+  }
+  if (op->stream != nullptr) {
+    co_await op->stream(*this, id, fields);
+    co_return;
+  }
+  auto extra = op->reply(*this, id, fields);
+  if (!extra.ok()) {
+    if (op->on_failure != nullptr) op->on_failure(*this, id, extra.status());
+    ReplyError(id, extra.status());
+  } else {
+    Json reply = protocol::OkReply(id);
+    auto& members = reply.get_ref<Json::object_t&>();
+    for (auto& [key, value] : extra->get_ref<Json::object_t&>()) members.insert_or_assign(key, std::move(value));
+    Reply(std::move(reply));
+  }
+  co_await FlushIfFull();
+}
+
+Result<Json> Session::Hello(Session& session, const Json& /*id*/, const Fields& fields) {
+  if (session.state_ == State::kReady) return Status(ErrorCode::kProtocol, "hello was already exchanged");
+  // A hello that fails ends the connection.
+  session.state_ = State::kClosing;
+  const Json& header = fields.header();
+  const auto versions = header.find("versions");
+  if (versions == header.end() || !versions->is_array()) {
+    return Status(ErrorCode::kProtocol, "hello needs 'versions', an array of protocol versions");
+  }
+  int chosen = 0;
+  for (const auto& v : *versions) {
+    if (v.is_number_integer() && v.get<std::int64_t>() >= protocol::kMinProtocolVersion &&
+        v.get<std::int64_t>() <= protocol::kProtocolVersion) {
+      chosen = std::max(chosen, v.get<int>());
+    }
+  }
+  if (chosen == 0) {
+    return Status(ErrorCode::kProtocol, fmt::format("no common protocol version (server speaks {} to {})",
+                                                    protocol::kMinProtocolVersion, protocol::kProtocolVersion));
+  }
+  session.state_ = State::kAwaitingLogin;
+  Json reply(Json::value_t::object);
+  auto& members = reply.get_ref<Json::object_t&>();
+  members.emplace("version", chosen);
+  members.emplace("server", "ferryd " FERRY_VERSION);
+  members.emplace("limits",
+                  Json{{"max_header", session.env_.frames.max_header}, {"max_body", session.env_.frames.max_body}});
+  return reply;
+}
+
+asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fields& fields) {
+  if (session.state_ == State::kReady) {
+    session.ReplyError(id, Status(ErrorCode::kProtocol, "already logged in"));
+    co_return;
+  }
+  auto user = fields.String("user");
+  auto password = fields.String("password");
+  if (!user.ok() || !password.ok()) {
+    session.ReplyError(id, !user.ok() ? user.status() : password.status());
+    co_return;
+  }
+  if (user->size() > protocol::kMaxUserNameLength || password->size() > protocol::kMaxPasswordLength) {
+    session.ReplyError(id, Status(ErrorCode::kTooBig, "user name or password too long"));
+    co_return;
+  }
+  const std::string name = *user;
+  auto logged_in =
+      co_await session.env_.files->Login(session.client_, std::move(user).value(), std::move(password).value());
+  if (!logged_in.ok()) {
+    if (logged_in.status().code() == ErrorCode::kAuthFailed) {
+      ++session.failed_logins_;
+      spdlog::warn("{}: failed login as '{}' ({}/{})", session.peer(), name, session.failed_logins_,
+                   session.env_.max_login_attempts);
+      if (session.failed_logins_ >= session.env_.max_login_attempts) session.state_ = State::kClosing;
+    }
+    session.ReplyError(id, logged_in.status());
+    co_return;
+  }
+  session.user_ = std::move(logged_in).value();
+  session.cwd_ = "/";
+  session.state_ = State::kReady;
+  Json reply = protocol::OkReply(id);
+  reply["user"] = session.user_->user();
+  reply["cwd"] = session.cwd_;
+  session.Reply(std::move(reply));
+}
+
+Result<Json> Session::Quit(Session& session, const Json& /*id*/, const Fields& /*fields*/) {
+  session.state_ = State::kClosing;
+  return Json::object();
+}
+
+Result<Json> Session::Noop(Session& /*session*/, const Json& /*id*/, const Fields& /*fields*/) {
+  return Json::object();
+}
+
+asio::awaitable<bool> Session::SendFile(int fd, std::uint64_t offset, std::uint64_t count) {
+  Arm(env_.idle_timeout);
+  const auto error = co_await transport_.SendFile(fd, offset, count);
+  Disarm();
+  if (error) {
+    spdlog::info("{}: {}", peer(),
+                 handle_->watchdog_fired ? std::string("closed: the client stopped reading")
+                                         : fmt::format("sending a file failed: {}", error.message()));
+    broken_ = true;  // the frame is incomplete: the connection cannot go on
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace ferry::frontends::native

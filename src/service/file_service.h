@@ -1,0 +1,57 @@
+// FileService: the protocol-neutral file service every front end (Ferry, and later FTP and SFTP) logs users in through.
+//
+// One per server. Login holds the whole login policy: the throttle and its delay, argon2id on the bounded login pool
+// at low priority, the per-user session slot, opening the home and the partial uploads, measuring usage at a user's
+// first login since the server started, and the audit line. What it hands back, a UserSession, offers every file
+// operation; each rule (permission, quota reservation, audit line) lives there once, whatever protocol called it.
+// Knows no wire format and no socket. Thread-safe: Login may run on any event loop at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
+
+#include "common/connection_limiter.h"
+#include "common/status.h"
+#include "service/audit_log.h"
+#include "service/login_throttle.h"
+#include "service/user_session.h"
+#include "storage/quota_ledger.h"
+#include "storage/user_store.h"
+
+namespace ferry::service {
+
+// What the service works with. Everything pointed to must outlive the service and every session it hands out.
+struct FileServiceOptions {
+  std::string homes_path;     // each user's home is homes_path/NAME
+  std::string partials_path;  // each user's unfinished uploads are in partials_path/NAME
+  storage::UserStore* users = nullptr;
+  storage::QuotaLedger* quotas = nullptr;
+  asio::thread_pool* login_pool = nullptr;  // bounded pool for argon2id and first-login measurements
+  LoginThrottle* throttle = nullptr;
+  ConnectionLimiter* user_sessions = nullptr;  // sessions per user
+  AuditLog* audit = nullptr;                   // null: nothing is audited
+};
+
+class FileService {
+ public:
+  explicit FileService(FileServiceOptions options) : options_(std::move(options)) {}
+  FileService(const FileService&) = delete;
+  FileService& operator=(const FileService&) = delete;
+
+  // Logs `user` in. EAUTH "login incorrect" for an unknown user, a wrong password and a throttled source alike;
+  // EBUSY when the user has all the sessions allowed; EIO when the home cannot be opened or measured. Audited either
+  // way. Runs on the caller's executor except for the password check and the first measurement (on the login pool).
+  asio::awaitable<Result<std::unique_ptr<UserSession>>> Login(ClientInfo client, std::string user,
+                                                              std::string password);
+
+  const FileServiceOptions& options() const { return options_; }
+
+ private:
+  FileServiceOptions options_;
+};
+
+}  // namespace ferry::service

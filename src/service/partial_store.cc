@@ -1,0 +1,81 @@
+#include "service/partial_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "transfer/checksum.h"
+
+namespace ferry::service {
+namespace {
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, path);
+  return Status::Ok();
+}
+
+// The partial of an upload is named after the canonical target path, so a resumed upload finds it again.
+std::string PartialName(std::string_view canonical_target) {
+  transfer::Checksum key(transfer::ChecksumAlgorithm::kXxh3);
+  key.Update(canonical_target);
+  return key.HexDigest() + ".part";
+}
+
+}  // namespace
+
+Result<PartialStore> PartialStore::Open(const std::string& partials_root, std::string_view user) {
+  const std::string path = partials_root + "/" + std::string(user);
+  if (Status s = MakeDir(partials_root); !s.ok()) return s;
+  if (Status s = MakeDir(path); !s.ok()) return s;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno(errno, path);
+  return PartialStore(std::move(fd));
+}
+
+Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_target) const {
+  Locked locked;
+  locked.name = PartialName(canonical_target);
+  locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!locked.file.valid()) return Status::FromErrno(errno, "creating the partial upload");
+  if (::flock(locked.file.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", canonical_target));
+  }
+  return locked;
+}
+
+void PartialStore::Remove(const std::string& name) const { ::unlinkat(fd_.get(), name.c_str(), 0); }
+
+int PartialStore::RemoveStale(const std::string& partials_root, std::int64_t max_age_seconds,
+                              const std::function<void(const std::string&, std::uint64_t)>& removed_one) {
+  int removed = 0;
+  const auto now = std::chrono::system_clock::now();
+  std::error_code error;
+  for (const auto& user_dir : std::filesystem::directory_iterator(partials_root, error)) {
+    std::error_code inner;
+    if (!user_dir.is_directory(inner) || user_dir.is_symlink(inner)) continue;
+    UniqueFd dir(::open(user_dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(user_dir.path(), inner)) {
+      const std::string name = entry.path().filename().string();
+      UniqueFd file(::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+      struct stat st {};
+      if (!file.valid() || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      const auto modified = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec));
+      if (now - modified < std::chrono::seconds(max_age_seconds)) continue;
+      if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0) continue;  // an upload is writing it
+      if (::unlinkat(dir.get(), name.c_str(), 0) != 0) continue;
+      ++removed;
+      if (removed_one) removed_one(user_dir.path().filename().string(), static_cast<std::uint64_t>(st.st_size));
+    }
+  }
+  return removed;
+}
+
+}  // namespace ferry::service

@@ -1,0 +1,48 @@
+// PartialStore: one user's unfinished uploads, the one owner of them.
+//
+// They live in DATA/partials/USER, outside the home, so no session ever sees half a file. Each is named after the
+// canonical target path, so a resumed upload finds its partial again, and is locked (flock) while an upload holds it,
+// so two uploads of one target cannot interleave and the stale-partial sweep never removes one in use.
+// Thread-compatible: one store per logged-in session; the sweep is a static function over the whole folder.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace ferry::service {
+
+class PartialStore {
+ public:
+  // Opens (creating if needed, mode 0700) the folder of `user`'s partials under `partials_root`.
+  static Result<PartialStore> Open(const std::string& partials_root, std::string_view user);
+
+  // Opens the partial of the upload to `canonical_target` (a virtual path), creating it empty if there is none, and
+  // locks it. EBUSY when another upload holds it.
+  struct Locked {
+    UniqueFd file;
+    std::string name;  // in this store
+  };
+  Result<Locked> Lock(std::string_view canonical_target) const;
+  // Deletes a partial by its name in this store.
+  void Remove(const std::string& name) const;
+
+  // The store's folder, for renaming a finished partial into the home and for measuring usage.
+  int fd() const { return fd_.get(); }
+
+  // Deletes partials under `partials_root` (every user's) not written to for `max_age_seconds`, skipping any an
+  // upload holds (locked), and calls `removed` (if given) with the user and size of each. Returns how many went.
+  static int RemoveStale(const std::string& partials_root, std::int64_t max_age_seconds,
+                         const std::function<void(const std::string& user, std::uint64_t bytes)>& removed = {});
+
+ private:
+  explicit PartialStore(UniqueFd fd) : fd_(std::move(fd)) {}
+
+  UniqueFd fd_;
+};
+
+}  // namespace ferry::service

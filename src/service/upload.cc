@@ -1,0 +1,275 @@
+#include "service/upload.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "service/file_service.h"
+#include "service/user_session.h"
+#include "transfer/checksum_cache.h"
+
+namespace ferry::service {
+namespace {
+
+// Bytes read at a time when hashing a resumed prefix.
+constexpr std::size_t kHashChunk = 1024 * 1024;
+// Room reserved at a time for an upload of no declared size: one ledger call per this many bytes, not per write.
+constexpr std::uint64_t kGrowthStep = 1024 * 1024;
+
+Status WriteAll(int fd, std::string_view bytes, std::uint64_t offset) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "writing the upload");
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status HashPrefix(int fd, std::uint64_t length, transfer::Checksum& checksum) {
+  const auto buffer = std::make_unique_for_overwrite<char[]>(kHashChunk);
+  for (std::uint64_t offset = 0; offset < length;) {
+    const ssize_t n = ::pread(fd, buffer.get(), static_cast<std::size_t>(std::min<std::uint64_t>(kHashChunk, length - offset)),
+                              static_cast<off_t>(offset));
+    if (n <= 0) return Status::FromErrno(n < 0 ? errno : EIO, "reading the partial upload");
+    checksum.Update(std::string_view(buffer.get(), static_cast<std::size_t>(n)));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptions& options) {
+  Upload upload;
+  upload.session_ = this;
+  upload.path_ = std::string(path);
+  auto refuse = [&](Status status) -> Result<Upload> {
+    Audit("upload", path, status, std::uint64_t{0});
+    return status;
+  };
+  if (Status writable = CheckWritable(); !writable.ok()) return refuse(writable);
+  auto target = home_.OpenParent(path);
+  if (!target.ok()) return refuse(target.status());
+  struct stat existing {};
+  const bool replacing = ::fstatat(target->parent.get(), target->name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+  if (replacing && S_ISDIR(existing.st_mode)) {
+    return refuse(Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", path)));
+  }
+  upload.checksum_ = transfer::Checksum(options.algorithm);
+  upload.declared_ = options.size;
+  upload.mode_ = options.mode & 0777;
+  upload.mtime_ = options.mtime;
+  upload.new_name_ = !replacing;
+
+  std::uint64_t have = 0;
+  if (options.atomic) {
+    auto parent_path = home_.VirtualPathOf(target->parent.get());
+    if (!parent_path.ok()) return refuse(parent_path.status());
+    auto locked = partials_.Lock((*parent_path == "/" ? "" : *parent_path) + "/" + target->name);
+    if (!locked.ok()) {
+      return refuse(locked.status().code() == ErrorCode::kBusy
+                        ? Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", path))
+                        : locked.status());
+    }
+    upload.file_ = std::move(locked->file);
+    upload.partial_name_ = std::move(locked->name);
+    struct stat partial {};
+    if (::fstat(upload.file_.get(), &partial) != 0) return refuse(Status::FromErrno(errno, "reading the partial upload"));
+    have = static_cast<std::uint64_t>(partial.st_size);
+  } else {
+    // In place: the file itself, created if missing; without resume it starts empty.
+    upload.file_.Reset(::openat(target->parent.get(), target->name.c_str(),
+                                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
+    if (!upload.file_.valid()) return refuse(Status::FromErrno(errno, path));
+    struct stat st {};
+    if (::fstat(upload.file_.get(), &st) != 0) return refuse(Status::FromErrno(errno, path));
+    if (!S_ISREG(st.st_mode)) return refuse(Status(ErrorCode::kInvalid, fmt::format("not a regular file: {}", path)));
+    have = static_cast<std::uint64_t>(st.st_size);
+  }
+  upload.target_parent_ = std::move(target->parent);
+  upload.target_name_ = std::move(target->name);
+
+  const bool keep = options.resume && have > 0 && (!options.size || have <= *options.size);
+  if (keep) {
+    // Hash the prefix already here: the client compares it with its own before sending the rest.
+    if (options.atomic || options.size) {
+      if (Status s = HashPrefix(upload.file_.get(), have, upload.checksum_); !s.ok()) return refuse(s);
+      upload.prefix_checksum_ = upload.checksum_.HexDigest();
+    } else {
+      upload.checksum_running_ = false;  // an in-place resume may rewrite anything: hash at the end
+    }
+    upload.written_ = have;
+    upload.resumed_ = have;
+  }
+  // Room for the bytes still to come, and for the name unless it replaces one: refused here, before any byte and
+  // before what is there is emptied. Bytes that emptying it frees count toward the room it needs.
+  const std::uint64_t dropped = keep ? 0 : have;
+  const std::uint64_t needed = options.size ? *options.size - upload.written_ : 0;
+  const std::uint64_t reused = std::min(dropped, needed);
+  auto reservation = Reserve(needed - reused, upload.new_name_ ? 1 : 0);
+  if (!reservation.ok()) {
+    if (options.atomic && !keep) {
+      partials_.Remove(upload.partial_name_);
+      ApplyChange({-static_cast<std::int64_t>(have), 0});
+    }
+    if (!options.atomic && upload.new_name_) ::unlinkat(upload.target_parent_.get(), upload.target_name_.c_str(), 0);
+    return refuse(Status(reservation.status().code(), fmt::format("{}: {}", path, reservation.status().message())));
+  }
+  if (dropped > 0) {
+    if (::ftruncate(upload.file_.get(), 0) != 0) return refuse(Status::FromErrno(errno, "resetting the upload"));
+    // What it freed and this upload will fill is kept for it, so no other upload can take it meanwhile.
+    reservation->Absorb(options_.quotas->ReserveFreed(user_, reused));
+    ApplyChange({-static_cast<std::int64_t>(dropped - reused), 0});
+    if (options.resume) upload.discarded_ = dropped;
+  }
+  upload.reservation_ = std::move(reservation).value();
+  // In place, the name exists from now on: it counts at once.
+  if (!options.atomic && upload.new_name_) upload.reservation_.Use(0, 1);
+  return upload;
+}
+
+Status Upload::Fail(Status status) {
+  error_ = status;
+  return status;
+}
+
+Status Upload::Grow(std::uint64_t old_end, std::uint64_t new_end) {
+  if (new_end <= old_end) return Status::Ok();
+  const std::uint64_t more = new_end - old_end;
+  if (!declared_ && reservation_.bytes() < more) {
+    auto extra = session_->Reserve(std::max(more - reservation_.bytes(), kGrowthStep), 0);
+    // Without a whole step of room, exactly what this write needs may still fit.
+    if (!extra.ok()) extra = session_->Reserve(more - reservation_.bytes(), 0);
+    if (!extra.ok()) return Status(extra.status().code(), fmt::format("{}: {}", path_, extra.status().message()));
+    reservation_.Absorb(std::move(extra).value());
+  }
+  return Status::Ok();
+}
+
+Status Upload::Write(std::string_view bytes) { return WriteAt(written_, bytes); }
+
+Status Upload::WriteAt(std::uint64_t offset, std::string_view bytes) {
+  if (!error_.ok()) return error_;
+  if (!file_.valid()) return Fail(Status(ErrorCode::kInvalid, fmt::format("{}: the upload was discarded", path_)));
+  const std::uint64_t end = offset + bytes.size();
+  if (declared_ && end > *declared_) {
+    // Growing past the declared size would pass the room reserved for it: stop, and release what was written.
+    const Status failed = Fail(Status(ErrorCode::kInvalid, fmt::format("more data than the {} bytes declared for {}; "
+                                                                       "the upload was discarded",
+                                                                       *declared_, path_)));
+    Discard();
+    return failed;
+  }
+  if (Status room = Grow(written_, end); !room.ok()) return Fail(room);
+  const Status wrote = WriteAll(file_.get(), bytes, offset);
+  if (!wrote.ok()) {
+    // Count what reached the file before the write stopped: usage must match the disk.
+    struct stat now {};
+    const std::uint64_t size_now = ::fstat(file_.get(), &now) == 0 ? static_cast<std::uint64_t>(now.st_size) : written_;
+    if (size_now > written_) reservation_.Use(size_now - written_);
+    written_ = std::max(written_, size_now);
+    Fail(Status(wrote.code(), fmt::format("{}: {}", path_, wrote.message())));
+    if (wrote.code() == ErrorCode::kNoSpace || wrote.code() == ErrorCode::kQuota) Discard();
+    return error_;
+  }
+  if (checksum_running_ && offset == written_) {
+    checksum_.Update(bytes);
+  } else {
+    checksum_running_ = false;
+  }
+  if (end > written_) {
+    reservation_.Use(end - written_);
+    written_ = end;
+  }
+  return Status::Ok();
+}
+
+void Upload::Discard() {
+  if (!file_.valid()) return;
+  if (!partial_name_.empty()) {
+    session_->partials_.Remove(partial_name_);
+    session_->ApplyChange({-static_cast<std::int64_t>(written_), 0});
+  } else if (new_name_) {
+    // In place, a file this upload created goes; one it replaced stays, emptied as the upload began it.
+    if (::unlinkat(target_parent_.get(), target_name_.c_str(), 0) == 0) {
+      session_->ApplyChange({-static_cast<std::int64_t>(written_), -1});
+    }
+  } else if (::ftruncate(file_.get(), 0) == 0) {
+    session_->ApplyChange({-static_cast<std::int64_t>(written_), 0});
+  }
+  reservation_.Release();
+  file_.Reset();  // written_ stays: the audit line says how much arrived
+}
+
+Result<UploadResult> Upload::Commit(std::optional<std::string_view> expected_checksum) {
+  auto result = Publish(expected_checksum);
+  session_->Audit("upload", path_, result.status(), written_);
+  return result;
+}
+
+Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
+  if (!error_.ok()) return error_;
+  if (!file_.valid()) return Status(ErrorCode::kInvalid, fmt::format("{}: the upload was discarded", path_));
+  if (declared_ && written_ != *declared_) {
+    // Kept for a resume.
+    return Status(ErrorCode::kInvalid, fmt::format("{}: received {} of {} bytes", path_, written_, *declared_));
+  }
+  std::string actual;
+  if (checksum_running_) {
+    actual = checksum_.HexDigest();
+  } else {
+    auto computed = transfer::ChecksumOfFile(file_.get(), checksum_.algorithm());
+    if (!computed.ok()) return computed.status();
+    actual = std::move(computed).value();
+  }
+  if (expected && actual != *expected) {
+    Discard();
+    spdlog::warn("{}: checksum mismatch on upload of {} by '{}'", session_->client().peer, path_, session_->user());
+    return error_ = Status(ErrorCode::kIo, fmt::format("{}: checksum mismatch, the data was corrupted in transit; "
+                                                       "the upload was discarded",
+                                                       path_));
+  }
+  ::fchmod(file_.get(), mode_);
+  if (mtime_) {
+    const timespec times[2] = {{0, UTIME_OMIT}, *mtime_};
+    ::futimens(file_.get(), times);
+  }
+  struct stat final_stat {};
+  if (::fstat(file_.get(), &final_stat) == 0) {
+    transfer::StoreCachedChecksum(file_.get(), checksum_.algorithm(), final_stat, actual);
+  }
+  if (!partial_name_.empty()) {
+    // The name it replaces (if any) gives its space back; otherwise the new name takes its reserved place.
+    struct stat replaced {};
+    const bool replacing =
+        ::fstatat(target_parent_.get(), target_name_.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0;
+    if (::renameat(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(), target_name_.c_str()) != 0) {
+      const int err = errno;
+      return err == EXDEV ? Status(ErrorCode::kCrossDevice,
+                                   "the server's partials folder is on another file system than the homes")
+                          : Status::FromErrno(err, path_);
+    }
+    if (replacing) {
+      session_->ApplyChange({S_ISREG(replaced.st_mode) ? -static_cast<std::int64_t>(replaced.st_size) : 0, 0});
+    } else {
+      reservation_.Use(0, 1);
+    }
+  }
+  reservation_.Release();
+  file_.Reset();
+  spdlog::debug("{}: '{}' uploaded {} ({} bytes)", session_->client().peer, session_->user(), path_, written_);
+  return UploadResult{written_, std::move(actual)};
+}
+
+}  // namespace ferry::service

@@ -1,0 +1,114 @@
+// UserSession: one logged-in user on one connection, as the file service sees them.
+//
+// Paths are as the user sees them: absolute virtual paths of the home ("/" is the home); each front end keeps its own
+// current folder and joins paths before calling. Every mutating call checks permission, reserves or settles quota
+// and writes exactly one audit line; a read-only call writes none, except downloads, which are audited. Errors speak
+// of the file system ("target exists"), never of one client's flags.
+// Used on one event loop at a time (the connection's); created only by FileService::Login.
+#pragma once
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "service/download.h"
+#include "service/partial_store.h"
+#include "service/upload.h"
+#include "service/paths.h"
+#include "storage/home_dir.h"
+#include "storage/quota_ledger.h"
+#include "transfer/checksum.h"
+
+namespace ferry::service {
+
+struct FileServiceOptions;
+
+// Who is connected, for the throttle, the logs and the audit log.
+struct ClientInfo {
+  std::string address;      // the IP address alone (throttling)
+  std::string peer;         // "address:port" (logs and audit lines)
+  std::string_view protocol = "ferry";
+};
+
+struct QuotaReport {
+  storage::QuotaUsage usage;
+  storage::UserQuota limits;
+};
+
+struct ChecksumReport {
+  std::string checksum;
+  transfer::ChecksumAlgorithm algorithm;
+  std::uint64_t size = 0;  // bytes covered
+};
+
+class UserSession {
+ public:
+  // Writes the logout line and frees the user's session slot.
+  ~UserSession();
+  UserSession(const UserSession&) = delete;
+  UserSession& operator=(const UserSession&) = delete;
+
+  const std::string& user() const { return user_; }
+  const ClientInfo& client() const { return client_; }
+
+  // Reading. A symlink is described, not followed.
+  Result<storage::FileInfo> Stat(std::string_view path) const;
+  Result<storage::DirectoryLister> OpenDirectory(std::string_view path) const;
+  // The folder `path` names, following links inside the home: what a change of folder moves to.
+  Result<std::string> ResolveDirectory(std::string_view path) const;
+  // The checksum of a regular file, or of its first `length` bytes; a whole file's is remembered for next time.
+  Result<ChecksumReport> Checksum(std::string_view path, transfer::ChecksumAlgorithm algorithm,
+                                  std::optional<std::uint64_t> length) const;
+  Result<QuotaReport> Quota() const;
+  // Opens a regular file to send from `offset` on; audited (failures too, and the download when it ends).
+  Result<Download> OpenDownload(std::string_view path, std::uint64_t offset, transfer::ChecksumAlgorithm algorithm);
+
+  // EPERM when the account may not change anything (read-only, or removed since login). Read on every call, so an
+  // administrator's change reaches open sessions. Every mutating call below checks it first.
+  Status CheckWritable() const;
+
+  // Changing. Each writes one audit line.
+  Status MakeDirectory(std::string_view path, bool parents);
+  Status RemoveDirectory(std::string_view path);
+  Status Remove(std::string_view path, bool recursive);
+  // Moves `from` to `to`, or into `to` when it is a folder; an existing file there is replaced only with `overwrite`.
+  Status Rename(std::string_view from, std::string_view to, bool overwrite);
+  Status SetAttributes(std::string_view path, std::optional<std::uint32_t> mode, std::optional<timespec> mtime);
+  // Starts an upload to `path`: refused here (and audited) before any byte when not permitted or out of room.
+  // REQUIRES: this session outlives the upload.
+  Result<Upload> BeginUpload(std::string_view path, const UploadOptions& options);
+
+ private:
+  friend class FileService;
+  friend class Upload;
+  friend class Download;
+  friend class ProgramService;
+  friend class RunningProgram;
+
+  UserSession(const FileServiceOptions& options, ClientInfo client, std::string user, storage::HomeDir home,
+              PartialStore partials, std::shared_ptr<void> slot);
+
+  // Room under the user's quota as it is now (read on each use, so a change applies to open sessions).
+  Result<storage::QuotaLedger::Reservation> Reserve(std::uint64_t bytes, std::uint64_t entries) const;
+  void ApplyChange(const storage::SpaceChange& change) const;
+  // Measures the home again (after a program ran in it).
+  void Remeasure() const;
+  void Audit(std::string_view event, std::string_view path, const Status& result,
+             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {},
+             std::string_view command = {}) const;
+
+  const FileServiceOptions& options_;
+  ClientInfo client_;
+  std::string user_;
+  storage::HomeDir home_;
+  PartialStore partials_;
+  std::shared_ptr<void> slot_;  // this session's place among its user's sessions
+};
+
+}  // namespace ferry::service
