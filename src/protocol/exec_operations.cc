@@ -61,12 +61,6 @@ Json ExecRequest::Encode() const {
   return header;
 }
 
-Result<std::vector<std::string>> ExecRequest::ProgramArgv() const {
-  if (!shell) return argv;
-  if (argv.size() != 1) return Status(ErrorCode::kInvalid, "with 'shell', argv holds one command line");
-  return std::vector<std::string>{"/bin/sh", "-c", argv.front()};
-}
-
 // ---- start, output, end ----
 
 Result<ExecStartReply> ExecStartReply::Parse(const Json& header) {

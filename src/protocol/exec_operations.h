@@ -27,14 +27,11 @@ struct ExecRequest {
   // The program and its arguments: not empty, strings without NUL bytes, a non-empty program name, within
   // kMaxArguments and kMaxArgumentBytes. With `shell`, the one command line.
   std::vector<std::string> argv;
-  bool shell = false;       // run argv[0] as /bin/sh -c LINE
+  bool shell = false;       // argv[0] is one command line for /bin/sh -c (the server's policy decides)
   bool with_stdin = false;  // "stdin" on the wire: the client sends the program's input
 
   static Result<ExecRequest> Parse(const Json& header);
   Json Encode() const;
-  // What to execve: argv itself, or {"/bin/sh", "-c", LINE} with `shell` (EINVAL unless argv holds exactly one
-  // line). Kept apart from Parse so that a server that refuses shells says so first.
-  Result<std::vector<std::string>> ProgramArgv() const;
 
   bool operator==(const ExecRequest&) const = default;
 };

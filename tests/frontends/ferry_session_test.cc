@@ -155,7 +155,8 @@ TEST_F(FerrySessionTest, AReadOnlyAccountIsRefusedExactlyTheOperationsTheTableMa
 TEST_F(FerrySessionTest, AnAccountThatMayWriteGetsEveryWritingOperationDone) {
   std::map<std::uint64_t, std::string> names;
   const auto replies = Converse("alice", EveryOperation(names));
-  for (const auto& [id, name] : names) {
+  for (const auto& [id, op_name] : names) {
+    const std::string& name = op_name;  // a lambda cannot capture a structured binding (clang 14)
     ASSERT_TRUE(replies.count(id)) << "no reply to " << name;
     const bool writes = std::any_of(Session::Operations().begin(), Session::Operations().end(),
                                     [&](const auto& op) { return op.name == name && op.writes; });

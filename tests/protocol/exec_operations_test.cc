@@ -84,21 +84,6 @@ TEST(ExecRequest, RejectsFlagsThatAreNotBooleans) {
       FailsNaming(ExecRequest::Parse(With(ExecHeader({"ls"}), "stdin", 1)).status(), ErrorCode::kProtocol, "stdin"));
 }
 
-TEST(ExecRequest, ProgramArgvIsArgvWithoutShell) {
-  EXPECT_EQ(*ExecRequest({{"ls", "-l"}, false, false}).ProgramArgv(), (std::vector<std::string>{"ls", "-l"}));
-}
-
-TEST(ExecRequest, ProgramArgvRunsTheShellLineWithSh) {
-  EXPECT_EQ(*ExecRequest({{"ls | wc -l"}, true, false}).ProgramArgv(),
-            (std::vector<std::string>{"/bin/sh", "-c", "ls | wc -l"}));
-}
-
-TEST(ExecRequest, ProgramArgvRejectsSeveralArgumentsWithShell) {
-  EXPECT_TRUE(FailsWith(ExecRequest({{"ls", "-l"}, true, false}).ProgramArgv().status(), ErrorCode::kInvalid));
-}
-
-// ---- start, output, end ----
-
 TEST(ExecStartReply, RoundTrips) {
   EXPECT_EQ(OkReply(12, ExecStartReply{}), Json({{"id", 12}, {"ok", true}, {"more", true}}));
   EXPECT_TRUE(ReplyRoundTrip(ExecStartReply{}).ok());

@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "frontends/ferry/session.h"
+#include "protocol/exec_operations.h"
+#include "protocol/reply_fields.h"
 
 namespace ferry::frontends::native {
 namespace {
@@ -25,48 +27,15 @@ constexpr std::size_t kOutputChunk = 64 * 1024;
 // Once the program has exited, how long output still in its pipes may take to drain (a process that escaped its
 // process group could keep them open).
 constexpr auto kDrainTime = std::chrono::seconds(2);
-// Arguments: how many, and their total size.
-constexpr std::size_t kMaxArguments = 4096;
-constexpr std::size_t kMaxArgumentBytes = 128 * 1024;
-
-// The program and arguments an exec request names.
-Result<std::vector<std::string>> ExecArguments(const protocol::RequestFields& fields) {
-  const Json& header = fields.header();
-  const auto args = header.find("argv");
-  if (args == header.end() || !args->is_array() || args->empty()) {
-    return Status(ErrorCode::kProtocol, "exec needs 'argv', a non-empty array of strings");
-  }
-  if (args->size() > kMaxArguments) {
-    return Status(ErrorCode::kTooBig, fmt::format("at most {} arguments", kMaxArguments));
-  }
-  std::vector<std::string> argv;
-  std::size_t total = 0;
-  for (const auto& arg : *args) {
-    if (!arg.is_string()) return Status(ErrorCode::kProtocol, "every argument must be a string");
-    const auto& text = arg.get_ref<const std::string&>();
-    if (text.find('\0') != std::string::npos) return Status(ErrorCode::kInvalid, "an argument contains a NUL byte");
-    total += text.size() + 1;
-    if (total > kMaxArgumentBytes) {
-      return Status(ErrorCode::kTooBig, fmt::format("the arguments exceed {} bytes", kMaxArgumentBytes));
-    }
-    argv.push_back(text);
-  }
-  if (argv.front().empty()) return Status(ErrorCode::kInvalid, "the program name is empty");
-  return argv;
-}
-
 asio::awaitable<void> Exec(Session& session, const Json& id, const protocol::RequestFields& fields) {
-  auto argv = ExecArguments(fields);
-  auto shell = fields.OptionalBool("shell", false);
-  auto with_stdin = fields.OptionalBool("stdin", false);
-  for (const Status* s : {&argv.status(), &shell.status(), &with_stdin.status()}) {
-    if (!s->ok()) {
-      session.ReplyError(id, *s);
-      co_return;
-    }
+  auto request = protocol::ExecRequest::Parse(fields.header());
+  if (!request.ok()) {
+    session.ReplyError(id, request.status());
+    co_return;
   }
   auto program =
-      session.env().programs->Start(session.user(), session.cwd(), std::move(argv).value(), *shell, *with_stdin);
+      session.env().programs->Start(session.user(), session.cwd(), std::move(request->argv), request->shell,
+                                    request->with_stdin);
   if (!program.ok()) {
     session.ReplyError(id, program.status());
     co_return;
@@ -111,9 +80,7 @@ asio::awaitable<void> ExecRun::Run() {
     timed_out_ = true;
     Kill();
   });
-  Json started = protocol::OkReply(id_);
-  started["more"] = true;
-  session_.Reply(std::move(started));
+  session_.Reply(protocol::OkReply(id_, protocol::ExecStartReply{}));
   co_await session_.Flush();
 
   co_await (Conclude() && ReadInput());
@@ -137,7 +104,8 @@ asio::awaitable<void> ExecRun::PumpOutput() {
     } else {
       co_await (out_open ? out_ : err_).async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
     }
-    for (auto [stream, open, name] : {std::tuple{&out_, &out_open, "stdout"}, std::tuple{&err_, &err_open, "stderr"}}) {
+    for (auto [stream, open, name] : {std::tuple{&out_, &out_open, protocol::OutputStream::kStdout},
+                                      std::tuple{&err_, &err_open, protocol::OutputStream::kStderr}}) {
       if (!*open) continue;
       asio::error_code error;
       const std::size_t n = stream->read_some(asio::buffer(buffer), error);
@@ -151,10 +119,7 @@ asio::awaitable<void> ExecRun::PumpOutput() {
       if (send < n) truncated_ = true;
       output_bytes_ += send;
       if (send == 0 || session_.broken_) continue;
-      Json frame = protocol::OkReply(id_);
-      frame["more"] = true;
-      frame["stream"] = name;
-      session_.Reply(std::move(frame), std::string_view(buffer.data(), send));
+      session_.Reply(protocol::OkReply(id_, protocol::ExecOutputReply{name}), std::string_view(buffer.data(), send));
       co_await session_.Flush();
     }
   }
@@ -181,21 +146,18 @@ asio::awaitable<void> ExecRun::WaitForExit() {
 }
 
 Json ExecRun::Tail() const {
-  Json tail = protocol::OkReply(id_);
-  tail["more"] = false;
+  protocol::ExecEndReply end;
   if (WIFEXITED(wait_status_)) {
-    tail["exit_code"] = WEXITSTATUS(wait_status_);
+    end.exit_code = WEXITSTATUS(wait_status_);
   } else if (WIFSIGNALED(wait_status_)) {
-    tail["exit_code"] = 128 + WTERMSIG(wait_status_);
-    tail["signal"] = WTERMSIG(wait_status_);
+    end.exit_code = 128 + WTERMSIG(wait_status_);
+    end.signal = WTERMSIG(wait_status_);
   }
-  if (timed_out_) tail["timed_out"] = true;
-  if (killed_) tail["killed"] = true;
-  if (truncated_) {
-    tail["truncated"] = true;
-    tail["output_limit"] = session_.env_.programs->policy().output_limit;
-  }
-  return tail;
+  end.timed_out = timed_out_;
+  end.killed = killed_;
+  end.truncated = truncated_;
+  if (truncated_) end.output_limit = session_.env().programs->policy().output_limit;
+  return protocol::OkReply(id_, end);
 }
 
 asio::awaitable<void> ExecRun::Conclude() {
@@ -210,20 +172,23 @@ asio::awaitable<void> ExecRun::Conclude() {
 }
 
 asio::awaitable<bool> ExecRun::TakeInput(protocol::Frame& frame) {
+  // Input for the program is id-less and refers to the exec; anything else is the client's next request.
   const auto op = frame.header.find("op");
-  const auto ref = frame.header.find("ref");
-  const bool ours = ref != frame.header.end() && ref->is_number_unsigned() && ref->get<std::uint64_t>() == key_ &&
-                    protocol::RequestId(frame.header).is_null() && op != frame.header.end() && op->is_string();
-  if (ours && *op == "exec_input") {
+  if (op == frame.header.end() || !op->is_string() || !protocol::RequestId(frame.header).is_null()) co_return false;
+  if (*op == protocol::ExecInputFrame::kOp) {
+    auto input = protocol::ExecInputFrame::Parse(frame.header);
+    if (!input.ok() || input->ref != key_) co_return false;
     asio::error_code ignored;
     if (!frame.body.empty() && in_.is_open()) {
       auto [error, n] = co_await asio::async_write(in_, asio::buffer(frame.body), kTuple);
       if (error) in_.close(ignored);  // the program stopped reading: the rest of its input is dropped
     }
-    if (frame.header.value("eof", false) && in_.is_open()) in_.close(ignored);
+    if (input->eof && in_.is_open()) in_.close(ignored);
     co_return true;
   }
-  if (ours && *op == "exec_kill") {
+  if (*op == protocol::ExecKillFrame::kOp) {
+    auto kill = protocol::ExecKillFrame::Parse(frame.header);
+    if (!kill.ok() || kill->ref != key_) co_return false;
     if (state_ == State::kRunning) {
       killed_ = true;
       Kill();

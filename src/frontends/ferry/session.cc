@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "frontends/ferry/wire_fields.h"
+#include "protocol/reply_fields.h"
+#include "protocol/session_operations.h"
 #include "service/paths.h"
 
 namespace ferry::frontends::native {
@@ -200,17 +203,7 @@ asio::awaitable<void> Session::TakeTurns() {
   co_await asio::post(transport_.socket().get_executor(), asio::use_awaitable);
 }
 
-Result<std::string> Session::PathField(const Fields& fields, std::string_view key) const {
-  auto path = fields.OptionalPath(key, "");
-  if (!path.ok()) return path.status();
-  return service::JoinPath(cwd_, *path);
-}
-
-Result<std::string> Session::RequiredPathField(const Fields& fields, std::string_view key) const {
-  auto path = fields.Path(key);
-  if (!path.ok()) return path.status();
-  return service::JoinPath(cwd_, *path);
-}
+std::string Session::PathOf(std::string_view path) const { return service::JoinPath(cwd_, path); }
 
 Status Session::Refusal(std::string_view op) const {
   switch (state_) {
@@ -289,30 +282,13 @@ Result<Json> Session::Hello(Session& session, const Json& /*id*/, const Fields& 
   if (session.state_ == State::kReady) return Status(ErrorCode::kProtocol, "hello was already exchanged");
   // A hello that fails ends the connection.
   session.state_ = State::kClosing;
-  const Json& header = fields.header();
-  const auto versions = header.find("versions");
-  if (versions == header.end() || !versions->is_array()) {
-    return Status(ErrorCode::kProtocol, "hello needs 'versions', an array of protocol versions");
-  }
-  int chosen = 0;
-  for (const auto& v : *versions) {
-    if (v.is_number_integer() && v.get<std::int64_t>() >= protocol::kMinProtocolVersion &&
-        v.get<std::int64_t>() <= protocol::kProtocolVersion) {
-      chosen = std::max(chosen, v.get<int>());
-    }
-  }
-  if (chosen == 0) {
-    return Status(ErrorCode::kProtocol, fmt::format("no common protocol version (server speaks {} to {})",
-                                                    protocol::kMinProtocolVersion, protocol::kProtocolVersion));
-  }
+  auto request = protocol::HelloRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  auto version = request->CommonVersion();
+  if (!version.ok()) return version.status();
   session.state_ = State::kAwaitingLogin;
-  Json reply(Json::value_t::object);
-  auto& members = reply.get_ref<Json::object_t&>();
-  members.emplace("version", chosen);
-  members.emplace("server", "ferryd " FERRY_VERSION);
-  members.emplace("limits",
-                  Json{{"max_header", session.env_.frames.max_header}, {"max_body", session.env_.frames.max_body}});
-  return reply;
+  return AsFields(protocol::HelloReply{*version, "ferryd " FERRY_VERSION, session.env_.frames.max_header,
+                                       session.env_.frames.max_body});
 }
 
 asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fields& fields) {
@@ -320,19 +296,14 @@ asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fie
     session.ReplyError(id, Status(ErrorCode::kProtocol, "already logged in"));
     co_return;
   }
-  auto user = fields.String("user");
-  auto password = fields.String("password");
-  if (!user.ok() || !password.ok()) {
-    session.ReplyError(id, !user.ok() ? user.status() : password.status());
+  auto request = protocol::LoginRequest::Parse(fields.header());
+  if (!request.ok()) {
+    session.ReplyError(id, request.status());
     co_return;
   }
-  if (user->size() > protocol::kMaxUserNameLength || password->size() > protocol::kMaxPasswordLength) {
-    session.ReplyError(id, Status(ErrorCode::kTooBig, "user name or password too long"));
-    co_return;
-  }
-  const std::string name = *user;
+  const std::string name = request->user;
   auto logged_in =
-      co_await session.env_.files->Login(session.client_, std::move(user).value(), std::move(password).value());
+      co_await session.env_.files->Login(session.client_, std::move(request->user), std::move(request->password));
   if (!logged_in.ok()) {
     if (logged_in.status().code() == ErrorCode::kAuthFailed) {
       ++session.failed_logins_;
@@ -346,10 +317,7 @@ asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fie
   session.user_ = std::move(logged_in).value();
   session.cwd_ = "/";
   session.state_ = State::kReady;
-  Json reply = protocol::OkReply(id);
-  reply["user"] = session.user_->user();
-  reply["cwd"] = session.cwd_;
-  session.Reply(std::move(reply));
+  session.Reply(protocol::OkReply(id, protocol::LoginReply{session.user_->user(), session.cwd_}));
 }
 
 Result<Json> Session::Quit(Session& session, const Json& /*id*/, const Fields& /*fields*/) {

@@ -80,10 +80,8 @@ class Session {
   const FerryEnvironment& env() const { return env_; }
   const std::string& peer() const { return client_.peer; }
   std::map<std::uint64_t, OpenUpload>& uploads() { return uploads_; }
-  // The virtual path a request names in `key` (default: the current folder), joined to the current folder.
-  Result<std::string> PathField(const Fields& fields, std::string_view key) const;
-  // The same for a required field.
-  Result<std::string> RequiredPathField(const Fields& fields, std::string_view key) const;
+  // A path the client named, joined to the current folder ("" is the current folder).
+  std::string PathOf(std::string_view path) const;
   void Reply(Json header, std::string_view body = {});
   void ReplyError(const Json& id, const Status& status);
   // Only the header of a frame whose `body_len` bytes follow by SendFile.

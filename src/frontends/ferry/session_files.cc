@@ -1,57 +1,57 @@
-// Session: the file operations, each a parse of its fields, one call to the file service and an encoded answer.
+// Session: the file operations, each a parse of its request, one call to the file service and its reply.
 #include <fmt/format.h>
 
 #include "frontends/ferry/session.h"
 #include "frontends/ferry/wire_fields.h"
-#include "service/paths.h"
+#include "protocol/file_operations.h"
+#include "protocol/reply_fields.h"
+#include "protocol/session_operations.h"
 
 namespace ferry::frontends::native {
 namespace {
 
 using protocol::Json;
-
 using Fields = protocol::RequestFields;
 
-Json QuotaLimit(const std::optional<std::uint64_t>& value) { return value ? Json(*value) : Json(nullptr); }
+Result<Json> Pwd(Session& session, const Json& /*id*/, const Fields& /*fields*/) {
+  return AsFields(protocol::PwdReply{session.cwd()});
+}
 
-Result<Json> Pwd(Session& session, const Json& /*id*/, const Fields& /*fields*/) { return Json{{"path", session.cwd()}}; }
-
-Result<Json> Whoami(Session& session, const Json& /*id*/, const Fields& /*fields*/) { return Json{{"user", session.user().user()}}; }
+Result<Json> Whoami(Session& session, const Json& /*id*/, const Fields& /*fields*/) {
+  return AsFields(protocol::WhoamiReply{session.user().user()});
+}
 
 Result<Json> ChangeDirectory(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto path = session.PathField(fields, "path");
-  if (!path.ok()) return path.status();
-  auto resolved = session.user().ResolveDirectory(*path);
+  auto request = protocol::CdRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  auto resolved = session.user().ResolveDirectory(session.PathOf(request->path));
   if (!resolved.ok()) return resolved.status();
   session.set_cwd(std::move(resolved).value());
-  return Json{{"path", session.cwd()}};
+  return AsFields(protocol::CdReply{session.cwd()});
 }
 
 Result<Json> Stat(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto path = session.PathField(fields, "path");
-  if (!path.ok()) return path.status();
-  auto info = session.user().Stat(*path);
+  auto request = protocol::StatRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  auto info = session.user().Stat(session.PathOf(request->path));
   if (!info.ok()) return info.status();
-  Json reply(Json::value_t::object);
-  reply.get_ref<Json::object_t&>().emplace("entry", EntryJson(*info));
-  return reply;
+  return AsFields(protocol::StatReply{EntryOf(*info)});
 }
 
 asio::awaitable<void> List(Session& session, const Json& id, const Fields& fields) {
-  auto path = session.PathField(fields, "path");
-  if (!path.ok()) {
-    session.ReplyError(id, path.status());
+  auto request = protocol::ListRequest::Parse(fields.header());
+  if (!request.ok()) {
+    session.ReplyError(id, request.status());
     co_return;
   }
+  const std::string path = session.PathOf(request->path);
   // A file lists as itself, like ls(1).
-  if (auto info = session.user().Stat(*path); info.ok() && info->type != service::FileType::kDirectory) {
-    Json reply = protocol::OkReply(id);
-    reply["more"] = false;
-    reply["file"] = true;
-    session.Reply(std::move(reply), protocol::DumpJson(Json::array({EntryJson(*info)})));
+  if (auto info = session.user().Stat(path); info.ok() && info->type != service::FileType::kDirectory) {
+    const protocol::ListReply reply{false, true, {EntryOf(*info)}};
+    session.Reply(protocol::OkReply(id, reply), reply.EncodeBody());
     co_return;
   }
-  auto lister = session.user().OpenDirectory(*path);
+  auto lister = session.user().OpenDirectory(path);
   if (!lister.ok()) {
     session.ReplyError(id, lister.status());
     co_return;
@@ -63,92 +63,72 @@ asio::awaitable<void> List(Session& session, const Json& id, const Fields& field
       session.ReplyError(id, batch.status());
       co_return;
     }
-    const bool last = batch->size() < protocol::kListBatchSize;
-    Json entries = Json::array();
-    for (const auto& info : *batch) entries.push_back(EntryJson(info));
-    Json reply = protocol::OkReply(id);
-    reply["more"] = !last;
-    session.Reply(std::move(reply), protocol::DumpJson(entries));
-    if (last || !co_await session.FlushIfFull()) co_return;
+    protocol::ListReply reply;
+    reply.more = batch->size() == protocol::kListBatchSize;
+    reply.entries.reserve(batch->size());
+    for (const auto& info : *batch) reply.entries.push_back(EntryOf(info));
+    session.Reply(protocol::OkReply(id, reply), reply.EncodeBody());
+    if (!reply.more || !co_await session.FlushIfFull()) co_return;
   }
 }
 
 Result<Json> Quota(Session& session, const Json& /*id*/, const Fields& /*fields*/) {
   auto quota = session.user().Quota();
   if (!quota.ok()) return quota.status();
-  return Json{{"bytes", quota->usage.bytes},
-              {"bytes_reserved", quota->usage.reserved_bytes},
-              {"max_bytes", QuotaLimit(quota->limits.max_bytes)},
-              {"files", quota->usage.entries},
-              {"files_reserved", quota->usage.reserved_entries},
-              {"max_files", QuotaLimit(quota->limits.max_files)}};
+  return AsFields(protocol::QuotaReply{quota->usage.bytes, quota->usage.reserved_bytes, quota->limits.max_bytes,
+                                       quota->usage.entries, quota->usage.reserved_entries, quota->limits.max_files});
 }
 
 Result<Json> MakeDirectory(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto path = session.RequiredPathField(fields, "path");
-  auto parents = fields.OptionalBool("parents", false);
-  if (!path.ok()) return path.status();
-  if (!parents.ok()) return parents.status();
-  if (Status s = session.user().MakeDirectory(*path, *parents); !s.ok()) return s;
+  auto request = protocol::MkdirRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  if (Status s = session.user().MakeDirectory(session.PathOf(request->path), request->parents); !s.ok()) return s;
   return Json::object();
 }
 
 Result<Json> RemoveDirectory(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto path = session.RequiredPathField(fields, "path");
-  if (!path.ok()) return path.status();
-  if (Status s = session.user().RemoveDirectory(*path); !s.ok()) return s;
+  auto request = protocol::RmdirRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  if (Status s = session.user().RemoveDirectory(session.PathOf(request->path)); !s.ok()) return s;
   return Json::object();
 }
 
 Result<Json> Remove(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto path = session.RequiredPathField(fields, "path");
-  auto recursive = fields.OptionalBool("recursive", false);
-  if (!path.ok()) return path.status();
-  if (!recursive.ok()) return recursive.status();
-  if (Status s = session.user().Remove(*path, *recursive); !s.ok()) return s;
+  auto request = protocol::RmRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  if (Status s = session.user().Remove(session.PathOf(request->path), request->recursive); !s.ok()) return s;
   return Json::object();
 }
 
 Result<Json> Rename(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto from = session.RequiredPathField(fields, "from");
-  auto to = session.RequiredPathField(fields, "to");
-  auto overwrite = fields.OptionalBool("overwrite", false);
-  if (!from.ok()) return from.status();
-  if (!to.ok()) return to.status();
-  if (!overwrite.ok()) return overwrite.status();
-  if (Status s = session.user().Rename(*from, *to, *overwrite); !s.ok()) return s;
+  auto request = protocol::MvRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  Status moved =
+      session.user().Rename(session.PathOf(request->from), session.PathOf(request->to), request->overwrite);
+  if (!moved.ok()) return moved;
   return Json::object();
 }
 
 Result<Json> SetStat(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto path = session.PathField(fields, "path");
-  if (!path.ok()) return path.status();
-  auto mode = OptionalInteger(fields, "mode", -1, 0, 07777);
-  auto mtime = OptionalInteger(fields, "mtime", -1, 0, std::int64_t{1} << 40);
-  auto mtime_nsec = OptionalInteger(fields, "mtime_nsec", 0, 0, 999999999);
-  for (const Status* s : {&mode.status(), &mtime.status(), &mtime_nsec.status()}) {
-    if (!s->ok()) return *s;
-  }
-  std::optional<std::uint32_t> new_mode;
-  if (*mode >= 0) new_mode = static_cast<std::uint32_t>(*mode) & 0777;
-  std::optional<timespec> new_mtime;
-  if (*mtime >= 0) new_mtime = timespec{*mtime, static_cast<long>(*mtime_nsec)};
-  if (Status s = session.user().SetAttributes(*path, new_mode, new_mtime); !s.ok()) return s;
+  auto request = protocol::SetStatRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  std::optional<std::uint32_t> mode;
+  if (request->mode) mode = *request->mode & 0777;
+  std::optional<timespec> mtime;
+  if (request->mtime) mtime = timespec{*request->mtime, static_cast<long>(request->mtime_nsec)};
+  if (Status s = session.user().SetAttributes(session.PathOf(request->path), mode, mtime); !s.ok()) return s;
   return Json::object();
 }
 
 Result<Json> Sum(Session& session, const Json& /*id*/, const Fields& fields) {
-  auto path = session.PathField(fields, "path");
-  if (!path.ok()) return path.status();
-  auto algorithm = AlgorithmField(fields);
+  auto request = protocol::SumRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  auto algorithm = AlgorithmOf(request->algo);
   if (!algorithm.ok()) return algorithm.status();
-  auto length = OptionalInteger(fields, "length", -1, 0, kMaxFileSize);
-  if (!length.ok()) return length.status();
-  auto sum = session.user().Checksum(*path, *algorithm,
-                             *length >= 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*length))
-                                          : std::nullopt);
+  auto sum = session.user().Checksum(session.PathOf(request->path), *algorithm, request->length);
   if (!sum.ok()) return sum.status();
-  return Json{{"checksum", sum->checksum}, {"algo", transfer::ChecksumName(sum->algorithm)}, {"size", sum->size}};
+  return AsFields(
+      protocol::SumReply{std::move(sum->checksum), std::string(transfer::ChecksumName(sum->algorithm)), sum->size});
 }
 
 }  // namespace

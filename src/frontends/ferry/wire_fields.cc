@@ -1,40 +1,24 @@
 #include "frontends/ferry/wire_fields.h"
 
-#include <fmt/format.h>
-
 namespace ferry::frontends::native {
 
-using protocol::Json;
-
-Result<std::int64_t> OptionalInteger(const protocol::RequestFields& fields, std::string_view key,
-                                     std::int64_t fallback, std::int64_t min, std::int64_t max) {
-  if (fields.header().find(key) == fields.header().end()) return fallback;
-  auto value = fields.Integer(key);
-  if (!value.ok()) return value.status();
-  if (*value < min || *value > max) {
-    return Status(ErrorCode::kInvalid, fmt::format("field '{}' must be between {} and {}", key, min, max));
+protocol::DirectoryEntry EntryOf(const service::FileInfo& info) {
+  protocol::DirectoryEntry entry;
+  entry.name = info.name;
+  switch (info.type) {
+    case service::FileType::kFile: entry.type = protocol::EntryType::kFile; break;
+    case service::FileType::kDirectory: entry.type = protocol::EntryType::kDirectory; break;
+    case service::FileType::kSymlink: entry.type = protocol::EntryType::kLink; break;
+    case service::FileType::kOther: entry.type = protocol::EntryType::kOther; break;
   }
-  return *value;
-}
-
-Result<transfer::ChecksumAlgorithm> AlgorithmField(const protocol::RequestFields& fields) {
-  auto name = fields.OptionalString("algo", std::string(transfer::ChecksumName(transfer::kDefaultChecksum)));
-  if (!name.ok()) return name.status();
-  return transfer::ParseChecksumName(*name);
-}
-
-Json EntryJson(const service::FileInfo& info) {
-  // Field by field (see protocol::OkReply): a listing builds one of these per entry.
-  Json entry(Json::value_t::object);
-  auto& fields = entry.get_ref<Json::object_t&>();
-  fields.emplace("name", info.name);
-  fields.emplace("type", service::FileTypeName(info.type));
-  fields.emplace("size", info.size);
-  fields.emplace("mode", info.mode);
-  fields.emplace("mtime", info.mtime);
-  fields.emplace("mtime_nsec", info.mtime_nsec);
-  fields.emplace("nlink", info.nlink);
+  entry.size = info.size;
+  entry.mode = info.mode;
+  entry.mtime = info.mtime;
+  entry.mtime_nsec = info.mtime_nsec;
+  entry.nlink = info.nlink;
   return entry;
 }
+
+Result<transfer::ChecksumAlgorithm> AlgorithmOf(std::string_view name) { return transfer::ParseChecksumName(name); }
 
 }  // namespace ferry::frontends::native
