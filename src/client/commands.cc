@@ -313,8 +313,14 @@ Status CommandRunner::Move(const std::vector<std::string>& args) {
   std::vector<std::string> paths;
   if (Status s = ParseFlags(args, "f", flags, paths); !s.ok()) return s;
   if (paths.size() != 2) return Usage("mv");
-  auto reply = connection().Call(protocol::MvRequest{paths[0], paths[1], flags.count('f') > 0}.Encode());
-  return reply.ok() ? Status::Ok() : reply.status();
+  const bool overwrite = flags.count('f') > 0;
+  auto reply = connection().Call(protocol::MvRequest{paths[0], paths[1], overwrite}.Encode());
+  if (reply.ok()) return Status::Ok();
+  // The server speaks of the file system; the flag that changes the answer is this client's to name.
+  if (reply.status().code() == ErrorCode::kExists && !overwrite) {
+    return Status(ErrorCode::kExists, reply.status().message() + " (use -f to replace it)");
+  }
+  return reply.status();
 }
 
 Status CommandRunner::LocalChangeDir(const std::vector<std::string>& args) {

@@ -237,11 +237,8 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
   return Status::Ok();
 }
 
-Status Transfers::UploadTree(const std::string& local_root, const std::string& remote_root,
-                             const TransferOptions& options) {
-  std::vector<std::pair<std::string, std::string>> folders = {{local_root, remote_root}};
-  std::vector<LocalFile> files;
-  std::uint64_t total = 0;
+Status Transfers::ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree) {
+  tree.folders = {{local_root, remote_root}};
   std::error_code error;
   for (auto it = fs::recursive_directory_iterator(local_root, error); !error && it != fs::recursive_directory_iterator();
        it.increment(error)) {
@@ -250,51 +247,54 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
     if (it->is_symlink(error)) {
       Warn(fmt::format("{}: symbolic link skipped", it->path().string()));
     } else if (it->is_directory(error)) {
-      folders.emplace_back(it->path().string(), remote);
+      tree.folders.emplace_back(it->path().string(), remote);
     } else if (it->is_regular_file(error)) {
       struct stat st {};
       if (::stat(it->path().c_str(), &st) != 0) continue;
-      files.push_back({it->path().string(), remote, static_cast<std::uint64_t>(st.st_size), st.st_mode & 07777,
-                       st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)});
-      total += files.back().size;
+      tree.files.push_back({it->path().string(), remote, static_cast<std::uint64_t>(st.st_size), st.st_mode & 07777,
+                            st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)});
+      tree.total += tree.files.back().size;
     }
   }
   if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", local_root, error.message()));
+  return Status::Ok();
+}
 
+void Transfers::MakeRemoteFolders(const LocalTree& tree, Status& first_failure) {
   Connection& c = connection();
-  // Folders first, pipelined: each mkdir -p needs no answer before the next is sent.
-  std::deque<std::uint64_t> pending;
-  Status first_failure = Status::Ok();
-  auto settle = [&](std::uint64_t id, const std::string& what) {
-    auto reply = c.AwaitReply(id);
+  // Pipelined: each mkdir -p needs no answer before the next is sent.
+  std::deque<std::pair<std::uint64_t, std::string>> pending;
+  auto settle = [&] {
+    auto reply = c.AwaitReply(pending.front().first);
     if (!reply.ok()) {
-      Warn(fmt::format("{}: {}", what, reply.status().message()));
+      Warn(fmt::format("{}: {}", pending.front().second, reply.status().message()));
       if (first_failure.ok()) first_failure = reply.status();
     }
-  };
-  for (const auto& [local, remote] : folders) {
-    auto id = c.Send(protocol::MkdirRequest{remote, true}.Encode());
-    if (!id.ok()) return id.status();
-    pending.push_back(*id);
-    if (pending.size() >= kWindow) {
-      settle(pending.front(), remote);
-      pending.pop_front();
-    }
-  }
-  while (!pending.empty()) {
-    settle(pending.front(), remote_root);
     pending.pop_front();
+  };
+  for (const auto& [local, remote] : tree.folders) {
+    auto id = c.Send(protocol::MkdirRequest{remote, true}.Encode());
+    if (!id.ok()) {
+      if (first_failure.ok()) first_failure = id.status();
+      return;
+    }
+    pending.emplace_back(*id, remote);
+    if (pending.size() >= kWindow) settle();
   }
-  if (!c.connected()) return first_failure;
+  while (!pending.empty()) settle();
+}
 
-  ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", total, files.size());
+void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& options, ProgressBar& bar,
+                            Status& first_failure) {
+  Connection& c = connection();
   struct InFlight {
     std::uint64_t put;
     std::uint64_t close;
     std::string what;
   };
   std::deque<InFlight> in_flight;
-  auto settle_file = [&](const InFlight& f) {
+  auto settle_one = [&] {
+    const InFlight& f = in_flight.front();
     auto opened = AwaitParsed<protocol::PutReply>(c, f.put);
     auto closed = AwaitParsed<protocol::PutCloseReply>(c, f.close);
     const Status& status = !opened.ok() ? opened.status() : closed.status();
@@ -303,16 +303,14 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
       if (first_failure.ok()) first_failure = status;
     }
     bar.FinishFile();
+    in_flight.pop_front();
   };
   std::string content;
-  for (const auto& file : files) {
+  for (const auto& file : tree.files) {
     if (!c.connected()) break;
     bar.StartFile(file.remote);
     if (file.size > kSmallFile || options.resume) {
-      while (!in_flight.empty()) {
-        settle_file(in_flight.front());
-        in_flight.pop_front();
-      }
+      while (!in_flight.empty()) settle_one();
       Status status = UploadFile(file, options.resume, options, bar);
       if (!status.ok()) {
         Warn(fmt::format("{}: {}", file.path, status.message()));
@@ -342,17 +340,24 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
     if (!close.ok()) break;
     bar.Advance(file.size);
     in_flight.push_back({*put, *close, file.remote});
-    if (in_flight.size() >= kWindow) {
-      settle_file(in_flight.front());
-      in_flight.pop_front();
-    }
+    if (in_flight.size() >= kWindow) settle_one();
   }
-  while (!in_flight.empty() && c.connected()) {
-    settle_file(in_flight.front());
-    in_flight.pop_front();
-  }
+  while (!in_flight.empty() && c.connected()) settle_one();
+}
+
+Status Transfers::UploadTree(const std::string& local_root, const std::string& remote_root,
+                             const TransferOptions& options) {
+  LocalTree tree;
+  if (Status s = ScanLocalTree(local_root, remote_root, tree); !s.ok()) return s;
+  Connection& c = connection();
+  Status first_failure = Status::Ok();
+  // Folders first, so every file has its folder.
+  MakeRemoteFolders(tree, first_failure);
+  if (!c.connected()) return first_failure;
+  ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", tree.total, tree.files.size());
+  UploadFiles(tree, options, bar, first_failure);
   // Folder modes and times last: adding files changes a folder's mtime.
-  for (auto it = folders.rbegin(); it != folders.rend() && c.connected(); ++it) {
+  for (auto it = tree.folders.rbegin(); it != tree.folders.rend() && c.connected(); ++it) {
     struct stat st {};
     if (::stat(it->first.c_str(), &st) != 0) continue;
     auto reply = c.Call(protocol::SetStatRequest{it->second, static_cast<std::uint32_t>(st.st_mode & 07777),

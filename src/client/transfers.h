@@ -61,6 +61,16 @@ class Transfers {
   Status WithRetries(const TransferOptions& options, const std::function<Status(bool resume)>& attempt);
   Status UploadFile(const LocalFile& file, bool resume, const TransferOptions& options, ProgressBar& bar);
   Status UploadTree(const std::string& local_root, const std::string& remote_root, const TransferOptions& options);
+  // A local folder to upload: its folders (local, remote; the root first) and files.
+  struct LocalTree {
+    std::vector<std::pair<std::string, std::string>> folders;
+    std::vector<LocalFile> files;
+    std::uint64_t total = 0;  // bytes
+  };
+  Status ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree);
+  // The steps of UploadTree; each keeps the first failure in `first_failure` and warns of every one.
+  void MakeRemoteFolders(const LocalTree& tree, Status& first_failure);
+  void UploadFiles(const LocalTree& tree, const TransferOptions& options, ProgressBar& bar, Status& first_failure);
   Status DownloadFile(const RemoteFile& file, bool resume, const TransferOptions& options, ProgressBar& bar);
   // Reads the frames of one get (already sent as request `id`) into `partial`, starting at `offset`, with
   // `checksum` holding the hash of the prefix; verifies and renames to file.local.

@@ -45,7 +45,11 @@ TEST_F(ClientIntegration, FolderCommandsChangeTheHome) {
 
   WriteFile(server_.home("alice") + "/keep.txt", "keep");
   WriteFile(server_.home("alice") + "/other.txt", "other");
-  EXPECT_NE(Alice({"mv", "other.txt", "keep.txt"}).exit_code, 0);  // no silent overwrite
+  const auto refused = Alice({"mv", "other.txt", "keep.txt"});
+  EXPECT_NE(refused.exit_code, 0);  // no silent overwrite
+  // The server says the target exists; the client names its own flag that would replace it.
+  EXPECT_NE(refused.err.find("target exists"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("use -f"), std::string::npos) << refused.err;
   EXPECT_EQ(ReadFile(server_.home("alice") + "/keep.txt"), "keep");
   EXPECT_EQ(Alice({"mv", "-f", "other.txt", "keep.txt"}).exit_code, 0);
   EXPECT_EQ(ReadFile(server_.home("alice") + "/keep.txt"), "other");
