@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "support/raw_client.h"
+#include "support/test_files.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -28,11 +29,6 @@ class AdminIntegration : public ::testing::Test {
     std::vector<std::string> argv = {FerrydPath()};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunProcess(argv, env, input);
-  }
-  static mode_t ModeOf(const std::string& path) {
-    struct stat st {};
-    ::stat(path.c_str(), &st);
-    return st.st_mode & 07777;
   }
 
   // Serves root_ on a loopback port (plain TCP) until the test ends.

@@ -50,11 +50,6 @@ Json Data(std::uint64_t ref) {
   return {{"op", "data"}, {"ref", ref}};
 }
 
-std::uint64_t FileSize(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-}
-
 std::size_t Occurrences(const std::string& text, const std::string& needle) {
   std::size_t count = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++count;

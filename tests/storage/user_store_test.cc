@@ -3,10 +3,8 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
-#include <cstdlib>
 #include <chrono>
 #include <vector>
 #include <thread>
@@ -17,33 +15,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace ferry::storage {
 namespace {
 
 // The cheapest cost libsodium accepts: these tests are about the store, not about argon2id's strength.
 const PasswordHashCost kFast{crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 
-// A fresh folder under $TMPDIR (or /tmp), removed with its content when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/ferry-users-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path_, error);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ferry::testing::TempDir;
 
 std::unique_ptr<UserStore> OpenOrFail(const std::string& path, bool create) {
   auto store = UserStore::Open(path, create);
