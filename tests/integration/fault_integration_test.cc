@@ -33,6 +33,7 @@
 #include "support/temp_dir.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
+#include "support/upload_frames.h"
 
 namespace ferry::testing {
 namespace {
@@ -42,13 +43,6 @@ using protocol::Json;
 using ::testing::HasSubstr;
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
-
-Json Put(const std::string& path, std::uint64_t size) {
-  return {{"op", "put"}, {"path", path}, {"size", size}, {"algo", "xxh3"}};
-}
-Json Data(std::uint64_t ref) {
-  return {{"op", "data"}, {"ref", ref}};
-}
 
 std::size_t Occurrences(const std::string& text, const std::string& needle) {
   std::size_t count = 0;
@@ -287,16 +281,16 @@ TEST(FaultIntegration, ClientsThatVanishMidTransferAreFreedWithinTheIdleTimeout)
   // reading, and one connection never logs in.
   auto reset = std::make_unique<RawClient>(server.port());
   ASSERT_TRUE(reset->HelloAndLogin("alice", "alice-secret"));
-  Json opened = reset->Call(Put("reset.bin", upload.size()));
+  Json opened = reset->Call(PutHeader("reset.bin", upload.size()));
   ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
-  ASSERT_TRUE(reset->SendFrame(Data(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
+  ASSERT_TRUE(reset->SendFrame(DataHeader(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
   ASSERT_TRUE(reset->Call({{"op", "noop"}}).value("ok", false));
 
   RawClient silent(server.port());
   ASSERT_TRUE(silent.HelloAndLogin("alice", "alice-secret"));
-  opened = silent.Call(Put("silent.bin", upload.size()));
+  opened = silent.Call(PutHeader("silent.bin", upload.size()));
   ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
-  ASSERT_TRUE(silent.SendFrame(Data(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
+  ASSERT_TRUE(silent.SendFrame(DataHeader(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
   ASSERT_TRUE(silent.Call({{"op", "noop"}}).value("ok", false));
 
   RawClient stalled(server.port());
