@@ -143,9 +143,7 @@ TEST_F(ClientIntegration, LocalCommandsActOnThisMachine) {
 }
 
 TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
-  TestServerOptions options;
-  options.tls = true;
-  TestServer tls_server(options);
+  TestServer tls_server(WithTls());
   ASSERT_TRUE(tls_server.started());
   const auto result = RunProcess({FerryPath(), "--plain", "alice@" + tls_server.address(), "pwd"},
                                  {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", tls_server.client_home()}});
@@ -155,11 +153,6 @@ TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
 
 class TlsClientIntegration : public ::testing::Test {
  protected:
-  static TestServerOptions Tls() {
-    TestServerOptions options;
-    options.tls = true;
-    return options;
-  }
   ProcessResult RunClient(const std::vector<std::string>& flags, const std::vector<std::string>& command) {
     std::vector<std::string> argv = {FerryPath()};
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -169,7 +162,7 @@ class TlsClientIntegration : public ::testing::Test {
   }
   std::string KnownHosts() { return ReadFile(server_.client_home() + "/.ferry/known_hosts"); }
 
-  TestServer server_{Tls()};
+  TestServer server_{WithTls()};
 };
 
 TEST_F(TlsClientIntegration, UnknownServerIsRefusedWithoutConfirmation) {

@@ -29,13 +29,6 @@ namespace {
 using protocol::Json;
 using ::testing::HasSubstr;
 
-// Users for these tests: alice may run programs, bob may not.
-TestServerOptions ExecOptions(std::string config = "") {
-  TestServerOptions options;
-  options.config = std::move(config);
-  return options;
-}
-
 void GrantExec(const TestServer& server, const std::string& user) {
   const auto result = RunProcess({FerrydPath(), "user", "set-perm", "--root", server.root(), user, "--exec"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -71,6 +64,7 @@ bool NoProcessLeft(const std::string& marker, std::chrono::seconds limit = std::
   return ProcessesWith(marker) == 0;
 }
 
+// alice may run programs, bob may not.
 class ExecIntegration : public ::testing::Test {
  protected:
   void SetUp() override { GrantExec(server_, "alice"); }
@@ -79,7 +73,7 @@ class ExecIntegration : public ::testing::Test {
     return server_.Client("alice", "alice-secret", args, input);
   }
 
-  TestServer server_{ExecOptions()};
+  TestServer server_;
 };
 
 TEST_F(ExecIntegration, BothStreamsArriveCompleteAndSeparate) {
@@ -246,16 +240,14 @@ TEST_F(ExecIntegration, TheClientCanKillItsProgram) {
 
 // Ctrl-C in the client stops the program on the server, not the session: the batch goes on with its next line.
 TEST_F(ExecIntegration, CtrlCInTheClientStopsTheProgramAndTheSessionGoesOn) {
-  std::vector<std::string> argv = {FerryPath(), "--plain", "alice@" + server_.address()};
-  Subprocess client(argv, {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
-  client.CloseStdin("-exec sleep 44.75\npwd\n");
+  const auto client = server_.StartClient("alice", "alice-secret", {}, "-exec sleep 44.75\npwd\n");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (ProcessesWith("sleep 44.75") < 1 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(ProcessesWith("sleep 44.75"), 1);
-  client.Signal(SIGINT);
-  const auto result = client.Wait(std::chrono::seconds(30));
+  client->Signal(SIGINT);
+  const auto result = client->Wait(std::chrono::seconds(30));
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.err, HasSubstr("interrupted"));
   EXPECT_EQ(result.out, "/\n");
@@ -263,7 +255,7 @@ TEST_F(ExecIntegration, CtrlCInTheClientStopsTheProgramAndTheSessionGoesOn) {
 }
 
 TEST(ExecLimits, TheTimeLimitKillsTheWholeProcessTree) {
-  TestServer server(ExecOptions("[exec]\ntime_limit_seconds = 1\n"));
+  TestServer server(WithConfig("[exec]\ntime_limit_seconds = 1\n"));
   GrantExec(server, "alice");
   const auto result =
       server.Client("alice", "alice-secret", {"exec", "sh", "-c", "sleep 43.25 & sleep 43.5; echo never"});
@@ -274,7 +266,7 @@ TEST(ExecLimits, TheTimeLimitKillsTheWholeProcessTree) {
 }
 
 TEST(ExecLimits, OutputBeyondTheLimitIsDroppedAndTheClientIsTold) {
-  TestServer server(ExecOptions("[exec]\noutput_limit_bytes = 1000\n"));
+  TestServer server(WithConfig("[exec]\noutput_limit_bytes = 1000\n"));
   GrantExec(server, "alice");
   const auto result = server.Client("alice", "alice-secret", {"exec", "head", "-c", "100000", "/dev/zero"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -283,7 +275,7 @@ TEST(ExecLimits, OutputBeyondTheLimitIsDroppedAndTheClientIsTold) {
 }
 
 TEST(ExecLimits, MemoryIsBounded) {
-  TestServer server(ExecOptions("[exec]\nmemory_limit_bytes = 67108864\n"));
+  TestServer server(WithConfig("[exec]\nmemory_limit_bytes = 67108864\n"));
   GrantExec(server, "alice");
   // head -c with a 200 MiB buffer size: the allocation fails under a 64 MiB address-space limit.
   const auto result = server.Client("alice", "alice-secret",
@@ -298,7 +290,7 @@ TEST(ExecLimits, MemoryIsBounded) {
 }
 
 TEST(ExecLimits, ShutdownKillsRunningPrograms) {
-  TestServer server(ExecOptions("[server]\nshutdown_grace_seconds = 2\n"));
+  TestServer server(WithConfig("[server]\nshutdown_grace_seconds = 2\n"));
   GrantExec(server, "alice");
   RawClient raw(server.port());
   ASSERT_TRUE(raw.HelloAndLogin("alice", "alice-secret"));
@@ -316,7 +308,7 @@ TEST(ExecLimits, ShutdownKillsRunningPrograms) {
 }
 
 TEST(ExecLimits, TheShellFormWorksWhereAllowed) {
-  TestServer server(ExecOptions("[exec]\nallow_shell = true\n"));
+  TestServer server(WithConfig("[exec]\nallow_shell = true\n"));
   GrantExec(server, "alice");
   const auto result = server.Client("alice", "alice-secret", {"exec", "--shell", "echo hi | wc -c"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -324,7 +316,7 @@ TEST(ExecLimits, TheShellFormWorksWhereAllowed) {
 }
 
 TEST(ExecLimits, WithoutTheSandboxProgramIsClearlyRefused) {
-  TestServer server(ExecOptions("[exec]\nbwrap = \"/nonexistent/bwrap\"\n"));
+  TestServer server(WithConfig("[exec]\nbwrap = \"/nonexistent/bwrap\"\n"));
   GrantExec(server, "alice");
   const auto result = server.Client("alice", "alice-secret", {"exec", "true"});
   EXPECT_NE(result.exit_code, 0);
@@ -333,7 +325,7 @@ TEST(ExecLimits, WithoutTheSandboxProgramIsClearlyRefused) {
 }
 
 TEST(ExecLimits, TheSandboxCanBeTurnedOffExplicitly) {
-  TestServer server(ExecOptions("[exec]\nsandbox = false\n"));
+  TestServer server(WithConfig("[exec]\nsandbox = false\n"));
   GrantExec(server, "alice");
   const auto result = server.Client("alice", "alice-secret", {"exec", "pwd"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -414,9 +406,7 @@ TEST(Ping, RepliesAreNeverLargerThanProbesAndCarryOnlyTheVersion) {
 }
 
 TEST(Ping, RepliesAreRateLimitedPerAddress) {
-  TestServerOptions options;
-  options.config = "[ping]\nreplies_per_second = 1\n";
-  TestServer server(options);
+  TestServer server(WithConfig("[ping]\nreplies_per_second = 1\n"));
   const std::vector<std::string> probes(20, std::string("FRY?") + '\x01' + "12345678");
   const auto replies = Exchange(server.port(), probes, std::chrono::milliseconds(500));
   EXPECT_GE(replies.size(), 1u);

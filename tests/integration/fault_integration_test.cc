@@ -27,6 +27,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "support/partial_upload.h"
 #include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/subprocess.h"
@@ -48,12 +49,6 @@ std::size_t Occurrences(const std::string& text, const std::string& needle) {
   std::size_t count = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++count;
   return count;
-}
-
-TestServerOptions WithConfig(std::string config) {
-  TestServerOptions options;
-  options.config = std::move(config);
-  return options;
 }
 
 // The quota reply for alice, from a session of her own.
@@ -178,21 +173,12 @@ TEST(FaultIntegration, AServerKilledMidUploadIsResumedToTheSameFileAndTheRightUs
   ASSERT_EQ(server.Client("alice", "alice-secret", {"put", local / "small.bin"}).exit_code, 0);
 
   // kill -9 while the partial file is growing.
-  Subprocess client({FerryPath(), "--plain", "alice@" + server.address(), "put", local / "big.bin"},
-                    {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server.client_home()}});
-  client.CloseStdin();
+  const auto client = server.StartClient("alice", "alice-secret", {"put", local / "big.bin"});
   const std::string partials = server.root() + "/partials/alice";
-  std::uint64_t seen = 0;
-  const bool caught = WaitUntil(
-      [&] {
-        const std::string partial = OnlyFileIn(partials);
-        seen = partial.empty() ? 0 : FileSize(partial);
-        return (seen > kMiB && seen < big.size() / 2) || HasExited(client.pid());
-      },
-      60s);
-  ASSERT_TRUE(caught && seen > kMiB && seen < big.size() / 2) << "not caught in flight at " << seen << " bytes";
+  const PartialUpload seen = WaitForPartialUpload(partials, kMiB, big.size() / 2, client->pid(), 60s);
+  ASSERT_TRUE(seen.size > kMiB && seen.size < big.size() / 2) << "not caught in flight at " << seen.size << " bytes";
   server.Kill();
-  const auto failed = client.Wait(60s);
+  const auto failed = client->Wait(60s);
   EXPECT_NE(failed.exit_code, 0) << failed.err;
   const std::string partial = OnlyFileIn(partials);
   ASSERT_FALSE(partial.empty());
