@@ -172,6 +172,7 @@ TEST(TlsFingerprint, FileWithoutACertificateIsAnError) {
   std::ofstream(path) << "not a certificate\n";
   auto fingerprint = CertificateFileFingerprint(path);
   ASSERT_FALSE(fingerprint.ok());
+  EXPECT_EQ(fingerprint.status().code(), ErrorCode::kInvalid);
   EXPECT_NE(fingerprint.status().message().find(path), std::string::npos) << fingerprint.status().message();
 }
 

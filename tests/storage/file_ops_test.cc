@@ -157,6 +157,7 @@ TEST_F(FileOpsTest, StatErrors) {
   EXPECT_EQ(StatPath(home(), "missing/x").status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(StatPath(home(), "f/x").status().code(), ErrorCode::kNotDirectory);
   const Status status = StatPath(home(), "no/such").status();
+  EXPECT_EQ(status.code(), ErrorCode::kNotFound);
   EXPECT_NE(status.message().find("no/such"), std::string::npos)
       << "errors name the path as given: " << status.message();
 }
