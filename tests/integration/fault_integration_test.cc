@@ -226,7 +226,8 @@ TEST(FaultIntegration, AFullDiskFailsTheUploadClearlyReleasesItsSpaceAndTheServe
   // More than the filesystem holds, with no quota to stop it first.
   WriteFile(local / "huge.bin", RandomBytes(32 * kMiB, 4));
   const auto failed = server.Client("alice", "alice-secret", {"put", local / "huge.bin"});
-  EXPECT_NE(failed.exit_code, 0);
+  EXPECT_EQ(failed.exit_code, 1) << failed.err;
+  // The wording is the point: failing clearly is naming the file and the reason, as the user needs them.
   EXPECT_THAT(failed.err, HasSubstr("huge.bin"));
   EXPECT_THAT(failed.err, HasSubstr("no space left on device"));
 
@@ -463,7 +464,9 @@ TEST(FaultIntegration, RunningOutOfDescriptorsPausesAcceptingWithoutSpinningAndR
 
   // A session that needs a descriptor gets a clear error, not a hang.
   Json reply = in.Call({{"op", "get"}, {"path", "small.txt"}});
-  EXPECT_FALSE(reply.value("ok", true)) << reply.dump();
+  EXPECT_EQ(reply.value("code", ""), "EIO") << reply.dump();
+  // The wording is the point: EIO is the code of every error without one of its own; only the message says the
+  // server is out of descriptors.
   EXPECT_THAT(reply.value("message", ""), HasSubstr("open files")) << reply.dump();
 
   // While it is out of descriptors, the server waits rather than spins: over a second it uses far less than a

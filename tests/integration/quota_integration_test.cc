@@ -42,7 +42,6 @@ TEST_F(QuotaIntegration, AnUploadOverTheQuotaIsRefusedBeforeAnyByteIsWritten) {
   const Json refused = client.Call(PutHeader("big.bin", 200 * 1024));
   EXPECT_FALSE(refused.value("ok", true)) << refused.dump();
   EXPECT_EQ(refused.value("code", ""), "EQUOTA") << refused.dump();
-  EXPECT_THAT(refused.value("message", ""), HasSubstr("quota")) << refused.dump();
   EXPECT_TRUE(Names(PartialsDir()).empty());
   EXPECT_FALSE(Exists(server_.home("alice") + "/big.bin"));
 
@@ -243,6 +242,7 @@ TEST_F(QuotaIntegration, TheClientShowsUsageAndLimits) {
   EXPECT_THAT(shown.out, HasSubstr("space: 1.0 KiB used of 1.0 MiB (1,024 of 1,048,576 bytes, 0.1%), 1023.0 KiB free\n"));
   EXPECT_THAT(shown.out, HasSubstr("files: 1 of 10"));
   const auto unlimited = server_.Client("bob", "bob-secret", {"quota"});
+  ASSERT_EQ(unlimited.exit_code, 0) << unlimited.err;
   EXPECT_THAT(unlimited.out, HasSubstr("space: 0 B used (0 bytes), no limit"));
   EXPECT_THAT(unlimited.out, HasSubstr("files: 0 (files, folders and links), no limit"));
 }
