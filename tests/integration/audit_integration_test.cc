@@ -2,11 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <sstream>
-
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "support/audit_lines.h"
 #include "support/temp_dir.h"
 #include "support/test_server.h"
 
@@ -15,14 +14,12 @@ namespace {
 
 using protocol::Json;
 
+// The lines of the audit log at `path`; each must be a JSON object (the test fails for any other).
 std::vector<Json> AuditLines(const std::string& path) {
   std::vector<Json> lines;
-  std::istringstream in(ReadFile(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    Json parsed = Json::parse(line, nullptr, false);
-    EXPECT_TRUE(parsed.is_object()) << line;
-    if (parsed.is_object()) lines.push_back(std::move(parsed));
+  for (Json& line : ReadAuditLines(path)) {
+    EXPECT_TRUE(line.is_object()) << (line.is_discarded() ? std::string("a line that is not JSON") : line.dump());
+    if (line.is_object()) lines.push_back(std::move(line));
   }
   return lines;
 }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/raw_client.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -30,8 +31,10 @@ TEST_F(ClientIntegration, FolderCommandsChangeTheHome) {
   EXPECT_TRUE(Exists(server_.home("alice") + "/a/b/c"));
   EXPECT_EQ(Alice({"mkdir", "-p", "a/b/c"}).exit_code, 0);  // -p: existing is fine
   const auto again = Alice({"mkdir", "a"});
-  EXPECT_NE(again.exit_code, 0);
-  EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
+  EXPECT_EQ(again.exit_code, 1) << again.err;
+  RawClient raw(server_.port());
+  ASSERT_TRUE(raw.HelloAndLogin("alice", "alice-secret"));
+  EXPECT_EQ(raw.Call({{"op", "mkdir"}, {"path", "a"}}).value("code", ""), "EEXIST");
 
   EXPECT_NE(Alice({"rmdir", "a"}).exit_code, 0);  // not empty
   EXPECT_EQ(Alice({"rmdir", "a/b/c"}).exit_code, 0);
@@ -76,6 +79,7 @@ TEST_F(ClientIntegration, LsShortAndLong) {
   EXPECT_THAT(long_listing.out, ::testing::ContainsRegex("-rw.* 5 .* b.txt"));
 
   const auto stat = Alice({"stat", "b.txt"});
+  EXPECT_EQ(stat.exit_code, 0) << stat.err;
   EXPECT_NE(stat.out.find("Type: file"), std::string::npos) << stat.out;
   EXPECT_NE(stat.out.find("Size: 5"), std::string::npos);
   EXPECT_NE(Alice({"ls", "nope"}).exit_code, 0);
@@ -87,16 +91,21 @@ TEST_F(ClientIntegration, FailingCommandPrintsOneLineAndExitsNonZero) {
   EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
   EXPECT_NE(result.err.find("ferry: "), std::string::npos);
   const auto unknown = Alice({"frobnicate"});
-  EXPECT_NE(unknown.exit_code, 0);
-  EXPECT_NE(unknown.err.find("unknown command"), std::string::npos);
+  EXPECT_EQ(unknown.exit_code, 1);
+  // The wording is the point: the client itself knows no such command, before any request reaches the server.
+  EXPECT_NE(unknown.err.find("unknown command"), std::string::npos) << unknown.err;
 }
 
 TEST_F(ClientIntegration, WrongPasswordFails) {
   const auto result = server_.Client("alice", "wrong", {"pwd"});
-  EXPECT_NE(result.exit_code, 0);
-  EXPECT_NE(result.err.find("login incorrect"), std::string::npos) << result.err;
+  EXPECT_EQ(result.exit_code, 1) << result.err;
   const auto unknown = server_.Client("nobody", "wrong", {"pwd"});
+  EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_EQ(unknown.err, result.err);
+  // What the server answers such a login.
+  RawClient raw(server_.port());
+  ASSERT_FALSE(raw.Call({{"op", "hello"}, {"versions", {1}}}).is_null());
+  EXPECT_EQ(raw.Call({{"op", "login"}, {"user", "alice"}, {"password", "wrong"}}).value("code", ""), "EAUTH");
 }
 
 TEST_F(ClientIntegration, BatchFileRunsInOrderAndStopsAtFirstFailure) {
@@ -147,9 +156,7 @@ TEST_F(ClientIntegration, LocalCommandsActOnThisMachine) {
 }
 
 TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
-  TestServerOptions options;
-  options.tls = true;
-  TestServer tls_server(options);
+  TestServer tls_server(WithTls());
   ASSERT_TRUE(tls_server.started());
   const auto result = RunProcess({FerryPath(), "--plain", "alice@" + tls_server.address(), "pwd"},
                                  {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", tls_server.client_home()}});
@@ -159,11 +166,6 @@ TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
 
 class TlsClientIntegration : public ::testing::Test {
  protected:
-  static TestServerOptions Tls() {
-    TestServerOptions options;
-    options.tls = true;
-    return options;
-  }
   ProcessResult RunClient(const std::vector<std::string>& flags, const std::vector<std::string>& command) {
     std::vector<std::string> argv = {FerryPath()};
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -173,7 +175,7 @@ class TlsClientIntegration : public ::testing::Test {
   }
   std::string KnownHosts() { return ReadFile(server_.client_home() + "/.ferry/known_hosts"); }
 
-  TestServer server_{Tls()};
+  TestServer server_{WithTls()};
 };
 
 TEST_F(TlsClientIntegration, UnknownServerIsRefusedWithoutConfirmation) {
@@ -209,6 +211,7 @@ TEST_F(TlsClientIntegration, PlainServerRefusesTlsClient) {
   const auto result = RunProcess({FerryPath(), "--accept-new-host", "alice@" + plain_server.address(), "pwd"},
                                  {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", plain_server.client_home()}});
   EXPECT_NE(result.exit_code, 0);
+  // The wording is the point: no reply ever comes; only the message says the TLS handshake is what failed.
   EXPECT_NE(result.err.find("TLS"), std::string::npos) << result.err;
 }
 

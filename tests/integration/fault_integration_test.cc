@@ -27,12 +27,14 @@
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "support/partial_upload.h"
 #include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
+#include "support/upload_frames.h"
 
 namespace ferry::testing {
 namespace {
@@ -43,28 +45,10 @@ using ::testing::HasSubstr;
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
-Json Put(const std::string& path, std::uint64_t size) {
-  return {{"op", "put"}, {"path", path}, {"size", size}, {"algo", "xxh3"}};
-}
-Json Data(std::uint64_t ref) {
-  return {{"op", "data"}, {"ref", ref}};
-}
-
-std::uint64_t FileSize(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-}
-
 std::size_t Occurrences(const std::string& text, const std::string& needle) {
   std::size_t count = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++count;
   return count;
-}
-
-TestServerOptions WithConfig(std::string config) {
-  TestServerOptions options;
-  options.config = std::move(config);
-  return options;
 }
 
 // The quota reply for alice, from a session of her own.
@@ -189,21 +173,12 @@ TEST(FaultIntegration, AServerKilledMidUploadIsResumedToTheSameFileAndTheRightUs
   ASSERT_EQ(server.Client("alice", "alice-secret", {"put", local / "small.bin"}).exit_code, 0);
 
   // kill -9 while the partial file is growing.
-  Subprocess client({FerryPath(), "--plain", "alice@" + server.address(), "put", local / "big.bin"},
-                    {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server.client_home()}});
-  client.CloseStdin();
+  const auto client = server.StartClient("alice", "alice-secret", {"put", local / "big.bin"});
   const std::string partials = server.root() + "/partials/alice";
-  std::uint64_t seen = 0;
-  const bool caught = WaitUntil(
-      [&] {
-        const std::string partial = OnlyFileIn(partials);
-        seen = partial.empty() ? 0 : FileSize(partial);
-        return (seen > kMiB && seen < big.size() / 2) || HasExited(client.pid());
-      },
-      60s);
-  ASSERT_TRUE(caught && seen > kMiB && seen < big.size() / 2) << "not caught in flight at " << seen << " bytes";
+  const PartialUpload seen = WaitForPartialUpload(partials, kMiB, big.size() / 2, client->pid(), 60s);
+  ASSERT_TRUE(seen.size > kMiB && seen.size < big.size() / 2) << "not caught in flight at " << seen.size << " bytes";
   server.Kill();
-  const auto failed = client.Wait(60s);
+  const auto failed = client->Wait(60s);
   EXPECT_NE(failed.exit_code, 0) << failed.err;
   const std::string partial = OnlyFileIn(partials);
   ASSERT_FALSE(partial.empty());
@@ -251,7 +226,8 @@ TEST(FaultIntegration, AFullDiskFailsTheUploadClearlyReleasesItsSpaceAndTheServe
   // More than the filesystem holds, with no quota to stop it first.
   WriteFile(local / "huge.bin", RandomBytes(32 * kMiB, 4));
   const auto failed = server.Client("alice", "alice-secret", {"put", local / "huge.bin"});
-  EXPECT_NE(failed.exit_code, 0);
+  EXPECT_EQ(failed.exit_code, 1) << failed.err;
+  // The wording is the point: failing clearly is naming the file and the reason, as the user needs them.
   EXPECT_THAT(failed.err, HasSubstr("huge.bin"));
   EXPECT_THAT(failed.err, HasSubstr("no space left on device"));
 
@@ -292,16 +268,16 @@ TEST(FaultIntegration, ClientsThatVanishMidTransferAreFreedWithinTheIdleTimeout)
   // reading, and one connection never logs in.
   auto reset = std::make_unique<RawClient>(server.port());
   ASSERT_TRUE(reset->HelloAndLogin("alice", "alice-secret"));
-  Json opened = reset->Call(Put("reset.bin", upload.size()));
+  Json opened = reset->Call(PutHeader("reset.bin", upload.size()));
   ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
-  ASSERT_TRUE(reset->SendFrame(Data(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
+  ASSERT_TRUE(reset->SendFrame(DataHeader(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
   ASSERT_TRUE(reset->Call({{"op", "noop"}}).value("ok", false));
 
   RawClient silent(server.port());
   ASSERT_TRUE(silent.HelloAndLogin("alice", "alice-secret"));
-  opened = silent.Call(Put("silent.bin", upload.size()));
+  opened = silent.Call(PutHeader("silent.bin", upload.size()));
   ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
-  ASSERT_TRUE(silent.SendFrame(Data(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
+  ASSERT_TRUE(silent.SendFrame(DataHeader(opened["id"].get<std::uint64_t>()), upload.substr(0, kMiB)));
   ASSERT_TRUE(silent.Call({{"op", "noop"}}).value("ok", false));
 
   RawClient stalled(server.port());
@@ -488,7 +464,9 @@ TEST(FaultIntegration, RunningOutOfDescriptorsPausesAcceptingWithoutSpinningAndR
 
   // A session that needs a descriptor gets a clear error, not a hang.
   Json reply = in.Call({{"op", "get"}, {"path", "small.txt"}});
-  EXPECT_FALSE(reply.value("ok", true)) << reply.dump();
+  EXPECT_EQ(reply.value("code", ""), "EIO") << reply.dump();
+  // The wording is the point: EIO is the code of every error without one of its own; only the message says the
+  // server is out of descriptors.
   EXPECT_THAT(reply.value("message", ""), HasSubstr("open files")) << reply.dump();
 
   // While it is out of descriptors, the server waits rather than spins: over a second it uses far less than a

@@ -1,15 +1,17 @@
 // Timeouts and connection limits: a slow or silent client cannot hold a session, and one address cannot take
 // every connection.
-#include <poll.h>
 #include <signal.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "support/partial_upload.h"
 #include "support/raw_client.h"
 #include "support/temp_dir.h"
 #include "support/test_files.h"
@@ -19,13 +21,6 @@ namespace ferry::testing {
 namespace {
 
 using protocol::Json;
-
-TestServerOptions WithConfig(std::string config, bool tls = false) {
-  TestServerOptions options;
-  options.config = std::move(config);
-  options.tls = tls;
-  return options;
-}
 
 // The nice value of each thread of process `pid`, from /proc.
 std::vector<int> ThreadNiceValues(pid_t pid) {
@@ -196,23 +191,16 @@ TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndClosesIdleSessions) 
   RawClient idle(server.port());
   ASSERT_TRUE(idle.HelloAndLogin("bob", "bob-secret"));
 
-  Subprocess upload({FerryPath(), "--plain", "-q", "alice@" + server.address(), "put", local / "big.bin"},
-                    {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server.client_home()}});
-  upload.CloseStdin();
+  const auto upload = server.StartClientWithFlags({"-q"}, "alice", "alice-secret", {"put", local / "big.bin"});
   // Wait (bounded) until the upload is under way, then ask the server to stop.
-  const std::string partials = server.root() + "/partials/alice";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  bool started = false;
-  while (!started && std::chrono::steady_clock::now() < deadline) {
-    const std::string partial = OnlyFileIn(partials);
-    started = !partial.empty() && ReadFile(partial).size() >= 1024 * 1024;
-    if (!started) ::poll(nullptr, 0, 5);
-  }
-  ASSERT_TRUE(started);
+  const PartialUpload seen =
+      WaitForPartialUpload(server.root() + "/partials/alice", 1024 * 1024 - 1,
+                           std::numeric_limits<std::uint64_t>::max(), upload->pid(), std::chrono::seconds(30));
+  ASSERT_GE(seen.size, 1024u * 1024) << "the upload was not seen under way";
   server.process().Signal(SIGTERM);
 
   EXPECT_TRUE(idle.WaitClosed(std::chrono::seconds(20)));  // idle sessions go at once
-  const auto result = upload.Wait(std::chrono::seconds(60));
+  const auto result = upload->Wait(std::chrono::seconds(60));
   EXPECT_EQ(result.exit_code, 0) << result.err;  // the running upload finished
   EXPECT_TRUE(ReadFile(server.home("alice") + "/big.bin") == content);
   const auto stopped = server.process().Wait(std::chrono::seconds(60));

@@ -28,6 +28,7 @@
 
 #include "common/byte_size.h"
 #include "protocol/frame.h"
+#include "support/partial_upload.h"
 #include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/subprocess.h"
@@ -78,11 +79,6 @@ std::string DigestLine(const std::string& tool, const std::string& path) {
 std::string Sha256(const std::string& path) {
   const std::string line = DigestLine("/usr/bin/sha256sum", path);
   return line.substr(0, line.find(' '));
-}
-
-std::uint64_t FileSize(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
 struct stat StatOf(const std::string& path) {
@@ -173,12 +169,7 @@ class TransferIntegration : public ::testing::Test {
 
   // The real client, started without waiting, so that a test can watch it and kill it.
   std::unique_ptr<Subprocess> StartClient(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {FerryPath(), "--plain", "alice@" + server_.address()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto client = std::make_unique<Subprocess>(
-        argv, std::map<std::string, std::string>{{"FERRY_PASSWORD", "alice-secret"}, {"HOME", server_.client_home()}});
-    client->CloseStdin();
-    return client;
+    return server_.StartClient("alice", "alice-secret", args);
   }
 
   // Starts `put local remote`, waits until the server's partial file holds more than 1 MiB but less than half of
@@ -186,16 +177,10 @@ class TransferIntegration : public ::testing::Test {
   void InterruptUpload(const std::string& local, const std::string& remote, std::uint64_t size, std::string* partial,
                        std::uint64_t* partial_size) {
     auto client = StartClient({"put", local, remote});
-    std::uint64_t seen = 0;
-    const bool stopped = WaitUntil(
-        [&] {
-          *partial = OnlyFileIn(PartialsDir());
-          seen = partial->empty() ? 0 : FileSize(*partial);
-          return (seen > kMiB && seen < size / 2) || HasExited(client->pid());
-        },
-        60s);
-    ASSERT_TRUE(stopped && seen > kMiB && seen < size / 2)
-        << "the upload was not caught in flight (partial at " << seen << " bytes): " << client->stderr_so_far();
+    const PartialUpload seen = WaitForPartialUpload(PartialsDir(), kMiB, size / 2, client->pid(), 60s);
+    *partial = seen.path;
+    ASSERT_TRUE(seen.size > kMiB && seen.size < size / 2)
+        << "the upload was not caught in flight (partial at " << seen.size << " bytes): " << client->stderr_so_far();
     client->Signal(SIGKILL);
     const auto killed = client->Wait(20s);
     EXPECT_EQ(killed.exit_code, -1) << "the client was not killed: " << killed.err;
@@ -532,15 +517,8 @@ TEST_F(TransferIntegration, ResumesAnUploadAfterTheServerIsKilled) {
   const std::string original = local_ / "big.bin";
   ASSERT_NO_FATAL_FAILURE(WriteRandomFile(original, size, 302));
   auto client = StartClient({"put", original, "big.bin"});
-  std::uint64_t seen = 0;
-  const bool caught = WaitUntil(
-      [&] {
-        const std::string partial = OnlyFileIn(PartialsDir());
-        seen = partial.empty() ? 0 : FileSize(partial);
-        return (seen > kMiB && seen < size / 2) || HasExited(client->pid());
-      },
-      60s);
-  ASSERT_TRUE(caught && seen > kMiB && seen < size / 2) << "upload not caught in flight at " << seen << " bytes";
+  const PartialUpload seen = WaitForPartialUpload(PartialsDir(), kMiB, size / 2, client->pid(), 60s);
+  ASSERT_TRUE(seen.size > kMiB && seen.size < size / 2) << "upload not caught in flight at " << seen.size << " bytes";
   server_.Kill();
   // The client cannot reconnect to a dead server: it gives up with an error.
   const auto failed = client->Wait(60s);
@@ -909,12 +887,7 @@ TEST_F(TransferIntegration, QuietPutPrintsNothingAndOtherwiseOneSummaryLine) {
 
 class TlsTransferIntegration : public ::testing::Test {
  protected:
-  static TestServerOptions Tls() {
-    TestServerOptions options;
-    options.tls = true;
-    return options;
-  }
-  TestServer server_{Tls()};
+  TestServer server_{WithTls()};
   TempDir local_;
 };
 

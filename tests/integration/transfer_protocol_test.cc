@@ -12,6 +12,7 @@
 #include "support/temp_dir.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
+#include "support/upload_frames.h"
 
 namespace ferry::testing {
 namespace {
@@ -21,13 +22,12 @@ using protocol::Json;
 
 class TransferProtocol : public ::testing::Test {
  protected:
+  // A put with a mode and a modification time as well.
   static Json Put(const std::string& path, std::uint64_t size, bool resume = false) {
-    return {{"op", "put"},         {"path", path},   {"size", size},    {"mode", 420},
-            {"mtime", 1600000000}, {"algo", "xxh3"}, {"resume", resume}};
-  }
-  static Json Data(std::uint64_t ref) { return {{"op", "data"}, {"ref", ref}}; }
-  static Json Close(std::uint64_t ref, const std::string& checksum) {
-    return {{"op", "put_close"}, {"ref", ref}, {"checksum", checksum}};
+    Json put = PutHeader(path, size, resume);
+    put["mode"] = 420;
+    put["mtime"] = 1600000000;
+    return put;
   }
   std::string Home(const std::string& name) const { return server_.home("alice") + "/" + name; }
   std::string PartialsDir() const { return server_.root() + "/partials/alice"; }
@@ -41,7 +41,7 @@ TEST_F(TransferProtocol, AWholeUploadInOneWrite) {
   const std::string content = "pipelined small file";
   std::string batch;
   protocol::AppendFrame(batch, Json{{"op", "put"}, {"id", 50}, {"path", "p.txt"}, {"size", content.size()}});
-  protocol::AppendFrame(batch, Data(50), content);
+  protocol::AppendFrame(batch, DataHeader(50), content);
   protocol::AppendFrame(batch, Json{{"op", "put_close"}, {"id", 51}, {"ref", 50}, {"checksum", Xxh3(content)}});
   ASSERT_TRUE(client.SendRaw(batch));
   auto opened = client.ReadFrame();
@@ -66,8 +66,8 @@ TEST_F(TransferProtocol, MoreDataThanDeclaredFailsAtClose) {
   EXPECT_EQ(opened.value("offset", -1), 0);
   const auto ref = opened["id"].get<std::uint64_t>();
   const std::string twenty(20, 'x');
-  ASSERT_TRUE(client.SendFrame(Data(ref), twenty));
-  const Json closed = client.Call(Close(ref, Xxh3(twenty)));
+  ASSERT_TRUE(client.SendFrame(DataHeader(ref), twenty));
+  const Json closed = client.Call(PutCloseHeader(ref, Xxh3(twenty)));
   EXPECT_FALSE(closed.value("ok", true)) << closed.dump();
   EXPECT_EQ(closed.value("code", ""), "EINVAL") << closed.dump();
   EXPECT_FALSE(Exists(Home("ten.bin")));
@@ -80,8 +80,8 @@ TEST_F(TransferProtocol, WrongChecksumFailsAndDiscardsThePartial) {
   const Json opened = client.Call(Put("bad.bin", 5));
   ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
   const auto ref = opened["id"].get<std::uint64_t>();
-  ASSERT_TRUE(client.SendFrame(Data(ref), "hello"));
-  const Json closed = client.Call(Close(ref, std::string(32, '0')));
+  ASSERT_TRUE(client.SendFrame(DataHeader(ref), "hello"));
+  const Json closed = client.Call(PutCloseHeader(ref, std::string(32, '0')));
   EXPECT_FALSE(closed.value("ok", true)) << closed.dump();
   EXPECT_EQ(closed.value("code", ""), "EIO") << closed.dump();
   EXPECT_FALSE(Exists(Home("bad.bin")));
@@ -95,8 +95,8 @@ TEST_F(TransferProtocol, ShortUploadIsKeptAndResumes) {
   const Json opened = client.Call(Put("short.bin", 100));
   ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
   auto ref = opened["id"].get<std::uint64_t>();
-  ASSERT_TRUE(client.SendFrame(Data(ref), content.substr(0, 40)));
-  const Json early = client.Call(Close(ref, Xxh3(content)));
+  ASSERT_TRUE(client.SendFrame(DataHeader(ref), content.substr(0, 40)));
+  const Json early = client.Call(PutCloseHeader(ref, Xxh3(content)));
   EXPECT_EQ(early.value("code", ""), "EINVAL") << early.dump();
   EXPECT_FALSE(Exists(Home("short.bin")));
   const std::string partial = OnlyFileIn(PartialsDir());
@@ -108,8 +108,8 @@ TEST_F(TransferProtocol, ShortUploadIsKeptAndResumes) {
   EXPECT_EQ(resumed.value("offset", -1), 40);
   EXPECT_EQ(resumed.value("prefix_checksum", ""), Xxh3(content.substr(0, 40)));
   ref = resumed["id"].get<std::uint64_t>();
-  ASSERT_TRUE(client.SendFrame(Data(ref), content.substr(40)));
-  const Json closed = client.Call(Close(ref, Xxh3(content)));
+  ASSERT_TRUE(client.SendFrame(DataHeader(ref), content.substr(40)));
+  const Json closed = client.Call(PutCloseHeader(ref, Xxh3(content)));
   ASSERT_TRUE(closed.value("ok", false)) << closed.dump();
   EXPECT_EQ(closed.value("size", 0), 100);
   EXPECT_EQ(ReadFile(Home("short.bin")), content);
@@ -119,7 +119,7 @@ TEST_F(TransferProtocol, ShortUploadIsKeptAndResumes) {
 TEST_F(TransferProtocol, DataForNoOpenUploadClosesTheConnection) {
   RawClient client(server_.port());
   ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
-  ASSERT_TRUE(client.SendFrame(Data(77), "stray bytes"));
+  ASSERT_TRUE(client.SendFrame(DataHeader(77), "stray bytes"));
   auto reply = client.ReadFrame();
   ASSERT_TRUE(reply);
   EXPECT_TRUE(reply->header["id"].is_null()) << reply->header.dump();
@@ -176,16 +176,16 @@ TEST_F(TransferProtocol, SecondUploadOfTheSameFileIsBusy) {
   EXPECT_EQ(alias.value("code", ""), "EBUSY") << alias.dump();
   // The failed put's data is dropped and its put_close repeats the error.
   const auto ref = busy["id"].get<std::uint64_t>();
-  ASSERT_TRUE(second.SendFrame(Data(ref), std::string(100, 'b')));
-  EXPECT_EQ(second.Call(Close(ref, Xxh3(std::string(100, 'b')))).value("code", ""), "EBUSY");
+  ASSERT_TRUE(second.SendFrame(DataHeader(ref), std::string(100, 'b')));
+  EXPECT_EQ(second.Call(PutCloseHeader(ref, Xxh3(std::string(100, 'b')))).value("code", ""), "EBUSY");
 
   // Once the first upload is abandoned the file is free.
   EXPECT_TRUE(first.Call({{"op", "put_abort"}, {"ref", opened["id"]}}).value("ok", false));
   const Json again = second.Call(Put("busy.bin", 3));
   ASSERT_TRUE(again.value("ok", false)) << again.dump();
   const auto again_ref = again["id"].get<std::uint64_t>();
-  ASSERT_TRUE(second.SendFrame(Data(again_ref), "abc"));
-  EXPECT_TRUE(second.Call(Close(again_ref, Xxh3("abc"))).value("ok", false));
+  ASSERT_TRUE(second.SendFrame(DataHeader(again_ref), "abc"));
+  EXPECT_TRUE(second.Call(PutCloseHeader(again_ref, Xxh3("abc"))).value("ok", false));
   EXPECT_EQ(ReadFile(Home("busy.bin")), "abc");
 }
 

@@ -7,19 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include "message_test_util.h"
+
 namespace ferry::protocol {
 namespace {
 
-// True when `status` has `code` and its message names `field`.
-::testing::AssertionResult FailsNaming(const Status& status, ErrorCode code, std::string_view field) {
-  if (status.code() != code) {
-    return ::testing::AssertionFailure() << status.ToString() << " instead of " << ErrorCodeName(code);
-  }
-  if (status.message().find(field) == std::string::npos) {
-    return ::testing::AssertionFailure() << "message does not name '" << field << "': " << status.message();
-  }
-  return ::testing::AssertionSuccess();
-}
+using testing::FailsNaming;
 
 TEST(RequestFields, StringReturnsThePresentValue) {
   const Json header = {{"op", "ls"}, {"name", ""}};

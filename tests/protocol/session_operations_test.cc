@@ -119,9 +119,7 @@ TEST(PwdReply, RoundTrips) {
 }
 
 TEST(PwdReply, RejectsAMissingPath) {
-  const Status status = PwdReply::Parse(OkReply(1)).status();
-  EXPECT_TRUE(FailsNaming(status, ErrorCode::kProtocol, "path"));
-  EXPECT_EQ(status.message(), "server reply lacks field 'path'");
+  EXPECT_TRUE(FailsNaming(PwdReply::Parse(OkReply(1)).status(), ErrorCode::kProtocol, "path"));
 }
 
 TEST(WhoamiReply, RoundTrips) {

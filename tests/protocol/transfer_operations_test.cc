@@ -45,6 +45,7 @@ TEST(PutRequest, DefaultsMatchTheProtocol) {
 TEST(PutRequest, RequiresSize) {
   const Status status = PutRequest::Parse(Without(Upload().Encode(), "size")).status();
   EXPECT_TRUE(FailsNaming(status, ErrorCode::kProtocol, "size"));
+  // The wording is the point: unlike other missing fields, put's says what the field means.
   EXPECT_EQ(status.message(), "put needs 'size', the number of bytes to come");
 }
 

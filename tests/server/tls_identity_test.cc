@@ -4,47 +4,28 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "common/tls_fingerprint.h"
+#include "support/temp_dir.h"
+#include "support/test_files.h"
 
 namespace ferry::server {
 namespace {
 
-// A fresh folder under $TMPDIR (or /tmp), removed with its content when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/ferry-tls-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path_, error);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ferry::testing::ModeOf;
+using ferry::testing::ReadFile;
+using ferry::testing::TempDir;
 
 struct X509Free {
   void operator()(X509* cert) const { X509_free(cert); }
@@ -67,19 +48,6 @@ std::unique_ptr<EVP_PKEY, PkeyFree> LoadPrivateKey(const std::string& path) {
   std::unique_ptr<std::FILE, FileClose> file(std::fopen(path.c_str(), "r"));
   if (!file) return nullptr;
   return std::unique_ptr<EVP_PKEY, PkeyFree>(PEM_read_PrivateKey(file.get(), nullptr, nullptr, nullptr));
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-mode_t ModeOf(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return st.st_mode & 07777;
 }
 
 std::string CommonNameOf(X509* cert) {
@@ -204,6 +172,7 @@ TEST(TlsFingerprint, FileWithoutACertificateIsAnError) {
   std::ofstream(path) << "not a certificate\n";
   auto fingerprint = CertificateFileFingerprint(path);
   ASSERT_FALSE(fingerprint.ok());
+  EXPECT_EQ(fingerprint.status().code(), ErrorCode::kInvalid);
   EXPECT_NE(fingerprint.status().message().find(path), std::string::npos) << fingerprint.status().message();
 }
 

@@ -35,6 +35,7 @@
 #include "service/user_session.h"
 #include "storage/quota_ledger.h"
 #include "storage/user_store.h"
+#include "support/audit_lines.h"
 #include "support/temp_dir.h"
 #include "support/test_files.h"
 
@@ -127,18 +128,7 @@ class ServiceTest : public ::testing::Test {
   std::vector<std::string> PartialNames(const std::string& user) const { return ferry::testing::Names(Partials(user)); }
 
   // The audit log, one parsed JSON object a line.
-  std::vector<nlohmann::json> AuditLines() const {
-    std::vector<nlohmann::json> lines;
-    const std::string text = ferry::testing::ReadFile(AuditPath());
-    std::size_t start = 0;
-    while (start < text.size()) {
-      std::size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      lines.push_back(nlohmann::json::parse(text.substr(start, end - start), nullptr, /*allow_exceptions=*/false));
-      start = end + 1;
-    }
-    return lines;
-  }
+  std::vector<nlohmann::json> AuditLines() const { return ferry::testing::ReadAuditLines(AuditPath()); }
   std::size_t AuditCount() const { return AuditLines().size(); }
   // The lines written from line `first` on.
   std::vector<nlohmann::json> AuditSince(std::size_t first) const {

@@ -9,11 +9,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -22,29 +20,16 @@
 #include <gtest/gtest.h>
 
 #include "storage/home_dir.h"
+#include "support/temp_dir.h"
 
 namespace ferry::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  ASSERT_TRUE(out) << "cannot write " << path;
-  out << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
+using ferry::testing::Exists;
+using ferry::testing::ReadFile;
+using ferry::testing::WriteFile;
 
 // A fresh temporary tree with homes "alice" and "bob" and an "outside" folder; tests act as alice through `home()`
 // and name her files with `Real()`.
@@ -172,6 +157,7 @@ TEST_F(FileOpsTest, StatErrors) {
   EXPECT_EQ(StatPath(home(), "missing/x").status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(StatPath(home(), "f/x").status().code(), ErrorCode::kNotDirectory);
   const Status status = StatPath(home(), "no/such").status();
+  EXPECT_EQ(status.code(), ErrorCode::kNotFound);
   EXPECT_NE(status.message().find("no/such"), std::string::npos)
       << "errors name the path as given: " << status.message();
 }

@@ -12,11 +12,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -25,24 +23,16 @@
 #include <gtest/gtest.h>
 
 #include "storage/file_ops.h"
+#include "support/temp_dir.h"
 
 namespace ferry::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  ASSERT_TRUE(out) << "cannot write " << path;
-  out << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+using ferry::testing::Exists;
+using ferry::testing::ReadFile;
+using ferry::testing::WriteFile;
 
 std::string ReadFd(int fd) {
   std::string content;
@@ -50,11 +40,6 @@ std::string ReadFd(int fd) {
   ssize_t n = 0;
   while ((n = ::read(fd, buffer, sizeof buffer)) > 0) content.append(buffer, static_cast<std::size_t>(n));
   return content;
-}
-
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
 }
 
 using FileId = std::pair<dev_t, ino_t>;

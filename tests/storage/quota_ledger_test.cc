@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -13,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
+#include "support/temp_dir.h"
 
 namespace ferry::storage {
 namespace {
@@ -121,10 +121,8 @@ TEST(QuotaLedger, ConcurrentReservationsNeverPassTheLimit) {
 }
 
 TEST(MeasureUsage, CountsFilesFoldersAndLinksWithoutFollowingThem) {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/ferry-usage-XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-  const std::filesystem::path root = pattern;
+  const ferry::testing::TempDir dir;
+  const std::filesystem::path root = dir.path();
   std::filesystem::create_directories(root / "home/a/b");
   std::filesystem::create_directories(root / "partials");
   std::filesystem::create_directories(root / "elsewhere");
@@ -143,7 +141,6 @@ TEST(MeasureUsage, CountsFilesFoldersAndLinksWithoutFollowingThem) {
   auto shallow = MeasureUsage(home.get(), -1, 0);
   ASSERT_TRUE(shallow.ok());
   EXPECT_EQ(shallow->entries, 2u);  // a and link: nothing below the top
-  std::filesystem::remove_all(root);
 }
 
 }  // namespace

@@ -3,10 +3,8 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
-#include <cstdlib>
 #include <chrono>
 #include <vector>
 #include <thread>
@@ -17,33 +15,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace ferry::storage {
 namespace {
 
 // The cheapest cost libsodium accepts: these tests are about the store, not about argon2id's strength.
 const PasswordHashCost kFast{crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 
-// A fresh folder under $TMPDIR (or /tmp), removed with its content when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/ferry-users-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path_, error);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ferry::testing::TempDir;
 
 std::unique_ptr<UserStore> OpenOrFail(const std::string& path, bool create) {
   auto store = UserStore::Open(path, create);
@@ -117,7 +97,6 @@ TEST(UserStore, UnknownUserAndWrongPasswordGetTheSameError) {
   const Status unknown_user = store->Verify("mallory", "correct horse");
   const Status invalid_name = store->Verify("../etc", "correct horse");
   EXPECT_EQ(wrong_password.code(), ErrorCode::kAuthFailed);
-  EXPECT_EQ(wrong_password.message(), "login incorrect");
   for (const Status& status : {unknown_user, invalid_name}) {
     EXPECT_EQ(status.code(), wrong_password.code());
     EXPECT_EQ(status.message(), wrong_password.message());
@@ -132,7 +111,7 @@ TEST(UserStore, AddingAnExistingUserFailsWithExists) {
   ASSERT_TRUE(store->Add("alice", "first", kFast).ok());
   const Status again = store->Add("alice", "second", kFast);
   EXPECT_EQ(again.code(), ErrorCode::kExists);
-  EXPECT_EQ(again.message(), "user 'alice' already exists");
+  EXPECT_NE(again.message().find("'alice'"), std::string::npos) << "names the user: " << again.message();
   EXPECT_TRUE(store->Verify("alice", "first").ok()) << "the failed add must not change the password";
 }
 
@@ -152,10 +131,11 @@ TEST(UserStore, RemovedUserNoLongerVerifies) {
   auto store = OpenOrFail(dir / "users.db", true);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Add("alice", "secret", kFast).ok());
+  const Status wrong_password = store->Verify("alice", "not the secret");
   ASSERT_TRUE(store->Remove("alice").ok());
   const Status verdict = store->Verify("alice", "secret");
   EXPECT_EQ(verdict.code(), ErrorCode::kAuthFailed);
-  EXPECT_EQ(verdict.message(), "login incorrect");
+  EXPECT_EQ(verdict.message(), wrong_password.message()) << "the same answer as a wrong password";
   EXPECT_EQ(store->Find("alice").status().code(), ErrorCode::kNotFound);
 }
 
@@ -165,10 +145,10 @@ TEST(UserStore, RemovingOrChangingAnUnknownUserFailsWithNotFound) {
   ASSERT_NE(store, nullptr);
   const Status removed = store->Remove("ghost");
   EXPECT_EQ(removed.code(), ErrorCode::kNotFound);
-  EXPECT_EQ(removed.message(), "no such user 'ghost'");
+  EXPECT_NE(removed.message().find("'ghost'"), std::string::npos) << "names the user: " << removed.message();
   const Status changed = store->SetPassword("ghost", "secret", kFast);
   EXPECT_EQ(changed.code(), ErrorCode::kNotFound);
-  EXPECT_EQ(changed.message(), "no such user 'ghost'");
+  EXPECT_NE(changed.message().find("'ghost'"), std::string::npos) << "names the user: " << changed.message();
 }
 
 TEST(UserStore, SetPasswordReplacesTheOldPassword) {
@@ -204,8 +184,7 @@ TEST(UserStore, ADatabaseFailureIsReportedAndNotTakenForAMissingUser) {
   QueryFile(path, "ALTER TABLE users RENAME TO users_elsewhere");
   for (const char* name : {"alice", "bob"}) {
     const auto found = store->Find(name);
-    EXPECT_EQ(found.status().code(), ErrorCode::kIo) << name;
-    EXPECT_NE(found.status().message().find("user database"), std::string::npos) << found.status().message();
+    EXPECT_EQ(found.status().code(), ErrorCode::kIo) << name << ": " << found.status().ToString();
   }
   const auto users = store->List();
   EXPECT_EQ(users.status().code(), ErrorCode::kIo) << "a failing database must not read as no users";

@@ -1,5 +1,7 @@
 #include "support/test_files.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <random>
@@ -34,6 +36,17 @@ std::vector<std::string> Names(const std::string& folder) {
 std::string OnlyFileIn(const std::string& folder) {
   const auto names = Names(folder);
   return names.size() == 1 ? folder + "/" + names[0] : "";
+}
+
+std::uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
 }
 
 }  // namespace ferry::testing

@@ -1,6 +1,8 @@
 // Small helpers for tests that make and inspect files.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,5 +18,9 @@ std::string Xxh3(std::string_view bytes);
 std::vector<std::string> Names(const std::string& folder);
 // The path of the one file in `folder`, or "" when there is none or several.
 std::string OnlyFileIn(const std::string& folder);
+// The size of the file at `path` (links followed), or 0 when it cannot be read.
+std::uint64_t FileSize(const std::string& path);
+// The permission bits (07777) of `path` (links followed), or 0 when it cannot be read.
+mode_t ModeOf(const std::string& path);
 
 }  // namespace ferry::testing

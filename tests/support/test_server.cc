@@ -13,6 +13,19 @@ std::string FerryPath() {
   return std::string(FERRY_BIN_DIR) + "/ferry";
 }
 
+TestServerOptions WithConfig(std::string config, bool tls) {
+  TestServerOptions options;
+  options.config = std::move(config);
+  options.tls = tls;
+  return options;
+}
+
+TestServerOptions WithTls() {
+  TestServerOptions options;
+  options.tls = true;
+  return options;
+}
+
 TestServer::TestServer(TestServerOptions options) : options_(std::move(options)), dir_(options_.root_parent) {
   const std::string root = dir_.path();
   auto init = RunProcess({FerrydPath(), "init", root});
@@ -84,6 +97,26 @@ ProcessResult TestServer::Client(const std::string& user, const std::string& pas
 ProcessResult TestServer::ClientWithFlags(const std::vector<std::string>& flags, const std::string& user,
                                           const std::string& password, const std::vector<std::string>& args,
                                           const std::string& input, std::chrono::milliseconds timeout) const {
+  return RunProcess(ClientArgv(flags, user, args), ClientEnvironment(password), input, timeout);
+}
+
+std::unique_ptr<Subprocess> TestServer::StartClient(const std::string& user, const std::string& password,
+                                                    const std::vector<std::string>& args,
+                                                    const std::string& input) const {
+  return StartClientWithFlags({}, user, password, args, input);
+}
+
+std::unique_ptr<Subprocess> TestServer::StartClientWithFlags(const std::vector<std::string>& flags,
+                                                             const std::string& user, const std::string& password,
+                                                             const std::vector<std::string>& args,
+                                                             const std::string& input) const {
+  auto client = std::make_unique<Subprocess>(ClientArgv(flags, user, args), ClientEnvironment(password));
+  client->CloseStdin(input);
+  return client;
+}
+
+std::vector<std::string> TestServer::ClientArgv(const std::vector<std::string>& flags, const std::string& user,
+                                                const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {FerryPath()};
   if (options_.tls) {
     argv.push_back("--accept-new-host");
@@ -93,7 +126,11 @@ ProcessResult TestServer::ClientWithFlags(const std::vector<std::string>& flags,
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.push_back(user + "@" + address());
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunProcess(argv, {{"FERRY_PASSWORD", password}, {"HOME", client_home_.path()}}, input, timeout);
+  return argv;
+}
+
+std::map<std::string, std::string> TestServer::ClientEnvironment(const std::string& password) const {
+  return {{"FERRY_PASSWORD", password}, {"HOME", client_home_.path()}};
 }
 
 ProcessResult TestServer::Stop() {

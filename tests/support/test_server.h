@@ -32,6 +32,11 @@ struct TestServerOptions {
   int threads = 2;
 };
 
+// The default options with `config` as ferryd.toml, and TLS if `tls`.
+TestServerOptions WithConfig(std::string config, bool tls = false);
+// The default options with TLS.
+TestServerOptions WithTls();
+
 class TestServer {
  public:
   explicit TestServer(TestServerOptions options = {});
@@ -55,6 +60,13 @@ class TestServer {
                                 const std::string& password, const std::vector<std::string>& args,
                                 const std::string& input = "",
                                 std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+  // Starts the same client without waiting for it, with `input` written to its stdin and stdin closed, so that a test
+  // can watch it, signal it or kill it while it runs.
+  std::unique_ptr<Subprocess> StartClient(const std::string& user, const std::string& password,
+                                          const std::vector<std::string>& args, const std::string& input = "") const;
+  std::unique_ptr<Subprocess> StartClientWithFlags(const std::vector<std::string>& flags, const std::string& user,
+                                                   const std::string& password, const std::vector<std::string>& args,
+                                                   const std::string& input = "") const;
 
   // Stops the server with SIGTERM and returns how it ended.
   ProcessResult Stop();
@@ -72,6 +84,10 @@ class TestServer {
   std::uint16_t port_ = 0;
 
   void Launch();
+  // The client's command line and environment for ClientWithFlags and StartClientWithFlags.
+  std::vector<std::string> ClientArgv(const std::vector<std::string>& flags, const std::string& user,
+                                      const std::vector<std::string>& args) const;
+  std::map<std::string, std::string> ClientEnvironment(const std::string& password) const;
 };
 
 }  // namespace ferry::testing

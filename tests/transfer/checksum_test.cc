@@ -17,10 +17,12 @@
 #include "common/unique_fd.h"
 #include "protocol/messages.h"
 #include "support/temp_dir.h"
+#include "support/test_files.h"
 
 namespace ferry::transfer {
 namespace {
 
+using ferry::testing::RandomBytes;
 using ferry::testing::TempDir;
 using ferry::testing::WriteFile;
 
@@ -30,13 +32,6 @@ std::string Digest(ChecksumAlgorithm algorithm, std::string_view bytes) {
   Checksum checksum(algorithm);
   checksum.Update(bytes);
   return checksum.HexDigest();
-}
-
-std::string RandomBytes(std::size_t size, std::uint64_t seed) {
-  std::mt19937_64 generator(seed);
-  std::string bytes(size, '\0');
-  for (auto& byte : bytes) byte = static_cast<char>(generator() & 0xFF);
-  return bytes;
 }
 
 // XXH3-128 through libxxhash's one-shot API, in canonical (big-endian) hex: an independent reference.
