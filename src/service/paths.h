@@ -12,7 +12,6 @@ namespace ferry::service {
 
 using FileInfo = storage::FileInfo;
 using FileType = storage::FileType;
-using storage::FileTypeName;
 
 // `path` joined to the current folder `cwd` (a virtual absolute path), without touching the file system: an absolute
 // `path` replaces cwd, an empty one means cwd itself.
