@@ -183,7 +183,7 @@ void RunOperation(const HomeDir& home, char op, std::string_view path, std::stri
     case 'M': *changed = true; (void)MakeDirectory(home, path, true, nullptr, 4); break;
     case 'R': *changed = true; (void)RemoveDirectory(home, path); break;
     case 'x': *changed = true; (void)RemovePath(home, path, false); break;
-    case 'X': *changed = true; (void)RemovePath(home, path, true, FileOpsLimits{.max_depth = 8}); break;
+    case 'X': *changed = true; (void)RemovePath(home, path, true); break;
     case 'v': *changed = true; (void)Rename(home, path, second, false); break;
     case 'V': *changed = true; (void)Rename(home, path, second, true); break;
     case 'c': {

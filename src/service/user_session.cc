@@ -159,7 +159,7 @@ Status UserSession::Remove(std::string_view path, bool recursive) {
   Status status = CheckWritable();
   if (status.ok()) {
     storage::SpaceChange change;
-    status = storage::RemovePath(home_, path, recursive, {}, &change);
+    status = storage::RemovePath(home_, path, recursive, &change);
     ApplyChange(change);
   }
   Audit("delete", path, status);

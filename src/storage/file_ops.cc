@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "storage/tree_walk.h"
+
 namespace ferry::storage {
 namespace {
 
@@ -84,39 +86,31 @@ void Subtract(SpaceChange* change, const struct stat& st) {
   change->entries -= 1;
 }
 
-// Empties the folder `name` inside `parent_fd`, descending at most `depth_left` levels. Entries are opened one
-// name at a time with O_NOFOLLOW, so a symlink swapped in for a folder is removed, never followed.
-Status EmptyTree(int parent_fd, const std::string& name, int depth_left, std::string_view what,
-                 SpaceChange* change) {
-  if (depth_left <= 0) return Status(ErrorCode::kTooBig, fmt::format("folder tree too deep to remove: {}", what));
+// Empties the folder `name` inside `parent_fd`, at any depth (storage/tree_walk.h). An entry is unlinked by name
+// first and descended into only if that fails because it is a folder, so a symlink swapped in for a folder is removed,
+// never followed.
+Status EmptyTree(int parent_fd, const std::string& name, std::string_view what, SpaceChange* change) {
   UniqueFd dir_fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir_fd.valid()) return Status::FromErrno(errno, what);
-  auto stream = OpenDirStream(dir_fd.get(), what);
-  if (!stream.ok()) return stream.status();
-  errno = 0;
-  while (const dirent* entry = ::readdir(stream->get())) {
-    if (IsDotOrDotDot(entry->d_name)) continue;
-    const std::string child = entry->d_name;
-    struct stat st {};
-    const bool known = change == nullptr || ::fstatat(dir_fd.get(), child.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    const bool unlinked = ::unlinkat(dir_fd.get(), child.c_str(), 0) == 0;
-    if (unlinked || errno == ENOENT) {
-      if (unlinked && known) Subtract(change, st);
-      errno = 0;  // readdir reports its own failure only through errno
-      continue;
+  TreeVisitor remove;
+  remove.on_entry = [what, change](int dir, const char* child, const struct stat& st) -> Result<TreeVisitor::Next> {
+    if (::unlinkat(dir, child, 0) == 0) {
+      Subtract(change, st);
+      return TreeVisitor::Next::kSkip;
     }
+    if (errno == ENOENT) return TreeVisitor::Next::kSkip;
     if (errno != EISDIR && errno != EPERM) return Status::FromErrno(errno, what);
-    Status status = EmptyTree(dir_fd.get(), child, depth_left - 1, what, change);
-    if (!status.ok()) return status;
-    if (::unlinkat(dir_fd.get(), child.c_str(), AT_REMOVEDIR) != 0) {
+    return TreeVisitor::Next::kDescend;
+  };
+  remove.on_leave = [what, change](int dir, const char* child) {
+    if (::unlinkat(dir, child, AT_REMOVEDIR) != 0) {
       if (errno != ENOENT) return Status::FromErrno(errno, what);
     } else if (change != nullptr) {
       change->entries -= 1;
     }
-    errno = 0;
-  }
-  if (errno != 0) return Status::FromErrno(errno, what);
-  return Status::Ok();
+    return Status::Ok();
+  };
+  return WalkTree(dir_fd.get(), what, remove);
 }
 
 }  // namespace
@@ -271,8 +265,7 @@ Status RemoveDirectory(const HomeDir& home, std::string_view path, SpaceChange* 
   return Status::Ok();
 }
 
-Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits,
-                  SpaceChange* change) {
+Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, SpaceChange* change) {
   auto target = home.OpenParent(path);
   if (!target.ok()) return target.status();
   const int parent_fd = target->parent.get();
@@ -285,7 +278,7 @@ Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, co
     return Status::Ok();
   }
   if (!recursive) return Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", path));
-  Status emptied = EmptyTree(parent_fd, target->name, limits.max_depth, path, change);
+  Status emptied = EmptyTree(parent_fd, target->name, path, change);
   if (!emptied.ok()) return emptied;
   if (::unlinkat(parent_fd, name, AT_REMOVEDIR) != 0) return Status::FromErrno(errno, path);
   if (change != nullptr) change->entries -= 1;

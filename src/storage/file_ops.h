@@ -40,12 +40,6 @@ struct SpaceChange {
   std::int64_t entries = 0;
 };
 
-// Limits that keep one request from consuming unbounded time or descriptors.
-struct FileOpsLimits {
-  // Deepest tree a recursive removal descends into.
-  int max_depth = 256;
-};
-
 // Information about the entry itself (a symlink is reported as a link, not followed).
 Result<FileInfo> StatPath(const HomeDir& home, std::string_view path);
 
@@ -92,10 +86,9 @@ std::uint64_t ComponentCount(std::string_view path);
 Status RemoveDirectory(const HomeDir& home, std::string_view path, SpaceChange* change = nullptr);
 
 // Removes a file or symlink; with `recursive`, also a folder and everything below it (symlinks are removed, never
-// followed). EISDIR for a folder without `recursive`. The home itself can never be removed. What was removed is
-// subtracted in `change`, also when the removal stops part-way.
-Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, const FileOpsLimits& limits = {},
-                  SpaceChange* change = nullptr);
+// followed), at any depth. EISDIR for a folder without `recursive`. The home itself can never be removed. What was
+// removed is subtracted in `change`, also when the removal stops part-way.
+Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, SpaceChange* change = nullptr);
 
 // Sets the permission bits (setuid, setgid and sticky bits are dropped) and/or the modification time of the file or
 // folder `path` names (following symlinks inside the home).

@@ -1,6 +1,5 @@
 #include "storage/quota_ledger.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,50 +12,10 @@
 
 #include "common/byte_size.h"
 #include "common/unique_fd.h"
+#include "storage/tree_walk.h"
 
 namespace ferry::storage {
 namespace {
-
-struct DirCloser {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
-using DirPtr = std::unique_ptr<DIR, DirCloser>;
-
-// Opens a stream over a new descriptor of the folder `fd` (which may be an O_PATH one), leaving `fd` as it is.
-DirPtr OpenStream(int fd) {
-  const int copy = ::openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (copy < 0) return nullptr;
-  DIR* dir = ::fdopendir(copy);
-  if (dir == nullptr) ::close(copy);
-  return DirPtr(dir);
-}
-
-// Adds what the folder `dir_fd` holds to `usage`. Entries that vanish meanwhile are skipped.
-Status AddTree(int dir_fd, int depth_left, QuotaUsage& usage) {
-  DirPtr stream = OpenStream(dir_fd);
-  if (!stream) return Status::FromErrno(errno, "measuring usage");
-  errno = 0;
-  while (const dirent* entry = ::readdir(stream.get())) {
-    const std::string_view name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      errno = 0;
-      continue;
-    }
-    usage.entries += 1;
-    if (S_ISREG(st.st_mode)) usage.bytes += static_cast<std::uint64_t>(st.st_size);
-    if (S_ISDIR(st.st_mode) && depth_left > 0) {
-      UniqueFd child(::openat(dir_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (child.valid()) {
-        if (Status s = AddTree(child.get(), depth_left - 1, usage); !s.ok()) return s;
-      }
-    }
-    errno = 0;  // readdir reports its own failure only through errno
-  }
-  if (errno != 0) return Status::FromErrno(errno, "measuring usage");
-  return Status::Ok();
-}
 
 std::uint64_t Subtracted(std::uint64_t value, std::int64_t delta) {
   if (delta >= 0) return value + static_cast<std::uint64_t>(delta);
@@ -66,13 +25,23 @@ std::uint64_t Subtracted(std::uint64_t value, std::int64_t delta) {
 
 }  // namespace
 
-Result<QuotaUsage> MeasureUsage(int home_fd, int partials_fd, int max_depth) {
+Result<QuotaUsage> MeasureUsage(int home_fd, int partials_fd) {
   QuotaUsage usage;
-  if (Status s = AddTree(home_fd, max_depth, usage); !s.ok()) return s;
+  TreeVisitor count;
+  count.on_entry = [&usage](int, const char*, const struct stat& st) -> Result<TreeVisitor::Next> {
+    usage.entries += 1;
+    if (S_ISREG(st.st_mode)) usage.bytes += static_cast<std::uint64_t>(st.st_size);
+    return S_ISDIR(st.st_mode) ? TreeVisitor::Next::kDescend : TreeVisitor::Next::kSkip;
+  };
+  if (Status s = WalkTree(home_fd, "measuring usage", count); !s.ok()) return s;
   if (partials_fd >= 0) {
-    QuotaUsage partials;
-    if (Status s = AddTree(partials_fd, 0, partials); !s.ok()) return s;
-    usage.bytes += partials.bytes;
+    // Unfinished uploads: their bytes (their number is bounded by the partial store).
+    TreeVisitor partials;
+    partials.on_entry = [&usage](int, const char*, const struct stat& st) -> Result<TreeVisitor::Next> {
+      if (S_ISREG(st.st_mode)) usage.bytes += static_cast<std::uint64_t>(st.st_size);
+      return TreeVisitor::Next::kSkip;
+    };
+    if (Status s = WalkTree(partials_fd, "measuring usage", partials); !s.ok()) return s;
   }
   return usage;
 }

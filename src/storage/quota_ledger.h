@@ -28,8 +28,8 @@ struct QuotaUsage {
 };
 
 // Counts what the folder `home_fd` holds and the bytes of regular files directly in `partials_fd` (-1: none),
-// without following symlinks and descending at most `max_depth` folders (deeper ones are left out).
-Result<QuotaUsage> MeasureUsage(int home_fd, int partials_fd, int max_depth = 256);
+// without following symlinks, at any depth (storage/tree_walk.h).
+Result<QuotaUsage> MeasureUsage(int home_fd, int partials_fd);
 
 class QuotaLedger {
  public:

@@ -2,8 +2,10 @@
 // names, and the audit line each change writes.
 #include "service/user_session.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <functional>
@@ -305,6 +307,40 @@ TEST_F(UserSessionTest, UsageIsExactAfterRemove) {
 
   EXPECT_EQ(session->Remove("/tree", false).code(), ErrorCode::kIsDirectory);
   EXPECT_TRUE(session->Remove("/tree", true).ok());
+  EXPECT_EQ(quotas_.Usage("alice").bytes, 0u);
+  EXPECT_EQ(quotas_.Usage("alice").entries, 0u);
+  ExpectUsageMatchesDisk("alice");
+}
+
+// A tree deeper than any fixed limit (600 levels, each holding 4 KiB) is counted whole at the first login, so the
+// quota holds, and rm -r removes it whole.
+TEST_F(UserSessionTest, UsageCountsAndRemovalRemovesATreeOfAnyDepth) {
+  constexpr int kLevels = 600;
+  ASSERT_TRUE(users_->SetQuota("alice", std::optional<std::uint64_t>(1024 * 1024), std::nullopt).ok());
+  {
+    ASSERT_EQ(::mkdir(OnDisk("alice", "/deep").c_str(), 0755), 0);
+    UniqueFd level(::open(OnDisk("alice", "/deep").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const std::string block(4096, 'd');
+    for (int i = 0; i < kLevels; ++i) {
+      ASSERT_EQ(::mkdirat(level.get(), "d", 0755), 0);
+      UniqueFd next(::openat(level.get(), "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd file(::openat(next.get(), "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+      ASSERT_EQ(::write(file.get(), block.data(), block.size()), 4096);
+      level = std::move(next);
+    }
+  }
+  auto session = LoginOrFail("alice");
+  ASSERT_NE(session, nullptr);
+  EXPECT_EQ(quotas_.Usage("alice").bytes, std::uint64_t{kLevels} * 4096);
+  EXPECT_EQ(quotas_.Usage("alice").entries, std::uint64_t{kLevels} * 2 + 1);
+  // 2.4 MiB stored against 1 MiB: nothing more fits.
+  UploadOptions options;
+  options.size = 1;
+  EXPECT_EQ(session->BeginUpload("/more", options).status().code(), ErrorCode::kQuota);
+
+  const Status removed = session->Remove("/deep", true);
+  ASSERT_TRUE(removed.ok()) << removed.ToString();
+  EXPECT_FALSE(Exists(OnDisk("alice", "/deep")));
   EXPECT_EQ(quotas_.Usage("alice").bytes, 0u);
   EXPECT_EQ(quotas_.Usage("alice").entries, 0u);
   ExpectUsageMatchesDisk("alice");

@@ -380,28 +380,6 @@ TEST_F(FileOpsTest, RemovePathRecursiveRemovesATree) {
   EXPECT_EQ(ReadFile(Real("tree-sibling/keep")), "k");
 }
 
-TEST_F(FileOpsTest, RemovePathRecursiveStopsAtTheDepthLimit) {
-  const FileOpsLimits limits{.max_depth = 2};
-  MakeDir("shallow");
-  MakeDir("shallow/one");
-  MakeFile("shallow/one/f", "x");
-  const Status shallow = RemovePath(home(), "shallow", true, limits);
-  EXPECT_TRUE(shallow.ok()) << "two levels of folders fit a limit of 2: " << shallow.ToString();
-  EXPECT_FALSE(Exists(Real("shallow")));
-
-  std::string path = "deep";
-  for (int level = 0; level < 5; ++level) {
-    MakeDir(path);
-    MakeFile(path + "/f", "x");
-    path += "/d";
-  }
-  const Status deep = RemovePath(home(), "deep", true, limits);
-  EXPECT_FALSE(deep.ok());
-  EXPECT_EQ(deep.code(), ErrorCode::kTooBig) << deep.ToString();
-  EXPECT_TRUE(Exists(Real("deep"))) << "a refused removal leaves the top folder";
-  EXPECT_TRUE(Exists(Real("deep/d/d")));
-}
-
 // Entries that vanish while a tree is being removed (another session deleting them) are already gone, which is
 // what the removal wanted: it must still succeed.
 TEST_F(FileOpsTest, RemovePathRecursiveToleratesEntriesRemovedMeanwhile) {
@@ -528,7 +506,7 @@ TEST_F(FileOpsTest, ChangesReportTheSpaceTheyTookAndGaveBack) {
   EXPECT_EQ(replaced.entries, -1);
 
   SpaceChange removed;
-  ASSERT_TRUE(RemovePath(home(), "/a", true, {}, &removed).ok());
+  ASSERT_TRUE(RemovePath(home(), "/a", true, &removed).ok());
   EXPECT_EQ(removed.bytes, -107);
   EXPECT_EQ(removed.entries, -6);  // a, b, c, f1, f2, link
 }
