@@ -29,6 +29,11 @@ struct FrameLimits {
   int max_depth = 16;
 };
 
+// What a server accepts before login: hello, login, noop and quit have no body, and their headers are small (a
+// login carries at most a 64-byte name and a 1024-byte password, which JSON escapes can make six times longer). So
+// an anonymous connection is refused a body at its header and holds a few KiB at most.
+inline constexpr FrameLimits kBeforeLoginLimits{8 * 1024, 0, 4};
+
 struct Frame {
   Json header;       // always an object
   std::string body;  // exactly header[kBodyLengthKey] bytes

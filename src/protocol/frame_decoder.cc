@@ -50,6 +50,10 @@ Result<Json> ParseHeader(std::string_view text, const FrameLimits& limits, std::
       return Status(ErrorCode::kProtocol, "frame header field body_len is not a non-negative integer");
     }
     const std::uint64_t declared = it->get<std::uint64_t>();
+    if (declared > 0 && limits.max_body == 0) {
+      return Status(ErrorCode::kProtocol,
+                    fmt::format("no request before login carries a body (this one declares {} bytes)", declared));
+    }
     if (declared > limits.max_body) {
       return Status(ErrorCode::kTooBig,
                     fmt::format("frame body of {} bytes exceeds the limit of {}", declared, limits.max_body));
@@ -60,6 +64,16 @@ Result<Json> ParseHeader(std::string_view text, const FrameLimits& limits, std::
 }
 
 FrameDecoder::FrameDecoder(FrameLimits limits) : limits_(limits) {}
+
+void FrameDecoder::set_limits(FrameLimits limits) {
+  limits_ = limits;
+  // A buffer grown for the old limits goes back, so what was read before holds no memory after.
+  if (buffered() == 0) {
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+    consumed_ = 0;
+  }
+}
 
 void FrameDecoder::Feed(std::string_view bytes) {
   if (!error_.ok()) return;

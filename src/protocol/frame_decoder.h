@@ -21,6 +21,9 @@ class FrameDecoder {
  public:
   explicit FrameDecoder(FrameLimits limits = {});
 
+  // Limits for the frames whose headers are not parsed yet (a session raises them at login).
+  void set_limits(FrameLimits limits);
+
   // Appends received bytes. Memory stays bounded if the caller drains Next() before feeding more: the buffer then
   // never holds more than one incomplete frame plus the last piece fed.
   void Feed(std::string_view bytes);

@@ -255,6 +255,7 @@ void Server::SetUpServices() {
   files.throttle = throttle_.get();
   files.user_sessions = user_sessions_.get();
   files.audit = audit_.get();
+  files.max_partials_per_user = config_.max_partials_per_user;
   files_ = std::make_unique<service::FileService>(std::move(files));
 
   frontends::native::FerryEnvironment ferry;

@@ -77,6 +77,8 @@ const std::map<std::string, Setter>& KnownKeys() {
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::int64_t>(60, std::int64_t{10} * 365 * 24 * 3600)(n, c.partial_max_age_seconds);
        }},
+      {"transfers.max_partials_per_user",
+       [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100000)(n, c.max_partials_per_user); }},
       {"limits.max_header_bytes",
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint32_t>(1024, 1024 * 1024)(n, c.frames.max_header);
@@ -186,6 +188,9 @@ std::string ServerConfig::DefaultFileText() {
 # Unfinished uploads (kept for `put -c`) are deleted once nothing has written to them for this long: checked at
 # start and every hour. Default: 7 days.
 # partial_max_age_seconds = 604800
+# At most this many unfinished uploads are kept per user (they count toward the byte quota, not the file count):
+# starting another deletes the one written to least recently. Uploads in progress are never deleted.
+# max_partials_per_user = 32
 
 [limits]
 # Largest frame header accepted, in bytes (1024 to 1048576).

@@ -29,6 +29,7 @@ struct ServerConfig {
   unsigned block_seconds = 900;             // how long failures are remembered (and a block lasts)
   // [transfers]
   std::int64_t partial_max_age_seconds = 7 * 24 * 3600;  // unfinished uploads older than this are deleted
+  unsigned max_partials_per_user = 32;                   // unfinished uploads kept per user (the oldest go first)
   // [limits]
   protocol::FrameLimits frames;
   unsigned handshake_timeout_seconds = 10;  // TLS handshake

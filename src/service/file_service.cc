@@ -68,7 +68,7 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::Login(ClientI
     spdlog::error("{}: home of '{}' cannot be opened: {}", client.peer, user, home.status().ToString());
     co_return refuse(Status(ErrorCode::kIo, "your home folder is unavailable; ask the administrator"));
   }
-  auto partials = PartialStore::Open(options_.partials_path, user);
+  auto partials = PartialStore::Open(options_.partials_path, user, options_.max_partials_per_user);
   if (!partials.ok()) {
     spdlog::error("{}: partial-upload folder of '{}' cannot be opened: {}", client.peer, user,
                   partials.status().ToString());

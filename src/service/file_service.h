@@ -7,6 +7,7 @@
 // Knows no wire format and no socket. Thread-safe: Login may run on any event loop at once.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include "common/status.h"
 #include "service/audit_log.h"
 #include "service/login_throttle.h"
+#include "service/partial_store.h"
 #include "service/user_session.h"
 #include "storage/quota_ledger.h"
 #include "storage/user_store.h"
@@ -34,6 +36,7 @@ struct FileServiceOptions {
   LoginThrottle* throttle = nullptr;
   ConnectionLimiter* user_sessions = nullptr;  // sessions per user
   AuditLog* audit = nullptr;                   // null: nothing is audited
+  std::size_t max_partials_per_user = PartialStore::kDefaultMaxKept;  // unfinished uploads kept for resume
 };
 
 class FileService {

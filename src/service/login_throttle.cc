@@ -1,11 +1,33 @@
 #include "service/login_throttle.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 
 namespace ferry::service {
+namespace {
 
-unsigned LoginThrottle::FailuresOf(std::map<std::string, Entry>& table, const std::string& key,
-                                   std::chrono::steady_clock::time_point now) {
+std::string PairKey(const std::string& user, const std::string& source) { return user + '\n' + source; }
+
+}  // namespace
+
+std::string LoginThrottle::SourceOf(std::string_view address) {
+  const std::string text(address);
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) return text;  // IPv4 (or not an address): as it is
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    char v4[INET_ADDRSTRLEN];
+    if (::inet_ntop(AF_INET, &v6.s6_addr[12], v4, sizeof v4) != nullptr) return v4;
+    return text;
+  }
+  std::memset(&v6.s6_addr[8], 0, 8);
+  char prefix[INET6_ADDRSTRLEN];
+  if (::inet_ntop(AF_INET6, &v6, prefix, sizeof prefix) == nullptr) return text;
+  return std::string(prefix) + "/64";
+}
+
+unsigned LoginThrottle::FailuresOf(Table& table, const std::string& key, std::chrono::steady_clock::time_point now) {
   const auto it = table.find(key);
   if (it == table.end()) return 0;
   if (now - it->second.last >= policy_.block_time) {  // forgiven
@@ -15,8 +37,7 @@ unsigned LoginThrottle::FailuresOf(std::map<std::string, Entry>& table, const st
   return it->second.failures;
 }
 
-void LoginThrottle::Bump(std::map<std::string, Entry>& table, const std::string& key,
-                         std::chrono::steady_clock::time_point now) {
+void LoginThrottle::Bump(Table& table, const std::string& key, std::chrono::steady_clock::time_point now) {
   if (table.size() >= kMaxEntries && table.count(key) == 0) {
     // Forget the entry least recently failed: memory stays bounded under a flood of names or addresses.
     const auto oldest = std::min_element(table.begin(), table.end(), [](const auto& a, const auto& b) {
@@ -30,30 +51,50 @@ void LoginThrottle::Bump(std::map<std::string, Entry>& table, const std::string&
   entry.last = now;
 }
 
+std::chrono::seconds LoginThrottle::DelayFor(unsigned failures) const {
+  if (failures < policy_.slow_after) return std::chrono::seconds(0);
+  return std::chrono::seconds(std::min(8u, failures - policy_.slow_after + 1));
+}
+
 LoginThrottle::Verdict LoginThrottle::Check(const std::string& address, const std::string& user) {
+  const std::string source = SourceOf(address);
   std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
-  const unsigned failures = std::max(FailuresOf(by_address_, address, now), FailuresOf(by_user_, user, now));
+  // What this source did: the whole source's failures, and its failures for this name.
+  const unsigned here = std::max(FailuresOf(by_source_, source, now), FailuresOf(by_pair_, PairKey(user, source), now));
   Verdict verdict;
-  if (failures >= policy_.block_after) {
+  if (here >= policy_.block_after) {
     verdict.blocked = true;
-  } else if (failures >= policy_.slow_after) {
-    verdict.delay = std::chrono::seconds(std::min(8u, failures - policy_.slow_after + 1));
+    return verdict;
   }
+  // Failures for the name from everywhere slow it down, a little, and never refuse it.
+  const auto for_name = std::min<std::chrono::seconds>(DelayFor(FailuresOf(by_name_, user, now)), kMaxNameDelay);
+  verdict.delay = std::max(DelayFor(here), for_name);
   return verdict;
 }
 
 void LoginThrottle::RecordFailure(const std::string& address, const std::string& user) {
+  const std::string source = SourceOf(address);
   std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
-  Bump(by_address_, address, now);
-  Bump(by_user_, user, now);
+  Bump(by_source_, source, now);
+  Bump(by_pair_, PairKey(user, source), now);
+  Bump(by_name_, user, now);
 }
 
 void LoginThrottle::RecordSuccess(const std::string& address, const std::string& user) {
+  const std::string source = SourceOf(address);
   std::lock_guard lock(mutex_);
-  by_address_.erase(address);
-  by_user_.erase(user);
+  by_source_.erase(source);
+  const auto pair = by_pair_.find(PairKey(user, source));
+  if (pair == by_pair_.end()) return;
+  // The user's own failures from here were typing errors, not an attack on the name: they no longer count for it.
+  const auto name = by_name_.find(user);
+  if (name != by_name_.end()) {
+    name->second.failures -= std::min(name->second.failures, pair->second.failures);
+    if (name->second.failures == 0) by_name_.erase(name);
+  }
+  by_pair_.erase(pair);
 }
 
 }  // namespace ferry::service

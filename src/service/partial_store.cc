@@ -1,13 +1,16 @@
 #include "service/partial_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -30,24 +33,69 @@ std::string PartialName(std::string_view canonical_target) {
 
 }  // namespace
 
-Result<PartialStore> PartialStore::Open(const std::string& partials_root, std::string_view user) {
+Result<PartialStore> PartialStore::Open(const std::string& partials_root, std::string_view user,
+                                        std::size_t max_kept) {
   const std::string path = partials_root + "/" + std::string(user);
   if (Status s = MakeDir(partials_root); !s.ok()) return s;
   if (Status s = MakeDir(path); !s.ok()) return s;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(errno, path);
-  return PartialStore(std::move(fd));
+  return PartialStore(std::move(fd), max_kept);
 }
 
 Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_target) const {
   Locked locked;
   locked.name = PartialName(canonical_target);
-  locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  constexpr int kFlags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+  locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), kFlags | O_EXCL, 0600));
+  const bool created = locked.file.valid();
+  if (!created && errno == EEXIST) locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), kFlags, 0600));
   if (!locked.file.valid()) return Status::FromErrno(errno, "creating the partial upload");
   if (::flock(locked.file.get(), LOCK_EX | LOCK_NB) != 0) {
     return Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", canonical_target));
   }
+  if (created) locked.evicted_bytes = Evict(locked.name);
   return locked;
+}
+
+std::uint64_t PartialStore::Evict(const std::string& keep) const {
+  struct Kept {
+    std::string name;
+    timespec modified;
+  };
+  std::vector<Kept> kept;
+  const int stream_fd = ::openat(fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (stream_fd < 0) return 0;
+  DIR* dir = ::fdopendir(stream_fd);
+  if (dir == nullptr) {
+    ::close(stream_fd);
+    return 0;
+  }
+  while (const dirent* entry = ::readdir(dir)) {
+    struct stat st {};
+    if (entry->d_name[0] == '.' || entry->d_name == keep) continue;
+    if (::fstatat(fd_.get(), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    kept.push_back({entry->d_name, st.st_mtim});
+  }
+  ::closedir(dir);
+  if (kept.size() + 1 <= max_kept_) return 0;
+  std::sort(kept.begin(), kept.end(), [](const Kept& a, const Kept& b) {
+    return a.modified.tv_sec != b.modified.tv_sec ? a.modified.tv_sec < b.modified.tv_sec
+                                                  : a.modified.tv_nsec < b.modified.tv_nsec;
+  });
+  std::uint64_t freed = 0;
+  std::size_t left = kept.size() + 1;
+  for (const Kept& oldest : kept) {
+    if (left <= max_kept_) break;
+    UniqueFd file(::openat(fd_.get(), oldest.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    struct stat st {};
+    if (!file.valid() || ::fstat(file.get(), &st) != 0) continue;
+    if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0) continue;  // an upload is writing it
+    if (::unlinkat(fd_.get(), oldest.name.c_str(), 0) != 0) continue;
+    freed += static_cast<std::uint64_t>(st.st_size);
+    --left;
+  }
+  return freed;
 }
 
 void PartialStore::Remove(const std::string& name) const { ::unlinkat(fd_.get(), name.c_str(), 0); }

@@ -6,6 +6,7 @@
 // Thread-compatible: one store per logged-in session; the sweep is a static function over the whole folder.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,14 +19,19 @@ namespace ferry::service {
 
 class PartialStore {
  public:
-  // Opens (creating if needed, mode 0700) the folder of `user`'s partials under `partials_root`.
-  static Result<PartialStore> Open(const std::string& partials_root, std::string_view user);
+  // Opens (creating if needed, mode 0700) the folder of `user`'s partials under `partials_root`, which keeps at most
+  // `max_kept` unfinished uploads that no upload holds.
+  static Result<PartialStore> Open(const std::string& partials_root, std::string_view user,
+                                   std::size_t max_kept = kDefaultMaxKept);
+  static constexpr std::size_t kDefaultMaxKept = 32;
 
   // Opens the partial of the upload to `canonical_target` (a virtual path), creating it empty if there is none, and
-  // locks it. EBUSY when another upload holds it.
+  // locks it. EBUSY when another upload holds it. A new partial that makes more than max_kept deletes the partials
+  // written to least recently (never one an upload holds): `evicted_bytes` says how many bytes they held.
   struct Locked {
     UniqueFd file;
     std::string name;  // in this store
+    std::uint64_t evicted_bytes = 0;
   };
   Result<Locked> Lock(std::string_view canonical_target) const;
   // Deletes a partial by its name in this store.
@@ -40,9 +46,12 @@ class PartialStore {
                          const std::function<void(const std::string& user, std::uint64_t bytes)>& removed = {});
 
  private:
-  explicit PartialStore(UniqueFd fd) : fd_(std::move(fd)) {}
+  PartialStore(UniqueFd fd, std::size_t max_kept) : fd_(std::move(fd)), max_kept_(max_kept) {}
+  // Deletes the oldest partials other than `keep` that no upload holds until at most max_kept remain; their bytes.
+  std::uint64_t Evict(const std::string& keep) const;
 
   UniqueFd fd_;
+  std::size_t max_kept_;
 };
 
 }  // namespace ferry::service

@@ -82,6 +82,8 @@ Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptio
                         ? Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", path))
                         : locked.status());
     }
+    // Partials this one pushed past the per-user bound are gone, and so is their room.
+    if (locked->evicted_bytes > 0) ApplyChange({-static_cast<std::int64_t>(locked->evicted_bytes), 0});
     upload.file_ = std::move(locked->file);
     upload.partial_name_ = std::move(locked->name);
     struct stat partial {};

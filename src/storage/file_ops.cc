@@ -143,6 +143,14 @@ Result<FileInfo> StatPath(const HomeDir& home, std::string_view path) {
     auto virtual_path = home.VirtualPathOf(fd->get());
     return InfoFromStat(virtual_path.ok() ? BaseName(*virtual_path) : std::string(name), st);
   }
+  if (path.back() == '/' || path.ends_with("/.")) {
+    // "link/" and "link/." name what the link leads to, as in POSIX path resolution, not the link itself.
+    auto fd = home.OpenPath(path, O_PATH);
+    if (!fd.ok()) return fd.status();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) return Status::FromErrno(errno, path);
+    return InfoFromStat(name, st);
+  }
   auto parent = home.OpenParent(path);
   if (!parent.ok()) return parent.status();
   struct stat st {};
@@ -303,9 +311,19 @@ Status Rename(const HomeDir& home, std::string_view from, std::string_view to, b
   if (!source.ok()) return source.status();
   DirFd target_parent;
   std::string target_name;
+  std::string target_shown(to);  // the target as errors name it
   if (auto into = home.OpenPath(to, O_PATH | O_DIRECTORY); into.ok()) {
     target_parent = DirFd(std::move(into).value());
     target_name = source->name;
+    if (target_shown.empty() || target_shown.back() != '/') target_shown += '/';
+    target_shown += target_name;
+    // Moving a name into the folder that already holds it: nothing to move.
+    struct stat from_dir {};
+    struct stat to_dir {};
+    if (::fstat(source->parent.get(), &from_dir) == 0 && ::fstat(target_parent.get(), &to_dir) == 0 &&
+        from_dir.st_dev == to_dir.st_dev && from_dir.st_ino == to_dir.st_ino) {
+      return Status(ErrorCode::kInvalid, fmt::format("'{}' and '{}' are the same file", from, target_shown));
+    }
   } else {
     auto target = home.OpenParent(to);
     if (!target.ok()) return target.status();
@@ -319,7 +337,7 @@ Status Rename(const HomeDir& home, std::string_view from, std::string_view to, b
   if (::renameat2(source->parent.get(), source->name.c_str(), target_parent.get(), target_name.c_str(), flags) != 0) {
     const int err = errno;
     if (err == EEXIST || err == ENOTEMPTY) {
-      return Status(ErrorCode::kExists, fmt::format("target exists: {}", to));
+      return Status(ErrorCode::kExists, fmt::format("target exists: {}", target_shown));
     }
     return Status::FromErrno(err, from);
   }

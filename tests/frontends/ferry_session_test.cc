@@ -17,6 +17,7 @@
 #include "server/data_root.h"
 #include "support/session_harness.h"
 #include "support/temp_dir.h"
+#include "support/test_files.h"
 
 namespace ferry::testing {
 namespace {
@@ -194,6 +195,72 @@ TEST_F(FerrySessionTest, RequestsBeforeHelloOrLoginAreRefusedByState) {
   EXPECT_EQ(headers[1].value("code", ""), "EPERM");
   EXPECT_EQ(headers[2].value("code", ""), "EPERM");
   EXPECT_TRUE(headers[3].value("ok", false));
+}
+
+// Before login the session reads no body: a header that declares one is refused at once (the body is never
+// waited for), and so is a header larger than a login can need.
+TEST_F(FerrySessionTest, ABodyOrALargeHeaderBeforeLoginIsRefusedAtTheHeader) {
+  SessionServices services(data_, users_.get(), &pool_, audit_.get());
+  for (const bool after_hello : {false, true}) {
+    std::string input;
+    if (after_hello) input = protocol::EncodeFrame(Json{{"op", "hello"}, {"id", 1}, {"versions", {1}}});
+    protocol::AppendFrameHeader(input, Json{{"op", after_hello ? "login" : "hello"}, {"id", 2}}, 4u << 20);
+    // The session must answer without the body: the input stays open until the session ends or the time is up.
+    auto exchange = RunSession(services.environment(), input, std::chrono::seconds(30), /*close_input=*/false);
+    EXPECT_TRUE(exchange.ended);
+    protocol::FrameDecoder decoder(protocol::FrameLimits{});
+    decoder.Feed(exchange.received);
+    std::vector<Json> headers;
+    protocol::Frame frame;
+    while (decoder.Next(frame) == protocol::FrameDecoder::State::kFrame) headers.push_back(frame.header);
+    ASSERT_EQ(headers.size(), after_hello ? 2u : 1u);
+    EXPECT_EQ(headers.back().value("code", ""), "EPROTO") << headers.back().dump();
+  }
+  std::string input = protocol::EncodeFrame(Json{{"op", "hello"}, {"id", 1}, {"versions", {1}}});
+  input += protocol::EncodeFrame(Json{{"op", "login"}, {"id", 2}, {"user", "alice"}, {"password", std::string(20000, 'p')}});
+  auto large = RunSession(services.environment(), input, std::chrono::seconds(30), /*close_input=*/false);
+  EXPECT_TRUE(large.ended);
+  protocol::FrameDecoder decoder(protocol::FrameLimits{});
+  decoder.Feed(large.received);
+  std::vector<Json> headers;
+  protocol::Frame frame;
+  while (decoder.Next(frame) == protocol::FrameDecoder::State::kFrame) headers.push_back(frame.header);
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[1].value("code", ""), "ETOOBIG") << headers[1].dump();
+}
+
+// A second hello before login is a repeated hello, not a request that needs a login.
+TEST_F(FerrySessionTest, HelloTwiceBeforeLoginSaysHelloWasAlreadyExchanged) {
+  SessionServices services(data_, users_.get(), &pool_, audit_.get());
+  std::string input = protocol::EncodeFrame(Json{{"op", "hello"}, {"id", 1}, {"versions", {1}}});
+  input += protocol::EncodeFrame(Json{{"op", "hello"}, {"id", 2}, {"versions", {1}}});
+  input += protocol::EncodeFrame(Json{{"op", "noop"}, {"id", 3}});
+  auto exchange = RunSession(services.environment(), input, std::chrono::seconds(30));
+  protocol::FrameDecoder decoder(protocol::FrameLimits{});
+  decoder.Feed(exchange.received);
+  std::vector<Json> headers;
+  protocol::Frame frame;
+  while (decoder.Next(frame) == protocol::FrameDecoder::State::kFrame) headers.push_back(frame.header);
+  ASSERT_EQ(headers.size(), 3u);
+  EXPECT_EQ(headers[1].value("code", ""), "EPROTO");
+  EXPECT_EQ(headers[1].value("message", ""), "hello was already exchanged");
+  EXPECT_TRUE(headers[2].value("ok", false)) << "the session goes on";
+}
+
+// put_abort gives up an upload for good: its partial goes with it. A ref no upload has is an error, not a silent ok.
+TEST_F(FerrySessionTest, PutAbortRemovesThePartialAndRefusesAnUnknownRef) {
+  const server::DataRoot root(data_);
+  auto replies = Converse("alice", {Json{{"op", "put"}, {"id", 3}, {"path", "big.bin"}, {"size", 1000}},
+                                    Json{{"op", "put_abort"}, {"id", 4}, {"ref", 3}},
+                                    Json{{"op", "put_abort"}, {"id", 5}, {"ref", 99}},
+                                    Json{{"op", "put_abort"}, {"id", 6}, {"ref", 3}}});
+  ASSERT_TRUE(replies.count(3) && replies.count(4) && replies.count(5) && replies.count(6));
+  EXPECT_TRUE(replies.at(3).value("ok", false)) << replies.at(3).dump();
+  EXPECT_TRUE(replies.at(4).value("ok", false)) << replies.at(4).dump();
+  EXPECT_EQ(replies.at(5).value("code", ""), "ENOENT");
+  EXPECT_EQ(replies.at(6).value("code", ""), "ENOENT") << "aborted once is gone";
+  EXPECT_TRUE(Names(root.partials_of("alice")).empty());
+  EXPECT_FALSE(Exists(root.home_of("alice") + "/big.bin"));
 }
 
 }  // namespace

@@ -138,6 +138,87 @@ TEST(LimitsIntegration, ConnectionsPerAddressAreLimited) {
   EXPECT_TRUE(admitted);
 }
 
+// The resident memory of process `pid`, in KiB (VmRSS), or 0 if it cannot be read.
+std::uint64_t ResidentKib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+// Before login nothing needs a body: one declared in a header is refused there, before any of it is read, and the
+// connection closes. So anonymous connections each pushing a megabyte leave nothing behind (each used to hold a
+// 4 MiB buffer, and much of it stayed after they left), and 150 anonymous connections held open cost a few KiB each.
+TEST(LimitsIntegration, AnonymousConnectionsCannotMakeTheServerHoldBodies) {
+  TestServer server;
+  ASSERT_TRUE(server.started());
+  {
+    RawClient warm(server.port());  // the first session's one-time allocations are not what is measured
+    ASSERT_TRUE(warm.HelloAndLogin("alice", "alice-secret"));
+  }
+  const pid_t pid = server.process().pid();
+  const std::uint64_t before = ResidentKib(pid);
+  ASSERT_GT(before, 0u);
+  constexpr int kClients = 150;
+  const std::string megabyte(1 << 20, 'x');
+  for (int i = 0; i < kClients; ++i) {
+    RawClient pusher(server.port());
+    std::string head;
+    protocol::AppendFrameHeader(head, {{"op", "hello"}, {"id", 1}, {"versions", {1}}}, 4u << 20);
+    ASSERT_TRUE(pusher.SendRaw(head));
+    (void)pusher.SendRaw(megabyte);  // may fail once the server has closed: what matters is what it kept
+    ASSERT_TRUE(pusher.WaitClosed(std::chrono::seconds(10))) << "connection " << i << " was not closed";
+  }
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < kClients; ++i) {
+    held.push_back(std::make_unique<RawClient>(server.port()));
+    ASSERT_TRUE(held.back()->SendFrame({{"op", "hello"}, {"id", 1}, {"versions", {1}}}));
+    auto hello = held.back()->ReadFrame(std::chrono::seconds(10));
+    ASSERT_TRUE(hello.has_value());
+    ASSERT_TRUE(hello->header.value("ok", false));
+  }
+  const std::uint64_t during = ResidentKib(pid);
+  held.clear();
+  EXPECT_LT(during, before + 16 * 1024) << "KiB resident before " << before << ", with " << kClients
+                                        << " anonymous connections open " << during;
+  // The refusal is a clear error at the header.
+  RawClient one(server.port());
+  std::string head;
+  protocol::AppendFrameHeader(head, {{"op", "hello"}, {"id", 1}, {"versions", {1}}}, 100);
+  ASSERT_TRUE(one.SendRaw(head));
+  auto reply = one.ReadFrame(std::chrono::seconds(10));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.value("code", ""), "EPROTO");
+  EXPECT_TRUE(one.WaitClosed());
+  // The server still serves everyone else.
+  RawClient alice(server.port());
+  EXPECT_TRUE(alice.HelloAndLogin("alice", "alice-secret"));
+}
+
+// A login name is the client's to choose: with a newline in it, it must not start a line of its own in the
+// server's log, and escape sequences in it must not reach whoever reads the log.
+TEST(LimitsIntegration, PeerStringsCannotForgeLogLines) {
+  TestServer server;
+  ASSERT_TRUE(server.started());
+  RawClient client(server.port());
+  ASSERT_TRUE(client.SendFrame({{"op", "hello"}, {"id", 1}, {"versions", {1}}}));
+  ASSERT_TRUE(client.ReadFrame().has_value());
+  const std::string name = "x\n2026-01-01T00:00:00.000 info FORGED\x1b[2J";
+  ASSERT_TRUE(client.SendFrame({{"op", "login"}, {"id", 2}, {"user", name}, {"password", "p"}}));
+  auto reply = client.ReadFrame();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.value("code", ""), "EAUTH");
+  auto line = server.process().WaitForStderrLine("failed login", std::chrono::seconds(20));
+  ASSERT_TRUE(line.has_value());
+  EXPECT_NE(line->find("x\\n2026-01-01T00:00:00.000 info FORGED\\x1b[2J"), std::string::npos) << *line;
+  const std::string log = server.process().stderr_so_far();
+  EXPECT_EQ(log.find("\nFORGED"), std::string::npos);
+  EXPECT_EQ(log.find("\n2026-01-01T00:00:00.000 info FORGED"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos);
+}
+
 TEST(LimitsIntegration, RepeatedFailedLoginsAreBlockedWithTheSameAnswer) {
   TestServer server(WithConfig("[auth]\nslow_after_failures = 100\nblock_after_failures = 3\nblock_seconds = 600\n"
                                "max_login_attempts = 20\n"));
@@ -158,6 +239,26 @@ TEST(LimitsIntegration, RepeatedFailedLoginsAreBlockedWithTheSameAnswer) {
   EXPECT_EQ(login("bob", "bob-secret"), wrong);
   EXPECT_EQ(login("nobody", "x"), wrong);
   EXPECT_TRUE(server.process().WaitForStderrLine("too many failures", std::chrono::seconds(10)));
+}
+
+// A stranger failing as alice from another machine (127.0.0.2 here) is blocked there; alice, logging in from her
+// own address with her password, is not locked out by it.
+TEST(LimitsIntegration, FailuresFromAnotherAddressDoNotLockAUserOut) {
+  TestServer server(WithConfig("[auth]\nslow_after_failures = 100\nblock_after_failures = 3\nblock_seconds = 600\n"
+                               "max_login_attempts = 20\n"));
+  ASSERT_TRUE(server.started());
+  RawClient stranger(server.port(), "127.0.0.1", "127.0.0.2");
+  ASSERT_FALSE(stranger.Call({{"op", "hello"}, {"versions", {1}}}).is_null());
+  for (int i = 0; i < 10; ++i) {
+    const Json reply = stranger.Call({{"op", "login"}, {"user", "alice"}, {"password", "guess-" + std::to_string(i)}});
+    EXPECT_EQ(reply.value("code", ""), "EAUTH");
+  }
+  // Blocked from there, even with the right password...
+  EXPECT_EQ(stranger.Call({{"op", "login"}, {"user", "alice"}, {"password", "alice-secret"}}).value("code", ""),
+            "EAUTH");
+  // ...but alice at her own address gets in.
+  RawClient alice(server.port());
+  EXPECT_TRUE(alice.HelloAndLogin("alice", "alice-secret"));
 }
 
 TEST(LimitsIntegration, SessionsPerUserAreLimited) {

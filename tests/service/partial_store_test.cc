@@ -123,5 +123,33 @@ TEST_F(PartialStoreTest, RemoveStaleOfAMissingFolderRemovesNothing) {
   EXPECT_EQ(PartialStore::RemoveStale(temp_ / "nowhere", 0), 0);
 }
 
+// Abandoned uploads cannot pile up: past the bound, a new partial deletes those written to least recently, and
+// says how many bytes went; one an upload holds is never deleted.
+TEST_F(PartialStoreTest, ANewPartialPastTheBoundDeletesTheOldestUnheld) {
+  auto opened = PartialStore::Open(root_, "alice", 3);
+  ASSERT_TRUE(opened.ok());
+  const PartialStore& store = *opened;
+  auto held = store.Lock("/held");  // the oldest of all, but in use
+  ASSERT_TRUE(held.ok());
+  Fill(store, *held, 1, 1000);
+  std::uint64_t evicted = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto locked = store.Lock("/file" + std::to_string(i));
+    ASSERT_TRUE(locked.ok()) << locked.status().ToString();
+    Fill(store, *locked, 10, 900 - i * 10);  // each newer than the one before
+    evicted += locked->evicted_bytes;
+  }  // each lock goes as its upload is abandoned
+  const auto listed = Names(root_ + "/alice");
+  const std::set<std::string> names(listed.begin(), listed.end());
+  EXPECT_EQ(names.size(), 3u);
+  EXPECT_EQ(evicted, 8u * 10);  // file0 to file7
+  EXPECT_TRUE(names.count(held->name));
+  // Resuming one that is kept adds nothing and deletes nothing.
+  auto again = store.Lock("/file9");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->evicted_bytes, 0u);
+  EXPECT_EQ(Names(root_ + "/alice").size(), 3u);
+}
+
 }  // namespace
 }  // namespace ferry::service

@@ -151,6 +151,22 @@ TEST_F(FileOpsTest, StatReportsLinksWithoutFollowing) {
   }
 }
 
+// "link/." and "link/" name the folder the link leads to, as they do for stat(1) and ls -ld.
+TEST_F(FileOpsTest, StatOfALinkFollowedBySlashDotDescribesItsTarget) {
+  MakeDir("folder");
+  MakeFile("file", "x");
+  ASSERT_EQ(::symlink("folder", Real("to-folder").c_str()), 0);
+  ASSERT_EQ(::symlink("file", Real("to-file").c_str()), 0);
+  for (const std::string path : {"to-folder/.", "to-folder/", "/to-folder/./", "to-folder/./."}) {
+    auto info = StatPath(home(), path);
+    ASSERT_TRUE(info.ok()) << path << ": " << info.status().ToString();
+    EXPECT_EQ(info->type, FileType::kDirectory) << path;
+    EXPECT_EQ(info->name, "to-folder") << path;
+  }
+  EXPECT_EQ(StatPath(home(), "to-folder")->type, FileType::kSymlink);
+  EXPECT_EQ(StatPath(home(), "to-file/.").status().code(), ErrorCode::kNotDirectory);
+}
+
 TEST_F(FileOpsTest, StatErrors) {
   MakeFile("f", "x");
   EXPECT_EQ(StatPath(home(), "missing").status().code(), ErrorCode::kNotFound);
@@ -444,6 +460,24 @@ TEST_F(FileOpsTest, RenameIntoAnExistingFolderKeepsTheName) {
   EXPECT_EQ(Rename(home(), "f", "d", false).code(), ErrorCode::kExists);
   EXPECT_EQ(ReadFile(Real("f")), "second");
   EXPECT_EQ(ReadFile(Real("d/f")), "content");
+}
+
+// Into a folder, errors name the entry that is in the way, not the folder; a name already in that folder is the
+// same file, whatever -f says.
+TEST_F(FileOpsTest, RenameIntoAFolderNamesTheEntryInTheWay) {
+  MakeFile("afile", "A");
+  MakeDir("d");
+  MakeFile("d/afile", "D");
+  const Status in_the_way = Rename(home(), "/afile", "/d", false);
+  EXPECT_EQ(in_the_way.code(), ErrorCode::kExists);
+  EXPECT_EQ(in_the_way.message(), "target exists: /d/afile");
+  for (const bool overwrite : {false, true}) {
+    const Status same = Rename(home(), "/afile", "/", overwrite);
+    EXPECT_EQ(same.code(), ErrorCode::kInvalid) << same.ToString();
+    EXPECT_EQ(same.message(), "'/afile' and '/afile' are the same file");
+  }
+  EXPECT_EQ(ReadFile(Real("afile")), "A");
+  EXPECT_EQ(ReadFile(Real("d/afile")), "D");
 }
 
 TEST_F(FileOpsTest, RenameRefusesToReplaceWithoutOverwrite) {

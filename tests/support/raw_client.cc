@@ -13,7 +13,7 @@
 
 namespace ferry::testing {
 
-RawClient::RawClient(std::uint16_t port, const std::string& host) {
+RawClient::RawClient(std::uint16_t port, const std::string& host, const std::string& source) {
   const bool v6 = host.find(':') != std::string::npos;
   fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int rc = -1;
@@ -24,6 +24,14 @@ RawClient::RawClient(std::uint16_t port, const std::string& host) {
     ::inet_pton(AF_INET6, host.c_str(), &address.sin6_addr);
     rc = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
   } else {
+    if (!source.empty()) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+        ADD_FAILURE() << "bind to " << source << ": " << std::strerror(errno);
+      }
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);

@@ -12,8 +12,9 @@ namespace ferry::testing {
 
 class RawClient {
  public:
-  // Connects to 127.0.0.1:port (or `host`). Fails the test if it cannot.
-  explicit RawClient(std::uint16_t port, const std::string& host = "127.0.0.1");
+  // Connects to 127.0.0.1:port (or `host`), from `source` if given (another loopback address, such as 127.0.0.2,
+  // to be a second client machine). Fails the test if it cannot.
+  explicit RawClient(std::uint16_t port, const std::string& host = "127.0.0.1", const std::string& source = "");
   ~RawClient();
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;

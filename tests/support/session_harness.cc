@@ -35,7 +35,7 @@ SessionServices::SessionServices(const std::string& data_root, storage::UserStor
 }
 
 SessionExchange RunSession(const frontends::native::FerryEnvironment& environment, std::string_view input,
-                           std::chrono::seconds limit) {
+                           std::chrono::seconds limit, bool close_input) {
   SessionExchange exchange;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return exchange;
@@ -59,7 +59,7 @@ SessionExchange RunSession(const frontends::native::FerryEnvironment& environmen
       [&]() -> asio::awaitable<void> {
         co_await asio::async_write(client, asio::buffer(input.data(), input.size()), token);
         asio::error_code ignored;
-        client.shutdown(asio::socket_base::shutdown_send, ignored);
+        if (close_input) client.shutdown(asio::socket_base::shutdown_send, ignored);
       },
       asio::detached);
   // Read concurrently with the writes: replies must never wait for the client to finish sending.

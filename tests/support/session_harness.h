@@ -49,10 +49,10 @@ struct SessionExchange {
   bool ended = false;    // the session ended within the limit
 };
 
-// Runs one session on a private event loop: sends `input` as the client, closes the client's sending side, and
-// collects everything the session sends (read while the input is still being written) until the session ends, or
-// `limit` has passed.
+// Runs one session on a private event loop: sends `input` as the client, closes the client's sending side (unless
+// `close_input` is false: then only the session can end the exchange), and collects everything the session sends
+// (read while the input is still being written) until the session ends, or `limit` has passed.
 SessionExchange RunSession(const frontends::native::FerryEnvironment& environment, std::string_view input,
-                           std::chrono::seconds limit);
+                           std::chrono::seconds limit, bool close_input = true);
 
 }  // namespace ferry::testing

@@ -41,7 +41,7 @@ std::span<const Session::Operation> Session::Operations() {
     }
     all.insert(all.end(), {{"noop", kAny, false, &Session::Noop, nullptr, nullptr},
                            {"quit", kAny, false, &Session::Quit, nullptr, nullptr},
-                           {"hello", kBeforeHello | kLoggedIn, false, &Session::Hello, nullptr, nullptr},
+                           {"hello", kBeforeHello | kAny, false, &Session::Hello, nullptr, nullptr},
                            {"login", kAny, false, nullptr, &Session::Login, nullptr}});
     return all;
   }();
@@ -61,7 +61,7 @@ Session::Session(Transport transport, const FerryEnvironment& env)
       handle_(std::make_shared<SessionHandle>()),
       watchdog_(transport_.socket().get_executor()),
       login_deadline_(std::chrono::steady_clock::now() + env.login_timeout),
-      decoder_(env.frames) {
+      decoder_(protocol::kBeforeLoginLimits) {
   handle_->executor = transport_.socket().get_executor();
   handle_->socket = &transport_.socket();
   if (env.registry != nullptr) env.registry->Add(handle_);
@@ -153,7 +153,11 @@ asio::awaitable<void> Session::Run() {
       break;
     }
     decoder_.Feed(std::string_view(read_buffer.get(), n));
-    const std::size_t wanted = n == read_size ? kLargeRead : n < kSmallRead ? kSmallRead : read_size;
+    // Before login the buffer stays small: an anonymous client gets no more than a few KiB of the server's memory.
+    const std::size_t wanted = state_ != State::kReady ? kSmallRead
+                               : n == read_size        ? kLargeRead
+                               : n < kSmallRead        ? kSmallRead
+                                                       : read_size;
     if (wanted != read_size) {
       read_buffer = std::make_unique_for_overwrite<char[]>(wanted);
       read_size = wanted;
@@ -279,7 +283,7 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
 }
 
 Result<Json> Session::Hello(Session& session, const Json& /*id*/, const Fields& fields) {
-  if (session.state_ == State::kReady) return Status(ErrorCode::kProtocol, "hello was already exchanged");
+  if (session.state_ != State::kAwaitingHello) return Status(ErrorCode::kProtocol, "hello was already exchanged");
   // A hello that fails ends the connection.
   session.state_ = State::kClosing;
   auto request = protocol::HelloRequest::Parse(fields.header());
@@ -315,6 +319,7 @@ asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fie
     co_return;
   }
   session.user_ = std::move(logged_in).value();
+  session.decoder_.set_limits(session.env_.frames);
   session.cwd_ = "/";
   session.state_ = State::kReady;
   session.Reply(protocol::OkReply(id, protocol::LoginReply{session.user_->user(), session.cwd_}));

@@ -76,7 +76,13 @@ Result<Json> PutClose(Session& session, const Json& /*id*/, const Fields& fields
 Result<Json> PutAbort(Session& session, const Json& /*id*/, const Fields& fields) {
   auto request = protocol::PutAbortRequest::Parse(fields.header());
   if (!request.ok()) return request.status();
-  session.uploads().erase(request->ref);  // the partial file stays for a later resume
+  auto open = session.uploads().find(request->ref);
+  if (open == session.uploads().end()) {
+    return Status(ErrorCode::kNotFound, fmt::format("no upload is open with ref {}", request->ref));
+  }
+  // Abandoned on purpose: what it wrote goes too, nothing is kept for a resume.
+  if (open->second.upload) open->second.upload->Discard();
+  session.uploads().erase(open);
   return Json::object();
 }
 
