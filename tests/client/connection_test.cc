@@ -10,11 +10,11 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/write.hpp>
-#include <gtest/gtest.h>
 
 #include "protocol/frame.h"
 #include "server/tls_identity.h"
@@ -108,7 +108,9 @@ class WatchdogPipe {
   std::thread thread_;
 };
 
-std::string NoopReply(int id) { return protocol::EncodeFrame(Json{{"id", id}, {"ok", true}}, {}); }
+std::string NoopReply(int id) {
+  return protocol::EncodeFrame(Json{{"id", id}, {"ok", true}}, {});
+}
 
 TEST(ConnectionTls, RecordsAlreadyReceivedMakeTheServerReadable) {
   ScriptedTlsPeer peer({NoopReply(1), NoopReply(2), NoopReply(3)});

@@ -29,7 +29,9 @@ TEST(EscapeForTerminal, EscapeSequencesAndOtherControlsBecomeOctal) {
   EXPECT_EQ(EscapeForTerminal("nul"s + '\0' + "x"), "nul\\000x");
   EXPECT_EQ(EscapeForTerminal("\x01\x1f"), "\\001\\037");
   // C1 controls (here CSI, U+009B) are valid UTF-8 but do not print either.
-  EXPECT_EQ(EscapeForTerminal("a\xc2\x9b" "2J"), "a\\302\\2332J");
+  EXPECT_EQ(EscapeForTerminal("a\xc2\x9b"
+                              "2J"),
+            "a\\302\\2332J");
   // Bidirectional overrides and line separators could disguise a name.
   EXPECT_EQ(EscapeForTerminal("x\xe2\x80\xaey"), "x\\342\\200\\256y");
   EXPECT_EQ(EscapeForTerminal("x\xe2\x80\xa8y"), "x\\342\\200\\250y");
@@ -42,11 +44,11 @@ TEST(EscapeForTerminal, ABackslashIsDoubledSoEscapesAreUnambiguous) {
 
 TEST(EscapeForTerminal, InvalidUtf8BytesBecomeOctal) {
   EXPECT_EQ(EscapeForTerminal("bad\xff"), "bad\\377");
-  EXPECT_EQ(EscapeForTerminal("\x80x"), "\\200x");                     // a stray continuation byte
-  EXPECT_EQ(EscapeForTerminal("caf\xc3"), "caf\\303");                 // truncated at the end
-  EXPECT_EQ(EscapeForTerminal("\xc3(x"), "\\303(x");                   // truncated before ASCII
-  EXPECT_EQ(EscapeForTerminal("\xc0\xaf"), "\\300\\257");              // overlong "/"
-  EXPECT_EQ(EscapeForTerminal("\xed\xa0\x80"), "\\355\\240\\200");     // a UTF-16 surrogate
+  EXPECT_EQ(EscapeForTerminal("\x80x"), "\\200x");                           // a stray continuation byte
+  EXPECT_EQ(EscapeForTerminal("caf\xc3"), "caf\\303");                       // truncated at the end
+  EXPECT_EQ(EscapeForTerminal("\xc3(x"), "\\303(x");                         // truncated before ASCII
+  EXPECT_EQ(EscapeForTerminal("\xc0\xaf"), "\\300\\257");                    // overlong "/"
+  EXPECT_EQ(EscapeForTerminal("\xed\xa0\x80"), "\\355\\240\\200");           // a UTF-16 surrogate
   EXPECT_EQ(EscapeForTerminal("\xf4\x90\x80\x80"), "\\364\\220\\200\\200");  // past U+10FFFF
   EXPECT_EQ(EscapeForTerminal("\xe6\x97\xa5\xff\xe6\x9c\xac"), "日\\377本");
 }
