@@ -16,14 +16,16 @@
 #include "client/ping.h"
 #include "client/client_session.h"
 #include "client/shell.h"
+#include "client/terminal_text.h"
 #include "common/password_prompt.h"
 
 namespace {
 
 using ferry::Status;
 
+// Messages may name remote files or come from the server: escaped (see terminal_text.h).
 int Fail(const Status& status) {
-  std::cerr << "ferry: " << status.message() << "\n";
+  std::cerr << "ferry: " << ferry::client::EscapeForTerminal(status.message()) << "\n";
   return 1;
 }
 
@@ -112,11 +114,13 @@ int main(int argc, char** argv) {
     result = runner.Run(command);
     if (command.front() == "exec" && runner.exec_exit_code()) {
       // The program ran: its exit status is ours, and it has said what went wrong itself.
-      if (!result.ok() && result.code() == ferry::ErrorCode::kBusy) std::cerr << "ferry: " << result.message() << "\n";
+      if (!result.ok() && result.code() == ferry::ErrorCode::kBusy) {
+        std::cerr << "ferry: " << ferry::client::EscapeForTerminal(result.message()) << "\n";
+      }
       if (session.connected()) session.connection().Quit();
       return *runner.exec_exit_code();
     }
-    if (!result.ok()) std::cerr << "ferry: " << result.message() << "\n";
+    if (!result.ok()) std::cerr << "ferry: " << ferry::client::EscapeForTerminal(result.message()) << "\n";
   } else if (!batch_file.empty()) {
     if (batch_file == "-") {
       result = ferry::client::RunLines(runner, std::cin, /*echo=*/false);

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "common/byte_size.h"
+#include "client/terminal_text.h"
 
 namespace ferry::client {
 namespace {
@@ -126,7 +127,7 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
     if (words.size() != 1) return Usage(name);
     auto reply = connection().Call<protocol::PwdReply>(protocol::PwdRequest{});
     if (!reply.ok()) return reply.status();
-    out_ << reply->path << "\n";
+    out_ << EscapeForTerminal(reply->path) << "\n";
     return Status::Ok();
   }
   if (name == "whoami") {
@@ -206,12 +207,14 @@ void CommandRunner::PrintEntries(const std::vector<DirectoryEntry>& entries, boo
     return;
   }
   if (!columns_ || sorted.empty()) {
-    for (const DirectoryEntry* entry : sorted) out_ << entry->name << "\n";
+    for (const DirectoryEntry* entry : sorted) out_ << EscapeForTerminal(entry->name) << "\n";
     return;
   }
   // Columns, filled top to bottom, as ls(1) does on a terminal.
+  std::vector<std::string> shown;
+  for (const DirectoryEntry* entry : sorted) shown.push_back(EscapeForTerminal(entry->name));
   std::size_t widest = 0;
-  for (const DirectoryEntry* entry : sorted) widest = std::max(widest, entry->name.size());
+  for (const std::string& name : shown) widest = std::max(widest, name.size());
   const std::size_t column_width = widest + 2;
   const std::size_t columns = std::max<std::size_t>(1, static_cast<std::size_t>(width_) / column_width);
   const std::size_t rows = (sorted.size() + columns - 1) / columns;
@@ -220,7 +223,7 @@ void CommandRunner::PrintEntries(const std::vector<DirectoryEntry>& entries, boo
     for (std::size_t column = 0; column < columns; ++column) {
       const std::size_t index = column * rows + row;
       if (index >= sorted.size()) break;
-      std::string name = sorted[index]->name;
+      std::string name = shown[index];
       if (column + 1 < columns && (column + 1) * rows + row < sorted.size()) name.resize(column_width, ' ');
       line += name;
     }
@@ -471,7 +474,7 @@ std::string FormatMode(std::string_view type, std::uint32_t mode) {
 
 std::string FormatLongEntry(const DirectoryEntry& entry, std::int64_t now) {
   return fmt::format("{} {:>3} {:>12} {} {}", FormatMode(EntryTypeName(entry.type), entry.mode), entry.nlink,
-                     entry.size, HumanTime(entry.mtime, now), entry.name);
+                     entry.size, HumanTime(entry.mtime, now), EscapeForTerminal(entry.name));
 }
 
 }  // namespace ferry::client

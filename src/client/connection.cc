@@ -59,7 +59,7 @@ Status Connection::Connect(const HostPort& address, bool tls) {
     connected_ = true;
     return Status::Ok();
   }
-  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(socket), tls_context_);
+  tls_ = std::make_unique<asio::ssl::stream<TlsSocket>>(std::move(socket), tls_context_);
   // SNI (SSL_set_tlsext_host_name is a macro with a C cast).
   SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
            const_cast<char*>(address.host.c_str()));
@@ -150,16 +150,37 @@ Result<protocol::Frame> Connection::AwaitReplyStreaming(std::uint64_t id,
   return MatchReply(id, std::move(frame).value());
 }
 
+Result<bool> Connection::ReadAvailable() {
+  if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
+  asio::error_code error;
+  tls_->next_layer().set_dont_wait(true);
+  const std::size_t n = tls_->read_some(asio::buffer(read_buffer_), error);
+  tls_->next_layer().set_dont_wait(false);
+  if (error == asio::error::would_block) return false;
+  if (error) return Broken("receiving", error);
+  decoder_.Feed(std::string_view(read_buffer_.data(), n));
+  return n > 0;
+}
+
 Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return_on_signal) {
-  // Bytes already here (decoded or still inside TLS) need no waiting.
-  if (decoder_.buffered() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0)) return std::pair{true, false};
-  const int socket_fd = tls_ ? tls_->lowest_layer().native_handle() : plain_->native_handle();
-  pollfd fds[2] = {{socket_fd, POLLIN, 0}, {other_fd, POLLIN, 0}};
-  while (::poll(fds, other_fd >= 0 ? 2 : 1, -1) < 0) {
-    if (errno != EINTR) return Status::FromErrno(errno, "waiting for the server");
-    if (return_on_signal) return std::pair{false, false};
+  // Polling the socket is only right once nothing is buffered above it: neither in the decoder nor, over TLS,
+  // anywhere inside the TLS layer (see TlsSocket for why SSL_pending is not enough and why the read proves it).
+  bool server = decoder_.buffered() > 0;
+  if (!server && tls_) {
+    auto arrived = ReadAvailable();
+    if (!arrived.ok()) return arrived.status();
+    server = *arrived;
   }
-  return std::pair{fds[0].revents != 0, other_fd >= 0 && fds[1].revents != 0};
+  if (server && other_fd < 0) return std::pair{true, false};
+  const int socket_fd = tls_ ? tls_->lowest_layer().native_handle() : plain_->native_handle();
+  // With the server ready, `other_fd` is only looked at, so a busy server cannot starve it.
+  pollfd fds[2] = {{server ? -1 : socket_fd, POLLIN, 0}, {other_fd, POLLIN, 0}};
+  while (::poll(fds, other_fd >= 0 ? 2 : 1, server ? 0 : -1) < 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "waiting for the server");
+    if (return_on_signal) return std::pair{server, false};
+  }
+  return std::pair{server || fds[0].revents != 0, other_fd >= 0 && fds[1].revents != 0};
 }
 
 Result<protocol::Frame> Connection::Receive() { return ReceiveNext(nullptr); }

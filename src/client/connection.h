@@ -14,6 +14,7 @@
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
 
+#include "client/tls_socket.h"
 #include "common/host_port.h"
 #include "common/status.h"
 #include "protocol/frame_decoder.h"
@@ -72,8 +73,10 @@ class Connection {
                                               const std::function<bool(std::string_view)>& on_body);
 
   // Waits until the server has sent something (Receive then has bytes to start on) or `other_fd` (if >= 0) is
-  // readable. Returns {server, other}: which of the two are ready. With `return_on_signal`, a signal caught while
-  // waiting returns {false, false} at once, so the caller can look at what its handler recorded.
+  // readable. Returns {server, other}: which of the two are ready. Bytes already received count, including those the
+  // TLS layer holds undecrypted, which poll(2) on the socket cannot see. With `return_on_signal`, a signal caught
+  // while waiting returns at once (with {false, false} when nothing had arrived), so the caller can look at what its
+  // handler recorded.
   Result<std::pair<bool, bool>> WaitReadable(int other_fd, bool return_on_signal = false);
 
   // Sends quit and waits for its reply; errors are ignored (the session ends either way).
@@ -84,6 +87,9 @@ class Connection {
   Status WriteAll(const std::string& bytes);
   Result<std::size_t> ReadSome(char* data, std::size_t size);
   Status Broken(const std::string& what, const asio::error_code& error);
+  // TLS only: decrypts whatever the TLS layer and the socket hold right now into the decoder, without waiting.
+  // True if anything arrived; false when a read would have to wait for the server.
+  Result<bool> ReadAvailable();
   // Decodes the next frame, reading from the server as needed; with `body_len`, only its head (its body is then
   // the caller's to consume, see FrameDecoder::NextHead).
   Result<protocol::Frame> ReceiveNext(std::uint64_t* body_len);
@@ -93,7 +99,7 @@ class Connection {
   asio::io_context io_;
   asio::ssl::context tls_context_;
   std::unique_ptr<asio::ip::tcp::socket> plain_;
-  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
+  std::unique_ptr<asio::ssl::stream<TlsSocket>> tls_;
   std::string fingerprint_;
   protocol::FrameDecoder decoder_;
   std::string read_buffer_;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/byte_size.h"
+#include "client/terminal_text.h"
 
 namespace ferry::client {
 namespace {
@@ -46,7 +47,7 @@ ProgressBar::ProgressBar(Mode mode, std::string verb, std::uint64_t total_bytes,
 std::string ProgressBar::HumanBytes(double bytes) { return ferry::HumanBytes(bytes); }
 
 void ProgressBar::StartFile(const std::string& name) {
-  current_ = name;
+  current_ = EscapeForTerminal(name);
   Draw(false);
 }
 

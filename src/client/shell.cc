@@ -13,11 +13,12 @@
 #include <fmt/format.h>
 
 #include "client/command_line.h"
+#include "client/terminal_text.h"
 
 namespace ferry::client {
 namespace {
 
-void PrintError(const Status& status) { std::cerr << "ferry: " << status.message() << "\n"; }
+void PrintError(const Status& status) { std::cerr << "ferry: " << EscapeForTerminal(status.message()) << "\n"; }
 
 // readline's completion hooks are plain C callbacks: they reach the runner through this pointer, set only while
 // the interactive shell runs.

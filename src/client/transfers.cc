@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "common/unique_fd.h"
+#include "client/terminal_text.h"
 
 namespace ferry::client {
 namespace {
@@ -108,7 +109,8 @@ bool StreamGoesOn(const Json& header) {
   return more.ok() && *more;
 }
 
-void Warn(const std::string& message) { std::cerr << "ferry: " << message << "\n"; }
+// Warnings name remote files and carry the server's messages: escaped (see terminal_text.h).
+void Warn(const std::string& message) { std::cerr << "ferry: " << EscapeForTerminal(message) << "\n"; }
 
 Status ApplyTimesAndMode(int fd, std::uint32_t mode, std::int64_t mtime, std::uint32_t mtime_nsec) {
   ::fchmod(fd, mode & 0777);

@@ -85,6 +85,49 @@ TEST_F(ClientIntegration, LsShortAndLong) {
   EXPECT_NE(Alice({"ls", "nope"}).exit_code, 0);
 }
 
+// No raw control byte in `text` but the newlines ending its lines.
+::testing::AssertionResult NoRawControlBytes(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if ((byte < 0x20 && byte != '\n') || byte == 0x7f) {
+      return ::testing::AssertionFailure() << "raw byte " << int(byte) << " at " << i;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(ClientIntegration, LsEscapesControlCharactersInNames) {
+  const std::string home = server_.home("alice");
+  for (const std::string name : {"a\x1b[31mred", "new\nline", "tab\tname", "del\x7f", "bad\xff", "back\\slash",
+                                 "caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac"}) {
+    WriteFile(home + "/" + name, "x");
+  }
+  // The escaped forms, in the listing's (byte) order, one per line: valid UTF-8 unchanged. Names travel in UTF-8 JSON,
+  // so the server has already turned the byte that is not UTF-8 into U+FFFD (escaping such bytes is a unit test's).
+  const std::string expected =
+      "a\\033[31mred\nback\\\\slash\nbad\xef\xbf\xbd\ncaf\xc3\xa9\ndel\\177\nnew\\nline\ntab\\tname\n"
+      "\xe6\x97\xa5\xe6\x9c\xac\n";
+  const auto listing = Alice({"ls"});
+  ASSERT_EQ(listing.exit_code, 0) << listing.err;
+  EXPECT_EQ(listing.out, expected);
+  EXPECT_TRUE(NoRawControlBytes(listing.out));
+
+  const auto long_listing = Alice({"ls", "-l"});
+  ASSERT_EQ(long_listing.exit_code, 0) << long_listing.err;
+  EXPECT_TRUE(NoRawControlBytes(long_listing.out));
+  EXPECT_EQ(std::count(long_listing.out.begin(), long_listing.out.end(), '\n'), 8) << long_listing.out;
+  for (const std::string shown : {" a\\033[31mred\n", " new\\nline\n", " tab\\tname\n", " del\\177\n",
+                                  " bad\xef\xbf\xbd\n", " back\\\\slash\n", " caf\xc3\xa9\n"}) {
+    EXPECT_NE(long_listing.out.find(shown), std::string::npos) << shown << " not in:\n" << long_listing.out;
+  }
+
+  // A message naming such a file (here the server's refusal to enter it) is escaped too.
+  const auto refused = Alice({"cd", "a\x1b[31mred"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_TRUE(NoRawControlBytes(refused.err));
+  EXPECT_NE(refused.err.find("a\\033[31mred"), std::string::npos) << refused.err;
+}
+
 TEST_F(ClientIntegration, FailingCommandPrintsOneLineAndExitsNonZero) {
   const auto result = Alice({"cd", "does-not-exist"});
   EXPECT_NE(result.exit_code, 0);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -257,6 +258,26 @@ TEST_F(ExecIntegration, CtrlCInTheClientStopsTheProgramAndTheSessionGoesOn) {
   EXPECT_THAT(result.err, HasSubstr("interrupted"));
   EXPECT_EQ(result.out, "/\n");
   EXPECT_TRUE(NoProcessLeft("sleep 44.75"));
+}
+
+// Over TLS the client must see records the TLS layer already holds; it used to wait for them now and then, after
+// all the output had arrived, until killed. Each run is bounded, so a hang fails the test instead of stalling it.
+TEST(ExecOverTls, ManyRunsOfLargeStdoutThenStderrAllEndComplete) {
+  TestServer server(WithTls());
+  GrantExec(server, "alice");
+  // Pins the server's certificate first, so that stderr holds only the program's output.
+  ASSERT_EQ(server.Client("alice", "alice-secret", {"pwd"}).exit_code, 0);
+  const std::string script = "head -c 3000000 /dev/zero | tr '\\0' a; head -c 2000000 /dev/zero | tr '\\0' b >&2";
+  for (int run = 0; run < 30; ++run) {
+    const auto result =
+        server.Client("alice", "alice-secret", {"exec", "sh", "-c", script}, "", std::chrono::seconds(20));
+    ASSERT_FALSE(result.timed_out) << "run " << run << " did not end";
+    ASSERT_EQ(result.exit_code, 0) << "run " << run << ": " << result.err.substr(0, 200);
+    ASSERT_EQ(result.out.size(), 3000000u) << "run " << run;
+    ASSERT_EQ(result.err.size(), 2000000u) << "run " << run;
+    ASSERT_EQ(std::count(result.out.begin(), result.out.end(), 'a'), 3000000) << "run " << run;
+    ASSERT_EQ(std::count(result.err.begin(), result.err.end(), 'b'), 2000000) << "run " << run;
+  }
 }
 
 TEST(ExecLimits, TheTimeLimitKillsTheWholeProcessTree) {
