@@ -51,7 +51,7 @@ Result<Json> ParseHeader(std::string_view text, const FrameLimits& limits, std::
     }
     const std::uint64_t declared = it->get<std::uint64_t>();
     if (declared > 0 && limits.max_body == 0) {
-      return Status(ErrorCode::kProtocol,
+      return Status(ErrorCode::kTooBig,
                     fmt::format("no request before login carries a body (this one declares {} bytes)", declared));
     }
     if (declared > limits.max_body) {

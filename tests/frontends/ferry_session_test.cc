@@ -161,7 +161,9 @@ TEST_F(FerrySessionTest, AnAccountThatMayWriteGetsEveryWritingOperationDone) {
     ASSERT_TRUE(replies.count(id)) << "no reply to " << name;
     const bool writes = std::any_of(Session::Operations().begin(), Session::Operations().end(),
                                     [&](const auto& op) { return op.name == name && op.writes; });
-    if (writes) EXPECT_TRUE(replies.at(id).value("ok", false)) << name << ": " << replies.at(id).dump();
+    if (writes) {
+      EXPECT_TRUE(replies.at(id).value("ok", false)) << name << ": " << replies.at(id).dump();
+    }
   }
   const server::DataRoot root(data_);
   EXPECT_FALSE(Exists(root.home_of("alice") + "/file.txt"));
@@ -197,6 +199,16 @@ TEST_F(FerrySessionTest, RequestsBeforeHelloOrLoginAreRefusedByState) {
   EXPECT_TRUE(headers[3].value("ok", false));
 }
 
+// The headers of the frames in `received`, in order.
+std::vector<Json> HeadersOf(const std::string& received) {
+  protocol::FrameDecoder decoder(protocol::FrameLimits{});
+  decoder.Feed(received);
+  std::vector<Json> headers;
+  protocol::Frame frame;
+  while (decoder.Next(frame) == protocol::FrameDecoder::State::kFrame) headers.push_back(frame.header);
+  return headers;
+}
+
 // Before login the session reads no body: a header that declares one is refused at once (the body is never
 // waited for), and so is a header larger than a login can need.
 TEST_F(FerrySessionTest, ABodyOrALargeHeaderBeforeLoginIsRefusedAtTheHeader) {
@@ -208,23 +220,15 @@ TEST_F(FerrySessionTest, ABodyOrALargeHeaderBeforeLoginIsRefusedAtTheHeader) {
     // The session must answer without the body: the input stays open until the session ends or the time is up.
     auto exchange = RunSession(services.environment(), input, std::chrono::seconds(30), /*close_input=*/false);
     EXPECT_TRUE(exchange.ended);
-    protocol::FrameDecoder decoder(protocol::FrameLimits{});
-    decoder.Feed(exchange.received);
-    std::vector<Json> headers;
-    protocol::Frame frame;
-    while (decoder.Next(frame) == protocol::FrameDecoder::State::kFrame) headers.push_back(frame.header);
+    const std::vector<Json> headers = HeadersOf(exchange.received);
     ASSERT_EQ(headers.size(), after_hello ? 2u : 1u);
-    EXPECT_EQ(headers.back().value("code", ""), "EPROTO") << headers.back().dump();
+    EXPECT_EQ(headers.back().value("code", ""), "ETOOBIG") << headers.back().dump();
   }
   std::string input = protocol::EncodeFrame(Json{{"op", "hello"}, {"id", 1}, {"versions", {1}}});
   input += protocol::EncodeFrame(Json{{"op", "login"}, {"id", 2}, {"user", "alice"}, {"password", std::string(20000, 'p')}});
   auto large = RunSession(services.environment(), input, std::chrono::seconds(30), /*close_input=*/false);
   EXPECT_TRUE(large.ended);
-  protocol::FrameDecoder decoder(protocol::FrameLimits{});
-  decoder.Feed(large.received);
-  std::vector<Json> headers;
-  protocol::Frame frame;
-  while (decoder.Next(frame) == protocol::FrameDecoder::State::kFrame) headers.push_back(frame.header);
+  const std::vector<Json> headers = HeadersOf(large.received);
   ASSERT_EQ(headers.size(), 2u);
   EXPECT_EQ(headers[1].value("code", ""), "ETOOBIG") << headers[1].dump();
 }
@@ -236,11 +240,7 @@ TEST_F(FerrySessionTest, HelloTwiceBeforeLoginSaysHelloWasAlreadyExchanged) {
   input += protocol::EncodeFrame(Json{{"op", "hello"}, {"id", 2}, {"versions", {1}}});
   input += protocol::EncodeFrame(Json{{"op", "noop"}, {"id", 3}});
   auto exchange = RunSession(services.environment(), input, std::chrono::seconds(30));
-  protocol::FrameDecoder decoder(protocol::FrameLimits{});
-  decoder.Feed(exchange.received);
-  std::vector<Json> headers;
-  protocol::Frame frame;
-  while (decoder.Next(frame) == protocol::FrameDecoder::State::kFrame) headers.push_back(frame.header);
+  const std::vector<Json> headers = HeadersOf(exchange.received);
   ASSERT_EQ(headers.size(), 3u);
   EXPECT_EQ(headers[1].value("code", ""), "EPROTO");
   EXPECT_EQ(headers[1].value("message", ""), "hello was already exchanged");
