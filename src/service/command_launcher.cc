@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@ constexpr const char* kSystemFolders[] = {"/usr", "/bin", "/sbin", "/lib", "/lib
 // Files of /etc programs need (the dynamic linker's cache, time zone, alternatives); nothing secret.
 constexpr const char* kSystemFiles[] = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
                                         "/etc/alternatives", "/etc/localtime"};
+// The descriptor bubblewrap reads its set-up from (--args), in the child.
+constexpr int kSandboxOptionsFd = 3;
 // How long the start-up check may take.
 constexpr int kProbeTimeoutMs = 10000;
 
@@ -126,9 +129,9 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
   return launcher;
 }
 
-std::vector<std::string> CommandLauncher::SandboxCommand(const LaunchRequest& request) const {
+std::vector<std::string> CommandLauncher::SandboxOptions(const LaunchRequest& request) const {
   const std::string home = "/home/" + request.user;
-  std::vector<std::string> command = {policy_.bwrap, "--die-with-parent", "--new-session", "--unshare-all",
+  std::vector<std::string> command = {"--die-with-parent", "--new-session", "--unshare-all",
                                       "--clearenv", "--setenv", "PATH", kSearchPath, "--setenv", "HOME", home,
                                       "--setenv", "USER", request.user, "--setenv", "LOGNAME", request.user,
                                       "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp",
@@ -149,8 +152,12 @@ std::vector<std::string> CommandLauncher::SandboxCommand(const LaunchRequest& re
   }
   for (const char* file : kSystemFiles) command.insert(command.end(), {"--ro-bind-try", file, file});
   const std::string cwd = request.cwd == "/" ? home : home + request.cwd;
-  command.insert(command.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/home", "--bind",
-                                 request.home_path, home, "--chdir", cwd, "--"});
+  // /dev holds only bubblewrap's harmless devices and is read-only: a program cannot fill it. /tmp and /dev/shm are
+  // memory, so each has its own bound.
+  const std::string tmp_size = std::to_string(policy_.tmp_size);
+  command.insert(command.end(), {"--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size", tmp_size,
+                                 "--tmpfs", "/dev/shm", "--size", tmp_size, "--tmpfs", "/tmp", "--dir", "/home",
+                                 "--bind", request.home_path, home, "--chdir", cwd});
   return command;
 }
 
@@ -160,8 +167,22 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
   std::vector<std::string> argv;
   std::string program;
   std::vector<std::string> environment;
+  UniqueFd sandbox_options;
   if (policy_.sandbox) {
-    argv = SandboxCommand(request);
+    // The set-up goes through a descriptor, NUL-separated: bubblewrap's own command line (the sandbox's
+    // /proc/1/cmdline) then shows no path of the host.
+    std::string options;
+    for (const auto& option : SandboxOptions(request)) {
+      options += option;
+      options += '\0';
+    }
+    sandbox_options.Reset(::memfd_create("bwrap-args", MFD_CLOEXEC));
+    if (!sandbox_options.valid()) return Status::FromErrno(errno, "memfd_create");
+    if (::write(sandbox_options.get(), options.data(), options.size()) != static_cast<ssize_t>(options.size()) ||
+        ::lseek(sandbox_options.get(), 0, SEEK_SET) != 0) {
+      return Status::FromErrno(errno, "writing the sandbox's set-up");
+    }
+    argv = {policy_.bwrap, "--args", std::to_string(kSandboxOptionsFd), "--"};
     argv.insert(argv.end(), request.argv.begin(), request.argv.end());
     program = policy_.bwrap;
     environment = {"PATH=/usr/bin:/bin"};
@@ -191,6 +212,7 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
     if (!in.read.valid()) return Status::FromErrno(errno, "/dev/null");
   }
   const int cwd_fd = policy_.sandbox ? -1 : request.cwd_fd;
+  const int options_fd = sandbox_options.valid() ? sandbox_options.get() : -1;
   const bool limit_processes = ::geteuid() != 0;  // the kernel ignores RLIMIT_NPROC for root
 
   const pid_t pid = ::fork();
@@ -215,7 +237,14 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
     SetLimit(RLIMIT_CORE, 0);
     if (request.max_file_size) SetLimit(RLIMIT_FSIZE, *request.max_file_size);
     if (limit_processes) SetLimit(RLIMIT_NPROC, policy_.max_processes);
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
+    if (options_fd >= 0) {
+      // dup2 onto itself would keep close-on-exec.
+      if (options_fd == kSandboxOptionsFd ? ::fcntl(options_fd, F_SETFD, 0) < 0
+                                          : ::dup2(options_fd, kSandboxOptionsFd) < 0) {
+        ::_exit(127);
+      }
+    }
+    ::syscall(SYS_close_range, options_fd >= 0 ? kSandboxOptionsFd + 1U : 3U, ~0U, 0U);
     ::execve(program.c_str(), argv_pointers.data(), environment_pointers.data());
     WriteError("cannot run", program.c_str());
     ::_exit(127);

@@ -2,8 +2,10 @@
 //
 // With the sandbox (the default) the program runs under bubblewrap: new user, mount, PID, network, IPC and UTS
 // namespaces, no capabilities, a new session (no terminal injection), the system's /usr read-only, a private /proc,
-// /dev and /tmp, and the user's home bound at /home/USER as the only writable folder and the only user data in
-// view; no other home, no data root, no server secret, no network. Without it (exec.sandbox = false) the program
+// a read-only /dev of the harmless devices, a /tmp and /dev/shm of bounded size (memory-backed), and the user's home
+// bound at /home/USER as the only writable folder and the only user data in view; no other home, no data root, no
+// server secret, no network. bubblewrap reads its set-up from a descriptor (--args), so no host path is on its
+// command line, where the program could read it in /proc/1/cmdline. Without it (exec.sandbox = false) the program
 // runs as the server's user in the user's current folder: only for trusted users.
 // Either way it gets no shell (argv goes to execve as it is), a clean environment, its own process group and
 // session, and rlimits on memory, open files, CPU time, file size and (for a server not running as root) processes.
@@ -29,6 +31,7 @@ struct LaunchPolicy {
   unsigned max_processes = 64;
   unsigned max_open_files = 256;
   unsigned cpu_seconds = 61;
+  std::uint64_t tmp_size = 64ull << 20;  // bytes each of /tmp and /dev/shm in the sandbox may hold
 };
 
 struct LaunchRequest {
@@ -64,8 +67,9 @@ class CommandLauncher {
   static int Reap(LaunchedProcess& process);
 
   const LaunchPolicy& policy() const { return policy_; }
-  // The bubblewrap command line that runs `request` (without the program's own arguments' lookup).
-  std::vector<std::string> SandboxCommand(const LaunchRequest& request) const;
+  // The bubblewrap options that set up the sandbox for `request` (passed through --args, before "--" and the
+  // program's arguments).
+  std::vector<std::string> SandboxOptions(const LaunchRequest& request) const;
 
  private:
   explicit CommandLauncher(LaunchPolicy policy) : policy_(std::move(policy)) {}
