@@ -229,7 +229,8 @@ std::string ServerConfig::DefaultFileText() {
 # Bytes of output (stdout and stderr together) sent to the client; the rest is dropped and the client is told.
 # output_limit_bytes = 67108864
 # Address space of each process (RLIMIT_AS), open files (RLIMIT_NOFILE), and processes of the program's user
-# (RLIMIT_NPROC: the kernel does not apply it to root, so run ferryd as its own user for it to hold).
+# (RLIMIT_NPROC). The kernel exempts root from RLIMIT_NPROC: a ferryd running as root gives each program a pids cgroup
+# with this as pids.max instead, and warns at start where no pids controller is writable.
 # memory_limit_bytes = 1073741824
 # max_open_files = 256
 # max_processes = 64

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace ferry::service {
 namespace {
@@ -83,11 +84,33 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   return pointers;
 }
 
+// The kernel exempts root from RLIMIT_NPROC: a server running as root bounds programs' processes with a pids
+// cgroup each, or says that it cannot.
+std::shared_ptr<PidsCgroups> ProcessLimitForRoot(unsigned max_processes) {
+  if (::geteuid() != 0) return nullptr;
+  auto cgroups = PidsCgroups::Create(max_processes);
+  if (!cgroups.ok()) {
+    spdlog::warn("the process limit of programs (exec.max_processes = {}) does NOT hold: ferryd runs as root, which "
+                 "the kernel exempts from RLIMIT_NPROC, and no pids cgroup can be used ({}). Run ferryd as an "
+                 "unprivileged user of its own, or as root where the pids controller is mounted writable "
+                 "(cgroup v2 at /sys/fs/cgroup, or v1 at /sys/fs/cgroup/pids)",
+                 max_processes, cgroups.status().message());
+    return nullptr;
+  }
+  spdlog::info("programs' processes are bounded by pids cgroups (cgroup {}) under {}", (*cgroups)->version(),
+               (*cgroups)->path());
+  return std::shared_ptr<PidsCgroups>(std::move(cgroups).value());
+}
+
 }  // namespace
 
 Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, const std::string& data_root) {
   LaunchPolicy resolved = policy;
-  if (!policy.sandbox) return CommandLauncher(std::move(resolved));
+  if (!policy.sandbox) {
+    CommandLauncher unconfined(std::move(resolved));
+    unconfined.cgroups_ = ProcessLimitForRoot(policy.max_processes);
+    return unconfined;
+  }
   const char* path = std::getenv("PATH");
   resolved.bwrap = FindProgram(policy.bwrap, path != nullptr && *path != '\0' ? path : "/usr/bin:/bin");
   if (resolved.bwrap.empty()) {
@@ -107,6 +130,7 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
 
   // Run a trivial program in the sandbox, as every exec will, to find out now whether the kernel allows it.
   CommandLauncher launcher(std::move(resolved));
+  launcher.cgroups_ = ProcessLimitForRoot(policy.max_processes);
   LaunchRequest probe;
   probe.argv = {"true"};
   probe.user = "probe";
@@ -213,13 +237,29 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
   }
   const int cwd_fd = policy_.sandbox ? -1 : request.cwd_fd;
   const int options_fd = sandbox_options.valid() ? sandbox_options.get() : -1;
-  const bool limit_processes = ::geteuid() != 0;  // the kernel ignores RLIMIT_NPROC for root
+  const bool limit_processes = ::geteuid() != 0;  // the kernel ignores RLIMIT_NPROC for root: a cgroup instead
+  ProgramCgroup cgroup;
+  if (cgroups_) {
+    auto added = cgroups_->Add();
+    if (!added.ok()) return added.status();
+    cgroup = std::move(added).value();
+  }
+  const int cgroup_fd = cgroup.procs.valid() ? cgroup.procs.get() : -1;
 
   const pid_t pid = ::fork();
-  if (pid < 0) return Status::FromErrno(errno, "starting the program");
+  if (pid < 0) {
+    const int error = errno;
+    if (cgroups_) cgroups_->Remove(cgroup);
+    return Status::FromErrno(error, "starting the program");
+  }
   if (pid == 0) {
     if (::dup2(in.read.get(), STDIN_FILENO) < 0 || ::dup2(out->write.get(), STDOUT_FILENO) < 0 ||
         ::dup2(err->write.get(), STDERR_FILENO) < 0) {
+      ::_exit(127);
+    }
+    // Into the program's cgroup before anything else starts, so that everything it starts is counted.
+    if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) {
+      WriteError("cannot enter the program's cgroup", "pids");
       ::_exit(127);
     }
     ::setsid();
@@ -252,6 +292,8 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
 
   LaunchedProcess process;
   process.pid = pid;
+  process.cgroups = cgroups_.get();
+  process.cgroup = std::move(cgroup);
   process.pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!process.pidfd.valid()) {
     const int error = errno;
@@ -270,6 +312,8 @@ void CommandLauncher::KillTree(const LaunchedProcess& process) {
   // Until it is reaped the leader's pid, and so its process group, cannot be reused: these reach only its own.
   ::kill(-process.pid, SIGKILL);
   ::kill(process.pid, SIGKILL);
+  // And what left the process group: its cgroup holds all of it.
+  if (!process.cgroup.path.empty()) PidsCgroups::KillAll(process.cgroup.path);
 }
 
 int CommandLauncher::Reap(LaunchedProcess& process) {
@@ -278,6 +322,7 @@ int CommandLauncher::Reap(LaunchedProcess& process) {
   while (::waitpid(process.pid, &status, 0) < 0 && errno == EINTR) {
   }
   process.pid = -1;
+  if (process.cgroups != nullptr) process.cgroups->Remove(process.cgroup);
   return status;
 }
 

@@ -1,6 +1,6 @@
 // What bounds a program run with exec, against a real ferryd and the real client: the user's quota watched while
 // the program runs, the size of its /tmp and /dev/shm, the programs one user may run at once, no host path in its
-// /proc, and what the audit log keeps of a run.
+// /proc, the process limit under root (pids cgroups), and what the audit log keeps of a run.
 #include <dirent.h>
 #include <unistd.h>
 
@@ -207,6 +207,53 @@ TEST(ExecConfinement, TheSandboxsCommandLinesAndEnvironmentShowNoHostPath) {
   // bubblewrap's set-up descriptor is not left open for the program.
   const auto fds = server.Client("alice", "alice-secret", {"exec", "ls", "/proc/self/fd"});
   EXPECT_EQ(fds.out, "0\n1\n2\n3\n") << fds.out;  // stdin, stdout, stderr, and ls's own listing of the folder
+}
+
+// The pids cgroup folder of the server with process id `pid`, under v1 or v2; "" if there is none.
+std::string ServerCgroup(pid_t pid) {
+  for (const std::string base : {"/sys/fs/cgroup", "/sys/fs/cgroup/pids"}) {
+    const std::string path = base + "/ferryd-" + std::to_string(pid);
+    if (std::filesystem::is_directory(path)) return path;
+  }
+  return "";
+}
+
+// Whether this process could create a pids cgroup (v2 with the pids controller, or v1).
+bool PidsCgroupWritable() {
+  if (::geteuid() != 0) return false;
+  const std::string controllers = ReadFile("/sys/fs/cgroup/cgroup.controllers");
+  if (controllers.find("pids") != std::string::npos) return ::access("/sys/fs/cgroup", W_OK) == 0;
+  return ::access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) == 0;
+}
+
+TEST(ExecConfinement, TheProcessLimitHoldsForAServerRunningAsRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "only root is exempt from RLIMIT_NPROC; as another user the rlimit holds";
+  if (!PidsCgroupWritable()) GTEST_SKIP() << "no writable pids cgroup controller on this machine";
+  TestServer server(WithConfig("[exec]\nmax_processes = 20\ntime_limit_seconds = 20\n"));
+  GrantExec(server, "alice");
+  const std::string cgroup = ServerCgroup(server.process().pid());
+  ASSERT_FALSE(cgroup.empty()) << "the server made no pids cgroup";
+  // Up to 200 background processes, each announced once it started; a fork that fails ends the shell.
+  const auto result = server.Client(
+      "alice", "alice-secret",
+      {"exec", "sh", "-c", "n=0; while [ $n -lt 200 ]; do sleep 48.75 & n=$((n+1)); echo $n; done; echo all"});
+  EXPECT_THAT(result.out, Not(HasSubstr("all")));
+  std::istringstream lines(result.out);
+  int started = 0;
+  for (std::string line; std::getline(lines, line);) started = std::max(started, std::stoi(line));
+  EXPECT_GT(started, 0) << result.err;
+  EXPECT_LT(started, 20) << "bwrap's own processes count too";
+  EXPECT_TRUE(Eventually([] { return ProcessesWith("sleep 48.75") == 0; }));
+  // The program's cgroup went with it; the server's goes with the server.
+  EXPECT_TRUE(Eventually([&] {
+    for (const auto& entry : std::filesystem::directory_iterator(cgroup)) {
+      if (entry.is_directory()) return false;
+    }
+    return true;
+  }));
+  const auto stopped = server.Stop();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_FALSE(std::filesystem::exists(cgroup));
 }
 
 TEST(ExecConfinement, TheAuditLogKeepsTheArgumentsAndHowTheProgramEnded) {
