@@ -113,8 +113,9 @@ int main(int argc, char** argv) {
     runner.set_columns(::isatty(STDOUT_FILENO) != 0, 80);
     result = runner.Run(command);
     if (command.front() == "exec" && runner.exec_exit_code()) {
-      // The program ran: its exit status is ours, and it has said what went wrong itself.
-      if (!result.ok() && result.code() == ferry::ErrorCode::kBusy) {
+      // The program ran: its exit status is ours, and it has said what went wrong itself, unless the server stopped
+      // it (the time limit, the quota).
+      if (!result.ok() && (result.code() == ferry::ErrorCode::kBusy || result.code() == ferry::ErrorCode::kQuota)) {
         std::cerr << "ferry: " << ferry::client::EscapeForTerminal(result.message()) << "\n";
       }
       if (session.connected()) session.connection().Quit();

@@ -132,6 +132,7 @@ Status CommandRunner::Exec(const std::vector<std::string>& args) {
     }
     exec_exit_code_ = end->exit_code;
     if (end->killed) return Status(ErrorCode::kIo, fmt::format("{} was stopped (interrupted)", args[first]));
+    if (end->stopped) return Status(ErrorCode::kQuota, fmt::format("{} was stopped: {}", args[first], *end->stopped));
     if (end->timed_out) {
       return Status(ErrorCode::kBusy, "the program reached the server's time limit and was stopped");
     }

@@ -2,9 +2,10 @@
 
 namespace ferry {
 
-std::shared_ptr<void> ConnectionLimiter::Admit(const std::string& key) {
+std::shared_ptr<void> ConnectionLimiter::Admit(const std::string& key, bool* key_full) {
   std::lock_guard lock(mutex_);
   unsigned& mine = per_key_[key];
+  if (key_full != nullptr) *key_full = mine >= max_per_key_;
   if (total_ >= max_total_ || mine >= max_per_key_) {
     if (mine == 0) per_key_.erase(key);
     return nullptr;

@@ -13,9 +13,10 @@ class ConnectionLimiter {
  public:
   ConnectionLimiter(unsigned max_total, unsigned max_per_key) : max_total_(max_total), max_per_key_(max_per_key) {}
 
-  // A ticket that holds one slot until it is destroyed; null when a limit is reached.
+  // A ticket that holds one slot until it is destroyed; null when a limit is reached. `key_full`, if given, is set
+  // to whether the key's own limit was the one reached.
   // REQUIRES: the limiter outlives every ticket.
-  std::shared_ptr<void> Admit(const std::string& key);
+  std::shared_ptr<void> Admit(const std::string& key, bool* key_full = nullptr);
 
  private:
   void Release(const std::string& key);

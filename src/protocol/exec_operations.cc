@@ -102,6 +102,7 @@ Result<ExecEndReply> ExecEndReply::Parse(const Json& header) {
   error.Take(fields.OptionalUnsigned("signal"), signal);
   error.Take(fields.OptionalBool("timed_out", false), reply.timed_out);
   error.Take(fields.OptionalBool("killed", false), reply.killed);
+  error.Take(fields.OptionalString("stopped"), reply.stopped);
   error.Take(fields.OptionalBool("truncated", false), reply.truncated);
   if (reply.truncated) error.Take(fields.Unsigned("output_limit"), reply.output_limit);
   if (!error.ok()) return error.status();
@@ -119,6 +120,7 @@ void ExecEndReply::AppendTo(Json& reply) const {
   if (signal) fields.emplace("signal", *signal);
   if (timed_out) fields.emplace("timed_out", true);
   if (killed) fields.emplace("killed", true);
+  if (stopped) fields.emplace("stopped", *stopped);
   if (truncated) {
     fields.emplace("truncated", true);
     fields.emplace("output_limit", output_limit);

@@ -67,6 +67,7 @@ struct ExecEndReply {
   std::optional<int> signal;       // the signal that ended it
   bool timed_out = false;          // the server's time limit ended it
   bool killed = false;             // the client's exec_kill ended it
+  std::optional<std::string> stopped;  // why else the server stopped it, for the user ("the program passed your quota")
   bool truncated = false;          // output beyond the server's limit was dropped
   std::uint64_t output_limit = 0;  // that limit, in bytes; on the wire only (and then required) with `truncated`
 

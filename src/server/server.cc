@@ -217,11 +217,12 @@ asio::awaitable<void> Server::SweepPartials() {
 }
 
 void Server::SetUpExec() {
-  exec_slots_ = std::make_unique<ConnectionLimiter>(config_.exec_max_running, config_.exec_max_running);
+  exec_slots_ = std::make_unique<ConnectionLimiter>(config_.exec_max_running, config_.exec_max_programs_per_user);
   service::ProgramPolicy programs;
   programs.allow_shell = config_.exec_allow_shell;
   programs.time_limit = std::chrono::seconds(config_.exec_time_limit_seconds);
   programs.output_limit = config_.exec_output_limit_bytes;
+  programs.max_per_user = config_.exec_max_programs_per_user;
   Status unavailable(ErrorCode::kNotSupported, "remote commands are disabled on this server");
   if (config_.exec_enabled) {
     service::LaunchPolicy policy;
@@ -231,6 +232,7 @@ void Server::SetUpExec() {
     policy.max_processes = config_.exec_max_processes;
     policy.max_open_files = config_.exec_max_open_files;
     policy.cpu_seconds = config_.exec_time_limit_seconds + 1;
+    policy.tmp_size = config_.exec_tmp_size_bytes;
     auto launcher = service::CommandLauncher::Create(policy, root_.dir());
     if (launcher.ok()) {
       launcher_.emplace(std::move(launcher).value());

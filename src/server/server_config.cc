@@ -127,6 +127,14 @@ const std::map<std::string, Setter>& KnownKeys() {
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(16, 1048576)(n, c.exec_max_open_files); }},
       {"exec.max_running",
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100000)(n, c.exec_max_running); }},
+      {"exec.max_programs_per_user",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<unsigned>(1, 100000)(n, c.exec_max_programs_per_user);
+       }},
+      {"exec.tmp_size_bytes",
+       [](const toml::node& n, ServerConfig& c) {
+         return Integer<std::uint64_t>(1 << 20, std::int64_t{1} << 40)(n, c.exec_tmp_size_bytes);
+       }},
       {"ping.enabled", BoolKey(&ServerConfig::ping_enabled)},
       {"ping.replies_per_second",
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100000)(n, c.ping_replies_per_second); }},
@@ -226,12 +234,17 @@ std::string ServerConfig::DefaultFileText() {
 # Bytes of output (stdout and stderr together) sent to the client; the rest is dropped and the client is told.
 # output_limit_bytes = 67108864
 # Address space of each process (RLIMIT_AS), open files (RLIMIT_NOFILE), and processes of the program's user
-# (RLIMIT_NPROC: the kernel does not apply it to root, so run ferryd as its own user for it to hold).
+# (RLIMIT_NPROC). The kernel exempts root from RLIMIT_NPROC: a ferryd running as root gives each program a pids cgroup
+# with this as pids.max instead, and warns at start where no pids controller is writable.
 # memory_limit_bytes = 1073741824
 # max_open_files = 256
 # max_processes = 64
-# Programs running at once, all users together; more get EBUSY.
+# Programs running at once, all users together, and of one user; more get EBUSY.
 # max_running = 32
+# max_programs_per_user = 4
+# Bytes each of the sandbox's /tmp and /dev/shm may hold. Both are memory (tmpfs), not counted in the quota: a
+# program can take up to twice this of the server's memory.
+# tmp_size_bytes = 67108864
 
 [ping]
 # Answer UDP probes (ferry ping) on the listening port. A reply is never larger than its probe and tells nothing

@@ -46,9 +46,11 @@ struct ServerConfig {
   unsigned exec_time_limit_seconds = 60;    // wall-clock; then the process tree is killed
   std::uint64_t exec_output_limit_bytes = 64ull << 20;  // stdout + stderr sent; the rest is dropped
   std::uint64_t exec_memory_limit_bytes = 1ull << 30;   // address space of each process (RLIMIT_AS)
-  unsigned exec_max_processes = 64;         // RLIMIT_NPROC, for a server not running as root
+  unsigned exec_max_processes = 64;         // RLIMIT_NPROC; a pids cgroup per program for a server running as root
   unsigned exec_max_open_files = 256;       // RLIMIT_NOFILE
   unsigned exec_max_running = 32;           // programs running at once, all users together
+  unsigned exec_max_programs_per_user = 4;  // programs one user may run at once
+  std::uint64_t exec_tmp_size_bytes = 64ull << 20;  // each of the sandbox's /tmp and /dev/shm (memory)
   // [ping]
   bool ping_enabled = true;                 // answer UDP probes on the listening port
   unsigned ping_replies_per_second = 10;    // per source address (burst: twice this)

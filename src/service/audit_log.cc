@@ -50,7 +50,12 @@ void AuditLog::Record(const AuditEvent& event) {
                          {"address", event.address}};
   if (!event.path.empty()) line["path"] = event.path;
   if (!event.to.empty()) line["to"] = event.to;
-  if (!event.command.empty()) line["command"] = event.command;
+  if (event.command != nullptr) line["command"] = *event.command;
+  if (event.program != nullptr) {
+    if (event.program->exit_status) line["exit_status"] = *event.program->exit_status;
+    if (event.program->signal) line["signal"] = *event.program->signal;
+    if (!event.program->stopped.empty()) line["stopped"] = event.program->stopped;
+  }
   if (event.bytes) line["bytes"] = *event.bytes;
   line["result"] = event.result == nullptr || event.result->ok() ? std::string_view("ok") : event.result->code_name();
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

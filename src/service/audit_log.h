@@ -1,8 +1,9 @@
 // AuditLog: one JSON line per security-relevant event, appended to DIR/audit.log.
 //
 // Each line: {"time": ISO-8601 UTC, "event": ..., "user": ..., "address": ..., "path": ..., "bytes": ...,
-// "result": "ok" or an error code}. Reopen() (on SIGHUP) starts writing to a fresh file at the same path, so
-// logrotate can move the old one away. Thread-safe.
+// "result": "ok" or an error code}; a program run also has "command" (its argument list) and, once it ran, how it
+// ended: "exit_status" or "signal", and "stopped" when the server stopped it. Reopen() (on SIGHUP) starts writing
+// to a fresh file at the same path, so logrotate can move the old one away. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -11,11 +12,19 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace ferry::service {
+
+// How a program that ran ended (its audit line's result is "ok": it ran).
+struct ProgramEnd {
+  std::optional<int> exit_status;  // it exited with this status
+  std::optional<int> signal;       // this signal ended it
+  std::string_view stopped;        // why the server stopped it ("time_limit", "quota", ...); empty when it did not
+};
 
 struct AuditEvent {
   std::string_view event;  // login, logout, upload, download, delete, rename, mkdir, exec
@@ -23,7 +32,8 @@ struct AuditEvent {
   std::string_view address;
   std::string_view path;              // as the user sees it ("/docs/a.txt"); empty when none
   std::string_view to;                // the new path of a rename
-  std::string_view command;           // the command line of an exec (its folder is `path`)
+  const std::vector<std::string>* command = nullptr;  // the argument list of an exec (its folder is `path`)
+  const ProgramEnd* program = nullptr;                 // how that program ended, once it ran
   std::optional<std::uint64_t> bytes;
   const Status* result = nullptr;     // null means ok
 };

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace ferry::service {
 namespace {
@@ -25,6 +27,8 @@ constexpr const char* kSystemFolders[] = {"/usr", "/bin", "/sbin", "/lib", "/lib
 // Files of /etc programs need (the dynamic linker's cache, time zone, alternatives); nothing secret.
 constexpr const char* kSystemFiles[] = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
                                         "/etc/alternatives", "/etc/localtime"};
+// The descriptor bubblewrap reads its set-up from (--args), in the child.
+constexpr int kSandboxOptionsFd = 3;
 // How long the start-up check may take.
 constexpr int kProbeTimeoutMs = 10000;
 
@@ -80,11 +84,33 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   return pointers;
 }
 
+// The kernel exempts root from RLIMIT_NPROC: a server running as root bounds programs' processes with a pids
+// cgroup each, or says that it cannot.
+std::shared_ptr<PidsCgroups> ProcessLimitForRoot(unsigned max_processes) {
+  if (::geteuid() != 0) return nullptr;
+  auto cgroups = PidsCgroups::Create(max_processes);
+  if (!cgroups.ok()) {
+    spdlog::warn("the process limit of programs (exec.max_processes = {}) does NOT hold: ferryd runs as root, which "
+                 "the kernel exempts from RLIMIT_NPROC, and no pids cgroup can be used ({}). Run ferryd as an "
+                 "unprivileged user of its own, or as root where the pids controller is mounted writable "
+                 "(cgroup v2 at /sys/fs/cgroup, or v1 at /sys/fs/cgroup/pids)",
+                 max_processes, cgroups.status().message());
+    return nullptr;
+  }
+  spdlog::info("programs' processes are bounded by pids cgroups (cgroup {}) under {}", (*cgroups)->version(),
+               (*cgroups)->path());
+  return std::shared_ptr<PidsCgroups>(std::move(cgroups).value());
+}
+
 }  // namespace
 
 Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, const std::string& data_root) {
   LaunchPolicy resolved = policy;
-  if (!policy.sandbox) return CommandLauncher(std::move(resolved));
+  if (!policy.sandbox) {
+    CommandLauncher unconfined(std::move(resolved));
+    unconfined.cgroups_ = ProcessLimitForRoot(policy.max_processes);
+    return unconfined;
+  }
   const char* path = std::getenv("PATH");
   resolved.bwrap = FindProgram(policy.bwrap, path != nullptr && *path != '\0' ? path : "/usr/bin:/bin");
   if (resolved.bwrap.empty()) {
@@ -104,6 +130,7 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
 
   // Run a trivial program in the sandbox, as every exec will, to find out now whether the kernel allows it.
   CommandLauncher launcher(std::move(resolved));
+  launcher.cgroups_ = ProcessLimitForRoot(policy.max_processes);
   LaunchRequest probe;
   probe.argv = {"true"};
   probe.user = "probe";
@@ -126,9 +153,9 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
   return launcher;
 }
 
-std::vector<std::string> CommandLauncher::SandboxCommand(const LaunchRequest& request) const {
+std::vector<std::string> CommandLauncher::SandboxOptions(const LaunchRequest& request) const {
   const std::string home = "/home/" + request.user;
-  std::vector<std::string> command = {policy_.bwrap, "--die-with-parent", "--new-session", "--unshare-all",
+  std::vector<std::string> command = {"--die-with-parent", "--new-session", "--unshare-all",
                                       "--clearenv", "--setenv", "PATH", kSearchPath, "--setenv", "HOME", home,
                                       "--setenv", "USER", request.user, "--setenv", "LOGNAME", request.user,
                                       "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp",
@@ -149,8 +176,12 @@ std::vector<std::string> CommandLauncher::SandboxCommand(const LaunchRequest& re
   }
   for (const char* file : kSystemFiles) command.insert(command.end(), {"--ro-bind-try", file, file});
   const std::string cwd = request.cwd == "/" ? home : home + request.cwd;
-  command.insert(command.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/home", "--bind",
-                                 request.home_path, home, "--chdir", cwd, "--"});
+  // /dev holds only bubblewrap's harmless devices and is read-only: a program cannot fill it. /tmp and /dev/shm are
+  // memory, so each has its own bound.
+  const std::string tmp_size = std::to_string(policy_.tmp_size);
+  command.insert(command.end(), {"--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size", tmp_size,
+                                 "--tmpfs", "/dev/shm", "--size", tmp_size, "--tmpfs", "/tmp", "--dir", "/home",
+                                 "--bind", request.home_path, home, "--chdir", cwd});
   return command;
 }
 
@@ -160,8 +191,22 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
   std::vector<std::string> argv;
   std::string program;
   std::vector<std::string> environment;
+  UniqueFd sandbox_options;
   if (policy_.sandbox) {
-    argv = SandboxCommand(request);
+    // The set-up goes through a descriptor, NUL-separated: bubblewrap's own command line (the sandbox's
+    // /proc/1/cmdline) then shows no path of the host.
+    std::string options;
+    for (const auto& option : SandboxOptions(request)) {
+      options += option;
+      options += '\0';
+    }
+    sandbox_options.Reset(::memfd_create("bwrap-args", MFD_CLOEXEC));
+    if (!sandbox_options.valid()) return Status::FromErrno(errno, "memfd_create");
+    if (::write(sandbox_options.get(), options.data(), options.size()) != static_cast<ssize_t>(options.size()) ||
+        ::lseek(sandbox_options.get(), 0, SEEK_SET) != 0) {
+      return Status::FromErrno(errno, "writing the sandbox's set-up");
+    }
+    argv = {policy_.bwrap, "--args", std::to_string(kSandboxOptionsFd), "--"};
     argv.insert(argv.end(), request.argv.begin(), request.argv.end());
     program = policy_.bwrap;
     environment = {"PATH=/usr/bin:/bin"};
@@ -191,13 +236,30 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
     if (!in.read.valid()) return Status::FromErrno(errno, "/dev/null");
   }
   const int cwd_fd = policy_.sandbox ? -1 : request.cwd_fd;
-  const bool limit_processes = ::geteuid() != 0;  // the kernel ignores RLIMIT_NPROC for root
+  const int options_fd = sandbox_options.valid() ? sandbox_options.get() : -1;
+  const bool limit_processes = ::geteuid() != 0;  // the kernel ignores RLIMIT_NPROC for root: a cgroup instead
+  ProgramCgroup cgroup;
+  if (cgroups_) {
+    auto added = cgroups_->Add();
+    if (!added.ok()) return added.status();
+    cgroup = std::move(added).value();
+  }
+  const int cgroup_fd = cgroup.procs.valid() ? cgroup.procs.get() : -1;
 
   const pid_t pid = ::fork();
-  if (pid < 0) return Status::FromErrno(errno, "starting the program");
+  if (pid < 0) {
+    const int error = errno;
+    if (cgroups_) cgroups_->Remove(cgroup);
+    return Status::FromErrno(error, "starting the program");
+  }
   if (pid == 0) {
     if (::dup2(in.read.get(), STDIN_FILENO) < 0 || ::dup2(out->write.get(), STDOUT_FILENO) < 0 ||
         ::dup2(err->write.get(), STDERR_FILENO) < 0) {
+      ::_exit(127);
+    }
+    // Into the program's cgroup before anything else starts, so that everything it starts is counted.
+    if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) {
+      WriteError("cannot enter the program's cgroup", "pids");
       ::_exit(127);
     }
     ::setsid();
@@ -215,7 +277,14 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
     SetLimit(RLIMIT_CORE, 0);
     if (request.max_file_size) SetLimit(RLIMIT_FSIZE, *request.max_file_size);
     if (limit_processes) SetLimit(RLIMIT_NPROC, policy_.max_processes);
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
+    if (options_fd >= 0) {
+      // dup2 onto itself would keep close-on-exec.
+      if (options_fd == kSandboxOptionsFd ? ::fcntl(options_fd, F_SETFD, 0) < 0
+                                          : ::dup2(options_fd, kSandboxOptionsFd) < 0) {
+        ::_exit(127);
+      }
+    }
+    ::syscall(SYS_close_range, options_fd >= 0 ? kSandboxOptionsFd + 1U : 3U, ~0U, 0U);
     ::execve(program.c_str(), argv_pointers.data(), environment_pointers.data());
     WriteError("cannot run", program.c_str());
     ::_exit(127);
@@ -223,6 +292,8 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
 
   LaunchedProcess process;
   process.pid = pid;
+  process.cgroups = cgroups_.get();
+  process.cgroup = std::move(cgroup);
   process.pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!process.pidfd.valid()) {
     const int error = errno;
@@ -241,6 +312,8 @@ void CommandLauncher::KillTree(const LaunchedProcess& process) {
   // Until it is reaped the leader's pid, and so its process group, cannot be reused: these reach only its own.
   ::kill(-process.pid, SIGKILL);
   ::kill(process.pid, SIGKILL);
+  // And what left the process group: its cgroup holds all of it.
+  if (!process.cgroup.path.empty()) PidsCgroups::KillAll(process.cgroup.path);
 }
 
 int CommandLauncher::Reap(LaunchedProcess& process) {
@@ -249,6 +322,7 @@ int CommandLauncher::Reap(LaunchedProcess& process) {
   while (::waitpid(process.pid, &status, 0) < 0 && errno == EINTR) {
   }
   process.pid = -1;
+  if (process.cgroups != nullptr) process.cgroups->Remove(process.cgroup);
   return status;
 }
 

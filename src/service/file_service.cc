@@ -53,7 +53,9 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::Login(ClientI
   }
   // Every refusal from here on is audited.
   const auto refuse = [&](Status status) -> Result<std::unique_ptr<UserSession>> {
-    if (options_.audit != nullptr) options_.audit->Record({"login", user, client.peer, {}, {}, {}, std::nullopt, &status});
+    if (options_.audit != nullptr) {
+      options_.audit->Record({"login", user, client.peer, {}, {}, nullptr, nullptr, std::nullopt, &status});
+    }
     return status;
   };
   if (!verdict.ok()) {

@@ -3,38 +3,55 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "common/byte_size.h"
 #include "service/file_service.h"
 
 namespace ferry::service {
 namespace {
 
-// How many bytes of the command line the audit log keeps.
+// How many bytes of the arguments the audit log keeps, all together.
 constexpr std::size_t kAuditCommandBytes = 512;
 
-std::string CommandText(const std::vector<std::string>& argv) {
-  std::string text;
+// The argument list as the audit log keeps it: the argument that passes the limit is cut and ends in "...", and
+// none follows it.
+std::vector<std::string> AuditedCommand(const std::vector<std::string>& argv) {
+  std::vector<std::string> kept;
+  std::size_t total = 0;
   for (const auto& arg : argv) {
-    if (!text.empty()) text += ' ';
-    text += arg;
-    if (text.size() > kAuditCommandBytes) {
-      text.resize(kAuditCommandBytes);
-      text += "...";
+    if (total + arg.size() > kAuditCommandBytes) {
+      kept.push_back(arg.substr(0, kAuditCommandBytes - total) + "...");
       break;
     }
+    total += arg.size();
+    kept.push_back(arg);
   }
-  return text;
+  return kept;
+}
+
+std::string_view StopName(ProgramStop stop) {
+  switch (stop) {
+    case ProgramStop::kNone: return "";
+    case ProgramStop::kTimeLimit: return "time_limit";
+    case ProgramStop::kQuota: return "quota";
+    case ProgramStop::kInterrupted: return "interrupted";
+    case ProgramStop::kDisconnected: return "disconnected";
+  }
+  return "";
 }
 
 }  // namespace
 
 Result<RunningProgram> ProgramService::Start(UserSession& session, std::string_view cwd,
                                              std::vector<std::string> argv, bool shell, bool with_stdin) const {
-  const std::string command = CommandText(argv);
+  std::vector<std::string> command = AuditedCommand(argv);
   const auto refuse = [&](const Status& status) -> Result<RunningProgram> {
-    session.Audit("exec", cwd, status, std::nullopt, {}, command);
+    session.AuditExec(cwd, status, command, nullptr, std::nullopt);
     return status;
   };
   if (shell) {
@@ -51,7 +68,13 @@ Result<RunningProgram> ProgramService::Start(UserSession& session, std::string_v
     return refuse(Status(ErrorCode::kNotPermitted, "this account may not run programs on the server"));
   }
   if (launcher_ == nullptr) return refuse(unavailable_);
-  auto slot = slots_->Admit(session.user());
+  bool user_full = false;
+  auto slot = slots_->Admit(session.user(), &user_full);
+  if (!slot && user_full) {
+    return refuse(Status(ErrorCode::kBusy, fmt::format("you already run {} programs, the most one user may run at "
+                                                       "once (exec.max_programs_per_user); try again later",
+                                                       policy_.max_per_user)));
+  }
   if (!slot) return refuse(Status(ErrorCode::kBusy, "too many programs are running on the server; try again later"));
   auto cwd_fd = session.home_.OpenPath(cwd, O_PATH | O_DIRECTORY);
   if (!cwd_fd.ok()) return refuse(cwd_fd.status());
@@ -70,8 +93,9 @@ Result<RunningProgram> ProgramService::Start(UserSession& session, std::string_v
   }
   auto launched = launcher_->Launch(request);
   if (!launched.ok()) return refuse(launched.status());
-  spdlog::info("{}: '{}' runs {}", session.client().peer, session.user(), command);
-  return RunningProgram(&session, std::string(cwd), command, std::move(launched).value(), std::move(slot));
+  spdlog::info("{}: '{}' runs {}", session.client().peer, session.user(), fmt::join(command, " "));
+  return RunningProgram(&session, std::string(cwd), std::move(command), std::move(launched).value(),
+                        std::move(slot));
 }
 
 RunningProgram::RunningProgram(RunningProgram&& other) noexcept
@@ -87,18 +111,51 @@ RunningProgram::~RunningProgram() {
   // Ended before the front end saw it finish (a disconnect, a shutdown): it goes now.
   CommandLauncher::KillTree(process_);
   const int wait_status = CommandLauncher::Reap(process_);
-  Finish({wait_status, false, 0});
+  Finish({wait_status, ProgramStop::kDisconnected, 0});
+}
+
+asio::awaitable<std::optional<std::string>> RunningProgram::CheckQuota() const {
+  const FileServiceOptions& options = session_->options_;
+  auto quota = options.users->Quota(session_->user());
+  if (!quota.ok() || (!quota->max_bytes && !quota->max_files)) co_return std::nullopt;
+  const int home_fd = session_->home_.fd();
+  const int partials_fd = session_->partials_.fd();
+  const auto measure = [home_fd, partials_fd]() -> std::optional<storage::QuotaUsage> {
+    auto measured = storage::MeasureUsage(home_fd, partials_fd);
+    if (!measured.ok()) return std::nullopt;
+    return *measured;
+  };
+  std::optional<storage::QuotaUsage> usage;
+  if (options.login_pool == nullptr) {
+    usage = measure();
+  } else {
+    usage = co_await asio::co_spawn(
+        *options.login_pool,
+        [&measure]() -> asio::awaitable<std::optional<storage::QuotaUsage>> { co_return measure(); },
+        asio::use_awaitable);
+  }
+  if (!usage) co_return std::nullopt;
+  options.quotas->Remeasure(session_->user(), *usage);
+  if (quota->max_bytes && usage->bytes > *quota->max_bytes) {
+    co_return fmt::format("the program passed your quota ({} used of {})",
+                          HumanBytes(static_cast<double>(usage->bytes)),
+                          HumanBytes(static_cast<double>(*quota->max_bytes)));
+  }
+  if (quota->max_files && usage->entries > *quota->max_files) {
+    co_return fmt::format("the program passed your quota ({} files of {})", usage->entries, *quota->max_files);
+  }
+  co_return std::nullopt;
 }
 
 void RunningProgram::Finish(const ProgramOutcome& outcome) {
   finished_ = true;
   session_->Remeasure();
   const int status = outcome.wait_status;
-  const int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  const Status result = outcome.timed_out ? Status(ErrorCode::kBusy, "time limit")
-                        : exit_code == 0  ? Status::Ok()
-                                          : Status(ErrorCode::kIo, fmt::format("exit status {}", exit_code));
-  session_->Audit("exec", cwd_, result, outcome.output_bytes, {}, command_);
+  ProgramEnd end;
+  if (WIFEXITED(status)) end.exit_status = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) end.signal = WTERMSIG(status);
+  end.stopped = StopName(outcome.stop);
+  session_->AuditExec(cwd_, Status::Ok(), command_, &end, outcome.output_bytes);
 }
 
 }  // namespace ferry::service

@@ -31,9 +31,15 @@ UserSession::UserSession(const FileServiceOptions& options, ClientInfo client, s
 UserSession::~UserSession() { Audit("logout", "", Status::Ok()); }
 
 void UserSession::Audit(std::string_view event, std::string_view path, const Status& result,
-                        std::optional<std::uint64_t> bytes, std::string_view to, std::string_view command) const {
+                        std::optional<std::uint64_t> bytes, std::string_view to) const {
   if (options_.audit == nullptr) return;
-  options_.audit->Record({event, user_, client_.peer, path, to, command, bytes, &result});
+  options_.audit->Record({event, user_, client_.peer, path, to, nullptr, nullptr, bytes, &result});
+}
+
+void UserSession::AuditExec(std::string_view cwd, const Status& result, const std::vector<std::string>& command,
+                            const ProgramEnd* program, std::optional<std::uint64_t> output_bytes) const {
+  if (options_.audit == nullptr) return;
+  options_.audit->Record({"exec", user_, client_.peer, cwd, {}, &command, program, output_bytes, &result});
 }
 
 Status UserSession::CheckWritable() const {

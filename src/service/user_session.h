@@ -15,8 +15,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
+#include "service/audit_log.h"
 #include "service/download.h"
 #include "service/partial_store.h"
 #include "service/upload.h"
@@ -100,8 +102,10 @@ class UserSession {
   // Measures the home again (after a program ran in it).
   void Remeasure() const;
   void Audit(std::string_view event, std::string_view path, const Status& result,
-             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {},
-             std::string_view command = {}) const;
+             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {}) const;
+  // The audit line of a program run: refused or failed to start (`program` null), or ran and ended as `program` says.
+  void AuditExec(std::string_view cwd, const Status& result, const std::vector<std::string>& command,
+                 const ProgramEnd* program, std::optional<std::uint64_t> output_bytes) const;
 
   const FileServiceOptions& options_;
   ClientInfo client_;

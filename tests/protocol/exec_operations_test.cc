@@ -120,7 +120,13 @@ TEST(ExecEndReply, RoundTrips) {
   limited.timed_out = true;
   limited.truncated = true;
   limited.output_limit = 64ull << 20;
-  for (const ExecEndReply& reply : {exited, signalled, limited}) ExpectRoundTrip(ReplyRoundTrip(reply), reply);
+  ExecEndReply stopped;
+  stopped.exit_code = 137;
+  stopped.signal = 9;
+  stopped.stopped = "the program passed your quota (10.3 MiB used of 10.0 MiB)";
+  for (const ExecEndReply& reply : {exited, signalled, limited, stopped}) {
+    ExpectRoundTrip(ReplyRoundTrip(reply), reply);
+  }
 }
 
 TEST(ExecEndReply, FlagsAreOnTheWireOnlyWhenSet) {
@@ -145,6 +151,7 @@ TEST(ExecEndReply, RejectsOptionalFieldsOfTheWrongType) {
   EXPECT_TRUE(FailsNaming(ExecEndReply::Parse(With(reply, "killed", 1)).status(), ErrorCode::kProtocol, "killed"));
   EXPECT_TRUE(
       FailsNaming(ExecEndReply::Parse(With(reply, "timed_out", "no")).status(), ErrorCode::kProtocol, "timed_out"));
+  EXPECT_TRUE(FailsNaming(ExecEndReply::Parse(With(reply, "stopped", true)).status(), ErrorCode::kProtocol, "stopped"));
 }
 
 TEST(ExecEndReply, RequiresTheStreamToEnd) {

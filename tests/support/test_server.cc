@@ -1,10 +1,46 @@
 #include "support/test_server.h"
 
 #include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace ferry::testing {
+namespace {
+
+// A ferryd running as root makes pids cgroups (ferryd-PID/program-N) and removes them when it stops; one killed with
+// SIGKILL cannot, so the test removes them: the programs left in them are killed, then the folders go (waiting,
+// bounded, for the processes to be gone).
+void RemoveCgroupsOf(pid_t pid) {
+  if (pid <= 0) return;
+  for (const std::string base : {"/sys/fs/cgroup", "/sys/fs/cgroup/pids"}) {
+    const std::filesystem::path server = base + "/ferryd-" + std::to_string(pid);
+    std::error_code error;
+    if (!std::filesystem::is_directory(server, error)) continue;
+    std::vector<std::filesystem::path> cgroups;
+    for (const auto& entry : std::filesystem::directory_iterator(server, error)) {
+      if (entry.is_directory()) cgroups.push_back(entry.path());
+    }
+    cgroups.push_back(server);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (const auto& cgroup : cgroups) {
+      while (::rmdir(cgroup.c_str()) != 0 && errno == EBUSY && std::chrono::steady_clock::now() < deadline) {
+        std::istringstream procs(ReadFile(cgroup.string() + "/cgroup.procs"));
+        for (pid_t member; procs >> member;) ::kill(member, SIGKILL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+  }
+}
+
+}  // namespace
 
 std::string FerrydPath() {
   return std::string(FERRY_BIN_DIR) + "/ferryd";
@@ -71,8 +107,10 @@ void TestServer::Launch() {
 }
 
 void TestServer::Kill() {
+  const pid_t pid = process_->pid();
   process_->Signal(SIGKILL);
   process_->Wait(std::chrono::seconds(30));
+  RemoveCgroupsOf(pid);
 }
 
 void TestServer::Restart() {
@@ -80,7 +118,11 @@ void TestServer::Restart() {
 }
 
 TestServer::~TestServer() {
-  if (process_) process_->Signal(SIGKILL);
+  if (!process_) return;
+  const pid_t pid = process_->pid();
+  process_->Signal(SIGKILL);
+  process_->Wait(std::chrono::seconds(30));
+  RemoveCgroupsOf(pid);
 }
 
 std::string TestServer::address() const {

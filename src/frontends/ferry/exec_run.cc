@@ -2,6 +2,8 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <chrono>
 #include <tuple>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -64,7 +66,8 @@ ExecRun::ExecRun(Session& session, Json id, service::RunningProgram program)
       in_(session.transport_.socket().get_executor()),
       exited_(session.transport_.socket().get_executor(), program_.process().pidfd.Release()),
       deadline_(session.transport_.socket().get_executor(), session.env_.programs->policy().time_limit),
-      drain_(session.transport_.socket().get_executor()) {
+      drain_(session.transport_.socket().get_executor()),
+      quota_timer_(session.transport_.socket().get_executor()) {
   if (program_.process().stdin_fd.valid()) in_.assign(program_.process().stdin_fd.Release());
   asio::error_code ignored;
   out_.non_blocking(true, ignored);
@@ -77,7 +80,7 @@ asio::awaitable<void> ExecRun::Run() {
   session_.handle_->program = program_.process().pid;
   deadline_.async_wait([this](const asio::error_code& error) {
     if (error || state_ != State::kRunning) return;
-    timed_out_ = true;
+    if (stop_ == service::ProgramStop::kNone) stop_ = service::ProgramStop::kTimeLimit;
     Kill();
   });
   session_.Reply(protocol::OkReply(id_, protocol::ExecStartReply{}));
@@ -86,10 +89,12 @@ asio::awaitable<void> ExecRun::Run() {
   co_await (Conclude() && ReadInput());
   session_.Disarm();
   deadline_.cancel();
-  program_.Finish({wait_status_, timed_out_, output_bytes_});
+  program_.Finish({wait_status_, stop_, output_bytes_});
   const int exit_code = WIFEXITED(wait_status_) ? WEXITSTATUS(wait_status_) : 128 + WTERMSIG(wait_status_);
-  spdlog::info("{}: '{}' program ended: exit status {}{}{}", session_.client_.peer, session_.user_->user(), exit_code,
-               timed_out_ ? " (time limit)" : "", truncated_ ? " (output truncated)" : "");
+  spdlog::info("{}: '{}' program ended: exit status {}{}{}{}", session_.client_.peer, session_.user_->user(),
+               exit_code, stop_ == service::ProgramStop::kTimeLimit ? " (time limit)" : "",
+               stop_ == service::ProgramStop::kQuota ? " (past the quota)" : "",
+               truncated_ ? " (output truncated)" : "");
 }
 
 asio::awaitable<void> ExecRun::PumpOutput() {
@@ -134,6 +139,7 @@ asio::awaitable<void> ExecRun::WaitForExit() {
   wait_status_ = service::CommandLauncher::Reap(program_.process());
   session_.handle_->program = -1;
   state_ = State::kExited;
+  quota_timer_.cancel();
   asio::error_code ignored;
   if (in_.is_open()) in_.close(ignored);
   if (output_done_) co_return;
@@ -145,6 +151,28 @@ asio::awaitable<void> ExecRun::WaitForExit() {
   }
 }
 
+asio::awaitable<void> ExecRun::WatchQuota() {
+  const auto interval = session_.env_.programs->policy().quota_check_interval;
+  std::chrono::steady_clock::duration wait = interval;
+  while (state_ == State::kRunning) {
+    quota_timer_.expires_after(wait);
+    auto [error] = co_await quota_timer_.async_wait(kTuple);
+    if (error || state_ != State::kRunning) co_return;
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<std::string> passed = co_await program_.CheckQuota();
+    // A home that takes long to count is counted less often: counting takes at most a fifth of the pool's time.
+    wait = std::max<std::chrono::steady_clock::duration>(interval, 4 * (std::chrono::steady_clock::now() - started));
+    if (passed && state_ == State::kRunning) {
+      if (stop_ == service::ProgramStop::kNone) {
+        stop_ = service::ProgramStop::kQuota;
+        stop_reason_ = std::move(*passed);
+      }
+      Kill();
+      co_return;
+    }
+  }
+}
+
 Json ExecRun::Tail() const {
   protocol::ExecEndReply end;
   if (WIFEXITED(wait_status_)) {
@@ -153,15 +181,16 @@ Json ExecRun::Tail() const {
     end.exit_code = 128 + WTERMSIG(wait_status_);
     end.signal = WTERMSIG(wait_status_);
   }
-  end.timed_out = timed_out_;
-  end.killed = killed_;
+  end.timed_out = stop_ == service::ProgramStop::kTimeLimit;
+  end.killed = stop_ == service::ProgramStop::kInterrupted;
+  if (stop_ == service::ProgramStop::kQuota) end.stopped = stop_reason_;
   end.truncated = truncated_;
   if (truncated_) end.output_limit = session_.env().programs->policy().output_limit;
   return protocol::OkReply(id_, end);
 }
 
 asio::awaitable<void> ExecRun::Conclude() {
-  co_await (PumpOutput() && WaitForExit());
+  co_await (PumpOutput() && WaitForExit() && WatchQuota());
   drain_.cancel();
   deadline_.cancel();
   state_ = State::kEnded;
@@ -190,7 +219,7 @@ asio::awaitable<bool> ExecRun::TakeInput(protocol::Frame& frame) {
     auto kill = protocol::ExecKillFrame::Parse(frame.header);
     if (!kill.ok() || kill->ref != key_) co_return false;
     if (state_ == State::kRunning) {
-      killed_ = true;
+      if (stop_ == service::ProgramStop::kNone) stop_ = service::ProgramStop::kInterrupted;
       Kill();
     }
     co_return true;
@@ -218,7 +247,10 @@ asio::awaitable<void> ExecRun::ReadInput() {
     auto [error, n] = co_await session_.transport_.ReadSome(buffer.data(), buffer.size());
     if (error) {
       // Gone: the program goes too.
-      if (state_ == State::kRunning) spdlog::info("{}: disconnected while a program ran; killed it", session_.client_.peer);
+      if (state_ == State::kRunning) {
+        spdlog::info("{}: disconnected while a program ran; killed it", session_.client_.peer);
+        if (stop_ == service::ProgramStop::kNone) stop_ = service::ProgramStop::kDisconnected;
+      }
       Kill();
       session_.broken_ = true;
       co_return;

@@ -5,10 +5,12 @@
 //   kRunning  the program runs; output and input flow.
 //   kExited   it has been reaped; what is left in its pipes drains (for at most kDrainTime).
 //   kEnded    the tail frame is out; the run waits for the client's next request (or its going) to end.
-// The rules (permission, slots, audit, counting the home again) are the ProgramService's.
+// While it runs, the user's home is counted every check interval and the program stopped once the user is past the
+// quota. The rules (permission, slots, audit, counting the home) are the ProgramService's.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <asio/awaitable.hpp>
 #include <asio/posix/stream_descriptor.hpp>
@@ -40,6 +42,9 @@ class ExecRun {
   asio::awaitable<void> PumpOutput();
   // Waits for the program to exit, reaps it, and gives its output the drain time to arrive.
   asio::awaitable<void> WaitForExit();
+  // While the program runs, counts the user's home every check interval (or, for a home slow to count, four times
+  // as long as a count took after each count) and stops the program once it has taken the user past the quota.
+  asio::awaitable<void> WatchQuota();
   // Both of the above, then the tail frame.
   asio::awaitable<void> Conclude();
   // The client's input for the program, until the client sends another request or goes away.
@@ -60,8 +65,9 @@ class ExecRun {
   asio::posix::stream_descriptor exited_;
   asio::steady_timer deadline_;
   asio::steady_timer drain_;
-  bool timed_out_ = false;
-  bool killed_ = false;  // by the client's exec_kill
+  asio::steady_timer quota_timer_;
+  service::ProgramStop stop_ = service::ProgramStop::kNone;  // why the server stopped it, if it did
+  std::string stop_reason_;                                   // for the user, when the quota stopped it
   bool truncated_ = false;
   bool output_done_ = false;  // both pipes at end of file
   int wait_status_ = 0;
