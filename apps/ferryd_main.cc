@@ -1,5 +1,4 @@
 // ferryd: the Ferry server, and the administration of its data root.
-#include <malloc.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -152,9 +151,6 @@ int main(int argc, char** argv) {
     if (!log_level.empty()) config->log_level = log_level;
     if (plain) config->tls = false;
     if (Status s = ferry::SetupLogging(config->log_level); !s.ok()) return Fail(s);
-    // Buffers of 128 KiB and more come from mmap and go back to the kernel when freed. Left to itself glibc raises
-    // this threshold after the first large buffer is freed, and a burst of large buffers then stays resident.
-    ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     ferry::server::Server server(root, *config);
     if (Status s = server.Start(); !s.ok()) return Fail(s);
     server.Run();
