@@ -21,6 +21,7 @@
 #include "common/tls_fingerprint.h"
 #include "frontends/ferry/ferry_front_end.h"
 #include "service/partial_store.h"
+#include "storage/mount_info.h"
 
 namespace ferry::server {
 namespace {
@@ -236,7 +237,11 @@ void Server::SetUpExec() {
     auto launcher = service::CommandLauncher::Create(policy, root_.dir());
     if (launcher.ok()) {
       launcher_.emplace(std::move(launcher).value());
-      if (!config_.exec_sandbox) spdlog::warn("remote commands run WITHOUT a sandbox (exec.sandbox = false)");
+      if (!config_.exec_sandbox) {
+        spdlog::warn("remote commands run WITHOUT a sandbox (exec.sandbox = false)");
+      } else {
+        WarnIfHomesPathShows();
+      }
     } else {
       spdlog::warn("remote commands are unavailable: {}", launcher.status().message());
       unavailable = Status(ErrorCode::kNotSupported,
@@ -245,6 +250,19 @@ void Server::SetUpExec() {
   }
   programs_ = std::make_unique<service::ProgramService>(launcher_ ? &*launcher_ : nullptr, std::move(unavailable),
                                                         exec_slots_.get(), programs);
+}
+
+void Server::WarnIfHomesPathShows() const {
+  // A program sees its home's bind mount in /proc/self/mountinfo as the home's path within its file system.
+  auto shown = storage::PathWithinFileSystem(root_.homes_path());
+  if (!shown.ok()) {
+    spdlog::warn("cannot tell what programs see of the data root in /proc/self/mountinfo: {}",
+                 shown.status().message());
+  } else if (*shown != "/homes") {
+    spdlog::warn("programs run with exec can read where their home is ({}/NAME) in /proc/self/mountinfo; with the "
+                 "data root at the top of a file system of its own they see only /homes/NAME",
+                 *shown);
+  }
 }
 
 void Server::SetUpServices() {

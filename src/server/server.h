@@ -65,6 +65,8 @@ class Server {
   asio::awaitable<void> Accept(Listener& listener);
   // The file service, the program service and the front ends over them.
   void SetUpServices();
+  // Warns when a program run with exec could read where the data root is on the host (see storage/mount_info.h).
+  void WarnIfHomesPathShows() const;
   // Handles SIGINT/SIGTERM (a graceful shutdown) and SIGHUP (reopen the audit log), then waits for the next.
   void WaitForSignal();
   // Stops accepting, lets sessions finish their transfers within the grace period, then stops.

@@ -212,6 +212,67 @@ TEST(ExecConfinement, TheSandboxsCommandLinesAndEnvironmentShowNoHostPath) {
   EXPECT_EQ(fds.out, "0\n1\n2\n3\n") << fds.out;  // stdin, stdout, stderr, and ls's own listing of the folder
 }
 
+// The mountinfo line of the sandbox's home (mounted at /home/USER), split into its fields; empty if there is none.
+std::vector<std::string> HomeMountFields(const std::string& mountinfo, const std::string& user) {
+  std::istringstream lines(mountinfo);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> fields;
+    for (std::string word; words >> word;) fields.push_back(word);
+    if (fields.size() > 4 && fields[4] == "/home/" + user) return fields;
+  }
+  return {};
+}
+
+TEST(ExecConfinement, TheServerSaysWhenProgramsCanReadWhereTheDataRootIs) {
+  TestServer server;
+  GrantExec(server, "alice");
+  char real[PATH_MAX];
+  ASSERT_NE(::realpath(server.root().c_str(), real), nullptr);
+  // A data root in a temporary folder is not the top of a file system: the kernel shows the home's bind mount with
+  // its path on the host, and the server says so when it starts.
+  EXPECT_THAT(server.process().stderr_so_far(),
+              HasSubstr("programs run with exec can read where their home is (" + std::string(real) + "/homes/NAME)"));
+  const auto result = server.Client("alice", "alice-secret", {"exec", "cat", "/proc/self/mountinfo"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto fields = HomeMountFields(result.out, "alice");
+  ASSERT_FALSE(fields.empty()) << result.out;
+  EXPECT_EQ(fields[3], std::string(real) + "/homes/alice") << result.out;
+}
+
+TEST(ExecConfinement, ADataRootOnAFileSystemOfItsOwnShowsProgramsNoHostPath) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a file system for the data root needs root";
+  if (::access("/usr/bin/unshare", X_OK) != 0 || ::access("/usr/bin/nsenter", X_OK) != 0) {
+    GTEST_SKIP() << "no unshare(1) or nsenter(1)";
+  }
+  // The server starts in a mount namespace of its own, where its data root is a tmpfs holding a copy of what the
+  // test made: nothing is mounted where the rest of the machine can see it, and it all goes with the server.
+  TempDir parent;
+  TempDir stage;
+  TestServerOptions options;
+  options.root_parent = parent.path();
+  options.launch_prefix = {"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                           "set -e; root=$(echo \"$1\"/*); mount -t tmpfs -o size=64m ferry-data \"$2\"; "
+                           "cp -a \"$root\"/. \"$2\"/; mount --move \"$2\" \"$root\"; shift 2; exec \"$@\"",
+                           "sh", parent.path(), stage.path()};
+  TestServer server(options);
+  ASSERT_TRUE(server.started()) << server.process().stderr_so_far();
+  // The permission goes into the server's copy of the user database, in its mount namespace.
+  const auto granted = RunProcess({"/usr/bin/nsenter", "--mount", "--target", std::to_string(server.process().pid()), "--",
+                                   FerrydPath(), "user", "set-perm", "--root", server.root(), "alice", "--exec"});
+  ASSERT_EQ(granted.exit_code, 0) << granted.err;
+  EXPECT_THAT(server.process().stderr_so_far(), Not(HasSubstr("programs run with exec can read where")));
+  const auto result = server.Client("alice", "alice-secret", {"exec", "cat", "/proc/self/mountinfo"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto fields = HomeMountFields(result.out, "alice");
+  ASSERT_FALSE(fields.empty()) << result.out;
+  EXPECT_EQ(fields[3], "/homes/alice") << result.out;
+  char real[PATH_MAX];
+  ASSERT_NE(::realpath(parent.path().c_str(), real), nullptr);
+  EXPECT_THAT(result.out, Not(HasSubstr(real))) << result.out;
+  EXPECT_THAT(result.out, Not(HasSubstr(stage.path()))) << result.out;
+}
+
 // The pids cgroup folder of the server with process id `pid`, under v1 or v2; "" if there is none.
 std::string ServerCgroup(pid_t pid) {
   for (const std::string base : {"/sys/fs/cgroup", "/sys/fs/cgroup/pids"}) {
