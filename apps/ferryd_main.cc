@@ -79,12 +79,17 @@ int main(int argc, char** argv) {
 
   std::string root_dir;
   std::string listen;
+  std::string ftp_listen;
+  std::string ftps_implicit_listen;
   std::string log_level;
   unsigned threads = 0;
   bool plain = false;
   auto* serve = app.add_subcommand("serve", "Serve clients");
   serve->add_option("--root", root_dir, "Data root")->required();
   serve->add_option("--listen", listen, "Address to listen on, HOST:PORT (overrides the config)");
+  serve->add_option("--ftp-listen", ftp_listen, "Serve FTP (with AUTH TLS) on HOST:PORT (overrides ftp.listen)");
+  serve->add_option("--ftps-implicit-listen", ftps_implicit_listen,
+                    "Serve implicit FTPS on HOST:PORT (overrides ftp.implicit_listen)");
   serve->add_option("--threads", threads, "Event-loop threads, 0 for one per core (overrides the config)");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error or off (overrides the config)");
   serve->add_flag("--plain", plain, "Serve unencrypted TCP (benchmarks and debugging only)");
@@ -147,6 +152,8 @@ int main(int argc, char** argv) {
 
   if (*serve) {
     if (!listen.empty()) config->listen = listen;
+    if (!ftp_listen.empty()) config->ftp_listen = ftp_listen;
+    if (!ftps_implicit_listen.empty()) config->ftp_implicit_listen = ftps_implicit_listen;
     if (serve->count("--threads") > 0) config->threads = threads;
     if (!log_level.empty()) config->log_level = log_level;
     if (plain) config->tls = false;

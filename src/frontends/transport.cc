@@ -260,6 +260,21 @@ asio::awaitable<asio::error_code> Transport::SendFile(int fd, std::uint64_t offs
   co_return asio::error_code{};
 }
 
+asio::awaitable<asio::error_code> Transport::SendCloseNotify() {
+  if (!tls_ || !ssl_) co_return asio::error_code{};
+  while (true) {
+    ::ERR_clear_error();
+    const int result = ::SSL_shutdown(ssl_.get());
+    if (result >= 0) break;  // 0: ours is sent (the peer's has not come); 1: both
+    const int saved_errno = errno;
+    const int ssl_error = ::SSL_get_error(ssl_.get(), result);
+    if (ssl_error != SSL_ERROR_WANT_WRITE) co_return SslFailure(ssl_error, saved_errno);
+    if (auto wait_error = co_await WaitFor(ssl_error)) co_return wait_error;
+  }
+  ::ERR_clear_error();
+  co_return asio::error_code{};
+}
+
 asio::awaitable<void> Transport::Close() {
   // No TLS close_notify exchange: a vanished client must not hold the session. Every reply that matters has
   // already been written and acknowledged by the protocol itself (quit has its own reply).

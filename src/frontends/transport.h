@@ -39,10 +39,15 @@ class Transport {
   // Sends `count` bytes of `fd` from `offset` with sendfile(2): the kernel moves them from the page cache to the
   // socket without a copy through this process. An error if the file ends early. REQUIRES: can_send_file().
   asio::awaitable<asio::error_code> SendFile(int fd, std::uint64_t offset, std::uint64_t count);
+  // TLS: sends a close_notify, so the peer can tell the end of the data from a cut connection (FTPS data
+  // connections end this way); the peer's own close_notify is not waited for. Plain: nothing.
+  asio::awaitable<asio::error_code> SendCloseNotify();
   // Ends the connection: shuts the socket down and closes it.
   asio::awaitable<void> Close();
 
   asio::ip::tcp::socket& socket() { return socket_; }
+  // The TLS connection (null on plain TCP), for what a protocol adds to it before the handshake.
+  SSL* native_ssl() { return ssl_.get(); }
   // "ADDRESS:PORT" of the peer, or "unknown".
   std::string PeerName();
 

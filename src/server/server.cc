@@ -20,6 +20,8 @@
 #include "common/host_port.h"
 #include "common/tls_fingerprint.h"
 #include "frontends/ferry/ferry_front_end.h"
+#include "frontends/ftp/ftp_front_end.h"
+#include "frontends/ftp/tls_binding.h"
 #include "service/partial_store.h"
 #include "storage/mount_info.h"
 
@@ -54,7 +56,20 @@ Server::~Server() {
 
 Status Server::SetUpTls() {
   tls_.emplace(asio::ssl::context::tls_server);
-  SSL_CTX* ctx = tls_->native_handle();
+  if (Status s = ConfigureTls(*tls_); !s.ok()) return s;
+  if (!config_.ftp_listen.empty() || !config_.ftp_implicit_listen.empty()) {
+    // FTP's own context: its tickets carry the control connection's token (frontends/ftp/tls_binding.h).
+    ftp_tls_.emplace(asio::ssl::context::tls_server);
+    if (Status s = ConfigureTls(*ftp_tls_); !s.ok()) return s;
+    frontends::ftp::EnableSessionBinding(ftp_tls_->native_handle());
+  }
+  auto fingerprint = CertificateFileFingerprint(root_.Resolve(config_.certificate));
+  if (fingerprint.ok()) spdlog::info("TLS 1.3, certificate fingerprint {}", *fingerprint);
+  return Status::Ok();
+}
+
+Status Server::ConfigureTls(asio::ssl::context& context) {
+  SSL_CTX* ctx = context.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // With read-ahead (see Transport), one read system call takes in up to this much: several records.
@@ -62,15 +77,13 @@ Status Server::SetUpTls() {
   const std::string cert = root_.Resolve(config_.certificate);
   const std::string key = root_.Resolve(config_.private_key);
   asio::error_code error;
-  tls_->use_certificate_chain_file(cert, error);
+  context.use_certificate_chain_file(cert, error);
   if (error) return Status(ErrorCode::kInvalid, fmt::format("TLS certificate {}: {}", cert, error.message()));
-  tls_->use_private_key_file(key, asio::ssl::context::pem, error);
+  context.use_private_key_file(key, asio::ssl::context::pem, error);
   if (error) return Status(ErrorCode::kInvalid, fmt::format("TLS private key {}: {}", key, error.message()));
   if (SSL_CTX_check_private_key(ctx) != 1) {
     return Status(ErrorCode::kInvalid, fmt::format("TLS private key {} does not match certificate {}", key, cert));
   }
-  auto fingerprint = CertificateFileFingerprint(cert);
-  if (fingerprint.ok()) spdlog::info("TLS 1.3, certificate fingerprint {}", *fingerprint);
   return Status::Ok();
 }
 
@@ -131,6 +144,7 @@ Status Server::Start() {
   SetUpExec();
   SetUpServices();
   if (Status s = Listen(config_.listen, front_ends_.front().get()); !s.ok()) return s;
+  if (Status s = ListenFtp(); !s.ok()) return s;
   if (config_.ping_enabled) {
     ping_.emplace(*loops_[0], config_.ping_replies_per_second);
     const auto tcp = local_endpoint();
@@ -289,6 +303,54 @@ void Server::SetUpServices() {
   ferry.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
   ferry.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
   front_ends_.push_back(std::make_unique<frontends::native::FerryFrontEnd>(std::move(ferry)));
+
+  frontends::ftp::FtpEnvironment ftp;
+  ftp.files = files_.get();
+  ftp.registry = &registry_;
+  ftp.tls = ftp_tls_ ? ftp_tls_->native_handle() : nullptr;
+  ftp.require_tls = config_.ftp_require_tls;
+  ftp.tls_session_reuse = config_.ftp_tls_session_reuse == "off"        ? frontends::ftp::SessionReuse::kOff
+                          : config_.ftp_tls_session_reuse == "optional" ? frontends::ftp::SessionReuse::kOptional
+                                                                        : frontends::ftp::SessionReuse::kRequired;
+  ftp.passive_min = config_.ftp_passive_min;
+  ftp.passive_max = config_.ftp_passive_max;
+  ftp.passive_address = config_.ftp_passive_address;
+  ftp.active_mode = config_.ftp_active_mode;
+  ftp.max_login_attempts = config_.max_login_attempts;
+  ftp.handshake_timeout = std::chrono::seconds(config_.handshake_timeout_seconds);
+  ftp.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
+  ftp.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
+  if (!config_.ftp_listen.empty()) {
+    front_ends_.push_back(std::make_unique<frontends::ftp::FtpFrontEnd>(ftp));
+    ftp_ = front_ends_.back().get();
+  }
+  if (!config_.ftp_implicit_listen.empty()) {
+    ftp.implicit_tls = true;
+    front_ends_.push_back(std::make_unique<frontends::ftp::FtpFrontEnd>(ftp));
+    ftps_implicit_ = front_ends_.back().get();
+  }
+}
+
+Status Server::ListenFtp() {
+  if ((ftp_ || ftps_implicit_) && !tls_ && config_.ftp_require_tls) {
+    return Status(ErrorCode::kInvalid,
+                  "FTP needs TLS while ftp.require_tls = true: start without --plain, or set ftp.require_tls = false");
+  }
+  if (ftps_implicit_ && !tls_) {
+    return Status(ErrorCode::kInvalid, "implicit FTPS needs TLS: start without --plain");
+  }
+  for (auto [front_end, listen, what] :
+       {std::tuple{ftp_, &config_.ftp_listen, "FTP"},
+        std::tuple{ftps_implicit_, &config_.ftp_implicit_listen, "implicit FTPS"}}) {
+    if (front_end == nullptr) continue;
+    if (Status s = Listen(*listen, front_end); !s.ok()) return s;
+    const auto bound = listeners_.back()->acceptor.local_endpoint();
+    spdlog::info("{} on {}{}", what, FormatHostPort({bound.address().to_string(), bound.port()}),
+                 front_end == ftp_ && tls_
+                     ? (config_.ftp_require_tls ? " (AUTH TLS required)" : " (AUTH TLS offered; plain allowed)")
+                     : (front_end == ftp_ ? " (plain)" : ""));
+  }
+  return Status::Ok();
 }
 
 void Server::RemoveStalePartials() {

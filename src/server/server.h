@@ -65,6 +65,8 @@ class Server {
   asio::awaitable<void> Accept(Listener& listener);
   // The file service, the program service and the front ends over them.
   void SetUpServices();
+  // Opens the FTP and implicit FTPS ports that are configured, and logs each ("FTP on HOST:PORT").
+  Status ListenFtp();
   // Warns when a program run with exec could read where the data root is on the host (see storage/mount_info.h).
   void WarnIfHomesPathShows() const;
   // Handles SIGINT/SIGTERM (a graceful shutdown) and SIGHUP (reopen the audit log), then waits for the next.
@@ -78,6 +80,8 @@ class Server {
   // Checks that remote commands can run as configured; logs why not where they cannot.
   void SetUpExec();
   Status SetUpTls();
+  // The certificate, key and TLS 1.3 settings every listener's context shares.
+  Status ConfigureTls(asio::ssl::context& context);
 
   DataRoot root_;
   ServerConfig config_;
@@ -88,10 +92,13 @@ class Server {
   std::unique_ptr<service::FileService> files_;
   std::unique_ptr<service::ProgramService> programs_;
   std::vector<std::unique_ptr<frontends::FrontEnd>> front_ends_;
+  frontends::FrontEnd* ftp_ = nullptr;            // in front_ends_, when FTP is configured
+  frontends::FrontEnd* ftps_implicit_ = nullptr;  // in front_ends_, when implicit FTPS is configured
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::optional<PingService> ping_;
   std::vector<std::unique_ptr<asio::io_context>> loops_;
   std::optional<asio::ssl::context> tls_;
+  std::optional<asio::ssl::context> ftp_tls_;  // when FTP is configured (and TLS is on)
   // Registered before "listening on" is logged, so a signal sent the moment the server is ready is not lost.
   std::optional<asio::signal_set> signals_;
   std::unique_ptr<asio::thread_pool> login_pool_;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -138,6 +139,35 @@ const std::map<std::string, Setter>& KnownKeys() {
       {"ping.enabled", BoolKey(&ServerConfig::ping_enabled)},
       {"ping.replies_per_second",
        [](const toml::node& n, ServerConfig& c) { return Integer<unsigned>(1, 100000)(n, c.ping_replies_per_second); }},
+      {"ftp.listen", StringKey(&ServerConfig::ftp_listen)},
+      {"ftp.implicit_listen", StringKey(&ServerConfig::ftp_implicit_listen)},
+      {"ftp.require_tls", BoolKey(&ServerConfig::ftp_require_tls)},
+      {"ftp.tls_session_reuse",
+       [](const toml::node& n, ServerConfig& c) -> std::string {
+         if (!n.is_string()) return "must be a string";
+         const auto value = *n.value<std::string>();
+         if (value != "required" && value != "optional" && value != "off") {
+           return "must be \"required\", \"optional\" or \"off\"";
+         }
+         c.ftp_tls_session_reuse = value;
+         return "";
+       }},
+      {"ftp.passive_ports",
+       [](const toml::node& n, ServerConfig& c) -> std::string {
+         if (!n.is_string()) return "must be a string";
+         const auto value = *n.value<std::string>();
+         unsigned low = 0, high = 0;
+         char dash = 0;
+         std::istringstream in(value);
+         if (!(in >> low >> dash >> high) || dash != '-' || !in.eof() || low < 1024 || high > 65535 || low > high) {
+           return "must be \"MIN-MAX\" with 1024 <= MIN <= MAX <= 65535";
+         }
+         c.ftp_passive_min = static_cast<std::uint16_t>(low);
+         c.ftp_passive_max = static_cast<std::uint16_t>(high);
+         return "";
+       }},
+      {"ftp.passive_address", StringKey(&ServerConfig::ftp_passive_address)},
+      {"ftp.active_mode", BoolKey(&ServerConfig::ftp_active_mode)},
       {"limits.max_body_bytes",
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint64_t>(64 * 1024, 64 * 1024 * 1024)(n, c.frames.max_body);
@@ -245,6 +275,25 @@ std::string ServerConfig::DefaultFileText() {
 # Bytes each of the sandbox's /tmp and /dev/shm may hold. Both are memory (tmpfs), not counted in the quota: a
 # program can take up to twice this of the server's memory.
 # tmp_size_bytes = 67108864
+
+[ftp]
+# FTP and FTPS for stock clients (curl, lftp, wget, FileZilla, Python's ftplib), on the same users, homes, quotas
+# and audit log. Address for FTP with AUTH TLS (explicit FTPS), "HOST:PORT"; empty opens no FTP port.
+# listen = ""
+# Address for implicit FTPS (TLS from the first byte, the old port-990 style); empty opens none.
+# implicit_listen = ""
+# Refuse USER/PASS until AUTH TLS has succeeded, and data connections without PROT P. false allows plain FTP (for
+# trusted networks and benchmarks only: passwords and files then cross the network in the clear).
+# require_tls = true
+# A data connection's TLS session must resume the control connection's, so no one else can take it over:
+# "required", "optional" (Python's ftplib does not resume; see the README) or "off".
+# tls_session_reuse = "required"
+# Ports for passive data connections, "MIN-MAX"; open them in the firewall.
+# passive_ports = "50000-50999"
+# Address to advertise in PASV replies when the server is behind NAT; empty means the address the client reached.
+# passive_address = ""
+# Allow PORT/EPRT (active mode), only to the client's own address and to ports of 1024 or more.
+# active_mode = false
 
 [ping]
 # Answer UDP probes (ferry ping) on the listening port. A reply is never larger than its probe and tells nothing

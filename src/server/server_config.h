@@ -51,6 +51,15 @@ struct ServerConfig {
   unsigned exec_max_running = 32;           // programs running at once, all users together
   unsigned exec_max_programs_per_user = 4;  // programs one user may run at once
   std::uint64_t exec_tmp_size_bytes = 64ull << 20;  // each of the sandbox's /tmp and /dev/shm (memory)
+  // [ftp]
+  std::string ftp_listen;                    // HOST:PORT for FTP with AUTH TLS; "" opens no FTP port
+  std::string ftp_implicit_listen;           // HOST:PORT for implicit FTPS (TLS from the first byte); "" for none
+  bool ftp_require_tls = true;               // no login and no data connection without TLS
+  std::string ftp_tls_session_reuse = "required";  // "required", "optional" or "off"
+  std::uint16_t ftp_passive_min = 50000;     // passive data ports ("passive_ports" = "MIN-MAX")
+  std::uint16_t ftp_passive_max = 50999;
+  std::string ftp_passive_address;           // advertised in 227 replies; "" = the control connection's address
+  bool ftp_active_mode = false;              // PORT/EPRT (to the client's own address, ports >= 1024)
   // [ping]
   bool ping_enabled = true;                 // answer UDP probes on the listening port
   unsigned ping_replies_per_second = 10;    // per source address (burst: twice this)

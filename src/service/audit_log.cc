@@ -48,6 +48,7 @@ void AuditLog::Record(const AuditEvent& event) {
                          {"event", event.event},
                          {"user", event.user},
                          {"address", event.address}};
+  if (!event.protocol.empty()) line["protocol"] = event.protocol;
   if (!event.path.empty()) line["path"] = event.path;
   if (!event.to.empty()) line["to"] = event.to;
   if (event.command != nullptr) line["command"] = *event.command;

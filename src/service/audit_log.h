@@ -36,6 +36,7 @@ struct AuditEvent {
   const ProgramEnd* program = nullptr;                 // how that program ended, once it ran
   std::optional<std::uint64_t> bytes;
   const Status* result = nullptr;     // null means ok
+  std::string_view protocol;          // "ferry", "ftp": what the client spoke
 };
 
 class AuditLog {

@@ -54,7 +54,8 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::Login(ClientI
   // Every refusal from here on is audited.
   const auto refuse = [&](Status status) -> Result<std::unique_ptr<UserSession>> {
     if (options_.audit != nullptr) {
-      options_.audit->Record({"login", user, client.peer, {}, {}, nullptr, nullptr, std::nullopt, &status});
+      options_.audit->Record(
+          {"login", user, client.peer, {}, {}, nullptr, nullptr, std::nullopt, &status, client.protocol});
     }
     return status;
   };

@@ -63,7 +63,9 @@ std::uint64_t PartialStore::Evict(const std::string& keep) const {
     std::string name;
     timespec modified;
   };
-  std::vector<Kept> kept;
+  // This runs for every new upload: the names alone (one getdents) decide whether anything goes; only then is each
+  // partial looked at.
+  std::vector<std::string> names;
   const int stream_fd = ::openat(fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (stream_fd < 0) return 0;
   DIR* dir = ::fdopendir(stream_fd);
@@ -72,12 +74,18 @@ std::uint64_t PartialStore::Evict(const std::string& keep) const {
     return 0;
   }
   while (const dirent* entry = ::readdir(dir)) {
-    struct stat st {};
     if (entry->d_name[0] == '.' || entry->d_name == keep) continue;
-    if (::fstatat(fd_.get(), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
-    kept.push_back({entry->d_name, st.st_mtim});
+    if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) continue;
+    names.emplace_back(entry->d_name);
   }
   ::closedir(dir);
+  if (names.size() + 1 <= max_kept_) return 0;
+  std::vector<Kept> kept;
+  for (std::string& name : names) {
+    struct stat st {};
+    if (::fstatat(fd_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    kept.push_back({std::move(name), st.st_mtim});
+  }
   if (kept.size() + 1 <= max_kept_) return 0;
   std::sort(kept.begin(), kept.end(), [](const Kept& a, const Kept& b) {
     return a.modified.tv_sec != b.modified.tv_sec ? a.modified.tv_sec < b.modified.tv_sec

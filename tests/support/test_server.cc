@@ -93,6 +93,8 @@ void TestServer::Launch() {
       "--threads",  std::to_string(options_.threads)};
   argv.insert(argv.end(), serve.begin(), serve.end());
   if (!options_.tls) argv.push_back("--plain");
+  if (options_.ftp) argv.insert(argv.end(), {"--ftp-listen", "127.0.0.1:0"});
+  if (options_.ftps_implicit) argv.insert(argv.end(), {"--ftps-implicit-listen", "127.0.0.1:0"});
   process_ = std::make_unique<Subprocess>(argv);
   // Readiness is the server's own word that it listens: no sleeping, no polling of the port.
   const auto line = process_->WaitForStderrLine("listening on ", std::chrono::seconds(30));
@@ -104,6 +106,16 @@ void TestServer::Launch() {
   const std::string rest = line->substr(at + 13);
   const std::string address = rest.substr(0, rest.find(' '));
   port_ = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  // The FTP ports are logged before "listening on": "FTP on 127.0.0.1:PORT (...)".
+  auto logged_port = [&](const std::string& what) -> std::uint16_t {
+    const std::string& log = process_->stderr_so_far();
+    const auto found = log.find(what + " on 127.0.0.1:");
+    if (found == std::string::npos) return 0;
+    return static_cast<std::uint16_t>(std::stoi(log.substr(found + what.size() + 14)));
+  };
+  ftp_port_ = options_.ftp ? logged_port("FTP") : 0;
+  ftps_implicit_port_ = options_.ftps_implicit ? logged_port("implicit FTPS") : 0;
+  if (options_.ftp && ftp_port_ == 0) ADD_FAILURE() << "no FTP port logged: " << process_->stderr_so_far();
 }
 
 void TestServer::Kill() {

@@ -30,6 +30,9 @@ struct TestServerOptions {
   std::vector<std::string> launch_prefix;
   // Event-loop threads (--threads).
   int threads = 2;
+  // Also serve FTP (--ftp-listen) and implicit FTPS (--ftps-implicit-listen) on ephemeral loopback ports.
+  bool ftp = false;
+  bool ftps_implicit = false;
 };
 
 // The default options with `config` as ferryd.toml, and TLS if `tls`.
@@ -45,6 +48,9 @@ class TestServer {
   const std::string& root() const { return dir_.path(); }
   std::string home(const std::string& user) const { return dir_.path() + "/homes/" + user; }
   std::uint16_t port() const { return port_; }
+  // The FTP and implicit FTPS ports (0 unless asked for in the options).
+  std::uint16_t ftp_port() const { return ftp_port_; }
+  std::uint16_t ftps_implicit_port() const { return ftps_implicit_port_; }
   // "127.0.0.1:PORT" (or "[::1]:PORT").
   std::string address() const;
   bool started() const { return port_ != 0; }
@@ -82,6 +88,8 @@ class TestServer {
   TempDir client_home_;
   std::unique_ptr<Subprocess> process_;
   std::uint16_t port_ = 0;
+  std::uint16_t ftp_port_ = 0;
+  std::uint16_t ftps_implicit_port_ = 0;
 
   void Launch();
   // The client's command line and environment for ClientWithFlags and StartClientWithFlags.

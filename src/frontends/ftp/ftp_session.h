@@ -1,0 +1,190 @@
+// FtpSession: one FTP control connection, from the 220 greeting to QUIT, and the data connections it opens.
+//
+// What is FTP's own lives here: the command table (which commands need a login, the handler of each), replies, the
+// passive and active data connections, TLS on both, and the listing formats. Every rule about files, users and
+// quotas is the file service's (src/service/): a handler parses its argument, calls the service, and answers.
+//
+// A session runs as one coroutine on one event-loop thread and owns its connections, so nothing in it needs a lock.
+// Memory is bounded: the command reader holds at most one command line (4 KiB) beyond a 4 KiB read buffer, and a
+// transfer holds one buffer of kDataBuffer while it runs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "frontends/ftp/ftp_command.h"
+#include "frontends/ftp/ftp_front_end.h"
+#include "frontends/ftp/tls_binding.h"
+#include "frontends/session_registry.h"
+#include "frontends/transport.h"
+#include "service/user_session.h"
+
+namespace ferry::frontends::ftp {
+
+// The address itself, an IPv4-mapped IPv6 address taken as the IPv4 one (a dual-stack listener reports those).
+inline asio::ip::address UnmappedAddress(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+// A passive data connection made in the background, from PASV/EPSV until a transfer takes it: some clients connect
+// (and start TLS) at once and wait for that before sending the transfer command, others send the command and wait for
+// its 150 reply before connecting, so neither side may wait for the other. Touched only on the session's loop.
+struct PassiveLink {
+  explicit PassiveLink(const asio::any_io_executor& executor) : acceptor(executor), ready(executor) {}
+  // Stops waiting: closes the listener and a connection being made (never frees it under the coroutine).
+  void Abandon();
+
+  asio::ip::tcp::acceptor acceptor;
+  std::uint16_t port = 0;              // where it listens
+  std::optional<Transport> transport;  // the connection, once accepted (protected once `done`, when TLS)
+  bool protect = false;                // TLS is started on it
+  SessionToken token{};                // its control connection's (tls_binding.h)
+  bool done = false;                   // made, or failed (then `failure` says why)
+  std::string failure;
+  asio::steady_timer ready;  // a wait on it ends when `done` is set
+};
+
+class FtpSession {
+ public:
+  // One entry of the command table.
+  struct CommandEntry {
+    std::string_view verb;
+    bool before_login;  // allowed before a login
+    asio::awaitable<void> (FtpSession::*handler)(std::string_view argument);
+    std::string_view help;  // HELP's text for it
+  };
+
+  FtpSession(Transport control, const FtpEnvironment& env);
+  ~FtpSession();
+  FtpSession(const FtpSession&) = delete;
+  FtpSession& operator=(const FtpSession&) = delete;
+
+  // Serves the connection until the client quits or disconnects, or a limit ends it.
+  asio::awaitable<void> Run();
+
+  // Every command the session answers, for the dispatcher, HELP, FEAT-independent tests and docs.
+  static std::span<const CommandEntry> Commands();
+
+ private:
+  enum class Transfer { kRetrieve, kStore, kAppend, kStoreUnique };
+
+  asio::awaitable<void> Handle(const Command& command);
+  void Reply(int code, std::string_view text);
+  // A reply for a failed service call: 550 for a missing or refused file, 552 for a full quota, and so on.
+  void ReplyError(const Status& status);
+  asio::awaitable<bool> Flush();
+  std::string PathOf(std::string_view argument) const;
+  bool logged_in() const { return user_ != nullptr; }
+  bool writable() const;
+
+  // Login and session (ftp_session.cc).
+  asio::awaitable<void> User(std::string_view argument);
+  asio::awaitable<void> Pass(std::string_view argument);
+  asio::awaitable<void> Quit(std::string_view argument);
+  asio::awaitable<void> Noop(std::string_view argument);
+  asio::awaitable<void> Syst(std::string_view argument);
+  asio::awaitable<void> Feat(std::string_view argument);
+  asio::awaitable<void> Opts(std::string_view argument);
+  asio::awaitable<void> Help(std::string_view argument);
+  asio::awaitable<void> Clnt(std::string_view argument);
+  asio::awaitable<void> Type(std::string_view argument);
+  asio::awaitable<void> Mode(std::string_view argument);
+  asio::awaitable<void> Stru(std::string_view argument);
+  asio::awaitable<void> Allo(std::string_view argument);
+  asio::awaitable<void> Rest(std::string_view argument);
+  asio::awaitable<void> Abor(std::string_view argument);
+  asio::awaitable<void> Stat(std::string_view argument);
+  asio::awaitable<void> Auth(std::string_view argument);
+  asio::awaitable<void> Pbsz(std::string_view argument);
+  asio::awaitable<void> Prot(std::string_view argument);
+  asio::awaitable<void> Ccc(std::string_view argument);
+  asio::awaitable<void> Site(std::string_view argument);
+
+  // Files and folders on the control connection (ftp_files.cc).
+  asio::awaitable<void> Pwd(std::string_view argument);
+  asio::awaitable<void> Cwd(std::string_view argument);
+  asio::awaitable<void> Cdup(std::string_view argument);
+  asio::awaitable<void> Mkd(std::string_view argument);
+  asio::awaitable<void> Rmd(std::string_view argument);
+  asio::awaitable<void> Dele(std::string_view argument);
+  asio::awaitable<void> Rnfr(std::string_view argument);
+  asio::awaitable<void> Rnto(std::string_view argument);
+  asio::awaitable<void> Size(std::string_view argument);
+  asio::awaitable<void> Mdtm(std::string_view argument);
+  asio::awaitable<void> Mfmt(std::string_view argument);
+  asio::awaitable<void> Mlst(std::string_view argument);
+  asio::awaitable<void> Hash(std::string_view argument);
+  asio::awaitable<void> Avbl(std::string_view argument);
+
+  // Data connections and transfers (ftp_data.cc).
+  asio::awaitable<void> Pasv(std::string_view argument);
+  asio::awaitable<void> Epsv(std::string_view argument);
+  asio::awaitable<void> Port(std::string_view argument);
+  asio::awaitable<void> Eprt(std::string_view argument);
+  asio::awaitable<void> List(std::string_view argument);
+  asio::awaitable<void> Nlst(std::string_view argument);
+  asio::awaitable<void> Mlsd(std::string_view argument);
+  asio::awaitable<void> Retr(std::string_view argument);
+  asio::awaitable<void> Stor(std::string_view argument);
+  asio::awaitable<void> Appe(std::string_view argument);
+  asio::awaitable<void> Stou(std::string_view argument);
+
+  // Opens a passive listener on a free port of the range, on the control connection's local address, and starts
+  // accepting the client's connection on it in the background.
+  Status OpenPassive();
+  // PORT and EPRT: the client's address for the next data connection, if allowed.
+  void SetActiveTarget(std::string_view verb, const Result<HostPort>& target);
+  // Drops the passive listener or PORT address the next transfer would have used.
+  void ForgetDataConnection();
+  // Sends the 150 reply `opening`, then makes the data connection (accepting the client's, or connecting to its
+  // PORT address) and protects it with TLS when PROT P is in force. nullopt when it failed (the reply was sent).
+  asio::awaitable<std::optional<Transport>> OpenData(std::string_view opening);
+  // Ends a data connection after a transfer: a TLS close_notify, then the socket closes.
+  asio::awaitable<void> CloseData(Transport& data);
+  // A listing (LIST, NLST, MLSD) of `argument` on a data connection.
+  enum class ListFormat { kLong, kNames, kFacts };
+  asio::awaitable<void> SendListing(std::string_view argument, ListFormat format);
+  asio::awaitable<void> Receive(std::string_view path, Transfer kind);
+  // The argument of LIST or NLST without the `ls` options clients put first ("-la", "-a").
+  static std::string_view WithoutListOptions(std::string_view argument);
+
+  Transport control_;
+  const FtpEnvironment& env_;
+  std::shared_ptr<SessionHandle> handle_;
+  service::ClientInfo client_;
+  asio::ip::address peer_address_;
+  CommandReader reader_;
+  std::string output_;
+  bool closing_ = false;
+  bool broken_ = false;
+
+  const SessionToken token_ = NewSessionToken();  // ties data connections' TLS sessions to this one
+  bool control_tls_ = false;   // the control connection is protected
+  bool protect_data_ = false;  // PROT P
+  bool pbsz_done_ = false;
+  std::string pending_user_;   // USER given, PASS awaited
+  unsigned failed_logins_ = 0;
+  std::chrono::steady_clock::time_point login_deadline_;
+  std::unique_ptr<service::UserSession> user_;
+  std::string cwd_ = "/";
+  std::uint64_t restart_at_ = 0;   // REST, for the next RETR or STOR
+  bool hash_md5_ = false;          // OPTS HASH MD5: HASH answers MD5 instead of SHA-256
+  std::string rename_from_;        // RNFR, for the next RNTO
+  bool epsv_all_ = false;          // EPSV ALL: PORT, EPRT and PASV refused from now on
+  std::shared_ptr<PassiveLink> passive_;
+  std::optional<asio::ip::tcp::endpoint> active_target_;
+};
+
+}  // namespace ferry::frontends::ftp
