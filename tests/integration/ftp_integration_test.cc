@@ -478,6 +478,43 @@ TEST(FtpSecurity, AnInterruptedUploadResumesWithRestOrAppe) {
   ::close(again);
 }
 
+TEST(FtpSecurity, AborStopsATransferInProgress) {
+  TestServer server(FtpServer(/*plain=*/true));
+  const std::string big = RandomBytes(64 * 1024 * 1024, 8);
+  WriteFile(server.home("alice") + "/big.bin", big);
+  FtpControl ftp(server.ftp_port());
+  ASSERT_TRUE(ftp.Login("alice", "alice-secret"));
+  // A download the client does not read: the server is stuck writing when ABOR comes.
+  const int download = ftp.OpenPassive();
+  ASSERT_GE(download, 0);
+  ASSERT_EQ(ftp.Command("RETR big.bin").code, 150);
+  ftp.SendRaw("\xff\xf4\xff\xf2" "ABOR\r\n");  // Telnet IP and Synch first, as RFC 959 asks
+  const auto stopped = ftp.Read();
+  EXPECT_EQ(stopped.code, 426) << stopped.text;
+  EXPECT_EQ(ftp.Read().code, 226);
+  ::close(download);
+  // An upload in progress: nothing is published, and what arrived waits for APPE.
+  const int upload = ftp.OpenPassive();
+  ASSERT_GE(upload, 0);
+  ASSERT_EQ(ftp.Command("STOR half.bin").code, 150);
+  ASSERT_EQ(::send(upload, big.data(), 100000, MSG_NOSIGNAL), 100000);
+  const auto aborted = ftp.Command("ABOR");
+  EXPECT_EQ(aborted.code, 426) << aborted.text;
+  EXPECT_EQ(ftp.Read().code, 226);
+  ::close(upload);
+  EXPECT_FALSE(std::filesystem::exists(server.home("alice") + "/half.bin"));
+  // Commands sent during a transfer are answered after it, in order.
+  const int listing = ftp.OpenPassive();
+  ftp.SendRaw("NLST\r\nNOOP\r\nPWD\r\n");
+  EXPECT_EQ(ftp.Read().code, 150);
+  EXPECT_THAT(ReadAllAndClose(listing), HasSubstr("big.bin\r\n"));
+  EXPECT_EQ(ftp.Read().code, 226);
+  EXPECT_EQ(ftp.Read().code, 200);
+  EXPECT_EQ(ftp.Read().code, 257);
+  // With no transfer, ABOR has nothing to stop.
+  EXPECT_EQ(ftp.Command("ABOR").code, 225);
+}
+
 TEST(FtpAudit, EveryChangeAndTransferIsAuditedAsFtp) {
   TestServer server(FtpServer(/*plain=*/true));
   FtpControl ftp(server.ftp_port());

@@ -7,6 +7,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,9 @@
 namespace ferry::frontends::ftp {
 namespace {
 
+// Control-connection reads during a transfer, and the commands that may wait for its end.
+constexpr std::size_t kControlRead = 4 * 1024;
+constexpr std::size_t kMaxDeferred = 64;
 // One transfer's buffer: uploads read into it, TLS downloads read the file into it.
 constexpr std::size_t kDataBuffer = 256 * 1024;
 // sendfile(2) goes in pieces, each within the idle timeout: a client that stops reading cannot hold the session.
@@ -296,10 +300,14 @@ asio::awaitable<std::optional<Transport>> FtpSession::OpenData(std::string_view 
   co_return std::optional<Transport>(std::move(data));
 }
 
-asio::awaitable<void> FtpSession::CloseData(Transport& data) {
+asio::awaitable<void> FtpSession::CloseData(Transport& data, bool completed) {
   // The end of the data is said before the connection closes: a TLS close_notify, then our FIN. Then the client's
   // end is awaited (briefly), so that its close_notify, arriving after we closed, does not turn into a reset that
-  // could cut what it has not read yet.
+  // could cut what it has not read yet. A transfer that was stopped has nothing left to protect.
+  if (!completed) {
+    co_await data.Close();
+    co_return;
+  }
   co_await WithTimeout(data.SendCloseNotify(), env_.handshake_timeout);
   asio::error_code error;
   data.socket().shutdown(asio::ip::tcp::socket::shutdown_send, error);
@@ -315,6 +323,44 @@ asio::awaitable<void> FtpSession::CloseData(Transport& data) {
     }
   }
   co_await data.Close();
+}
+
+asio::awaitable<std::optional<Status>> FtpSession::WhileWatchingControl(asio::awaitable<Status> pump) {
+  using namespace asio::experimental::awaitable_operators;
+  auto outcome = co_await (std::move(pump) || WatchForAbort());
+  if (outcome.index() == 0) co_return std::get<0>(std::move(outcome));
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> FtpSession::WatchForAbort() {
+  auto buffer = std::make_unique_for_overwrite<char[]>(kControlRead);
+  while (true) {
+    // Commands read here wait their turn in deferred_ (data read is appended before this coroutine can be stopped,
+    // so a command that arrives as the transfer ends is never lost).
+    while (auto command = reader_.Next()) {
+      const bool abort = command->verb == "ABOR";
+      deferred_.push_back(std::move(*command));
+      if (abort) co_return;
+    }
+    if (reader_.too_long() || deferred_.size() >= kMaxDeferred) {
+      // Nothing more is read until the transfer ends (this wait is cancelled then).
+      asio::steady_timer until_the_end(control_.socket().get_executor(), asio::steady_timer::time_point::max());
+      co_await until_the_end.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      co_return;
+    }
+    const auto [error, n] = co_await control_.ReadSome(buffer.get(), kControlRead);
+    if (error == asio::error::operation_aborted) co_return;  // the transfer ended first
+    if (error) {
+      control_lost_ = true;  // the client went away: the transfer stops too
+      co_return;
+    }
+    reader_.Append(std::string_view(buffer.get(), n));
+  }
+}
+
+void FtpSession::ReplyAborted() {
+  aborted_transfer_ = true;
+  Reply(426, "Transfer aborted (ABOR); the data connection is closed.");
 }
 
 asio::awaitable<void> FtpSession::List(std::string_view argument) { co_await SendListing(argument, ListFormat::kLong); }
@@ -365,36 +411,34 @@ asio::awaitable<void> FtpSession::SendListing(std::string_view argument, ListFor
       }
     }
   };
-  bool sent = true;
-  Status failure;
-  if (single) {
-    append(*single);
-  }
-  while (true) {
-    if (!single) {
-      auto batch = lister->Next(kListBatch);
-      if (!batch.ok()) {
-        failure = batch.status();
-        break;
+  auto pump = [&]() -> asio::awaitable<Status> {
+    if (single) append(*single);
+    while (true) {
+      if (!single) {
+        auto batch = lister->Next(kListBatch);
+        if (!batch.ok()) co_return Status(ErrorCode::kIo, fmt::format("The listing stopped: {}", batch.status().message()));
+        if (batch->empty()) break;
+        for (const auto& entry : *batch) append(entry);
       }
-      if (batch->empty()) break;
-      for (const auto& entry : *batch) append(entry);
-    }
-    if (!chunk.empty()) {
-      const auto written = co_await WithTimeout(data->WriteAll(chunk), env_.idle_timeout);
-      chunk.clear();
-      if (!written || *written) {
-        sent = false;
-        break;
+      if (!chunk.empty()) {
+        const auto written = co_await WithTimeout(data->WriteAll(chunk), env_.idle_timeout);
+        chunk.clear();
+        if (!written || *written) {
+          co_return Status(ErrorCode::kProtocol, "The data connection failed; the listing is incomplete.");
+        }
       }
+      if (single) break;
     }
-    if (single) break;
-  }
-  co_await CloseData(*data);
-  if (!failure.ok()) {
-    Reply(451, fmt::format("The listing stopped: {}", failure.message()));
-  } else if (!sent) {
-    Reply(426, "The data connection failed; the listing is incomplete.");
+    co_return Status::Ok();
+  };
+  const auto outcome = co_await WhileWatchingControl(pump());
+  co_await CloseData(*data, outcome && outcome->ok());
+  if (!outcome) {
+    ReplyAborted();
+  } else if (outcome->code() == ErrorCode::kIo) {
+    Reply(451, outcome->message());
+  } else if (!outcome->ok()) {
+    Reply(426, outcome->message());
   } else {
     Reply(226, "Listing sent.");
   }
@@ -416,42 +460,41 @@ asio::awaitable<void> FtpSession::Retr(std::string_view argument) {
     co_return;
   }
   std::uint64_t sent = 0;
-  Status failure;
-  if (data->can_send_file()) {
-    // Plain: the kernel moves the file to the socket (sendfile), in pieces that each must finish in time.
-    while (sent < count) {
-      const std::uint64_t piece = std::min(kSendFilePiece, count - sent);
-      const auto done = co_await WithTimeout(data->SendFile(download->fd(), download->offset() + sent, piece),
-                                             env_.idle_timeout);
-      if (!done || *done) {
-        failure = Status(ErrorCode::kIo, done ? done->message() : "the client stopped reading");
-        break;
+  auto pump = [&]() -> asio::awaitable<Status> {
+    if (data->can_send_file()) {
+      // Plain: the kernel moves the file to the socket (sendfile), in pieces that each must finish in time.
+      while (sent < count) {
+        const std::uint64_t piece = std::min(kSendFilePiece, count - sent);
+        const auto done = co_await WithTimeout(data->SendFile(download->fd(), download->offset() + sent, piece),
+                                               env_.idle_timeout);
+        if (!done || *done) co_return Status(ErrorCode::kIo, done ? done->message() : "the client stopped reading");
+        sent += piece;
       }
-      sent += piece;
+      co_return Status::Ok();
     }
-  } else {
     auto buffer = std::make_unique_for_overwrite<char[]>(kDataBuffer);
     std::string chunk;
     while (sent < count) {
       auto n = download->Read(std::span<char>(buffer.get(), kDataBuffer));
-      if (!n.ok()) {
-        failure = n.status();
-        break;
-      }
+      if (!n.ok()) co_return n.status();
       if (*n == 0) break;  // the file shrank: what there was is sent
       chunk.assign(buffer.get(), *n);
       const auto done = co_await WithTimeout(data->WriteAll(chunk), env_.idle_timeout);
-      if (!done || *done) {
-        failure = Status(ErrorCode::kIo, done ? done->message() : "the client stopped reading");
-        break;
-      }
+      if (!done || *done) co_return Status(ErrorCode::kIo, done ? done->message() : "the client stopped reading");
       sent += *n;
     }
+    co_return Status::Ok();
+  };
+  const auto outcome = co_await WhileWatchingControl(pump());
+  co_await CloseData(*data, outcome && outcome->ok());
+  if (!outcome) {
+    download->Fail(Status(ErrorCode::kIo, "aborted"), sent);
+    ReplyAborted();
+    co_return;
   }
-  co_await CloseData(*data);
-  if (!failure.ok()) {
-    download->Fail(failure, sent);
-    Reply(426, fmt::format("Transfer aborted after {} bytes: {}", sent, failure.message()));
+  if (!outcome->ok()) {
+    download->Fail(*outcome, sent);
+    Reply(426, fmt::format("Transfer aborted after {} bytes: {}", sent, outcome->message()));
     co_return;
   }
   download->Finish(sent);
@@ -516,41 +559,35 @@ asio::awaitable<void> FtpSession::Receive(std::string_view path, Transfer kind) 
                                                 position > 0 ? fmt::format(" from byte {}", position) : "");
   auto data = co_await OpenData(opening);
   if (!data) co_return;  // the partial stays for a later resume
-  auto buffer = std::make_unique_for_overwrite<char[]>(kDataBuffer);
-  Status failure;
-  bool complete = false;
-  while (true) {
-    auto read = co_await WithTimeout(data->ReadSome(buffer.get(), kDataBuffer), env_.idle_timeout);
-    if (!read) {
-      failure = Status(ErrorCode::kIo, "the client stopped sending");
-      break;
+  auto pump = [&]() -> asio::awaitable<Status> {
+    auto buffer = std::make_unique_for_overwrite<char[]>(kDataBuffer);
+    while (true) {
+      auto read = co_await WithTimeout(data->ReadSome(buffer.get(), kDataBuffer), env_.idle_timeout);
+      if (!read) co_return Status(ErrorCode::kIo, "the client stopped sending");
+      const asio::error_code error = std::get<0>(*read);
+      const std::size_t n = std::get<1>(*read);
+      if (error == asio::error::eof) co_return Status::Ok();  // complete (under TLS: after the client's close_notify)
+      if (error) co_return Status(ErrorCode::kIo, error.message());
+      const std::string_view bytes(buffer.get(), n);
+      Status written = at_offset ? upload->WriteAt(position, bytes) : upload->Write(bytes);
+      if (!written.ok()) co_return written;
+      position += n;
     }
-    const auto [error, n] = *read;
-    if (error == asio::error::eof) {
-      complete = true;
-      break;
-    }
-    if (error) {
-      failure = Status(ErrorCode::kIo, error.message());
-      break;
-    }
-    const std::string_view bytes(buffer.get(), n);
-    Status written = at_offset ? upload->WriteAt(position, bytes) : upload->Write(bytes);
-    if (!written.ok()) {
-      failure = written;
-      break;
-    }
-    position += n;
+  };
+  const auto outcome = co_await WhileWatchingControl(pump());
+  co_await CloseData(*data, outcome && outcome->ok());
+  if (!outcome) {
+    ReplyAborted();  // the partial stays for a later resume
+    co_return;
   }
-  co_await CloseData(*data);
-  if (!complete) {
-    if (failure.code() == ErrorCode::kQuota || failure.code() == ErrorCode::kNoSpace) {
+  if (!outcome->ok()) {
+    if (outcome->code() == ErrorCode::kQuota || outcome->code() == ErrorCode::kNoSpace) {
       upload->Discard();  // nothing is left behind of an upload that does not fit
-      Reply(552, fmt::format("Upload refused: {}", failure.message()));
+      Reply(552, fmt::format("Upload refused: {}", outcome->message()));
     } else {
       // The partial stays: REST + STOR or APPE continues it.
       Reply(426, fmt::format("Transfer aborted after {} bytes ({}); resume with APPE or REST {} + STOR.", position,
-                             failure.message(), position));
+                             outcome->message(), position));
     }
     co_return;
   }

@@ -134,9 +134,16 @@ asio::awaitable<void> FtpSession::Run() {
   bool timed_out = false;
   while (!closing_ && !broken_) {
     while (!closing_ && !broken_) {
-      auto command = reader_.Next();
+      std::optional<Command> command;
+      if (!deferred_.empty()) {
+        command = std::move(deferred_.front());
+        deferred_.pop_front();
+      } else {
+        command = reader_.Next();
+      }
       if (!command) break;
       co_await Handle(*command);
+      if (control_lost_) broken_ = true;
     }
     if (reader_.too_long()) {
       Reply(500, fmt::format("Command line too long (the limit is {} bytes).", kMaxCommandLine));
@@ -385,7 +392,12 @@ asio::awaitable<void> FtpSession::Rest(std::string_view argument) {
 
 asio::awaitable<void> FtpSession::Abor(std::string_view /*argument*/) {
   ForgetDataConnection();
-  Reply(225, "No transfer to abort.");
+  if (aborted_transfer_) {
+    aborted_transfer_ = false;
+    Reply(226, "ABOR successful.");
+  } else {
+    Reply(225, "No transfer to abort.");
+  }
   co_return;
 }
 

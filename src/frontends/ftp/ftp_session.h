@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -151,8 +152,16 @@ class FtpSession {
   // Sends the 150 reply `opening`, then makes the data connection (accepting the client's, or connecting to its
   // PORT address) and protects it with TLS when PROT P is in force. nullopt when it failed (the reply was sent).
   asio::awaitable<std::optional<Transport>> OpenData(std::string_view opening);
-  // Ends a data connection after a transfer: a TLS close_notify, then the socket closes.
-  asio::awaitable<void> CloseData(Transport& data);
+  // Runs `pump` (moving a transfer's data) while reading the control connection, so that an ABOR sent meanwhile
+  // stops it; other commands wait in deferred_ for the transfer's end. nullopt when it was stopped by ABOR or by the
+  // control connection ending (control_lost_), else the pump's own status.
+  asio::awaitable<std::optional<Status>> WhileWatchingControl(asio::awaitable<Status> pump);
+  asio::awaitable<void> WatchForAbort();
+  // 426 for a transfer stopped by ABOR (the ABOR itself is answered 226 next).
+  void ReplyAborted();
+  // Ends a data connection after a transfer: when it `completed`, a TLS close_notify and a FIN first, then a brief
+  // wait for the client's end; otherwise it just closes.
+  asio::awaitable<void> CloseData(Transport& data, bool completed);
   // A listing (LIST, NLST, MLSD) of `argument` on a data connection.
   enum class ListFormat { kLong, kNames, kFacts };
   asio::awaitable<void> SendListing(std::string_view argument, ListFormat format);
@@ -166,6 +175,9 @@ class FtpSession {
   service::ClientInfo client_;
   asio::ip::address peer_address_;
   CommandReader reader_;
+  std::deque<Command> deferred_;   // read during a transfer, handled after it (before reader_'s)
+  bool control_lost_ = false;      // the control connection ended during a transfer
+  bool aborted_transfer_ = false;  // the last transfer was stopped by ABOR: the ABOR gets 226
   std::string output_;
   bool closing_ = false;
   bool broken_ = false;
