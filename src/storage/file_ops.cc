@@ -55,6 +55,8 @@ FileInfo InfoFromStat(std::string name, const struct stat& st) {
   info.mtime = st.st_mtim.tv_sec;
   info.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
   info.nlink = st.st_nlink;
+  info.device = static_cast<std::uint64_t>(st.st_dev);
+  info.inode = static_cast<std::uint64_t>(st.st_ino);
   return info;
 }
 

@@ -31,6 +31,8 @@ struct FileInfo {
   std::int64_t mtime = 0;        // seconds since the epoch
   std::uint32_t mtime_nsec = 0;  // nanoseconds within the second
   std::uint64_t nlink = 0;
+  std::uint64_t device = 0;  // with `inode`, what tells entries apart (FTP's "unique" fact)
+  std::uint64_t inode = 0;
 };
 
 // What an operation added to (positive) or took from (negative) a home: bytes of regular files and entries (files,

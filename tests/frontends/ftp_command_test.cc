@@ -125,12 +125,18 @@ TEST(FtpCommandTest, ListLinesLookLikeLsAndFactsLikeRfc3659) {
   // A year-old entry shows its year.
   EXPECT_EQ(FormatListLine(file, "alice", 1700000000 + 400 * 86400),
             "-rw-r-----   1 alice alice        12345 Nov 14  2023 report.pdf\r\n");
-  EXPECT_EQ(FormatFacts(file, "file", true, "", "report.pdf"),
+  EXPECT_EQ(FormatFacts(file, "file", true, "report.pdf"),
             "type=file;size=12345;modify=20231114221320;perm=adfrw;UNIX.mode=0640; report.pdf");
+  file.device = 0x801;
+  file.inode = 0x1f2e;
+  EXPECT_EQ(FormatFacts(file, FactType(file), true, "report.pdf"),
+            "type=file;size=12345;modify=20231114221320;perm=adfrw;unique=801g1f2e;UNIX.mode=0640; report.pdf");
+  file.inode = 0;
   storage::FileInfo folder = file;
   folder.type = storage::FileType::kDirectory;
   folder.mode = 0755;
-  EXPECT_EQ(FormatFacts(folder, "dir", false, "", "docs"), "type=dir;modify=20231114221320;perm=le;UNIX.mode=0755; docs");
+  EXPECT_EQ(FactType(folder), "dir");
+  EXPECT_EQ(FormatFacts(folder, "dir", false, "docs"), "type=dir;modify=20231114221320;perm=le;UNIX.mode=0755; docs");
   // A name with a line break cannot end the line early.
   file.name = "a\r\nb";
   EXPECT_EQ(FormatListLine(file, "alice", 1700000000).find("\r\nb"), std::string::npos);

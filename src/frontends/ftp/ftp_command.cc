@@ -264,8 +264,20 @@ std::string FormatListLine(const storage::FileInfo& info, std::string_view owner
                      info.size, kMonths[parts.tm_mon], parts.tm_mday, when, name);
 }
 
-std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bool writable, std::string_view unique,
-                        std::string_view name) {
+std::string_view FactType(const storage::FileInfo& info) {
+  switch (info.type) {
+    case storage::FileType::kDirectory:
+      return "dir";
+    case storage::FileType::kFile:
+      return "file";
+    case storage::FileType::kSymlink:
+      return "OS.unix=symlink";
+    default:
+      return "OS.unix=special";
+  }
+}
+
+std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bool writable, std::string_view name) {
   std::string facts = fmt::format("type={};", type);
   if (info.type == storage::FileType::kFile) facts += fmt::format("size={};", info.size);
   facts += fmt::format("modify={};", FormatTimeVal(info.mtime));
@@ -280,7 +292,7 @@ std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bo
     perm = writable ? "df" : "";
   }
   facts += fmt::format("perm={};", perm);
-  if (!unique.empty()) facts += fmt::format("unique={};", unique);
+  if (info.inode != 0) facts += fmt::format("unique={:x}g{:x};", info.device, info.inode);
   facts += fmt::format("UNIX.mode={:04o}; ", info.mode & 07777);
   for (char c : name) facts += (c == '\n' || c == '\r') ? '?' : c;
   return facts;

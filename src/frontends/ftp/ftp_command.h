@@ -83,9 +83,10 @@ std::string FormatListLine(const storage::FileInfo& info, std::string_view owner
 
 // MLSD/MLST facts for `info` (RFC 3659 section 7): "type=file;size=N;modify=YYYYMMDDHHMMSS;perm=...;unique=...;
 // UNIX.mode=0644; NAME". `type` is "cdir" for the folder MLSD lists and "dir"/"file"/"OS.unix=symlink" otherwise.
-// `writable`: whether the user may change things (perm facts). `unique` identifies the entry (e.g. device and inode).
+// `writable`: whether the user may change things (perm facts). `unique` is the device and inode in hex, when known.
 // No CRLF: MLSD adds it; MLST puts a space before it.
-std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bool writable, std::string_view unique,
-                        std::string_view name);
+std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bool writable, std::string_view name);
+// The RFC 3659 "type" fact of an entry.
+std::string_view FactType(const storage::FileInfo& info);
 
 }  // namespace ferry::frontends::ftp

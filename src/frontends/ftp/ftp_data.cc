@@ -400,15 +400,10 @@ asio::awaitable<void> FtpSession::SendListing(std::string_view argument, ListFor
         for (char c : entry.name) chunk += (c == '\n' || c == '\r') ? '?' : c;
         chunk += "\r\n";
         break;
-      case ListFormat::kFacts: {
-        const std::string_view type = entry.type == storage::FileType::kDirectory ? "dir"
-                                      : entry.type == storage::FileType::kFile    ? "file"
-                                      : entry.type == storage::FileType::kSymlink ? "OS.unix=symlink"
-                                                                                  : "OS.unix=special";
-        chunk += FormatFacts(entry, type, may_write, "", entry.name);
+      case ListFormat::kFacts:
+        chunk += FormatFacts(entry, FactType(entry), may_write, entry.name);
         chunk += "\r\n";
         break;
-      }
     }
   };
   auto pump = [&]() -> asio::awaitable<Status> {

@@ -155,11 +155,7 @@ asio::awaitable<void> FtpSession::Mlst(std::string_view argument) {
     ReplyError(info.status());
     co_return;
   }
-  const std::string_view type = info->type == storage::FileType::kDirectory ? "dir"
-                                : info->type == storage::FileType::kFile    ? "file"
-                                : info->type == storage::FileType::kSymlink ? "OS.unix=symlink"
-                                                                            : "OS.unix=special";
-  Reply(250, fmt::format("Listing {}\n {}\nEnd", path, FormatFacts(*info, type, writable(), "", path)));
+  Reply(250, fmt::format("Listing {}\n {}\nEnd", path, FormatFacts(*info, FactType(*info), writable(), path)));
 }
 
 asio::awaitable<void> FtpSession::Hash(std::string_view argument) {

@@ -301,7 +301,7 @@ asio::awaitable<void> FtpSession::Feat(std::string_view /*argument*/) {
   if (env_.tls != nullptr) text += " AUTH TLS\n PBSZ\n PROT\n";
   text +=
       " EPRT\n EPSV\n MDTM\n MFMT\n SIZE\n REST STREAM\n"
-      " MLST type*;size*;modify*;perm*;UNIX.mode*;\n"
+      " MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\n"
       " UTF8\n TVFS\n CLNT\n HASH SHA-256*;MD5;\n AVBL\nEnd";
   Reply(211, text);
   co_return;
@@ -313,7 +313,7 @@ asio::awaitable<void> FtpSession::Opts(std::string_view argument) {
   if (upper == "UTF8 ON" || upper == "UTF8") {
     Reply(200, "UTF8 is always on.");
   } else if (upper.rfind("MLST", 0) == 0) {
-    Reply(200, "MLST OPTS type;size;modify;perm;UNIX.mode;");
+    Reply(200, "MLST OPTS type;size;modify;perm;unique;UNIX.mode;");
   } else if (upper == "HASH") {
     Reply(200, hash_md5_ ? "MD5" : "SHA-256");
   } else if (upper == "HASH SHA-256" || upper == "HASH MD5") {
