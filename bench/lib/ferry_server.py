@@ -31,9 +31,11 @@ def pss_kib(pid):
 class FerryServer:
     """ferryd serving `root` (created with `ferryd init`) on 127.0.0.1, TLS or --plain."""
 
-    def __init__(self, bin_dir, root, client_home, tls, extra_config=""):
+    def __init__(self, bin_dir, root, client_home, tls, extra_config="", ftp=False):
         self.bin_dir = bin_dir
         self.extra_config = extra_config
+        self.ftp = ftp  # also serve FTP (FTPS when tls) on a loopback port the kernel picks: ftp_port
+        self.ftp_port = None
         self.root = root
         self.client_home = client_home
         self.tls = tls
@@ -50,6 +52,8 @@ class FerryServer:
         subprocess.run([ferryd, "init", self.root], check=True, stdout=subprocess.DEVNULL, timeout=60)
         with open(os.path.join(self.root, "ferryd.toml"), "w") as config:  # only what differs from defaults
             config.write(CONFIG + self.extra_config)
+            if self.ftp and not self.tls:
+                config.write("\n[ftp]\nrequire_tls = false\n")
         subprocess.run([ferryd, "user", "add", "--root", self.root, "--password-stdin", USER],
                        input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL, timeout=60)
         os.makedirs(self.client_home, exist_ok=True)
@@ -57,14 +61,19 @@ class FerryServer:
         args = [ferryd, "serve", "--root", self.root, "--listen", "127.0.0.1:0", "--log-level", "info"]
         if not self.tls:
             args.append("--plain")
+        if self.ftp:
+            args += ["--ftp-listen", "127.0.0.1:0"]
         self._log = open(os.path.join(self.root, "serve.log"), "w+")
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             self._log.seek(0)
-            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", self._log.read())
+            log = self._log.read()
+            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", log)
             if match:
                 self.port = int(match.group(1))
+                if self.ftp:
+                    self.ftp_port = int(re.search(r"FTP on 127\.0\.0\.1:(\d+)", log).group(1))
                 return self
             if self.process.poll() is not None:
                 break

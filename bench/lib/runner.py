@@ -13,7 +13,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,7 +24,7 @@ BIN = os.path.join(ROOT, "build", "bin")
 RESULTS = os.path.join(ROOT, "bench", "results")
 sys.path.insert(0, HERE)
 
-from ferry_server import FerryServer  # noqa: E402
+from ferry_server import FerryServer, PASSWORD, USER  # noqa: E402
 import peers  # noqa: E402
 from peers import same_tree  # noqa: E402
 
@@ -96,6 +98,55 @@ def link_into(source, home, name):
         os.link(source, target)
 
 
+class FerryFtp(peers.Peers):
+    """The stock FTP clients the peers are measured with (curl, lftp, ftplib), pointed at Ferry's FTP front end:
+    plain FTP on the --plain server, explicit FTPS on the TLS one. Starts nothing itself."""
+
+    def __init__(self, plain, tls, workdir):  # noqa: super().__init__ would set up daemons of its own
+        self.user, self.password = USER, PASSWORD
+        self.ftp_port, self.ftps_port = plain.ftp_port, tls.ftp_port
+        self.home = self.data_dir = plain.home  # plain FTP's home (lftp mirrors, concurrent downloads)
+        self.rundir = os.path.join(workdir, "run")
+        self.client_home = os.path.join(workdir, "client-home")
+        os.makedirs(self.rundir, exist_ok=True)
+        os.makedirs(self.client_home, exist_ok=True)
+        self._lock = threading.Lock()
+        self._batch_seq = 0
+        self._client_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.client_home, "LANG": "C",
+                            "LC_ALL": "C"}
+
+
+def ftp_idle_kib(server, count):
+    """Server PSS per idle logged-in plain FTP session, in KiB: `count` control connections each logged in."""
+    def login():
+        conn = socket.create_connection(("127.0.0.1", server.ftp_port), timeout=30)
+        reader = conn.makefile("rb")
+
+        def reply():
+            line = reader.readline()
+            while line[3:4] == b"-":
+                line = reader.readline()
+            return line
+
+        reply()
+        conn.sendall(f"USER {USER}\r\n".encode())
+        reply()
+        conn.sendall(f"PASS {PASSWORD}\r\n".encode())
+        if not reply().startswith(b"230"):
+            raise RuntimeError("ferry FTP login failed")
+        return conn, reader
+
+    first = login()  # what every server allocates once (the FTP path, TLS contexts) goes into the baseline
+    before = server.pss_kib()
+    held = [login() for _ in range(count)]
+    time.sleep(0.5)  # let the server settle after the last login (measurement only, not readiness)
+    per = (server.pss_kib() - before) / count
+    for conn, reader in held + [first]:
+        reader.close()
+        conn.close()
+    return per
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -113,6 +164,7 @@ class Bench:
         self.latency_count = 1000 if self.quick else 10000
         self.logins = 5 if self.quick else 30
         self.peers = None
+        self.ferry_ftp = None  # stock FTP clients on Ferry's FTP front end, when curl and lftp are installed
         self.servers = {}
 
     # ---- set-up -------------------------------------------------------------------------------------------------
@@ -137,13 +189,16 @@ class Bench:
         for name, tls, extra in (("plain", False, ""), ("tls", True, ""),
                                  ("argon2", True, "\n[auth]\npassword_cache_seconds = 0\n")):
             server = FerryServer(BIN, os.path.join(self.work, f"ferry-{name}"),
-                                 os.path.join(self.work, f"client-{name}"), tls, extra).start()
+                                 os.path.join(self.work, f"client-{name}"), tls, extra,
+                                 ftp=name in ("plain", "tls")).start()
             link_into(self.large, server.home, "large.bin")
             link_into(self.medium, server.home, "c20.bin")
             link_into(self.tiny, server.home, "tiny.bin")
-            if name == "tls":
+            if name in ("tls", "plain"):  # plain: the tree lftp mirrors over Ferry's FTP
                 shutil.copytree(self.tree, os.path.join(server.home, "tree"))
             self.servers[name] = server
+        if shutil.which("curl") and shutil.which("lftp"):
+            self.ferry_ftp = FerryFtp(self.servers["plain"], self.servers["tls"], os.path.join(self.work, "ferry-ftp"))
 
     def start_peers(self):
         if self.args.ferry_only:
@@ -203,6 +258,19 @@ class Bench:
                 up.append(server.client("put", self.large, "upload.bin"))
                 os.remove(os.path.join(server.home, "upload.bin"))
             self.add_transfer(label, "upload", up[1:], setup)
+        if self.ferry_ftp:
+            e = self.ferry_ftp
+            for label, empty, down, up in (
+                ("ferry FTP (curl)", lambda: e.ftp_download("tiny.bin", "/dev/null"),
+                 lambda: e.ftp_download("large.bin", "/dev/null"),
+                 lambda: e.ftp_upload(self.large, "upload.bin")),
+                ("ferry FTPS TLS 1.3 (curl)", lambda: e.ftps_download("tiny.bin", "/dev/null"),
+                 lambda: e.ftps_download("large.bin", "/dev/null"),
+                 lambda: e.ftps_upload(self.large, "upload.bin")),
+            ):
+                setup = self.setup_time(label, empty)
+                self.add_transfer(label, "download", repeat(self.runs, down), setup)
+                self.add_transfer(label, "upload", repeat(self.runs, up), setup)
         if self.peers:
             p = self.peers
             gcm = "aes128-gcm@openssh.com"
@@ -277,21 +345,27 @@ class Bench:
             put_times = repeat(self.runs, ferry_put)
             f.add("small", "ferry (TLS 1.3)", "put -r", "files/s", [n / s for s in put_times],
                   note="" if same_tree(self.tree, ferry_put.out) else "RESULT DIFFERS")
+            clients = []  # (label, download, upload, the home uploads land in)
+            if self.ferry_ftp:
+                e = self.ferry_ftp
+                clients.append(("ferry FTP, lftp mirror", e.lftp_mirror_download, e.lftp_mirror_upload, e.home))
             if self.peers:
                 p = self.peers
-                for label, down, up in (
-                    ("rsync -a over ssh", p.rsync_download, p.rsync_upload),
-                    ("lftp mirror (FTP)", p.lftp_mirror_download, p.lftp_mirror_upload),
-                    ("sftp -r", p.sftp_get_tree, p.sftp_put_tree),
-                ):
+                clients += [
+                    ("rsync -a over ssh", p.rsync_download, p.rsync_upload, self.data),
+                    ("lftp mirror (FTP)", p.lftp_mirror_download, p.lftp_mirror_upload, self.data),
+                    ("sftp -r", p.sftp_get_tree, p.sftp_put_tree, self.data),
+                ]
+            if clients:
+                for label, down, up, home in clients:
                     last = {}
 
                     def get_once(down=down, last=last):
                         last["get"] = fresh(self.work, "small-out")
                         return down("tree", last["get"])
 
-                    def put_once(up=up, last=last):
-                        last["put"] = fresh(self.data, "tree-up")
+                    def put_once(up=up, last=last, home=home):
+                        last["put"] = fresh(home, "tree-up")
                         return up(self.tree, os.path.basename(last["put"]))
 
                     times = repeat(self.runs, get_once)
@@ -330,11 +404,16 @@ class Bench:
                 slowest.append(min(rates) / statistics.mean(rates))
             f.add("concurrent", label, "aggregate", "MiB/s", aggregate)
             f.add("concurrent", label, "slowest / mean", "ratio", slowest)
+        others = []  # (client set, kind, label)
+        if self.ferry_ftp:
+            others.append((self.ferry_ftp, "ftp", "ferry FTP (curl)"))
         if self.peers:
-            for kind, label in (("ftp", "vsftpd FTP (curl)"), ("sftp", "sftp (default cipher)")):
+            others += [(self.peers, "ftp", "vsftpd FTP (curl)"), (self.peers, "sftp", "sftp (default cipher)")]
+        if others:
+            for client_set, kind, label in others:
                 agg, slow = [], []
                 for _ in range(self.runs):
-                    total, per_client = self.peers.concurrent_downloads(kind, self.clients, "c20.bin")
+                    total, per_client = client_set.concurrent_downloads(kind, self.clients, "c20.bin")
                     agg.append(total)
                     slow.append(min(per_client) / statistics.mean(per_client))
                 f.add("concurrent", label, "aggregate", "MiB/s", agg)
@@ -353,6 +432,9 @@ class Bench:
             label = f"ferry stat ({'TLS 1.3' if server.tls else '--plain'})"
             times = repeat(self.runs, lambda: server.load("rtt", n)["seconds"])
             f.add("latency", label, "round trip", "us", [s / n * 1e6 for s in times], False)
+        if self.ferry_ftp:
+            f.add("latency", "ferry FTP NOOP", "round trip", "us",
+                  [s * 1e6 for s in repeat(self.runs, lambda: self.ferry_ftp.ftp_noop_rtt(n))], False)
         if self.peers:
             f.add("latency", "vsftpd FTP NOOP", "round trip", "us",
                   [s * 1e6 for s in repeat(self.runs, lambda: self.peers.ftp_noop_rtt(n))], False)
@@ -384,6 +466,12 @@ class Bench:
                 holder.stdin.close()
                 holder.wait(timeout=120)
         f.add("idle", f"ferry (TLS 1.3), {self.idle_ferry} sessions", "PSS per connection", "KiB", samples, False)
+        samples = []
+        for run in range(self.runs):
+            with FerryServer(BIN, os.path.join(self.work, f"ferry-idle-ftp-{run}"),
+                             os.path.join(self.work, f"client-idle-ftp-{run}"), False, ftp=True) as server:
+                samples.append(ftp_idle_kib(server, self.idle_peers))
+        f.add("idle", f"ferry FTP, {self.idle_peers} sessions", "PSS per connection", "KiB", samples, False)
         if self.peers:
             for kind, label in (("ftp", "vsftpd FTP"), ("sftp", "sshd + sftp-server")):
                 samples = [self.peers.idle_sessions(kind, self.idle_peers) for _ in range(self.runs)]
@@ -463,6 +551,24 @@ class Bench:
         idle = g("idle", f"ferry (TLS 1.3), {self.idle_ferry} sessions", "PSS per connection")
         if idle is not None:
             rows.append(("idle memory per connection (KiB)", idle, 64, idle <= 64, True))
+        # The FTP front end against vsftpd, with the same clients.
+        for op in ("download", "upload"):
+            ratio(f"FTP large {op} / vsftpd FTP", g("large", "ferry FTP (curl)", op),
+                  g("large", "vsftpd FTP (curl)", op), 1.0)
+        ratio("FTPS large download / vsftpd FTPS", g("large", "ferry FTPS TLS 1.3 (curl)", "download"),
+              g("large", "vsftpd FTPS TLS 1.3 (curl)", "download"), 1.5)
+        ratio("FTPS large upload / vsftpd FTPS", g("large", "ferry FTPS TLS 1.3 (curl)", "upload"),
+              g("large", "vsftpd FTPS TLS 1.3 (curl)", "upload"), 3.0)
+        for op in ("get -r", "put -r"):
+            ratio(f"FTP small {op} (lftp mirror) / vsftpd", g("small", "ferry FTP, lftp mirror", op),
+                  g("small", "lftp mirror (FTP)", op), 1.0)
+        ratio("FTP concurrent aggregate / vsftpd FTP", g("concurrent", "ferry FTP (curl)", "aggregate"),
+              g("concurrent", "vsftpd FTP (curl)", "aggregate"), 1.0)
+        ratio("FTP NOOP latency / vsftpd", g("latency", "ferry FTP NOOP", "round trip"),
+              g("latency", "vsftpd FTP NOOP", "round trip"), 1.0, at_most=True)
+        idle_ftp = g("idle", f"ferry FTP, {self.idle_peers} sessions", "PSS per connection")
+        if idle_ftp is not None:
+            rows.append(("idle memory per FTP session (KiB)", idle_ftp, 64, idle_ftp <= 64, True))
         return rows
 
     def write(self):

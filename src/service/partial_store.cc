@@ -106,6 +106,15 @@ std::uint64_t PartialStore::Evict(const std::string& keep) const {
   return freed;
 }
 
+Result<std::uint64_t> PartialStore::Size(std::string_view canonical_target) const {
+  struct stat st {};
+  if (::fstatat(fd_.get(), PartialName(canonical_target).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return Status(ErrorCode::kNotFound, "no unfinished upload");
+  }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
 void PartialStore::Remove(const std::string& name) const { ::unlinkat(fd_.get(), name.c_str(), 0); }
 
 int PartialStore::RemoveStale(const std::string& partials_root, std::int64_t max_age_seconds,

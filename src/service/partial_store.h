@@ -34,6 +34,8 @@ class PartialStore {
     std::uint64_t evicted_bytes = 0;
   };
   Result<Locked> Lock(std::string_view canonical_target) const;
+  // The size of the partial of `canonical_target`, or ENOENT when there is none (it is not locked: a size only).
+  Result<std::uint64_t> Size(std::string_view canonical_target) const;
   // Deletes a partial by its name in this store.
   void Remove(const std::string& name) const;
 

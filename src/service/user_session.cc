@@ -80,6 +80,15 @@ Result<QuotaReport> UserSession::Quota() const {
   return QuotaReport{options_.quotas->Usage(user_), *quota};
 }
 
+Result<std::uint64_t> UserSession::UnfinishedUploadSize(std::string_view path) const {
+  // The partial is named after the target's canonical path, as BeginUpload names it.
+  auto target = home_.OpenParent(path);
+  if (!target.ok()) return target.status();
+  auto parent_path = home_.VirtualPathOf(target->parent.get());
+  if (!parent_path.ok()) return parent_path.status();
+  return partials_.Size((*parent_path == "/" ? "" : *parent_path) + "/" + target->name);
+}
+
 Result<ChecksumReport> UserSession::Checksum(std::string_view path, transfer::ChecksumAlgorithm algorithm,
                                              std::optional<std::uint64_t> length) const {
   auto file = home_.OpenPath(path, O_RDONLY | O_NONBLOCK);  // a FIFO must not stall the loop

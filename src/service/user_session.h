@@ -68,6 +68,9 @@ class UserSession {
   Result<ChecksumReport> Checksum(std::string_view path, transfer::ChecksumAlgorithm algorithm,
                                   std::optional<std::uint64_t> length) const;
   Result<QuotaReport> Quota() const;
+  // The bytes an unfinished (atomic) upload to `path` has kept for a resume; ENOENT when there is none. What FTP
+  // clients ask with SIZE before resuming an upload.
+  Result<std::uint64_t> UnfinishedUploadSize(std::string_view path) const;
   // Opens a regular file to send from `offset` on; audited (failures too, and the download when it ends).
   Result<Download> OpenDownload(std::string_view path, std::uint64_t offset, transfer::ChecksumAlgorithm algorithm);
 

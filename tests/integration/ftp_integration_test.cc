@@ -77,6 +77,22 @@ TEST(FtpClients, CurlOverPlainFtpUploadsListsDownloadsAndResumes) {
   auto pasv = with({"--disable-epsv", "-o", local.path() + "/pasv.bin", Url(server, "/docs/big.bin")});
   ASSERT_EQ(pasv.exit_code, 0) << pasv.err;
   EXPECT_TRUE(ReadFile(local.path() + "/pasv.bin") == data);
+  // An upload cut off after 1 MB (a reset, not a clean end) is continued by curl -C -: SIZE, then APPE.
+  {
+    FtpControl ftp(server.ftp_port());
+    ASSERT_TRUE(ftp.Login("alice", "alice-secret"));
+    const int cut = ftp.OpenPassive();
+    ASSERT_EQ(ftp.Command("STOR docs/resumed-up.bin").code, 150);
+    ASSERT_EQ(::send(cut, data.data(), 1024 * 1024, MSG_NOSIGNAL), 1024 * 1024);
+    ::linger reset{1, 0};
+    ::setsockopt(cut, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(cut);
+    EXPECT_EQ(ftp.Read().code, 426);
+  }
+  EXPECT_FALSE(std::filesystem::exists(server.home("alice") + "/docs/resumed-up.bin"));
+  auto continued = with({"-C", "-", "-T", local.path() + "/big.bin", Url(server, "/docs/resumed-up.bin")});
+  ASSERT_EQ(continued.exit_code, 0) << continued.err;
+  EXPECT_TRUE(ReadFile(server.home("alice") + "/docs/resumed-up.bin") == data);
   // Resume: the first megabyte is already here; curl asks for the rest with REST.
   WriteFile(local.path() + "/resumed.bin", data.substr(0, 1024 * 1024));
   auto resumed = with({"-C", "-", "-o", local.path() + "/resumed.bin", Url(server, "/docs/big.bin")});
@@ -452,6 +468,8 @@ TEST(FtpSecurity, AnInterruptedUploadResumesWithRestOrAppe) {
   ASSERT_NE(after, std::string::npos) << cut.text;
   const std::size_t kept = std::stoul(cut.text.substr(after + 6));
   ASSERT_LE(kept, 200000u);
+  // SIZE tells a client where to resume (there is no file yet, but what arrived is kept).
+  EXPECT_EQ(ftp.Command("SIZE r.bin").text, "213 " + std::to_string(kept) + "\r\n");
   // REST past what arrived is refused, saying where to resume.
   ASSERT_EQ(ftp.Command("REST 300000").code, 350);
   ASSERT_GE(ftp.OpenPassive(), 0);

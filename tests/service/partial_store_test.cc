@@ -72,6 +72,18 @@ TEST_F(PartialStoreTest, LockingATargetTwiceIsBusy) {
   EXPECT_EQ(after->name, name);
 }
 
+TEST_F(PartialStoreTest, SizeIsWhatThePartialOfATargetHolds) {
+  PartialStore store = OpenStore("alice");
+  EXPECT_EQ(store.Size("/docs/a.txt").status().code(), ErrorCode::kNotFound);
+  auto locked = store.Lock("/docs/a.txt");
+  ASSERT_TRUE(locked.ok());
+  Fill(store, *locked, 1234, 0);
+  auto size = store.Size("/docs/a.txt");
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(*size, 1234u);
+  EXPECT_EQ(store.Size("/docs/b.txt").status().code(), ErrorCode::kNotFound);
+}
+
 TEST_F(PartialStoreTest, RemoveDeletesByName) {
   PartialStore store = OpenStore("alice");
   auto locked = store.Lock("/a");

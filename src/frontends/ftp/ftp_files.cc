@@ -108,6 +108,13 @@ asio::awaitable<void> FtpSession::Rnto(std::string_view argument) {
 asio::awaitable<void> FtpSession::Size(std::string_view argument) {
   auto info = user_->Stat(PathOf(argument));
   if (!info.ok()) {
+    // No file, but an interrupted upload of it: its size is where a resume (APPE, REST + STOR) starts, which is
+    // what clients ask SIZE for before resuming (curl -C - -T, lftp reput).
+    if (auto kept = user_->UnfinishedUploadSize(PathOf(argument));
+        info.status().code() == ErrorCode::kNotFound && kept.ok()) {
+      Reply(213, std::to_string(*kept));
+      co_return;
+    }
     ReplyError(info.status());
     co_return;
   }
