@@ -59,7 +59,7 @@ Session::Session(Transport transport, const FerryEnvironment& env)
     : transport_(std::move(transport)),
       env_(env),
       handle_(std::make_shared<SessionHandle>()),
-      watchdog_(transport_.socket().get_executor()),
+      watchdog_(transport_.socket().get_executor(), handle_),
       login_deadline_(std::chrono::steady_clock::now() + env.login_timeout),
       decoder_(protocol::kBeforeLoginLimits) {
   handle_->executor = transport_.socket().get_executor();
@@ -69,33 +69,9 @@ Session::Session(Transport transport, const FerryEnvironment& env)
 
 Session::~Session() { handle_->socket = nullptr; }
 
-// The watchdog is lazy: Arm and Disarm only move `deadline_`, and the timer, once started, wakes at its expiry,
-// finds the current deadline and either closes the connection, sleeps again until it, or stops (disarmed). So a
-// request costs no timer system calls; only a deadline earlier than the pending expiry restarts the timer.
-void Session::Arm(std::chrono::steady_clock::duration limit) {
-  deadline_ = std::chrono::steady_clock::now() + limit;
-  if (watchdog_pending_ && watchdog_.expiry() <= deadline_) return;
-  StartWatchdog(deadline_);
-}
+void Session::Arm(std::chrono::steady_clock::duration limit) { watchdog_.Arm(limit); }
 
-void Session::Disarm() { deadline_ = std::chrono::steady_clock::time_point::max(); }
-
-void Session::StartWatchdog(std::chrono::steady_clock::time_point at) {
-  watchdog_pending_ = true;
-  watchdog_.expires_at(at);  // a wait still pending ends with operation_aborted and does nothing
-  watchdog_.async_wait([this, state = handle_](const asio::error_code& error) {
-    if (error || state->socket == nullptr) return;  // superseded, or the session (and `this`) is gone
-    watchdog_pending_ = false;
-    if (deadline_ == std::chrono::steady_clock::time_point::max()) return;  // disarmed: the next Arm restarts it
-    if (std::chrono::steady_clock::now() < deadline_) {
-      StartWatchdog(deadline_);
-      return;
-    }
-    state->watchdog_fired = true;
-    asio::error_code ignored;
-    state->socket->close(ignored);  // the pending read or write ends with an error
-  });
-}
+void Session::Disarm() { watchdog_.Disarm(); }
 
 asio::awaitable<void> Session::Run() {
   client_.peer = transport_.PeerName();

@@ -24,6 +24,7 @@
 #include "frontends/ferry/ferry_front_end.h"
 #include "frontends/session_registry.h"
 #include "frontends/transport.h"
+#include "frontends/watchdog.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/messages.h"
 #include "service/user_session.h"
@@ -117,15 +118,12 @@ class Session {
   // cannot hold a session). Disarm() after it completes.
   void Arm(std::chrono::steady_clock::duration limit);
   void Disarm();
-  void StartWatchdog(std::chrono::steady_clock::time_point at);
 
   Transport transport_;
   const FerryEnvironment& env_;
   // Shared with the watchdog's handler and the registry, which may outlive the session; `socket` is cleared then.
   std::shared_ptr<SessionHandle> handle_;
-  asio::steady_timer watchdog_;
-  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();  // max: disarmed
-  bool watchdog_pending_ = false;  // a wait is outstanding on watchdog_
+  Watchdog watchdog_;
   std::chrono::steady_clock::time_point login_deadline_;
   service::ClientInfo client_;
   State state_ = State::kAwaitingHello;

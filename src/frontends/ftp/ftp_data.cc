@@ -79,20 +79,21 @@ asio::awaitable<void> MakePassiveConnection(std::shared_ptr<PassiveLink> link, a
   std::optional<asio::ip::tcp::socket> socket;
   while (!socket) {
     const auto left = std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
-    auto accepted =
-        co_await WithTimeout(link->acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable)), left);
+    // The peer's address as accept(2) reported it: a connection reset at once has no remote_endpoint() any more,
+    // but it was still the client's (or not).
+    asio::ip::tcp::socket candidate(link->acceptor.get_executor());
+    asio::ip::tcp::endpoint from;
+    auto accepted = co_await WithTimeout(
+        link->acceptor.async_accept(candidate, from, asio::experimental::as_tuple(asio::use_awaitable)), left);
     if (!accepted || std::get<0>(*accepted)) {
       link->failure = accepted ? "The data connection failed." : "No data connection was made in time.";
       break;
     }
-    asio::ip::tcp::socket candidate = std::move(std::get<1>(*accepted));
-    asio::error_code error;
-    const auto from = UnmappedAddress(candidate.remote_endpoint(error).address());
-    if (!error && from == client) {
+    if (UnmappedAddress(from.address()) == client) {
       socket.emplace(std::move(candidate));
     } else {
       spdlog::warn("{}: refused a data connection from {} (not the client's address)", peer,
-                   error ? "an unknown address" : from.to_string());
+                   UnmappedAddress(from.address()).to_string());
     }
   }
   asio::error_code ignored;

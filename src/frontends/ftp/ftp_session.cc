@@ -100,6 +100,7 @@ FtpSession::FtpSession(Transport control, const FtpEnvironment& env)
     : control_(std::move(control)),
       env_(env),
       handle_(std::make_shared<SessionHandle>()),
+      watchdog_(control_.socket().get_executor(), handle_, Watchdog::Expiry::kCancel),
       login_deadline_(std::chrono::steady_clock::now() + env.login_timeout) {
   handle_->executor = control_.socket().get_executor();
   handle_->socket = &control_.socket();
@@ -159,14 +160,14 @@ asio::awaitable<void> FtpSession::Run() {
     const auto now = std::chrono::steady_clock::now();
     const auto limit = logged_in() ? std::chrono::steady_clock::duration(env_.idle_timeout)
                                    : std::max(login_deadline_ - now, std::chrono::steady_clock::duration::zero());
-    const auto read = co_await WithTimeout(control_.ReadSome(read_buffer.get(), kReadSize), limit);
+    watchdog_.Arm(limit);
+    const auto [error, n] = co_await control_.ReadSome(read_buffer.get(), kReadSize);
+    watchdog_.Disarm();
     handle_->idle = false;
-    if (!read) {
-      timed_out = true;
+    if (error) {
+      timed_out = handle_->watchdog_fired;
       break;
     }
-    const auto [error, n] = *read;
-    if (error) break;
     reader_.Append(std::string_view(read_buffer.get(), n));
   }
   if (timed_out) {
@@ -221,9 +222,12 @@ void FtpSession::ReplyError(const Status& status) {
 asio::awaitable<bool> FtpSession::Flush() {
   if (broken_) co_return false;
   if (output_.empty()) co_return true;
-  const auto written = co_await WithTimeout(control_.WriteAll(output_), env_.idle_timeout);
+  // A client that stops reading must not hold the session forever.
+  watchdog_.Arm(env_.idle_timeout);
+  const auto error = co_await control_.WriteAll(output_);
+  watchdog_.Disarm();
   output_.clear();
-  if (!written || *written) {
+  if (error) {
     broken_ = true;
     co_return false;
   }

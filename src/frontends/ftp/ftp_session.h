@@ -27,6 +27,7 @@
 #include "frontends/ftp/tls_binding.h"
 #include "frontends/session_registry.h"
 #include "frontends/transport.h"
+#include "frontends/watchdog.h"
 #include "service/user_session.h"
 
 namespace ferry::frontends::ftp {
@@ -172,6 +173,7 @@ class FtpSession {
   Transport control_;
   const FtpEnvironment& env_;
   std::shared_ptr<SessionHandle> handle_;
+  Watchdog watchdog_;  // bounds waits on the control connection (cancels them: the session then says 421)
   service::ClientInfo client_;
   asio::ip::address peer_address_;
   CommandReader reader_;
