@@ -258,39 +258,31 @@ class Bench:
                 up.append(server.client("put", self.large, "upload.bin"))
                 os.remove(os.path.join(server.home, "upload.bin"))
             self.add_transfer(label, "upload", up[1:], setup)
-        if self.ferry_ftp:
-            e = self.ferry_ftp
-            for label, empty, down, up in (
-                ("ferry FTP (curl)", lambda: e.ftp_download("tiny.bin", "/dev/null"),
-                 lambda: e.ftp_download("large.bin", "/dev/null"),
-                 lambda: e.ftp_upload(self.large, "upload.bin")),
-                ("ferry FTPS TLS 1.3 (curl)", lambda: e.ftps_download("tiny.bin", "/dev/null"),
-                 lambda: e.ftps_download("large.bin", "/dev/null"),
-                 lambda: e.ftps_upload(self.large, "upload.bin")),
-            ):
-                setup = self.setup_time(label, empty)
-                self.add_transfer(label, "download", repeat(self.runs, down), setup)
-                self.add_transfer(label, "upload", repeat(self.runs, up), setup)
+        def curl_clients(prefix, c):
+            """FTP and FTPS with curl through the client set `c` (Ferry's FTP front end or vsftpd)."""
+            return [(f"{prefix} FTP (curl)", lambda: c.ftp_download("tiny.bin", "/dev/null"),
+                     lambda: c.ftp_download("large.bin", "/dev/null"),
+                     lambda: c.ftp_upload(self.large, "upload.bin")),
+                    (f"{prefix} FTPS TLS 1.3 (curl)", lambda: c.ftps_download("tiny.bin", "/dev/null"),
+                     lambda: c.ftps_download("large.bin", "/dev/null"),
+                     lambda: c.ftps_upload(self.large, "upload.bin"))]
+
+        others = curl_clients("ferry", self.ferry_ftp) if self.ferry_ftp else []
         if self.peers:
             p = self.peers
             gcm = "aes128-gcm@openssh.com"
-            for label, empty, down, up in (
-                ("vsftpd FTP (curl)", lambda: p.ftp_download("tiny.bin", "/dev/null"),
-                 lambda: p.ftp_download("large.bin", "/dev/null"),
-                 lambda: p.ftp_upload(self.large, "upload.bin")),
-                ("vsftpd FTPS TLS 1.3 (curl)", lambda: p.ftps_download("tiny.bin", "/dev/null"),
-                 lambda: p.ftps_download("large.bin", "/dev/null"),
-                 lambda: p.ftps_upload(self.large, "upload.bin")),
+            others += curl_clients("vsftpd", p) + [
                 ("sftp (default cipher)", lambda: p.sftp_download("tiny.bin", "/dev/null"),
                  lambda: p.sftp_download("large.bin", "/dev/null"),
                  lambda: p.sftp_upload(self.large, "upload.bin")),
                 ("sftp (aes128-gcm)", lambda: p.sftp_download("tiny.bin", "/dev/null", cipher=gcm),
                  lambda: p.sftp_download("large.bin", "/dev/null", cipher=gcm),
                  lambda: p.sftp_upload(self.large, "upload.bin", cipher=gcm)),
-            ):
-                setup = self.setup_time(label, empty)
-                self.add_transfer(label, "download", repeat(self.runs, down), setup)
-                self.add_transfer(label, "upload", repeat(self.runs, up), setup)
+            ]
+        for label, empty, down, up in others:
+            setup = self.setup_time(label, empty)
+            self.add_transfer(label, "download", repeat(self.runs, down), setup)
+            self.add_transfer(label, "upload", repeat(self.runs, up), setup)
 
     def iperf3(self):
         """iperf3's single-stream loopback rate; the server takes one test at a time, so a busy answer is retried."""

@@ -19,7 +19,6 @@
 #include <string>
 
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 
 #include "frontends/ferry/ferry_front_end.h"
 #include "frontends/session_registry.h"

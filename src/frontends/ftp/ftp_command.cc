@@ -32,6 +32,21 @@ Result<unsigned> ParseNumber(std::string_view text, unsigned max) {
 
 }  // namespace
 
+std::string UpperCase(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string OneLineName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = '?';
+  }
+  return out;
+}
+
 void CommandReader::Append(std::string_view bytes) {
   buffer_.append(bytes);
   // The line still without its end must fit.
@@ -77,7 +92,7 @@ std::optional<Command> CommandReader::Next() {
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   const std::size_t space = rest.find(' ');
   const std::string_view verb = rest.substr(0, space);
-  for (char c : verb) command.verb += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  command.verb = UpperCase(verb);
   // The argument is kept as sent after exactly one space: file names may begin or end with spaces.
   if (space != std::string_view::npos) command.argument = std::string(rest.substr(space + 1));
   return command;
@@ -191,8 +206,7 @@ Result<std::uint64_t> ParseRestOffset(std::string_view argument) {
 }
 
 Result<bool> ParseTypeIsAscii(std::string_view argument) {
-  std::string text;
-  for (char c : Trim(argument)) text += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string text = UpperCase(Trim(argument));
   if (text == "A" || text == "A N") return true;
   if (text == "I" || text == "L 8" || text == "L8") return false;
   return Status(ErrorCode::kNotSupported, "only TYPE A (non-print) and TYPE I are supported");
@@ -241,11 +255,11 @@ Result<std::int64_t> ParseTimeVal(std::string_view text) {
   return static_cast<std::int64_t>(::timegm(&parts));
 }
 
-std::string FormatListLine(const storage::FileInfo& info, std::string_view owner, std::int64_t now) {
+std::string FormatListLine(const service::FileInfo& info, std::string_view owner, std::int64_t now) {
   char type = '-';
-  if (info.type == storage::FileType::kDirectory) type = 'd';
-  if (info.type == storage::FileType::kSymlink) type = 'l';
-  if (info.type == storage::FileType::kOther) type = 'p';
+  if (info.type == service::FileType::kDirectory) type = 'd';
+  if (info.type == service::FileType::kSymlink) type = 'l';
+  if (info.type == service::FileType::kOther) type = 'p';
   std::string mode(1, type);
   const char* letters = "rwxrwxrwx";
   for (int bit = 8; bit >= 0; --bit) mode += (info.mode & (1u << bit)) ? letters[8 - bit] : '-';
@@ -258,35 +272,34 @@ std::string FormatListLine(const storage::FileInfo& info, std::string_view owner
   const bool recent = info.mtime <= now + 3600 && now - info.mtime < kSixMonths;
   const std::string when = recent ? fmt::format("{:02}:{:02}", parts.tm_hour, parts.tm_min)
                                   : fmt::format("{:>5}", parts.tm_year + 1900);
-  std::string name;
-  for (char c : info.name) name += (c == '\n' || c == '\r') ? '?' : c;
+  const std::string name = OneLineName(info.name);
   return fmt::format("{} {:>3} {} {} {:>12} {} {:>2} {} {}\r\n", mode, info.nlink == 0 ? 1 : info.nlink, owner, owner,
                      info.size, kMonths[parts.tm_mon], parts.tm_mday, when, name);
 }
 
-std::string_view FactType(const storage::FileInfo& info) {
+std::string_view FactType(const service::FileInfo& info) {
   switch (info.type) {
-    case storage::FileType::kDirectory:
+    case service::FileType::kDirectory:
       return "dir";
-    case storage::FileType::kFile:
+    case service::FileType::kFile:
       return "file";
-    case storage::FileType::kSymlink:
+    case service::FileType::kSymlink:
       return "OS.unix=symlink";
     default:
       return "OS.unix=special";
   }
 }
 
-std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bool writable, std::string_view name) {
+std::string FormatFacts(const service::FileInfo& info, std::string_view type, bool writable, std::string_view name) {
   std::string facts = fmt::format("type={};", type);
-  if (info.type == storage::FileType::kFile) facts += fmt::format("size={};", info.size);
+  if (info.type == service::FileType::kFile) facts += fmt::format("size={};", info.size);
   facts += fmt::format("modify={};", FormatTimeVal(info.mtime));
   // RFC 3659 7.5.5: a append, c create, d delete, e enter, f rename, l list, m mkdir, p purge, r retrieve, w store.
   std::string perm;
-  if (info.type == storage::FileType::kDirectory) {
+  if (info.type == service::FileType::kDirectory) {
     perm = writable ? "flcdmpe" : "le";
     if (type == "cdir" && writable) perm = "flcdmpe";
-  } else if (info.type == storage::FileType::kFile) {
+  } else if (info.type == service::FileType::kFile) {
     perm = writable ? "adfrw" : "r";
   } else {
     perm = writable ? "df" : "";
@@ -294,7 +307,7 @@ std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bo
   facts += fmt::format("perm={};", perm);
   if (info.inode != 0) facts += fmt::format("unique={:x}g{:x};", info.device, info.inode);
   facts += fmt::format("UNIX.mode={:04o}; ", info.mode & 07777);
-  for (char c : name) facts += (c == '\n' || c == '\r') ? '?' : c;
+  facts += OneLineName(name);
   return facts;
 }
 

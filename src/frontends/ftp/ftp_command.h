@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "storage/file_ops.h"
+#include "service/paths.h"
 
 namespace ferry::frontends::ftp {
 
@@ -42,6 +42,11 @@ class CommandReader {
   std::string buffer_;
   bool too_long_ = false;
 };
+
+// `text` in upper case (ASCII): verbs and keywords are case-insensitive.
+std::string UpperCase(std::string_view text);
+// A file name as one line of a listing or reply: CR and LF become '?', so no name can end a line early.
+std::string OneLineName(std::string_view name);
 
 // One reply: "CODE text\r\n", or a multi-line reply ("CODE-first\r\n line\r\nCODE last\r\n") when `text` has several
 // lines. CR and LF inside a line (from a file name) cannot break the reply: a line break starts a new reply line and
@@ -79,14 +84,14 @@ Result<std::int64_t> ParseTimeVal(std::string_view text);
 // One line of a LIST reply for `info`, as `ls -l` prints it (what FileZilla, lftp and curl users see and what their
 // parsers expect): "-rw-r--r-- 1 owner owner SIZE Mon DD HH:MM NAME", the year instead of the time for entries
 // older than six months or in the future. `now` is the current time in seconds. Ends with CRLF.
-std::string FormatListLine(const storage::FileInfo& info, std::string_view owner, std::int64_t now);
+std::string FormatListLine(const service::FileInfo& info, std::string_view owner, std::int64_t now);
 
 // MLSD/MLST facts for `info` (RFC 3659 section 7): "type=file;size=N;modify=YYYYMMDDHHMMSS;perm=...;unique=...;
 // UNIX.mode=0644; NAME". `type` is "cdir" for the folder MLSD lists and "dir"/"file"/"OS.unix=symlink" otherwise.
 // `writable`: whether the user may change things (perm facts). `unique` is the device and inode in hex, when known.
 // No CRLF: MLSD adds it; MLST puts a space before it.
-std::string FormatFacts(const storage::FileInfo& info, std::string_view type, bool writable, std::string_view name);
+std::string FormatFacts(const service::FileInfo& info, std::string_view type, bool writable, std::string_view name);
 // The RFC 3659 "type" fact of an entry.
-std::string_view FactType(const storage::FileInfo& info);
+std::string_view FactType(const service::FileInfo& info);
 
 }  // namespace ferry::frontends::ftp

@@ -187,8 +187,7 @@ asio::awaitable<void> FtpSession::Pasv(std::string_view /*argument*/) {
 }
 
 asio::awaitable<void> FtpSession::Epsv(std::string_view argument) {
-  std::string upper;
-  for (char c : argument) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string upper = UpperCase(argument);
   if (upper == "ALL") {
     epsv_all_ = true;
     Reply(200, "EPSV ALL: only EPSV from now on.");
@@ -372,7 +371,7 @@ asio::awaitable<void> FtpSession::SendListing(std::string_view argument, ListFor
   const std::string_view named = format == ListFormat::kFacts ? argument : WithoutListOptions(argument);
   const std::string path = PathOf(named);
   auto lister = user_->OpenDirectory(path);
-  std::optional<storage::FileInfo> single;  // LIST or NLST of a file: that file alone
+  std::optional<service::FileInfo> single;  // LIST or NLST of a file: that file alone
   if (!lister.ok()) {
     if (lister.status().code() != ErrorCode::kNotDirectory || format == ListFormat::kFacts) {
       ReplyError(lister.status());
@@ -392,13 +391,13 @@ asio::awaitable<void> FtpSession::SendListing(std::string_view argument, ListFor
   const auto now = static_cast<std::int64_t>(::time(nullptr));
   const bool may_write = writable();
   std::string chunk;
-  auto append = [&](const storage::FileInfo& entry) {
+  auto append = [&](const service::FileInfo& entry) {
     switch (format) {
       case ListFormat::kLong:
         chunk += FormatListLine(entry, owner, now);
         break;
       case ListFormat::kNames:
-        for (char c : entry.name) chunk += (c == '\n' || c == '\r') ? '?' : c;
+        chunk += OneLineName(entry.name);
         chunk += "\r\n";
         break;
       case ListFormat::kFacts:
@@ -530,7 +529,7 @@ asio::awaitable<void> FtpSession::Receive(std::string_view path, Transfer kind) 
   if (kind == Transfer::kAppend && upload->resumed() == 0) {
     // No interrupted upload to continue: APPE adds to the file itself, when there is one.
     auto existing = user_->Stat(path);
-    if (existing.ok() && existing->type == storage::FileType::kFile && existing->size > 0) {
+    if (existing.ok() && existing->type == service::FileType::kFile && existing->size > 0) {
       upload->Discard();
       options.atomic = false;
       upload = user_->BeginUpload(path, options);

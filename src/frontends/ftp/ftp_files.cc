@@ -56,7 +56,7 @@ asio::awaitable<void> FtpSession::Dele(std::string_view argument) {
   const std::string path = PathOf(argument);
   // DELE removes files (and links); a folder is RMD's.
   auto info = user_->Stat(path);
-  if (info.ok() && info->type == storage::FileType::kDirectory) {
+  if (info.ok() && info->type == service::FileType::kDirectory) {
     Reply(550, fmt::format("is a folder (use RMD): {}", path));
     co_return;
   }
@@ -118,7 +118,7 @@ asio::awaitable<void> FtpSession::Size(std::string_view argument) {
     ReplyError(info.status());
     co_return;
   }
-  if (info->type != storage::FileType::kFile) {
+  if (info->type != service::FileType::kFile) {
     Reply(550, fmt::format("not a regular file: {}", PathOf(argument)));
     co_return;
   }

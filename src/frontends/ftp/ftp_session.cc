@@ -312,8 +312,7 @@ asio::awaitable<void> FtpSession::Feat(std::string_view /*argument*/) {
 }
 
 asio::awaitable<void> FtpSession::Opts(std::string_view argument) {
-  std::string upper;
-  for (char c : argument) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string upper = UpperCase(argument);
   if (upper == "UTF8 ON" || upper == "UTF8") {
     Reply(200, "UTF8 is always on.");
   } else if (upper.rfind("MLST", 0) == 0) {
@@ -332,8 +331,7 @@ asio::awaitable<void> FtpSession::Opts(std::string_view argument) {
 }
 
 asio::awaitable<void> FtpSession::Help(std::string_view argument) {
-  std::string wanted;
-  for (char c : argument) wanted += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string wanted = UpperCase(argument);
   std::string text;
   for (const CommandEntry& entry : Commands()) {
     if (!wanted.empty() && entry.verb != wanted) continue;
@@ -423,7 +421,7 @@ asio::awaitable<void> FtpSession::Stat(std::string_view argument) {
   }
   const auto now = static_cast<std::int64_t>(::time(nullptr));
   std::string text = fmt::format("Status of {}:\n", path);
-  if (info->type != storage::FileType::kDirectory) {
+  if (info->type != service::FileType::kDirectory) {
     info->name = std::string(argument);
     std::string line = FormatListLine(*info, user_->user(), now);
     line.resize(line.size() - 2);
@@ -452,8 +450,7 @@ asio::awaitable<void> FtpSession::Stat(std::string_view argument) {
 }
 
 asio::awaitable<void> FtpSession::Auth(std::string_view argument) {
-  std::string mechanism;
-  for (char c : argument) mechanism += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string mechanism = UpperCase(argument);
   if (env_.tls == nullptr) {
     Reply(502, "TLS is not available on this server.");
     co_return;

@@ -80,7 +80,7 @@ class FtpSession {
   static std::span<const CommandEntry> Commands();
 
  private:
-  enum class Transfer { kRetrieve, kStore, kAppend, kStoreUnique };
+  enum class Transfer { kStore, kAppend, kStoreUnique };
 
   asio::awaitable<void> Handle(const Command& command);
   void Reply(int code, std::string_view text);
