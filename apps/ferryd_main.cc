@@ -2,7 +2,9 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cerrno>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -64,6 +66,52 @@ std::string FormatLimit(const std::optional<std::uint64_t>& limit, bool is_size)
 
 Result<ferry::server::ServerConfig> LoadConfig(const ferry::server::DataRoot& root) {
   return ferry::server::ServerConfig::Load(root.config_path());
+}
+
+// Public keys from a file, or stdin for "-"; at most 1 MiB.
+Result<std::string> ReadKeyFile(const std::string& path) {
+  constexpr std::size_t kMaxKeyFile = 1 << 20;
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return Status::FromErrno(errno, path);
+    in = &file;
+  }
+  std::string text(kMaxKeyFile + 1, '\0');
+  in->read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in->gcount()));
+  if (text.size() > kMaxKeyFile) return Status(ferry::ErrorCode::kInvalid, fmt::format("{} is over 1 MiB", path));
+  return text;
+}
+
+int RunKeyCommand(const ferry::server::DataRoot& root, std::string_view action, const std::string& name,
+                  const std::string& file, const std::string& fingerprint) {
+  auto users = root.OpenUsers();
+  if (!users.ok()) return Fail(users.status());
+  if (action == "add") {
+    auto text = ReadKeyFile(file);
+    if (!text.ok()) return Fail(text.status());
+    auto keys = ferry::storage::ParseAuthorizedKeys(*text);
+    if (!keys.ok()) return Fail(Status(keys.status().code(), fmt::format("{}: {}", file, keys.status().message())));
+    auto added = (*users)->AddKeys(name, *keys);
+    if (!added.ok()) return Fail(added.status());
+    for (std::size_t i = 0; i < keys->size(); ++i) {
+      std::cout << ((*added)[i] ? "Added key " : "Key already present: ") << (*keys)[i].FingerprintLine() << "\n";
+    }
+    return 0;
+  }
+  if (action == "list") {
+    auto keys = (*users)->Keys(name);
+    if (!keys.ok()) return Fail(keys.status());
+    for (const auto& key : *keys) std::cout << key.FingerprintLine() << "\n";
+    return 0;
+  }
+  auto normalized = ferry::storage::NormalizeFingerprint(fingerprint);
+  if (!normalized.ok()) return Fail(normalized.status());
+  if (Status s = (*users)->RemoveKey(name, *normalized); !s.ok()) return Fail(s);
+  std::cout << "Removed key " << *normalized << " of " << name << "\n";
+  return 0;
 }
 
 }  // namespace
@@ -134,6 +182,22 @@ int main(int argc, char** argv) {
   }
   user_del->add_flag("--remove-home", remove_home, "Also delete the user's home and everything in it");
 
+  auto* user_key = user->add_subcommand("key", "Manage a user's public keys (SSH and ferry -i logins)");
+  user_key->require_subcommand(1);
+  std::string key_user;
+  std::string key_file;
+  std::string key_fingerprint;
+  auto* key_add = user_key->add_subcommand("add", "Add public keys: OpenSSH authorized_keys lines from FILE ('-': stdin)");
+  auto* key_list = user_key->add_subcommand("list", "List a user's keys: size, SHA256 fingerprint, comment, type");
+  auto* key_del = user_key->add_subcommand("del", "Remove a user's key by its fingerprint");
+  for (auto* sub : {key_add, key_list, key_del}) {
+    sub->add_option("--root", root_dir, "Data root")->required();
+    sub->add_option("NAME", key_user, "User name")->required();
+  }
+  key_add->add_option("FILE", key_file, "File of public keys (id_ed25519.pub, authorized_keys), or - for stdin")
+      ->required();
+  key_del->add_option("FINGERPRINT", key_fingerprint, "SHA256:... as 'ferryd user key list' shows")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   if (*init) {
@@ -142,6 +206,9 @@ int main(int argc, char** argv) {
     auto fingerprint = ferry::CertificateFileFingerprint(root.Resolve("tls/cert.pem"));
     std::cout << "Initialised data root " << root.dir() << "\n";
     if (fingerprint.ok()) std::cout << "TLS certificate fingerprint: " << *fingerprint << "\n";
+    if (auto host_key = root.EnsureHostKey(); host_key.ok()) {
+      std::cout << "SSH host key: " << host_key->FingerprintLine() << "\n";
+    }
     std::cout << "Add a user with: ferryd user add --root " << root.dir() << " NAME\n";
     return 0;
   }
@@ -163,6 +230,9 @@ int main(int argc, char** argv) {
     server.Run();
     return 0;
   }
+
+  if (*user_key) return RunKeyCommand(root, *key_add ? "add" : *key_list ? "list" : "del", key_user, key_file,
+                                      key_fingerprint);
 
   if (*user_list) {
     auto users = root.OpenUsers();

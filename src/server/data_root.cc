@@ -61,12 +61,24 @@ Status DataRoot::Init(const std::string& dir) {
       !s.ok()) {
     return s;
   }
+  if (auto key = root.EnsureHostKey(); !key.ok()) return key.status();
   if (::access(root.config_path().c_str(), F_OK) != 0) {
     if (Status s = WriteNewFile(root.config_path(), ServerConfig::DefaultFileText(), 0644); !s.ok()) return s;
   }
   auto users = storage::UserStore::Open(root.database_path(), /*create=*/true);
   if (!users.ok()) return users.status();
   return Status::Ok();
+}
+
+Result<storage::SshPublicKey> DataRoot::EnsureHostKey(bool* created) const {
+  if (created != nullptr) *created = false;
+  const std::string path = host_key_path();
+  if (::access(path.c_str(), F_OK) == 0) return storage::ReadHostKey(path);
+  if (Status s = MakeDir(dir_ + "/ssh", 0700); !s.ok()) return s;
+  auto key = storage::CreateHostKey(path, "ferryd");
+  if (key.ok() && created != nullptr) *created = true;
+  if (!key.ok() && key.status().code() == ErrorCode::kExists) return storage::ReadHostKey(path);  // made meanwhile
+  return key;
 }
 
 Result<std::unique_ptr<storage::UserStore>> DataRoot::OpenUsers() const {

@@ -3,6 +3,7 @@
 //   DIR/ferry.db       users (SQLite)            DIR/homes/NAME   each user's home (0700)
 //   DIR/ferryd.toml    configuration             DIR/tls/         certificate and key (key 0600)
 //   DIR/partials/NAME  each user's unfinished uploads, outside the home so no session ever sees half a file
+//   DIR/ssh/           the SSH host key (host_ed25519_key, 0600, and its .pub)
 #pragma once
 
 #include <cstdint>
@@ -32,8 +33,13 @@ class DataRoot {
   std::string home_of(std::string_view user) const { return homes_path() + "/" + std::string(user); }
   std::string partials_path() const { return dir_ + "/partials"; }
   std::string partials_of(std::string_view user) const { return partials_path() + "/" + std::string(user); }
+  std::string host_key_path() const { return dir_ + "/ssh/host_ed25519_key"; }
   // `path` as is if absolute, else relative to the data root.
   std::string Resolve(const std::string& path) const;
+
+  // The SSH host key, created first if the data root has none (one made before SSH was served). `created` says
+  // whether it was made now.
+  Result<storage::SshPublicKey> EnsureHostKey(bool* created = nullptr) const;
 
   // Opens the user database of an initialised data root (ENOENT naming `ferryd init` otherwise).
   Result<std::unique_ptr<storage::UserStore>> OpenUsers() const;

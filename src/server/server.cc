@@ -127,6 +127,10 @@ Status Server::Start() {
   } else {
     spdlog::warn("TLS is off: passwords and data cross the network in the clear");
   }
+  bool host_key_created = false;
+  auto host_key = root_.EnsureHostKey(&host_key_created);
+  if (!host_key.ok()) return host_key.status();
+  spdlog::info("{} SSH host key {}", host_key_created ? "created the" : "the", host_key->FingerprintLine());
   const unsigned threads = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
   const unsigned login_workers = LoginWorkers(config_);

@@ -49,6 +49,8 @@ void AuditLog::Record(const AuditEvent& event) {
                          {"user", event.user},
                          {"address", event.address}};
   if (!event.protocol.empty()) line["protocol"] = event.protocol;
+  if (!event.method.empty()) line["method"] = event.method;
+  if (!event.key.empty()) line["key"] = event.key;
   if (!event.path.empty()) line["path"] = event.path;
   if (!event.to.empty()) line["to"] = event.to;
   if (event.command != nullptr) line["command"] = *event.command;

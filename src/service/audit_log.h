@@ -1,7 +1,8 @@
 // AuditLog: one JSON line per security-relevant event, appended to DIR/audit.log.
 //
 // Each line: {"time": ISO-8601 UTC, "event": ..., "user": ..., "address": ..., "path": ..., "bytes": ...,
-// "result": "ok" or an error code}; a program run also has "command" (its argument list) and, once it ran, how it
+// "result": "ok" or an error code}; a login also has "method" ("password" or "publickey") and, for a key, "key" (its
+// SHA256 fingerprint); a program run also has "command" (its argument list) and, once it ran, how it
 // ended: "exit_status" or "signal", and "stopped" when the server stopped it. Reopen() (on SIGHUP) starts writing
 // to a fresh file at the same path, so logrotate can move the old one away. Thread-safe.
 #pragma once
@@ -37,6 +38,8 @@ struct AuditEvent {
   std::optional<std::uint64_t> bytes;
   const Status* result = nullptr;     // null means ok
   std::string_view protocol;          // "ferry", "ftp": what the client spoke
+  std::string_view method;            // how a login proved who it was: "password", "publickey"
+  std::string_view key;               // the fingerprint of the key a publickey login used
 };
 
 class AuditLog {

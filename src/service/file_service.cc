@@ -8,6 +8,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace ferry::service {
@@ -51,11 +52,43 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::Login(ClientI
   } else {
     spdlog::warn("{}: login as '{}' refused: too many failures", client.peer, user);
   }
+  co_return co_await FinishLogin(std::move(client), std::move(user), verdict, "password", {});
+}
+
+bool FileService::AcceptsKey(std::string_view user, const storage::SshPublicKey& key) const {
+  auto keys = options_.users->Keys(user);
+  if (!keys.ok()) return false;
+  for (const auto& known : *keys) {
+    if (known.type == key.type && known.blob_base64 == key.blob_base64) return true;
+  }
+  return false;
+}
+
+asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::LoginWithKey(ClientInfo client, std::string user,
+                                                                                storage::SshPublicKey key) {
+  const auto throttle = options_.throttle->Check(client.address, user);
+  if (throttle.delay.count() > 0) {
+    asio::steady_timer wait(co_await asio::this_coro::executor, throttle.delay);
+    co_await wait.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  Status verdict(ErrorCode::kAuthFailed, "login incorrect");
+  if (throttle.blocked) {
+    spdlog::warn("{}: login as '{}' refused: too many failures", client.peer, user);
+  } else if (AcceptsKey(user, key)) {
+    verdict = Status::Ok();
+  }
+  co_return co_await FinishLogin(std::move(client), std::move(user), verdict, "publickey", key.fingerprint);
+}
+
+asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::FinishLogin(ClientInfo client, std::string user,
+                                                                               Status verdict, std::string_view method,
+                                                                               std::string_view key) {
+  const Status incorrect(ErrorCode::kAuthFailed, "login incorrect");
   // Every refusal from here on is audited.
   const auto refuse = [&](Status status) -> Result<std::unique_ptr<UserSession>> {
     if (options_.audit != nullptr) {
-      options_.audit->Record(
-          {"login", user, client.peer, {}, {}, nullptr, nullptr, std::nullopt, &status, client.protocol});
+      options_.audit->Record({"login", user, client.peer, {}, {}, nullptr, nullptr, std::nullopt, &status,
+                              client.protocol, method, key});
     }
     return status;
   };
@@ -94,11 +127,16 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::Login(ClientI
       co_return refuse(Status(ErrorCode::kIo, "your home folder cannot be read; ask the administrator"));
     }
   }
-  spdlog::info("{}: logged in as '{}'", client.peer, user);
+  spdlog::info("{}: logged in as '{}'{}", client.peer, user,
+               key.empty() ? std::string() : fmt::format(" with key {}", key));
   std::unique_ptr<UserSession> session(new UserSession(options_, std::move(client), std::move(user),
                                                        std::move(home).value(), std::move(partials).value(),
                                                        std::move(slot)));
-  session->Audit("login", "", Status::Ok());
+  if (options_.audit != nullptr) {
+    const Status ok;
+    options_.audit->Record({"login", session->user(), session->client().peer, {}, {}, nullptr, nullptr, std::nullopt,
+                            &ok, session->client().protocol, method, key});
+  }
   co_return session;
 }
 

@@ -51,9 +51,24 @@ class FileService {
   asio::awaitable<Result<std::unique_ptr<UserSession>>> Login(ClientInfo client, std::string user,
                                                               std::string password);
 
+  // Logs `user` in with a public key whose possession the front end has verified (an SSH signature, a signed TLS
+  // session value): it must be one of the user's keys now. The same answers, throttle, session slot and audit as
+  // Login; the audit line names the method and the key's fingerprint.
+  asio::awaitable<Result<std::unique_ptr<UserSession>>> LoginWithKey(ClientInfo client, std::string user,
+                                                                     storage::SshPublicKey key);
+  // Whether `key` is one of `user`'s keys now, without logging in or auditing: what an SSH client asks before it
+  // signs. False for an unknown user.
+  bool AcceptsKey(std::string_view user, const storage::SshPublicKey& key) const;
+
   const FileServiceOptions& options() const { return options_; }
 
  private:
+  // The rest of a login once the credentials were checked (`verdict`): throttle bookkeeping, the session slot, the
+  // home, the first measurement and the audit line.
+  asio::awaitable<Result<std::unique_ptr<UserSession>>> FinishLogin(ClientInfo client, std::string user,
+                                                                    Status verdict, std::string_view method,
+                                                                    std::string_view key);
+
   FileServiceOptions options_;
 };
 

@@ -33,14 +33,15 @@ UserSession::~UserSession() { Audit("logout", "", Status::Ok()); }
 void UserSession::Audit(std::string_view event, std::string_view path, const Status& result,
                         std::optional<std::uint64_t> bytes, std::string_view to) const {
   if (options_.audit == nullptr) return;
-  options_.audit->Record({event, user_, client_.peer, path, to, nullptr, nullptr, bytes, &result, client_.protocol});
+  options_.audit->Record(
+      {event, user_, client_.peer, path, to, nullptr, nullptr, bytes, &result, client_.protocol, {}, {}});
 }
 
 void UserSession::AuditExec(std::string_view cwd, const Status& result, const std::vector<std::string>& command,
                             const ProgramEnd* program, std::optional<std::uint64_t> output_bytes) const {
   if (options_.audit == nullptr) return;
   options_.audit->Record(
-      {"exec", user_, client_.peer, cwd, {}, &command, program, output_bytes, &result, client_.protocol});
+      {"exec", user_, client_.peer, cwd, {}, &command, program, output_bytes, &result, client_.protocol, {}, {}});
 }
 
 Status UserSession::CheckWritable() const {

@@ -28,6 +28,10 @@ constexpr const char* kMigrations[] = {
     // NULL: no limit.
     "ALTER TABLE users ADD COLUMN quota_bytes INTEGER;"
     "ALTER TABLE users ADD COLUMN quota_files INTEGER",
+    // Public keys; the rowid orders them as added.
+    "CREATE TABLE user_keys(user_name TEXT NOT NULL, fingerprint TEXT NOT NULL, type TEXT NOT NULL, "
+    "blob TEXT NOT NULL, comment TEXT NOT NULL, bits INTEGER NOT NULL, added INTEGER NOT NULL, "
+    "UNIQUE(user_name, fingerprint))",
 };
 constexpr std::uint64_t kMaxLimit = std::uint64_t{1} << 62;
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -107,6 +111,17 @@ UserRecord RecordFromRow(sqlite3_stmt* statement) {
                     sqlite3_column_int64(statement, 1),
                     {sqlite3_column_int(statement, 2) != 0, sqlite3_column_int(statement, 3) != 0},
                     {ColumnLimit(statement, 4), ColumnLimit(statement, 5)}};
+}
+
+// Runs `body` in an IMMEDIATE transaction (the write lock taken first), committing if it succeeds.
+// REQUIRES: the caller holds the lock that serializes use of `db`.
+template <typename Body>
+Status InTransaction(sqlite3* db, Body&& body) {
+  if (Status s = Exec(db, "BEGIN IMMEDIATE", "starting a transaction"); !s.ok()) return s;
+  Status status = body();
+  if (status.ok()) status = Exec(db, "COMMIT", "committing a transaction");
+  if (!status.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
 }
 
 Status NoSuchUser(std::string_view name) {
@@ -295,11 +310,85 @@ Status UserStore::Remove(std::string_view name) {
   std::lock_guard lock(mutex_);
   DropCache();
   verified_.erase(std::string(name));
-  auto statement = Prepare(db_, "DELETE FROM users WHERE name = ?1");
+  return InTransaction(db_, [&]() -> Status {
+    for (const char* sql : {"DELETE FROM user_keys WHERE user_name = ?1", "DELETE FROM users WHERE name = ?1"}) {
+      auto statement = Prepare(db_, sql);
+      if (!statement.ok()) return statement.status();
+      if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+      if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "removing a user");
+    }
+    if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<bool>> UserStore::AddKeys(std::string_view name, const std::vector<SshPublicKey>& keys) {
+  std::vector<bool> added;
+  std::lock_guard lock(mutex_);
+  Status status = InTransaction(db_, [&]() -> Status {
+    if (Status s = UserExistsLocked(name); !s.ok()) return s;
+    auto statement = Prepare(db_,
+                             "INSERT OR IGNORE INTO user_keys(user_name, fingerprint, type, blob, comment, bits, added) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!statement.ok()) return statement.status();
+    sqlite3_stmt* insert = statement->get();
+    for (const auto& key : keys) {
+      sqlite3_reset(insert);
+      if (!BindText(insert, 1, name) || !BindText(insert, 2, key.fingerprint) || !BindText(insert, 3, key.type) ||
+          !BindText(insert, 4, key.blob_base64) || !BindText(insert, 5, key.comment) ||
+          sqlite3_bind_int(insert, 6, static_cast<int>(key.bits)) != SQLITE_OK ||
+          sqlite3_bind_int64(insert, 7, static_cast<sqlite3_int64>(std::time(nullptr))) != SQLITE_OK) {
+        return SqliteError(db_, "binding a key");
+      }
+      if (sqlite3_step(insert) != SQLITE_DONE) return SqliteError(db_, "adding a key");
+      added.push_back(sqlite3_changes(db_) > 0);
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return added;
+}
+
+Result<std::vector<SshPublicKey>> UserStore::Keys(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  if (Status s = UserExistsLocked(name); !s.ok()) return s;
+  auto statement =
+      Prepare(db_, "SELECT type, blob, comment, fingerprint, bits FROM user_keys WHERE user_name = ?1 ORDER BY rowid");
   if (!statement.ok()) return statement.status();
   if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
-  if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "removing a user");
-  if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
+  std::vector<SshPublicKey> keys;
+  int rc;
+  while ((rc = sqlite3_step(statement->get())) == SQLITE_ROW) {
+    keys.push_back(SshPublicKey{ColumnText(statement->get(), 0), ColumnText(statement->get(), 1),
+                                ColumnText(statement->get(), 2), ColumnText(statement->get(), 3),
+                                static_cast<unsigned>(sqlite3_column_int(statement->get(), 4))});
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "listing keys");
+  return keys;
+}
+
+Status UserStore::RemoveKey(std::string_view name, std::string_view fingerprint) {
+  std::lock_guard lock(mutex_);
+  if (Status s = UserExistsLocked(name); !s.ok()) return s;
+  auto statement = Prepare(db_, "DELETE FROM user_keys WHERE user_name = ?1 AND fingerprint = ?2");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name) || !BindText(statement->get(), 2, fingerprint)) {
+    return SqliteError(db_, "binding a key");
+  }
+  if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "removing a key");
+  if (sqlite3_changes(db_) == 0) {
+    return Status(ErrorCode::kNotFound, fmt::format("user '{}' has no key {}", name, fingerprint));
+  }
+  return Status::Ok();
+}
+
+Status UserStore::UserExistsLocked(std::string_view name) {
+  auto statement = Prepare(db_, "SELECT 1 FROM users WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  const int rc = sqlite3_step(statement->get());
+  if (rc == SQLITE_DONE) return NoSuchUser(name);
+  if (rc != SQLITE_ROW) return SqliteError(db_, "looking up a user");
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "storage/ssh_keys.h"
 
 struct sqlite3;
 
@@ -87,6 +88,16 @@ class UserStore {
   Status SetQuota(std::string_view name, std::optional<std::optional<std::uint64_t>> max_bytes,
                   std::optional<std::optional<std::uint64_t>> max_files);
 
+  // Public keys a user may log in with (SSH, and `ferry -i`). Removing a user removes their keys.
+  // Adds `keys` to a user's keys; a key the user already has (same fingerprint) is left as it is. Returns, per key,
+  // whether it was added. ENOENT for an unknown user.
+  Result<std::vector<bool>> AddKeys(std::string_view name, const std::vector<SshPublicKey>& keys);
+  // A user's keys, oldest first; ENOENT for an unknown user. Read from the database on every call, so a key removed
+  // by `ferryd user key del` no longer logs anyone in.
+  Result<std::vector<SshPublicKey>> Keys(std::string_view name);
+  // Removes the key with `fingerprint` ("SHA256:..."); ENOENT if the user has no such key.
+  Status RemoveKey(std::string_view name, std::string_view fingerprint);
+
   // Makes the hash that unknown users are verified against with `cost`, so that an unknown user takes as long as a
   // known one when the configured cost is not the default. Call before any concurrent Verify (at server start).
   Status SetUnknownUserCost(const PasswordHashCost& cost);
@@ -124,6 +135,8 @@ class UserStore {
   Status Migrate();
   // ENOENT if there is no such user; EIO if the database fails.
   Result<std::string> HashOf(std::string_view name);
+  // Ok if the user exists, ENOENT if not. REQUIRES: mutex_ held.
+  Status UserExistsLocked(std::string_view name);
 
   std::mutex mutex_;
   sqlite3* db_;

@@ -68,6 +68,106 @@ TEST_F(AdminIntegration, InitCreatesTheLayoutWithPrivateKey) {
   EXPECT_EQ(ReadFile(root_ + "/tls/key.pem"), key);
 }
 
+// What `ssh-keygen -lf PATH` prints, without its newline.
+std::string KeygenFingerprint(const std::string& path) {
+  auto result = RunProcess({"/usr/bin/ssh-keygen", "-lf", path});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  return result.out.substr(0, result.out.find('\n'));
+}
+
+TEST_F(AdminIntegration, InitMakesAnSshHostKeyAndPrintsItsFingerprintAsSshKeygenDoes) {
+  EXPECT_EQ(ModeOf(root_ + "/ssh"), 0700u);
+  EXPECT_EQ(ModeOf(root_ + "/ssh/host_ed25519_key"), 0600u);
+  const std::string expected = KeygenFingerprint(root_ + "/ssh/host_ed25519_key");
+  EXPECT_THAT(expected, ::testing::MatchesRegex("256 SHA256:[A-Za-z0-9+/]{43} .*\\(ED25519\\)"));
+
+  TempDir other;
+  const auto init = Ferryd({"init", other / "root"});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_NE(init.out.find("SSH host key: " + KeygenFingerprint(other / "root/ssh/host_ed25519_key")),
+            std::string::npos)
+      << init.out;
+}
+
+TEST_F(AdminIntegration, ADataRootWithoutAHostKeyGetsOneAtServeWhichLogsIt) {
+  ASSERT_EQ(::unlink((root_ + "/ssh/host_ed25519_key").c_str()), 0);
+  ASSERT_EQ(::unlink((root_ + "/ssh/host_ed25519_key.pub").c_str()), 0);
+  Serve();
+  ASSERT_TRUE(Exists(root_ + "/ssh/host_ed25519_key"));
+  EXPECT_EQ(ModeOf(root_ + "/ssh/host_ed25519_key"), 0600u);
+  const std::string fingerprint = KeygenFingerprint(root_ + "/ssh/host_ed25519_key");
+  const std::string hash = fingerprint.substr(fingerprint.find("SHA256:"), 50);
+  EXPECT_NE(server_->stderr_so_far().find("created the SSH host key 256 " + hash), std::string::npos)
+      << server_->stderr_so_far();
+}
+
+TEST_F(AdminIntegration, KeysAreAddedListedAndRemovedWithSshKeygenFingerprints) {
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "alice"}, {}, "pw1\n").exit_code, 0);
+  TempDir keys;
+  for (const std::string type : {"ed25519", "ecdsa", "rsa"}) {
+    const auto made = RunProcess({"/usr/bin/ssh-keygen", "-q", "-t", type, "-N", "", "-C", "alice " + type, "-f",
+                                  keys / type});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+  }
+  const std::string ed25519 = KeygenFingerprint(keys / "ed25519.pub");
+  const std::string ecdsa = KeygenFingerprint(keys / "ecdsa.pub");
+  const std::string rsa = KeygenFingerprint(keys / "rsa.pub");
+
+  // From a file, and several lines from stdin.
+  auto added = Ferryd({"user", "key", "add", "--root", root_, "alice", keys / "ed25519.pub"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_EQ(added.out, "Added key " + ed25519 + "\n");
+  added = Ferryd({"user", "key", "add", "--root", root_, "alice", "-"}, {},
+                 "# from stdin\n" + ReadFile(keys / "ecdsa.pub") + ReadFile(keys / "rsa.pub") +
+                     ReadFile(keys / "ed25519.pub"));
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_EQ(added.out,
+            "Added key " + ecdsa + "\nAdded key " + rsa + "\nKey already present: " + ed25519 + "\n");
+
+  auto listed = Ferryd({"user", "key", "list", "--root", root_, "alice"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out, ed25519 + "\n" + ecdsa + "\n" + rsa + "\n");
+
+  // By fingerprint, with or without "SHA256:".
+  const std::string ecdsa_hash = ecdsa.substr(ecdsa.find("SHA256:") + 7, 43);
+  auto removed = Ferryd({"user", "key", "del", "--root", root_, "alice", ecdsa_hash});
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(removed.out, "Removed key SHA256:" + ecdsa_hash + " of alice\n");
+  removed = Ferryd({"user", "key", "del", "--root", root_, "alice", "SHA256:" + ecdsa_hash});
+  EXPECT_EQ(removed.exit_code, 1);
+  EXPECT_NE(removed.err.find("has no key SHA256:" + ecdsa_hash), std::string::npos) << removed.err;
+  EXPECT_EQ(Ferryd({"user", "key", "list", "--root", root_, "alice"}).out, ed25519 + "\n" + rsa + "\n");
+}
+
+TEST_F(AdminIntegration, BadKeysAndUnknownUsersAreRefusedAddingNothing) {
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "alice"}, {}, "pw1\n").exit_code, 0);
+  TempDir keys;
+  ASSERT_EQ(RunProcess({"/usr/bin/ssh-keygen", "-q", "-t", "rsa", "-b", "1024", "-N", "", "-f", keys / "small"})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunProcess({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", keys / "good"}).exit_code, 0);
+
+  // One bad line refuses the whole file, naming the line.
+  auto refused = Ferryd({"user", "key", "add", "--root", root_, "alice", "-"}, {},
+                        ReadFile(keys / "good.pub") + ReadFile(keys / "small.pub"));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("line 2: RSA keys need at least 2048 bits"), std::string::npos) << refused.err;
+  refused = Ferryd({"user", "key", "add", "--root", root_, "alice", keys / "good"});  // the private key
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("not an OpenSSH public key"), std::string::npos) << refused.err;
+  refused = Ferryd({"user", "key", "add", "--root", root_, "alice", keys / "missing.pub"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("missing.pub"), std::string::npos) << refused.err;
+  EXPECT_EQ(Ferryd({"user", "key", "list", "--root", root_, "alice"}).out, "");
+
+  refused = Ferryd({"user", "key", "add", "--root", root_, "nobody", keys / "good.pub"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("no such user 'nobody'"), std::string::npos) << refused.err;
+  refused = Ferryd({"user", "key", "del", "--root", root_, "alice", "not-a-fingerprint"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("is not a key fingerprint"), std::string::npos) << refused.err;
+}
+
 TEST_F(AdminIntegration, UsersAreAddedListedAndRemoved) {
   EXPECT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "pw1\n").exit_code, 0);
   EXPECT_EQ(Ferryd({"user", "add", "--root", root_, "dave"}, {{"FERRY_PASSWORD", "pw2"}}).exit_code, 0);

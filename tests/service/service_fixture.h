@@ -100,6 +100,20 @@ class ServiceTest : public ::testing::Test {
     return std::move(*outcome);
   }
 
+  // Runs FileService::LoginWithKey to completion on a loop of its own.
+  SessionResult LoginWithKey(const std::string& user, const storage::SshPublicKey& key) {
+    std::optional<SessionResult> outcome;
+    asio::io_context loop;
+    asio::co_spawn(
+        loop, [&]() -> asio::awaitable<void> { outcome.emplace(co_await files_->LoginWithKey(kClient, user, key)); },
+        [&](std::exception_ptr error) {
+          if (error) outcome.emplace(Status(ErrorCode::kIo, "LoginWithKey threw"));
+        });
+    loop.run();
+    if (!outcome) return Status(ErrorCode::kIo, "LoginWithKey did not finish");
+    return std::move(*outcome);
+  }
+
   // A session for `user`, or null (and a failed test).
   std::unique_ptr<UserSession> LoginOrFail(const std::string& user) {
     auto session = Login(user);

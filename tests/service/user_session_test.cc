@@ -76,6 +76,49 @@ TEST_F(UserSessionTest, LoginAsAnUnknownUserIsAuthFailedLikeAWrongPassword) {
   EXPECT_EQ(Field(lines[0], "result"), "EAUTH");
 }
 
+TEST_F(UserSessionTest, PasswordLoginsSayTheirMethod) {
+  ASSERT_TRUE(Login("alice").ok());
+  const auto lines = AuditLines();
+  ASSERT_GE(lines.size(), 1u);
+  EXPECT_EQ(Field(lines[0], "method"), "password");
+}
+
+TEST_F(UserSessionTest, LoginWithOneOfTheUsersKeysNamesTheKeyInTheAuditLine) {
+  ferry::testing::TempDir keys;
+  auto key = storage::CreateHostKey(keys / "k", "laptop");
+  auto other = storage::CreateHostKey(keys / "other", "mallory");
+  ASSERT_TRUE(key.ok() && other.ok());
+  ASSERT_TRUE(users_->AddKeys("alice", {*key}).ok());
+  EXPECT_TRUE(files_->AcceptsKey("alice", *key));
+  EXPECT_FALSE(files_->AcceptsKey("alice", *other));
+  EXPECT_FALSE(files_->AcceptsKey("mallory", *key));
+
+  auto session = LoginWithKey("alice", *key);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  EXPECT_EQ((*session)->user(), "alice");
+  auto wrong_key = LoginWithKey("alice", *other);
+  ASSERT_FALSE(wrong_key.ok());
+  EXPECT_EQ(wrong_key.status().code(), ErrorCode::kAuthFailed);
+  auto unknown = LoginWithKey("mallory", *key);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(), wrong_key.status().message());
+
+  const auto lines = AuditLines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(Field(lines[0], "event"), "login");
+  EXPECT_EQ(Field(lines[0], "method"), "publickey");
+  EXPECT_EQ(Field(lines[0], "key"), key->fingerprint);
+  EXPECT_EQ(Field(lines[0], "result"), "ok");
+  EXPECT_EQ(Field(lines[1], "key"), other->fingerprint);
+  EXPECT_EQ(Field(lines[1], "result"), "EAUTH");
+  EXPECT_EQ(Field(lines[2], "user"), "mallory");
+  EXPECT_EQ(Field(lines[2], "result"), "EAUTH");
+
+  // A key removed by the administrator logs no one in any more.
+  ASSERT_TRUE(users_->RemoveKey("alice", key->fingerprint).ok());
+  EXPECT_EQ(LoginWithKey("alice", *key).status().code(), ErrorCode::kAuthFailed);
+}
+
 TEST_F(UserSessionTest, LoginPastTheUserSessionLimitIsBusyUntilASessionEnds) {
   ConnectionLimiter one_each(100, 1);
   FileServiceOptions options = Options();

@@ -415,7 +415,7 @@ TEST(UserStore, UsesWalAndRecordsTheSchemaVersion) {
   const std::string path = dir / "users.db";
   ASSERT_NE(OpenOrFail(path, true), nullptr);
   EXPECT_EQ(QueryFile(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "3");  // 2: permissions, 3: quotas
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "4");  // 2: permissions, 3: quotas, 4: keys
 }
 
 TEST(UserStore, NewUsersHaveNoQuota) {
@@ -489,7 +489,10 @@ TEST(UserStore, MigratesAVersion2DatabaseKeepingItsUsers) {
   ASSERT_TRUE(record.ok()) << record.status().message();
   EXPECT_TRUE(record->permissions.read_only);
   EXPECT_FALSE(record->quota.max_bytes.has_value());
-  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "4");
+  auto keys = store->Keys("old");
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  EXPECT_TRUE(keys->empty());
 }
 
 TEST(UserStore, RefusesADatabaseFromANewerVersion) {
@@ -501,6 +504,66 @@ TEST(UserStore, RefusesADatabaseFromANewerVersion) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), ErrorCode::kInvalid);
   EXPECT_NE(store.status().message().find("99"), std::string::npos) << store.status().message();
+}
+
+// A fresh Ed25519 public key (made as a host key would be, in `dir`).
+SshPublicKey NewKey(const TempDir& dir, const std::string& name, const std::string& comment) {
+  auto key = CreateHostKey(dir / name, comment);
+  EXPECT_TRUE(key.ok()) << key.status().ToString();
+  return key.ok() ? *key : SshPublicKey{};
+}
+
+TEST(UserStore, KeepsEachUsersKeysInTheOrderAdded) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_TRUE(store->Add("alice", "pw", kFast).ok());
+  ASSERT_TRUE(store->Add("bob", "pw", kFast).ok());
+  const SshPublicKey first = NewKey(dir, "k1", "laptop");
+  const SshPublicKey second = NewKey(dir, "k2", "phone with spaces");
+
+  auto added = store->AddKeys("alice", {first, second});
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(*added, (std::vector<bool>{true, true}));
+  // The same key again is left alone; another user may hold it too.
+  added = store->AddKeys("alice", {second});
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(*added, (std::vector<bool>{false}));
+  ASSERT_TRUE(store->AddKeys("bob", {second}).ok());
+
+  auto keys = store->Keys("alice");
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].fingerprint, first.fingerprint);
+  EXPECT_EQ((*keys)[0].blob_base64, first.blob_base64);
+  EXPECT_EQ((*keys)[0].type, "ssh-ed25519");
+  EXPECT_EQ((*keys)[0].bits, 256u);
+  EXPECT_EQ((*keys)[1].comment, "phone with spaces");
+
+  ASSERT_TRUE(store->RemoveKey("alice", second.fingerprint).ok());
+  EXPECT_EQ(store->RemoveKey("alice", second.fingerprint).code(), ErrorCode::kNotFound);
+  keys = store->Keys("alice");
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].fingerprint, first.fingerprint);
+  EXPECT_EQ(store->Keys("bob")->size(), 1u);  // bob's copy stays
+}
+
+TEST(UserStore, KeysOfUnknownUsersAreRefusedAndGoWithTheirUser) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  const SshPublicKey key = NewKey(dir, "k", "laptop");
+  EXPECT_EQ(store->AddKeys("nobody", {key}).status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->Keys("nobody").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->RemoveKey("nobody", key.fingerprint).code(), ErrorCode::kNotFound);
+
+  ASSERT_TRUE(store->Add("alice", "pw", kFast).ok());
+  ASSERT_TRUE(store->AddKeys("alice", {key}).ok());
+  ASSERT_TRUE(store->Remove("alice").ok());
+  EXPECT_EQ(QueryFile(dir / "users.db", "SELECT COUNT(*) FROM user_keys"), "0");
+  // A new user of the same name starts with no keys.
+  ASSERT_TRUE(store->Add("alice", "pw", kFast).ok());
+  auto keys = store->Keys("alice");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_TRUE(keys->empty());
 }
 
 }  // namespace
