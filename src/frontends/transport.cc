@@ -203,7 +203,7 @@ asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(c
   co_return std::tuple(asio::error_code{}, n);
 }
 
-asio::awaitable<asio::error_code> Transport::WriteAll(const std::string& bytes) {
+asio::awaitable<asio::error_code> Transport::WriteAll(std::string_view bytes) {
   asio::error_code error;
   if (!socket_.non_blocking()) socket_.non_blocking(true, error);
   if (error) co_return error;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include <openssl/ssl.h>
@@ -33,7 +34,8 @@ class Transport {
   // Reads what is available, at most `size` bytes. An error (eof included) means the connection is over.
   asio::awaitable<std::tuple<asio::error_code, std::size_t>> ReadSome(char* data, std::size_t size);
   // Writes all of `bytes`.
-  asio::awaitable<asio::error_code> WriteAll(const std::string& bytes);
+  // REQUIRES: `bytes` stays valid until the returned awaitable completes.
+  asio::awaitable<asio::error_code> WriteAll(std::string_view bytes);
   // True when SendFile works: a plain TCP connection (TLS data must pass through OpenSSL).
   bool can_send_file() const { return !tls_; }
   // Sends `count` bytes of `fd` from `offset` with sendfile(2): the kernel moves them from the page cache to the

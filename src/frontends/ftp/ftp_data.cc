@@ -468,13 +468,12 @@ asio::awaitable<void> FtpSession::Retr(std::string_view argument) {
       co_return Status::Ok();
     }
     auto buffer = std::make_unique_for_overwrite<char[]>(kDataBuffer);
-    std::string chunk;
     while (sent < count) {
       auto n = download->Read(std::span<char>(buffer.get(), kDataBuffer));
       if (!n.ok()) co_return n.status();
       if (*n == 0) break;  // the file shrank: what there was is sent
-      chunk.assign(buffer.get(), *n);
-      const auto done = co_await WithTimeout(data->WriteAll(chunk), env_.idle_timeout);
+      const auto done =
+          co_await WithTimeout(data->WriteAll(std::string_view(buffer.get(), *n)), env_.idle_timeout);
       if (!done || *done) co_return Status(ErrorCode::kIo, done ? done->message() : "the client stopped reading");
       sent += *n;
     }
