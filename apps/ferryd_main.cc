@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
   std::string listen;
   std::string ftp_listen;
   std::string ftps_implicit_listen;
+  std::string sftp_listen;
   std::string log_level;
   unsigned threads = 0;
   bool plain = false;
@@ -138,6 +139,7 @@ int main(int argc, char** argv) {
   serve->add_option("--ftp-listen", ftp_listen, "Serve FTP (with AUTH TLS) on HOST:PORT (overrides ftp.listen)");
   serve->add_option("--ftps-implicit-listen", ftps_implicit_listen,
                     "Serve implicit FTPS on HOST:PORT (overrides ftp.implicit_listen)");
+  serve->add_option("--sftp-listen", sftp_listen, "Serve SSH (SFTP) on HOST:PORT (overrides sftp.listen)");
   serve->add_option("--threads", threads, "Event-loop threads, 0 for one per core (overrides the config)");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error or off (overrides the config)");
   serve->add_flag("--plain", plain, "Serve unencrypted TCP (benchmarks and debugging only)");
@@ -221,6 +223,7 @@ int main(int argc, char** argv) {
     if (!listen.empty()) config->listen = listen;
     if (!ftp_listen.empty()) config->ftp_listen = ftp_listen;
     if (!ftps_implicit_listen.empty()) config->ftp_implicit_listen = ftps_implicit_listen;
+    if (!sftp_listen.empty()) config->sftp_listen = sftp_listen;
     if (serve->count("--threads") > 0) config->threads = threads;
     if (!log_level.empty()) config->log_level = log_level;
     if (plain) config->tls = false;

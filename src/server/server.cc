@@ -22,6 +22,7 @@
 #include "frontends/ferry/ferry_front_end.h"
 #include "frontends/ftp/ftp_front_end.h"
 #include "frontends/ftp/tls_binding.h"
+#include "frontends/sftp/ssh_front_end.h"
 #include "service/partial_store.h"
 #include "storage/mount_info.h"
 
@@ -149,6 +150,12 @@ Status Server::Start() {
   SetUpServices();
   if (Status s = Listen(config_.listen, front_ends_.front().get()); !s.ok()) return s;
   if (Status s = ListenFtp(); !s.ok()) return s;
+  if (sftp_ != nullptr) {
+    if (Status s = Listen(config_.sftp_listen, sftp_); !s.ok()) return s;
+    const auto bound = listeners_.back()->acceptor.local_endpoint();
+    spdlog::info("SFTP on {} (SSH{})", FormatHostPort({bound.address().to_string(), bound.port()}),
+                 config_.sftp_password_auth ? "" : ", public keys only");
+  }
   if (config_.ping_enabled) {
     ping_.emplace(*loops_[0], config_.ping_replies_per_second);
     const auto tcp = local_endpoint();
@@ -332,6 +339,18 @@ void Server::SetUpServices() {
     ftp.implicit_tls = true;
     front_ends_.push_back(std::make_unique<frontends::ftp::FtpFrontEnd>(ftp));
     ftps_implicit_ = front_ends_.back().get();
+  }
+
+  if (!config_.sftp_listen.empty()) {
+    frontends::sftp::SshEnvironment ssh;
+    ssh.files = files_.get();
+    ssh.host_key_path = root_.host_key_path();
+    ssh.password_auth = config_.sftp_password_auth;
+    ssh.max_login_attempts = config_.max_login_attempts;
+    ssh.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
+    ssh.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
+    front_ends_.push_back(std::make_unique<frontends::sftp::SshFrontEnd>(std::move(ssh)));
+    sftp_ = front_ends_.back().get();
   }
 }
 

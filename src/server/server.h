@@ -94,6 +94,7 @@ class Server {
   std::vector<std::unique_ptr<frontends::FrontEnd>> front_ends_;
   frontends::FrontEnd* ftp_ = nullptr;            // in front_ends_, when FTP is configured
   frontends::FrontEnd* ftps_implicit_ = nullptr;  // in front_ends_, when implicit FTPS is configured
+  frontends::FrontEnd* sftp_ = nullptr;           // in front_ends_, when SSH is configured
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::optional<PingService> ping_;
   std::vector<std::unique_ptr<asio::io_context>> loops_;

@@ -168,6 +168,8 @@ const std::map<std::string, Setter>& KnownKeys() {
        }},
       {"ftp.passive_address", StringKey(&ServerConfig::ftp_passive_address)},
       {"ftp.active_mode", BoolKey(&ServerConfig::ftp_active_mode)},
+      {"sftp.listen", StringKey(&ServerConfig::sftp_listen)},
+      {"sftp.password_auth", BoolKey(&ServerConfig::sftp_password_auth)},
       {"limits.max_body_bytes",
        [](const toml::node& n, ServerConfig& c) {
          return Integer<std::uint64_t>(64 * 1024, 64 * 1024 * 1024)(n, c.frames.max_body);
@@ -294,6 +296,13 @@ std::string ServerConfig::DefaultFileText() {
 # passive_address = ""
 # Allow PORT/EPRT (active mode), only to the client's own address and to ports of 1024 or more.
 # active_mode = false
+
+[sftp]
+# SSH for SFTP clients (OpenSSH sftp and scp, curl, rclone, FileZilla, WinSCP), on the same users, homes, quotas and
+# audit log; the host key is ssh/host_ed25519_key. Address to listen on, "HOST:PORT"; empty opens no SSH port.
+# listen = ""
+# Accept passwords over SSH; false allows public keys only (ferryd user key add).
+# password_auth = true
 
 [ping]
 # Answer UDP probes (ferry ping) on the listening port. A reply is never larger than its probe and tells nothing

@@ -60,6 +60,9 @@ struct ServerConfig {
   std::uint16_t ftp_passive_max = 50999;
   std::string ftp_passive_address;           // advertised in 227 replies; "" = the control connection's address
   bool ftp_active_mode = false;              // PORT/EPRT (to the client's own address, ports >= 1024)
+  // [sftp]
+  std::string sftp_listen;                   // HOST:PORT for SSH (SFTP); "" opens no SSH port
+  bool sftp_password_auth = true;            // false: SSH logins with public keys only
   // [ping]
   bool ping_enabled = true;                 // answer UDP probes on the listening port
   unsigned ping_replies_per_second = 10;    // per source address (burst: twice this)

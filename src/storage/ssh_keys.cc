@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <libssh/libssh.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -273,21 +274,29 @@ Result<std::string> NormalizeFingerprint(std::string_view text) {
 }
 
 Result<SshPublicKey> CreateHostKey(const std::string& private_path, std::string_view comment) {
+  if (::access(private_path.c_str(), F_OK) == 0) return Status::FromErrno(EEXIST, private_path);
   ssh_key raw = nullptr;
   if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK) {
     return Status(ErrorCode::kIo, "generating an Ed25519 host key failed");
   }
   KeyPtr key(raw);
-  char* pem_raw = nullptr;
-  if (ssh_pki_export_privkey_base64(key.get(), nullptr, nullptr, nullptr, &pem_raw) != SSH_OK) {
-    return Status(ErrorCode::kIo, "encoding the host key failed");
-  }
-  SshString pem(pem_raw);
   auto public_key = PublicKeyOf(key.get(), comment);
   if (!public_key.ok()) return public_key;
-  std::string pem_text(pem.get());
-  if (!pem_text.ends_with('\n')) pem_text += '\n';
-  if (Status s = WriteExclusive(private_path, pem_text, 0600); !s.ok()) return s;
+  // libssh writes the file itself (its export to a string over-reads its own buffer): under a temporary name,
+  // made private before it gets its real name, which it takes only if no key is there yet.
+  const std::string temporary = private_path + ".new";
+  ::unlink(temporary.c_str());
+  UniqueFd placeholder(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!placeholder.valid()) return Status::FromErrno(errno, temporary);
+  if (ssh_pki_export_privkey_file(key.get(), nullptr, nullptr, nullptr, temporary.c_str()) != SSH_OK ||
+      ::chmod(temporary.c_str(), 0600) != 0) {
+    ::unlink(temporary.c_str());
+    return Status(ErrorCode::kIo, fmt::format("writing the host key to {} failed", temporary));
+  }
+  const int linked = ::link(temporary.c_str(), private_path.c_str());
+  const int link_error = errno;
+  ::unlink(temporary.c_str());
+  if (linked != 0) return Status::FromErrno(link_error, private_path);
   const std::string line = fmt::format("{} {} {}\n", public_key->type, public_key->blob_base64, comment);
   const std::string public_path = private_path + ".pub";
   ::unlink(public_path.c_str());  // a stale half of an older key must not stay beside the new one

@@ -95,6 +95,7 @@ void TestServer::Launch() {
   if (!options_.tls) argv.push_back("--plain");
   if (options_.ftp) argv.insert(argv.end(), {"--ftp-listen", "127.0.0.1:0"});
   if (options_.ftps_implicit) argv.insert(argv.end(), {"--ftps-implicit-listen", "127.0.0.1:0"});
+  if (options_.sftp) argv.insert(argv.end(), {"--sftp-listen", "127.0.0.1:0"});
   process_ = std::make_unique<Subprocess>(argv);
   // Readiness is the server's own word that it listens: no sleeping, no polling of the port.
   const auto line = process_->WaitForStderrLine("listening on ", std::chrono::seconds(30));
@@ -109,13 +110,15 @@ void TestServer::Launch() {
   // The FTP ports are logged before "listening on": "FTP on 127.0.0.1:PORT (...)".
   auto logged_port = [&](const std::string& what) -> std::uint16_t {
     const std::string& log = process_->stderr_so_far();
-    const auto found = log.find(what + " on 127.0.0.1:");
+    const auto found = log.find(" " + what + " on 127.0.0.1:");
     if (found == std::string::npos) return 0;
-    return static_cast<std::uint16_t>(std::stoi(log.substr(found + what.size() + 14)));
+    return static_cast<std::uint16_t>(std::stoi(log.substr(found + 1 + what.size() + 14)));
   };
   ftp_port_ = options_.ftp ? logged_port("FTP") : 0;
   ftps_implicit_port_ = options_.ftps_implicit ? logged_port("implicit FTPS") : 0;
   if (options_.ftp && ftp_port_ == 0) ADD_FAILURE() << "no FTP port logged: " << process_->stderr_so_far();
+  sftp_port_ = options_.sftp ? logged_port("SFTP") : 0;
+  if (options_.sftp && sftp_port_ == 0) ADD_FAILURE() << "no SFTP port logged: " << process_->stderr_so_far();
 }
 
 void TestServer::Kill() {

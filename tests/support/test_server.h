@@ -33,6 +33,8 @@ struct TestServerOptions {
   // Also serve FTP (--ftp-listen) and implicit FTPS (--ftps-implicit-listen) on ephemeral loopback ports.
   bool ftp = false;
   bool ftps_implicit = false;
+  // Also serve SSH (--sftp-listen) on an ephemeral loopback port.
+  bool sftp = false;
 };
 
 // The default options with `config` as ferryd.toml, and TLS if `tls`.
@@ -51,6 +53,7 @@ class TestServer {
   // The FTP and implicit FTPS ports (0 unless asked for in the options).
   std::uint16_t ftp_port() const { return ftp_port_; }
   std::uint16_t ftps_implicit_port() const { return ftps_implicit_port_; }
+  std::uint16_t sftp_port() const { return sftp_port_; }
   // "127.0.0.1:PORT" (or "[::1]:PORT").
   std::string address() const;
   bool started() const { return port_ != 0; }
@@ -90,6 +93,7 @@ class TestServer {
   std::uint16_t port_ = 0;
   std::uint16_t ftp_port_ = 0;
   std::uint16_t ftps_implicit_port_ = 0;
+  std::uint16_t sftp_port_ = 0;
 
   void Launch();
   // The client's command line and environment for ClientWithFlags and StartClientWithFlags.

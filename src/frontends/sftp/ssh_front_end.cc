@@ -1,0 +1,410 @@
+#include "frontends/sftp/ssh_front_end.h"
+
+#include <fcntl.h>
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/escape.h"
+#include "frontends/sftp/sftp_server.h"
+#include "storage/ssh_keys.h"
+
+// libssh 0.10 marks the accessors of a queued authentication message deprecated in favour of its server callbacks,
+// which must answer at once. Queued messages are the only way to answer after the file service has decided (argon2id
+// runs on the login pool), so they are used here.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace ferry::frontends::sftp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Channel bytes taken in ahead of the SFTP server; past this the channel window closes and the client waits.
+constexpr std::size_t kInputLimit = 2 * std::size_t{SftpServer::kMaxPacket};
+// Most handed to libssh at once: what it copies into its output buffer, to go out before more is given.
+constexpr std::size_t kWriteChunk = 256 * 1024;
+// A wait while output is pending is re-checked this often (an edge of writability can come before the wait starts).
+constexpr auto kWritePoll = std::chrono::milliseconds(20);
+// Any other wait is re-checked this often: libssh reads the socket inside calls of its own (a channel write, a read),
+// so readiness the event loop was told of may already have been taken; a look at least once a second bounds the cost
+// of such a missed wake-up.
+constexpr auto kReadPoll = std::chrono::seconds(1);
+// dopoll calls in a row before other sessions on the loop get a turn.
+constexpr int kPumpBudget = 256;
+
+// One connection's libssh session, driven from the event loop: Pump lets libssh handle what has arrived and send
+// what it can; Wait sleeps until the socket has something for it (a dup of libssh's descriptor, which libssh may
+// close on its own).
+class SshLink {
+ public:
+  SshLink(asio::any_io_executor executor, ssh_session session, int fd)
+      : session_(session), event_(ssh_event_new()), descriptor_(executor, ::dup(fd)) {}
+  ~SshLink() {
+    if (in_event_) ssh_event_remove_session(event_, session_);
+    ssh_event_free(event_);
+    ssh_disconnect(session_);
+    ssh_free(session_);
+  }
+  SshLink(const SshLink&) = delete;
+  SshLink& operator=(const SshLink&) = delete;
+
+  ssh_session session() const { return session_; }
+
+  bool AddToEvent() {
+    in_event_ = ssh_event_add_session(event_, session_) == SSH_OK;
+    return in_event_;
+  }
+  // False when the connection is over (closed by the peer, or failed). more_ says whether libssh stopped with input
+  // still waiting (the budget ran out), so the caller must come back without waiting for the socket.
+  bool Pump() {
+    more_ = true;
+    for (int i = 0; i < kPumpBudget; ++i) {
+      const int rc = ssh_event_dopoll(event_, 0);
+      if (rc == SSH_ERROR) return false;
+      if (rc == SSH_AGAIN) {
+        more_ = false;
+        break;
+      }
+    }
+    return (ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0;
+  }
+  bool more() const { return more_; }
+  bool write_pending() const { return (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0; }
+
+  // Waits until the socket is readable (or, with output pending, a short while), or `deadline`; false at the deadline.
+  asio::awaitable<bool> Wait(Clock::time_point deadline) {
+    using namespace asio::experimental::awaitable_operators;
+    const auto now = Clock::now();
+    if (now >= deadline) co_return false;
+    if (more_) {
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);  // others' turn, then on
+      co_return true;
+    }
+    const Clock::duration poll = write_pending() ? Clock::duration(kWritePoll) : Clock::duration(kReadPoll);
+    asio::steady_timer timer(co_await asio::this_coro::executor, std::min<Clock::duration>(deadline - now, poll));
+    auto result = co_await (descriptor_.async_wait(asio::posix::descriptor_base::wait_read, kAsTuple) ||
+                            timer.async_wait(kAsTuple));
+    co_return result.index() == 0 || Clock::now() < deadline;
+  }
+
+ private:
+  ssh_session session_;
+  ssh_event event_;
+  bool in_event_ = false;
+  bool more_ = false;
+  asio::posix::stream_descriptor descriptor_;
+};
+
+struct MessageFree {
+  void operator()(ssh_message message) const { ssh_message_free(message); }
+};
+using MessagePtr = std::unique_ptr<std::remove_pointer_t<ssh_message>, MessageFree>;
+
+// What the channel callbacks record; acted on after each Pump, never inside libssh.
+struct ChannelState {
+  ssh_channel channel = nullptr;
+  bool sftp = false;                  // the sftp subsystem was started
+  std::optional<std::string> refuse;  // a shell or command asked for: said, then the channel closes
+  bool eof = false;
+  bool closed = false;
+  std::string input;  // channel data not yet given to the SFTP server
+  ssh_channel_callbacks_struct callbacks{};
+};
+
+int OnData(ssh_session, ssh_channel, void* data, uint32_t length, int is_stderr, void* userdata) {
+  auto* state = static_cast<ChannelState*>(userdata);
+  if (is_stderr != 0 || !state->sftp) return static_cast<int>(length);  // nothing reads it: dropped
+  const std::size_t room = kInputLimit > state->input.size() ? kInputLimit - state->input.size() : 0;
+  const std::size_t taken = std::min<std::size_t>(room, length);
+  state->input.append(static_cast<const char*>(data), taken);
+  return static_cast<int>(taken);
+}
+void OnEof(ssh_session, ssh_channel, void* userdata) { static_cast<ChannelState*>(userdata)->eof = true; }
+void OnClose(ssh_session, ssh_channel, void* userdata) { static_cast<ChannelState*>(userdata)->closed = true; }
+int OnSubsystem(ssh_session, ssh_channel, const char* name, void* userdata) {
+  auto* state = static_cast<ChannelState*>(userdata);
+  if (std::string_view(name) != "sftp" || state->sftp || state->refuse) return SSH_ERROR;
+  state->sftp = true;
+  return SSH_OK;
+}
+int OnExec(ssh_session, ssh_channel, const char* command, void* userdata) {
+  auto* state = static_cast<ChannelState*>(userdata);
+  if (state->sftp || state->refuse) return SSH_ERROR;
+  const std::string_view text(command);
+  state->refuse = text.starts_with("scp ")
+                      ? "ferryd: legacy scp (scp -O) is not served: use scp without -O, or sftp\r\n"
+                      : "ferryd: this server does not run commands over SSH: use sftp or scp\r\n";
+  return SSH_OK;
+}
+int OnShell(ssh_session, ssh_channel, void* userdata) {
+  auto* state = static_cast<ChannelState*>(userdata);
+  if (state->sftp || state->refuse) return SSH_ERROR;
+  state->refuse = "ferryd: this server has no shell: use sftp or scp\r\n";
+  return SSH_OK;
+}
+int Refuse(ssh_session, ssh_channel, const char*, const char*, void*) { return SSH_ERROR; }
+int RefusePty(ssh_session, ssh_channel, const char*, int, int, int, int, void*) { return SSH_ERROR; }
+
+ssh_channel OnSessionChannel(ssh_session session, void* userdata) {
+  auto* state = static_cast<ChannelState*>(userdata);
+  if (state->channel != nullptr) return nullptr;  // one channel per connection
+  state->channel = ssh_channel_new(session);
+  if (state->channel == nullptr) return nullptr;
+  state->callbacks.userdata = state;
+  state->callbacks.channel_data_function = OnData;
+  state->callbacks.channel_eof_function = OnEof;
+  state->callbacks.channel_close_function = OnClose;
+  state->callbacks.channel_subsystem_request_function = OnSubsystem;
+  state->callbacks.channel_exec_request_function = OnExec;
+  state->callbacks.channel_shell_request_function = OnShell;
+  state->callbacks.channel_env_request_function = Refuse;
+  state->callbacks.channel_pty_request_function = RefusePty;
+  ssh_callbacks_init(&state->callbacks);
+  ssh_set_channel_callbacks(state->channel, &state->callbacks);
+  return state->channel;
+}
+
+// The key an SSH client offered, as the user database keeps keys; nullopt for a kind Ferry does not accept.
+std::optional<storage::SshPublicKey> OfferedKey(ssh_message message) {
+  ssh_key key = ssh_message_auth_pubkey(message);
+  if (key == nullptr) return std::nullopt;
+  char* base64 = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &base64) != SSH_OK) return std::nullopt;
+  const char* type = ssh_key_type_to_char(ssh_key_type(key));
+  std::string line = fmt::format("{} {}", type != nullptr ? type : "unknown", base64);
+  ssh_string_free_char(base64);
+  auto parsed = storage::ParseAuthorizedKey(line);
+  if (!parsed.ok()) return std::nullopt;
+  return *parsed;
+}
+
+}  // namespace
+
+SshFrontEnd::SshFrontEnd(SshEnvironment env) : env_(std::move(env)) {
+  ssh_bind bind = ssh_bind_new();
+  bool process_config = false;
+  ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &process_config);
+  ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, env_.host_key_path.c_str());
+  bind_ = bind;
+}
+
+SshFrontEnd::~SshFrontEnd() { ssh_bind_free(static_cast<ssh_bind>(bind_)); }
+
+asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_unused]] std::shared_ptr<void> slot) {
+  std::string peer;
+  service::ClientInfo client;
+  try {
+    asio::error_code error;
+    const auto remote = socket.remote_endpoint(error);
+    if (error) co_return;
+    client.address = remote.address().to_string();
+    client.peer = remote.address().is_v6() ? fmt::format("[{}]:{}", client.address, remote.port())
+                                           : fmt::format("{}:{}", client.address, remote.port());
+    client.protocol = "sftp";
+    peer = client.peer;
+    const auto executor = socket.get_executor();
+    const int fd = socket.release();
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    ssh_session session = ssh_new();
+    int accepted;
+    {
+      std::lock_guard lock(bind_mutex_);
+      accepted = session != nullptr ? ssh_bind_accept_fd(static_cast<ssh_bind>(bind_), session, fd) : SSH_ERROR;
+    }
+    if (accepted != SSH_OK) {
+      spdlog::error("{}: SSH session could not start: {}", peer,
+                    session != nullptr ? ssh_get_error(static_cast<ssh_bind>(bind_)) : "out of memory");
+      ssh_free(session);
+      ::close(fd);
+      co_return;
+    }
+    ssh_set_blocking(session, 0);
+    ssh_set_auth_methods(session,
+                         SSH_AUTH_METHOD_PUBLICKEY | (env_.password_auth ? SSH_AUTH_METHOD_PASSWORD : 0));
+    SshLink link(executor, session, fd);
+    spdlog::debug("{}: connected (sftp)", peer);
+    const auto login_deadline = Clock::now() + env_.login_timeout;
+
+    // Key exchange.
+    int rc = ssh_handle_key_exchange(session);
+    if (!link.AddToEvent()) co_return;
+    while (rc == SSH_AGAIN) {
+      if (!link.Pump()) rc = SSH_ERROR;
+      if (rc == SSH_AGAIN) rc = ssh_handle_key_exchange(session);
+      if (rc == SSH_AGAIN && !co_await link.Wait(login_deadline)) {
+        spdlog::info("{}: SSH key exchange timed out", peer);
+        co_return;
+      }
+    }
+    if (rc != SSH_OK) {
+      spdlog::info("{}: SSH key exchange failed: {}", peer, EscapeControl(ssh_get_error(session)));
+      co_return;
+    }
+
+    // Authentication: each request is a queued message, answered once the file service has decided.
+    std::unique_ptr<service::UserSession> user;
+    unsigned failures = 0;
+    while (!user) {
+      if (!link.Pump()) co_return;
+      MessagePtr message(ssh_message_get(session));
+      if (!message) {
+        if (!co_await link.Wait(login_deadline)) {
+          spdlog::info("{}: closed after the login timeout (sftp)", peer);
+          co_return;
+        }
+        continue;
+      }
+      const int type = ssh_message_type(message.get());
+      const int method = ssh_message_subtype(message.get());
+      if (type != SSH_REQUEST_AUTH ||
+          (method != SSH_AUTH_METHOD_PUBLICKEY && (method != SSH_AUTH_METHOD_PASSWORD || !env_.password_auth))) {
+        ssh_message_reply_default(message.get());
+        continue;
+      }
+      const std::string name = ssh_message_auth_user(message.get()) != nullptr ? ssh_message_auth_user(message.get()) : "";
+      Result<std::unique_ptr<service::UserSession>> login = Status(ErrorCode::kAuthFailed, "login incorrect");
+      if (method == SSH_AUTH_METHOD_PASSWORD) {
+        const char* password = ssh_message_auth_password(message.get());
+        login = co_await env_.files->Login(client, name, password != nullptr ? password : "");
+      } else {
+        const auto key = OfferedKey(message.get());
+        const int state = ssh_message_auth_publickey_state(message.get());
+        if (state == SSH_PUBLICKEY_STATE_NONE) {
+          // The client asks whether this key would do, before it signs.
+          if (key && env_.files->AcceptsKey(name, *key)) {
+            ssh_message_auth_reply_pk_ok_simple(message.get());
+          } else {
+            ssh_message_reply_default(message.get());
+          }
+          continue;
+        }
+        if (state != SSH_PUBLICKEY_STATE_VALID || !key) {
+          ssh_message_reply_default(message.get());
+          continue;
+        }
+        login = co_await env_.files->LoginWithKey(client, name, *key);
+      }
+      if (login.ok()) {
+        ssh_message_auth_reply_success(message.get(), 0);
+        user = std::move(login).value();
+        break;
+      }
+      ssh_message_reply_default(message.get());
+      if (login.status().code() == ErrorCode::kAuthFailed && ++failures >= env_.max_login_attempts) {
+        link.Pump();
+        spdlog::info("{}: closed after {} failed logins (sftp)", peer, failures);
+        co_return;
+      }
+    }
+
+    // The session: one channel, with the sftp subsystem.
+    ChannelState state;
+    ssh_server_callbacks_struct server_callbacks{};
+    server_callbacks.userdata = &state;
+    server_callbacks.channel_open_request_session_function = OnSessionChannel;
+    ssh_callbacks_init(&server_callbacks);
+    ssh_set_server_callbacks(session, &server_callbacks);
+    SftpServer sftp(user.get());
+    auto idle_deadline = Clock::now() + env_.idle_timeout;
+    std::string stream_error;
+    while (true) {
+      if (!link.Pump()) break;
+      bool progress = false;
+      if (state.channel != nullptr && state.refuse) {
+        ssh_channel_write_stderr(state.channel, state.refuse->data(), static_cast<uint32_t>(state.refuse->size()));
+        ssh_channel_request_send_exit_status(state.channel, 1);
+        ssh_channel_send_eof(state.channel);
+        ssh_channel_close(state.channel);
+        state.refuse.reset();
+        state.sftp = false;
+        progress = true;
+      }
+      if (state.sftp) {
+        if (!state.input.empty()) {
+          sftp.Append(state.input);
+          state.input.clear();
+          progress = true;
+        }
+        sftp.Process();
+        // Data the callback had no room for waits in libssh's channel buffer: take it now that there is room.
+        while (sftp.pending_input() < kInputLimit && ssh_channel_is_open(state.channel)) {
+          char buffer[64 * 1024];
+          const int n = ssh_channel_read_nonblocking(state.channel, buffer, sizeof buffer, 0);
+          if (n <= 0) break;
+          sftp.Append(std::string_view(buffer, static_cast<std::size_t>(n)));
+          sftp.Process();
+          progress = true;
+        }
+        if (sftp.failed()) {
+          stream_error = "malformed SFTP stream";
+          break;
+        }
+        std::string& out = sftp.output();
+        std::size_t sent = 0;
+        while (sent < out.size() && !link.write_pending() && ssh_channel_is_open(state.channel)) {
+          const std::size_t chunk = std::min(kWriteChunk, out.size() - sent);
+          const int n = ssh_channel_write(state.channel, out.data() + sent, static_cast<uint32_t>(chunk));
+          if (n < 0) {
+            stream_error = ssh_get_error(session);
+            break;
+          }
+          if (n == 0) break;  // the client's window is closed
+          sent += static_cast<std::size_t>(n);
+          progress = true;
+          if (!link.Pump()) break;
+        }
+        out.erase(0, sent);
+        if (!stream_error.empty()) break;
+      }
+      if (state.closed || (state.channel != nullptr && !ssh_channel_is_open(state.channel)) ||
+          (state.sftp && state.eof && sftp.output().empty() && !link.write_pending())) {
+        break;
+      }
+      // libssh may have run the callbacks inside a write or a read above: what they recorded is handled before any
+      // wait, since the socket has nothing more to say about it.
+      if (progress || !state.input.empty() || state.refuse) {
+        idle_deadline = Clock::now() + env_.idle_timeout;
+        continue;
+      }
+      if (!co_await link.Wait(idle_deadline)) {
+        spdlog::info("{}: closed after the idle timeout (sftp)", peer);
+        break;
+      }
+    }
+    sftp.CloseAll();
+    if (!stream_error.empty()) spdlog::info("{}: SFTP session ended: {}", peer, EscapeControl(stream_error));
+    if (state.channel != nullptr && ssh_channel_is_open(state.channel)) {
+      // The subsystem's end, as sftp-server's exit reads to the client (scp takes anything else for a failure).
+      if (state.sftp) ssh_channel_request_send_exit_status(state.channel, stream_error.empty() ? 0 : 1);
+      ssh_channel_send_eof(state.channel);
+      ssh_channel_close(state.channel);
+    }
+    // What is queued (a last reply, the exit status, the channel's close) goes out, and the client answers the close,
+    // before the disconnect: a client cut off before that reports a failure (scp exits 1).
+    const auto flush_deadline = Clock::now() + std::chrono::seconds(2);
+    while (link.Pump() && (link.write_pending() || (state.channel != nullptr && !state.closed)) &&
+           co_await link.Wait(flush_deadline)) {
+    }
+    spdlog::debug("{}: disconnected (sftp)", peer);
+  } catch (const std::exception& error) {
+    spdlog::error("{}: sftp session ended by an exception: {}", peer, error.what());
+  }
+}
+
+}  // namespace ferry::frontends::sftp

@@ -1,0 +1,255 @@
+// The SSH front end against OpenSSH's own clients (sftp, scp, ssh), with key and password logins.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/audit_lines.h"
+#include "support/test_files.h"
+#include "support/test_server.h"
+
+namespace ferry::testing {
+namespace {
+
+class SftpIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TestServerOptions options;
+    options.sftp = true;
+    options.users = {{"alice", "alice-secret"}, {"bob", "bob-secret"}, {"reader", "reader-secret"}};
+    server_ = std::make_unique<TestServer>(options);
+    ASSERT_TRUE(server_->started());
+    ASSERT_NE(server_->sftp_port(), 0);
+    ASSERT_EQ(Keygen("alice_key").exit_code, 0);
+    ASSERT_EQ(Ferryd({"user", "key", "add", "--root", server_->root(), "alice", keys_ / "alice_key.pub"}).exit_code, 0);
+  }
+
+  ProcessResult Keygen(const std::string& name) {
+    return RunProcess({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", keys_ / name});
+  }
+  ProcessResult Ferryd(const std::vector<std::string>& args, const std::string& input = "") {
+    std::vector<std::string> argv = {FerrydPath()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv, {}, input);
+  }
+  // Options every OpenSSH client gets: the test's own known_hosts, no config of the machine's user, no agent.
+  std::vector<std::string> CommonOptions(const std::string& key) const {
+    std::vector<std::string> options = {"-F", "/dev/null", "-o", "StrictHostKeyChecking=accept-new", "-o",
+                                        "UserKnownHostsFile=" + keys_ / "known_hosts", "-o", "IdentitiesOnly=yes",
+                                        "-o", "ConnectTimeout=20"};
+    if (!key.empty()) options.insert(options.end(), {"-o", "BatchMode=yes", "-i", keys_ / key});
+    return options;
+  }
+  // `sftp -b -` with `commands` as user `user`, logged in with `key`, in `cwd`.
+  ProcessResult Sftp(const std::string& commands, const std::string& key = "alice_key", const std::string& user = "alice") {
+    std::vector<std::string> argv = {"/usr/bin/sftp", "-b", "-", "-P", std::to_string(server_->sftp_port())};
+    const auto options = CommonOptions(key);
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(user + "@127.0.0.1");
+    return RunInWork(argv, commands);
+  }
+  ProcessResult Scp(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/scp", "-q", "-P", std::to_string(server_->sftp_port())};
+    const auto options = CommonOptions("alice_key");
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunInWork(argv, "");
+  }
+  // Runs in work_ (relative local paths land there), through /bin/sh so the folder can be changed.
+  ProcessResult RunInWork(const std::vector<std::string>& argv, const std::string& input) {
+    std::string command = "cd '" + work_.path() + "' && exec";
+    for (const auto& arg : argv) command += " '" + arg + "'";
+    return RunProcess({"/bin/sh", "-c", command}, {{"HOME", keys_.path()}}, input, std::chrono::seconds(60));
+  }
+
+  TempDir keys_;
+  TempDir work_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(SftpIntegration, OpenSshSftpPutsGetsListsRenamesAndRemovesWithAKey) {
+  const std::string content = RandomBytes(3 * 1024 * 1024 + 17, 1);
+  WriteFile(work_ / "up.bin", content);
+  const auto result = Sftp(
+      "pwd\nput up.bin\nls -l\nget up.bin down.bin\nmkdir docs\nrename up.bin docs/moved.bin\nls -l docs\n"
+      "chmod 600 docs/moved.bin\ndf\n");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("Remote working directory: /"), std::string::npos) << result.out;
+  EXPECT_THAT(result.out, ::testing::HasSubstr("-rw-r--r--    1 alice    alice     3145745"));
+  EXPECT_EQ(ReadFile(work_ / "down.bin"), content);
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/docs/moved.bin"), content);
+  EXPECT_EQ(ModeOf(server_->home("alice") + "/docs/moved.bin"), 0600u);
+  EXPECT_FALSE(Exists(server_->home("alice") + "/up.bin"));
+
+  const auto removed = Sftp("rm docs/moved.bin\nrmdir docs\n");
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_FALSE(Exists(server_->home("alice") + "/docs"));
+
+  // Audited as SFTP, with the key that logged in.
+  const auto lines = ReadAuditLines(server_->root() + "/audit.log");
+  bool login = false, upload = false;
+  for (const auto& line : lines) {
+    if (line["event"] == "login" && line["protocol"] == "sftp" && line["method"] == "publickey") {
+      login = line["key"].get<std::string>().starts_with("SHA256:");
+    }
+    if (line["event"] == "upload" && line["protocol"] == "sftp" && line["path"] == "/up.bin") upload = true;
+  }
+  EXPECT_TRUE(login);
+  EXPECT_TRUE(upload);
+}
+
+TEST_F(SftpIntegration, ReputAndRegetContinueInterruptedTransfers) {
+  const std::string content = RandomBytes(2 * 1024 * 1024 + 5, 4);
+  WriteFile(work_ / "whole.bin", content);
+  WriteFile(server_->home("alice") + "/whole.bin", content.substr(0, 700000));  // an upload cut short
+  WriteFile(server_->home("alice") + "/source.bin", content);
+  WriteFile(work_ / "partial.bin", content.substr(0, 12345));  // a download cut short
+  const auto result = Sftp("reput whole.bin\nreget source.bin partial.bin\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/whole.bin"), content);
+  EXPECT_EQ(ReadFile(work_ / "partial.bin"), content);
+}
+
+TEST_F(SftpIntegration, ScpCopiesFilesAndTreesBothWays) {
+  const std::string content = RandomBytes(1024 * 1024 + 3, 2);
+  WriteFile(work_ / "one.bin", content);
+  ASSERT_EQ(::mkdir((work_ / "tree").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((work_ / "tree/sub").c_str(), 0755), 0);
+  for (int i = 0; i < 20; ++i) WriteFile(work_ / ("tree/sub/f" + std::to_string(i)), "file " + std::to_string(i));
+
+  auto result = Scp({"one.bin", "alice@127.0.0.1:copy.bin"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/copy.bin"), content);
+  result = Scp({"alice@127.0.0.1:copy.bin", "back.bin"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(work_ / "back.bin"), content);
+
+  result = Scp({"-r", "tree", "alice@127.0.0.1:"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/tree/sub/f7"), "file 7");
+  result = Scp({"-r", "alice@127.0.0.1:tree", "tree2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(ReadFile(work_ / ("tree2/sub/f" + std::to_string(i))), "file " + std::to_string(i));
+}
+
+TEST_F(SftpIntegration, PasswordLoginsWorkAndShellsCommandsAndLegacyScpAreRefusedClearly) {
+  const std::string askpass = keys_ / "askpass.sh";
+  WriteFile(askpass, "#!/bin/sh\necho alice-secret\n");
+  ASSERT_EQ(::chmod(askpass.c_str(), 0700), 0);
+  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+  const auto options = CommonOptions("");
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1", "alice@127.0.0.1", "ls"});
+  const auto result = RunProcess(argv, {{"HOME", keys_.path()}, {"SSH_ASKPASS", askpass},
+                                        {"SSH_ASKPASS_REQUIRE", "force"}, {"DISPLAY", ":0"}},
+                                 "", std::chrono::seconds(60));
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: this server does not run commands over SSH: use sftp or scp"));
+  const auto lines = ReadAuditLines(server_->root() + "/audit.log");
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front()["method"], "password");
+  EXPECT_EQ(lines.front()["result"], "ok");
+
+  WriteFile(work_ / "f.txt", "x");
+  const auto legacy = Scp({"-O", "f.txt", "alice@127.0.0.1:f.txt"});
+  EXPECT_NE(legacy.exit_code, 0);
+  EXPECT_THAT(legacy.err, ::testing::HasSubstr("legacy scp (scp -O) is not served"));
+  EXPECT_FALSE(Exists(server_->home("alice") + "/f.txt"));
+}
+
+TEST_F(SftpIntegration, ForwardingIsRefused) {
+  const auto ssh = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+    const auto options = CommonOptions("alice_key");
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunProcess(argv, {{"HOME", keys_.path()}}, "", std::chrono::seconds(60));
+  };
+  // Remote forwarding (a global request), and a direct-tcpip channel (what -L and -D open per connection).
+  auto result = ssh({"-N", "-o", "ExitOnForwardFailure=yes", "-R", "127.0.0.1:0:127.0.0.1:9", "alice@127.0.0.1"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("remote port forwarding failed"));
+  result = ssh({"-W", "127.0.0.1:9", "alice@127.0.0.1"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("administratively prohibited"));
+}
+
+TEST_F(SftpIntegration, AWrongKeyAndAnotherUsersKeyAreRefused) {
+  ASSERT_EQ(Keygen("stranger_key").exit_code, 0);
+  auto result = Sftp("pwd\n", "stranger_key");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("Permission denied"));
+  // alice's key does not log in as bob.
+  result = Sftp("pwd\n", "alice_key", "bob");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("Permission denied"));
+  // A removed key no longer logs in.
+  const auto listed = Ferryd({"user", "key", "list", "--root", server_->root(), "alice"});
+  const std::string fingerprint = listed.out.substr(listed.out.find("SHA256:"), 50);
+  ASSERT_EQ(Ferryd({"user", "key", "del", "--root", server_->root(), "alice", fingerprint}).exit_code, 0);
+  result = Sftp("pwd\n");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("Permission denied"));
+}
+
+TEST_F(SftpIntegration, TheHostKeyClientsRecordIsTheDataRootsAsSshKeygenPrintsIt) {
+  ASSERT_EQ(Sftp("pwd\n").exit_code, 0);
+  auto recorded = RunProcess({"/usr/bin/ssh-keygen", "-lf", keys_ / "known_hosts"});
+  auto own = RunProcess({"/usr/bin/ssh-keygen", "-lf", server_->root() + "/ssh/host_ed25519_key.pub"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  const auto fingerprint = [](const std::string& line) { return line.substr(line.find("SHA256:"), 50); };
+  EXPECT_EQ(fingerprint(recorded.out), fingerprint(own.out));
+  EXPECT_THAT(server_->process().stderr_so_far(),
+              ::testing::HasSubstr("SSH host key 256 " + fingerprint(own.out)));
+}
+
+TEST_F(SftpIntegration, PathsStayInsideTheHome) {
+  // A decoy outside the home, made by the test, reached by a link inside it: never served.
+  TempDir decoy;
+  WriteFile(decoy / "secret.txt", "decoy");
+  ASSERT_EQ(::symlink(decoy.path().c_str(), (server_->home("alice") + "/out").c_str()), 0);
+  WriteFile(server_->home("alice") + "/mine.txt", "mine");
+  const auto result = Sftp("-get ../../../../../../etc/hostname a\n-get out/secret.txt b\n-ls out\n"
+                           "-put " + work_ / "nothing" + " ../escape.txt\nget mine.txt c\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_FALSE(Exists(work_ / "b"));
+  EXPECT_EQ(ReadFile(work_ / "c"), "mine");
+  EXPECT_FALSE(Exists(server_->root() + "/homes/escape.txt"));
+  EXPECT_THAT(result.err, ::testing::Not(::testing::HasSubstr("decoy")));
+}
+
+TEST_F(SftpIntegration, AnUploadPastTheQuotaFailsAndLeavesNothing) {
+  ASSERT_EQ(Ferryd({"user", "set-quota", "--root", server_->root(), "alice", "1M"}).exit_code, 0);
+  WriteFile(work_ / "big.bin", RandomBytes(3 * 1024 * 1024, 3));
+  const auto result = Sftp("put big.bin\n");
+  EXPECT_NE(result.exit_code, 0);
+  // OpenSSH's sftp shows only the status code's name; the message with the quota goes to clients that show it.
+  EXPECT_THAT(result.err, ::testing::HasSubstr("write remote \"/big.bin\": Failure"));
+  EXPECT_FALSE(Exists(server_->home("alice") + "/big.bin"));
+  EXPECT_THAT(Names(server_->root() + "/partials/alice"), ::testing::IsEmpty());
+}
+
+TEST_F(SftpIntegration, AReadOnlyUserCanDownloadButNotChangeAnything) {
+  ASSERT_EQ(Ferryd({"user", "set-perm", "--root", server_->root(), "alice", "--read-only"}).exit_code, 0);
+  WriteFile(server_->home("alice") + "/keep.txt", "keep");
+  WriteFile(work_ / "new.txt", "new");
+  const auto result = Sftp("get keep.txt got.txt\n-put new.txt\n-rm keep.txt\n-mkdir d\n-rename keep.txt k2\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(work_ / "got.txt"), "keep");
+  EXPECT_FALSE(Exists(server_->home("alice") + "/new.txt"));
+  EXPECT_FALSE(Exists(server_->home("alice") + "/d"));
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/keep.txt"), "keep");
+  for (const char* refused : {"dest open \"/new.txt\": Permission denied", "remote delete /keep.txt: Permission denied",
+                              "remote mkdir \"/d\": Permission denied",
+                              "remote rename \"/keep.txt\" to \"/k2\": Permission denied"}) {
+    EXPECT_THAT(result.err, ::testing::HasSubstr(refused));
+  }
+}
+
+}  // namespace
+}  // namespace ferry::testing
