@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,115 @@ TEST_F(SftpIntegration, ScpCopiesFilesAndTreesBothWays) {
   result = Scp({"-r", "alice@127.0.0.1:tree", "tree2"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   for (int i = 0; i < 20; ++i) EXPECT_EQ(ReadFile(work_ / ("tree2/sub/f" + std::to_string(i))), "file " + std::to_string(i));
+}
+
+// The base64 SHA-256 of the server's host key, as curl's --hostpubsha256 takes it.
+std::string HostKeySha256(const std::string& root) {
+  const auto printed = RunProcess({"/usr/bin/ssh-keygen", "-lf", root + "/ssh/host_ed25519_key.pub"});
+  const auto at = printed.out.find("SHA256:");
+  return at == std::string::npos ? "" : printed.out.substr(at + 7, 43);
+}
+
+TEST_F(SftpIntegration, CurlUploadsListsAndDownloadsWithPasswordOrKeyCheckingTheHostKey) {
+  const std::string content = RandomBytes(700000, 5);
+  WriteFile(work_ / "c.bin", content);
+  const std::string base = "sftp://127.0.0.1:" + std::to_string(server_->sftp_port());
+  const std::string host_key = HostKeySha256(server_->root());
+  ASSERT_EQ(host_key.size(), 43u);
+  const auto curl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "--hostpubsha256", host_key};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunInWork(argv, "");
+  };
+  auto result = curl({"-u", "alice:alice-secret", "-T", "c.bin", base + "/~/c.bin"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/c.bin"), content);
+  result = curl({"-u", "alice:alice-secret", "-o", "back.bin", base + "/c.bin"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(work_ / "back.bin"), content);
+  result = curl({"-u", "alice:", "--key", keys_ / "alice_key", "--pubkey", keys_ / "alice_key.pub", base + "/"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, ::testing::HasSubstr(" c.bin\n"));
+  // A host key other than the data root's is refused by the client.
+  result = RunInWork({"/usr/bin/curl", "-sS", "--hostpubsha256", std::string(43, 'A'), "-u", "alice:alice-secret",
+                      base + "/c.bin"},
+                     "");
+  EXPECT_NE(result.exit_code, 0);
+}
+
+TEST_F(SftpIntegration, RcloneCopiesSyncsAndChecksATreeOf1000Files) {
+  const std::string tree = work_ / "tree";
+  ASSERT_EQ(::mkdir(tree.c_str(), 0755), 0);
+  for (int d = 0; d < 10; ++d) {
+    const std::string folder = tree + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(folder.c_str(), 0755), 0);
+    for (int f = 0; f < 100; ++f) WriteFile(folder + "/f" + std::to_string(f), "file " + std::to_string(d * 100 + f));
+  }
+  const std::map<std::string, std::string> env = {
+      {"HOME", keys_.path()},
+      {"RCLONE_CONFIG", keys_ / "rclone.conf"},
+      {"RCLONE_CONFIG_FERRY_TYPE", "sftp"},
+      {"RCLONE_CONFIG_FERRY_HOST", "127.0.0.1"},
+      {"RCLONE_CONFIG_FERRY_PORT", std::to_string(server_->sftp_port())},
+      {"RCLONE_CONFIG_FERRY_USER", "alice"},
+      {"RCLONE_CONFIG_FERRY_KEY_FILE", keys_ / "alice_key"},
+      {"RCLONE_CONFIG_FERRY_SHELL_TYPE", "none"},
+      {"RCLONE_CONFIG_FERRY_MD5SUM_COMMAND", "none"},
+      {"RCLONE_CONFIG_FERRY_SHA1SUM_COMMAND", "none"},
+  };
+  const auto rclone = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/rclone"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv, env, "", std::chrono::seconds(120));
+  };
+  auto result = rclone({"copy", tree, "ferry:tree"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/tree/d7/f42"), "file 742");
+  WriteFile(tree + "/d3/f5", "changed");
+  ASSERT_EQ(::unlink((tree + "/d4/f6").c_str()), 0);
+  result = rclone({"sync", tree, "ferry:tree"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/tree/d3/f5"), "changed");
+  EXPECT_FALSE(Exists(server_->home("alice") + "/tree/d4/f6"));
+  result = rclone({"check", tree, "ferry:tree"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, ::testing::HasSubstr("999 matching files"));
+  // A difference made on the server is found.
+  WriteFile(server_->home("alice") + "/tree/d0/f0", "different length");
+  result = rclone({"check", tree, "ferry:tree"});
+  EXPECT_NE(result.exit_code, 0);
+}
+
+TEST_F(SftpIntegration, AParamikoScriptLogsInWithAPasswordAndMovesFiles) {
+  WriteFile(work_ / "p.txt", "from paramiko");
+  const std::string script = R"(
+import base64, hashlib, sys, paramiko
+port = int(sys.argv[1])
+transport = paramiko.Transport(("127.0.0.1", port))
+transport.connect(username="alice", password="alice-secret")
+key = transport.get_remote_server_key()
+print("host", base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("="))
+sftp = paramiko.SFTPClient.from_transport(transport)
+sftp.put("p.txt", "p.txt")
+sftp.mkdir("pdir")
+sftp.rename("p.txt", "pdir/q.txt")
+print("list", sorted(sftp.listdir("pdir")))
+print("size", sftp.stat("pdir/q.txt").st_size)
+with sftp.open("pdir/q.txt") as f:
+    print("read", f.read().decode())
+sftp.get("pdir/q.txt", "q.txt")
+sftp.close()
+transport.close()
+)";
+  WriteFile(work_ / "script.py", script);
+  const auto result = RunInWork({"/usr/bin/python3", "script.py", std::to_string(server_->sftp_port())}, "");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, ::testing::HasSubstr("host " + HostKeySha256(server_->root())));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("list ['q.txt']"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("size 13"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("read from paramiko"));
+  EXPECT_EQ(ReadFile(work_ / "q.txt"), "from paramiko");
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/pdir/q.txt"), "from paramiko");
 }
 
 TEST_F(SftpIntegration, PasswordLoginsWorkAndShellsCommandsAndLegacyScpAreRefusedClearly) {

@@ -313,16 +313,41 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       }
     }
 
-    // The session: one channel, with the sftp subsystem.
+    // The session: channels one after another (a client may open another when one ends), each with the sftp
+    // subsystem; the connection stays until the client closes it, as OpenSSH's does.
     ChannelState state;
     ssh_server_callbacks_struct server_callbacks{};
     server_callbacks.userdata = &state;
     server_callbacks.channel_open_request_session_function = OnSessionChannel;
     ssh_callbacks_init(&server_callbacks);
     ssh_set_server_callbacks(session, &server_callbacks);
-    SftpServer sftp(user.get());
+    std::unique_ptr<SftpServer> sftp;
     auto idle_deadline = Clock::now() + env_.idle_timeout;
     std::string stream_error;
+    // Ends the current channel: the exit status (0 unless the SFTP stream broke), EOF and close, then the client's
+    // close, before another channel or the disconnect (a client cut off before that reports a failure: scp exits 1).
+    auto end_channel = [&]() -> asio::awaitable<bool> {
+      if (sftp) sftp->CloseAll();
+      if (!stream_error.empty()) spdlog::info("{}: SFTP session ended: {}", peer, EscapeControl(stream_error));
+      if (ssh_channel_is_open(state.channel)) {
+        // The subsystem's end, as sftp-server's exit reads to the client.
+        if (state.sftp) ssh_channel_request_send_exit_status(state.channel, stream_error.empty() ? 0 : 1);
+        ssh_channel_send_eof(state.channel);
+        ssh_channel_close(state.channel);
+      }
+      const auto close_deadline = Clock::now() + std::chrono::seconds(2);
+      bool alive = true;
+      while ((alive = link.Pump()) && (link.write_pending() || !state.closed) &&
+             co_await link.Wait(close_deadline)) {
+      }
+      ssh_channel_free(state.channel);
+      sftp.reset();
+      state.channel = nullptr;
+      state.sftp = state.eof = state.closed = false;
+      state.refuse.reset();
+      state.input.clear();
+      co_return alive && stream_error.empty();
+    };
     while (true) {
       if (!link.Pump()) break;
       bool progress = false;
@@ -335,29 +360,28 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         state.sftp = false;
         progress = true;
       }
+      if (state.sftp && !sftp) sftp = std::make_unique<SftpServer>(user.get());
       if (state.sftp) {
         if (!state.input.empty()) {
-          sftp.Append(state.input);
+          sftp->Append(state.input);
           state.input.clear();
           progress = true;
         }
-        sftp.Process();
+        sftp->Process();
         // Data the callback had no room for waits in libssh's channel buffer: take it now that there is room.
-        while (sftp.pending_input() < kInputLimit && ssh_channel_is_open(state.channel)) {
+        while (sftp->pending_input() < kInputLimit && ssh_channel_is_open(state.channel)) {
           char buffer[64 * 1024];
           const int n = ssh_channel_read_nonblocking(state.channel, buffer, sizeof buffer, 0);
           if (n <= 0) break;
-          sftp.Append(std::string_view(buffer, static_cast<std::size_t>(n)));
-          sftp.Process();
+          sftp->Append(std::string_view(buffer, static_cast<std::size_t>(n)));
+          sftp->Process();
           progress = true;
         }
-        if (sftp.failed()) {
-          stream_error = "malformed SFTP stream";
-          break;
-        }
-        std::string& out = sftp.output();
+        if (sftp->failed()) stream_error = "malformed SFTP stream";
+        std::string& out = sftp->output();
         std::size_t sent = 0;
-        while (sent < out.size() && !link.write_pending() && ssh_channel_is_open(state.channel)) {
+        while (stream_error.empty() && sent < out.size() && !link.write_pending() &&
+               ssh_channel_is_open(state.channel)) {
           const std::size_t chunk = std::min(kWriteChunk, out.size() - sent);
           const int n = ssh_channel_write(state.channel, out.data() + sent, static_cast<uint32_t>(chunk));
           if (n < 0) {
@@ -370,11 +394,13 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
           if (!link.Pump()) break;
         }
         out.erase(0, sent);
-        if (!stream_error.empty()) break;
       }
-      if (state.closed || (state.channel != nullptr && !ssh_channel_is_open(state.channel)) ||
-          (state.sftp && state.eof && sftp.output().empty() && !link.write_pending())) {
-        break;
+      if (state.channel != nullptr &&
+          (!stream_error.empty() || state.closed || !ssh_channel_is_open(state.channel) ||
+           (state.sftp && state.eof && sftp->output().empty() && !link.write_pending()))) {
+        if (!co_await end_channel()) break;
+        idle_deadline = Clock::now() + env_.idle_timeout;
+        continue;
       }
       // libssh may have run the callbacks inside a write or a read above: what they recorded is handled before any
       // wait, since the socket has nothing more to say about it.
@@ -387,20 +413,7 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         break;
       }
     }
-    sftp.CloseAll();
-    if (!stream_error.empty()) spdlog::info("{}: SFTP session ended: {}", peer, EscapeControl(stream_error));
-    if (state.channel != nullptr && ssh_channel_is_open(state.channel)) {
-      // The subsystem's end, as sftp-server's exit reads to the client (scp takes anything else for a failure).
-      if (state.sftp) ssh_channel_request_send_exit_status(state.channel, stream_error.empty() ? 0 : 1);
-      ssh_channel_send_eof(state.channel);
-      ssh_channel_close(state.channel);
-    }
-    // What is queued (a last reply, the exit status, the channel's close) goes out, and the client answers the close,
-    // before the disconnect: a client cut off before that reports a failure (scp exits 1).
-    const auto flush_deadline = Clock::now() + std::chrono::seconds(2);
-    while (link.Pump() && (link.write_pending() || (state.channel != nullptr && !state.closed)) &&
-           co_await link.Wait(flush_deadline)) {
-    }
+    if (state.channel != nullptr) co_await end_channel();
     spdlog::debug("{}: disconnected (sftp)", peer);
   } catch (const std::exception& error) {
     spdlog::error("{}: sftp session ended by an exception: {}", peer, error.what());
