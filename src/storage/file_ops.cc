@@ -300,6 +300,15 @@ Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<s
   // O_NONBLOCK: a FIFO must not stall the session.
   auto fd = home.OpenPath(path, O_RDONLY | O_NONBLOCK);
   if (!fd.ok()) return fd.status();
+  if (mode) {
+    // The home's own mode is the server's business: without its owner's permissions no session could open it again.
+    struct stat target {};
+    struct stat root {};
+    if (::fstat(fd->get(), &target) == 0 && ::fstat(home.fd(), &root) == 0 && target.st_dev == root.st_dev &&
+        target.st_ino == root.st_ino) {
+      return Status(ErrorCode::kNotPermitted, "the permissions of your home folder cannot be changed");
+    }
+  }
   if (mode && ::fchmod(fd->get(), *mode & 0777) != 0) return Status::FromErrno(errno, path);
   if (mtime) {
     const timespec times[2] = {{0, UTIME_OMIT}, *mtime};

@@ -119,6 +119,22 @@ TEST_F(UserSessionTest, LoginWithOneOfTheUsersKeysNamesTheKeyInTheAuditLine) {
   EXPECT_EQ(LoginWithKey("alice", *key).status().code(), ErrorCode::kAuthFailed);
 }
 
+TEST_F(UserSessionTest, TheHomeFoldersPermissionsCannotBeChanged) {
+  auto session = LoginOrFail("alice");
+  ASSERT_NE(session, nullptr);
+  ASSERT_EQ(::mkdir((Home("alice") + "/sub").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink(".", (Home("alice") + "/self").c_str()), 0);
+  for (const char* home : {"/", "", ".", "/sub/..", "/self"}) {
+    const Status refused = session->SetAttributes(home, 0, std::nullopt);
+    EXPECT_EQ(refused.code(), ErrorCode::kNotPermitted) << home;
+    EXPECT_EQ(refused.message(), "the permissions of your home folder cannot be changed");
+  }
+  EXPECT_EQ(ferry::testing::ModeOf(Home("alice")), 0700u);
+  EXPECT_TRUE(session->SetAttributes("/", std::nullopt, timespec{1000000000, 0}).ok());
+  EXPECT_TRUE(session->SetAttributes("/sub", 0700, std::nullopt).ok());
+  EXPECT_EQ(ferry::testing::ModeOf(Home("alice") + "/sub"), 0700u);
+}
+
 TEST_F(UserSessionTest, LoginPastTheUserSessionLimitIsBusyUntilASessionEnds) {
   ConnectionLimiter one_each(100, 1);
   FileServiceOptions options = Options();
