@@ -7,16 +7,12 @@
 
 #include "common/host_port.h"
 #include "common/status.h"
+#include "common/words.h"
 
 namespace ferry::client {
 
-// Splits a command line into words as a POSIX shell would for plain words: whitespace separates, 'single quotes'
-// keep everything literally, "double quotes" keep everything but \" and \\, and a backslash outside quotes escapes
-// the next character. EINVAL for an unclosed quote or a trailing backslash.
-Result<std::vector<std::string>> SplitWords(std::string_view line);
-
-// Quotes a word so SplitWords gives it back unchanged (for completion and messages).
-std::string QuoteWord(std::string_view word);
+using ferry::QuoteWord;
+using ferry::SplitWords;
 
 struct Target {
   std::string user;  // empty when not given

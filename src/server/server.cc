@@ -344,6 +344,7 @@ void Server::SetUpServices() {
   if (!config_.sftp_listen.empty()) {
     frontends::sftp::SshEnvironment ssh;
     ssh.files = files_.get();
+    ssh.programs = programs_.get();
     ssh.host_key_path = root_.host_key_path();
     ssh.password_auth = config_.sftp_password_auth;
     ssh.max_login_attempts = config_.max_login_attempts;

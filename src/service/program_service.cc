@@ -41,6 +41,7 @@ std::string_view StopName(ProgramStop stop) {
     case ProgramStop::kQuota: return "quota";
     case ProgramStop::kInterrupted: return "interrupted";
     case ProgramStop::kDisconnected: return "disconnected";
+    case ProgramStop::kOutputLimit: return "output_limit";
   }
   return "";
 }

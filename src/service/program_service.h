@@ -34,7 +34,7 @@ struct ProgramPolicy {
 };
 
 // Why a program was stopped before it ended by itself.
-enum class ProgramStop { kNone, kTimeLimit, kQuota, kInterrupted, kDisconnected };
+enum class ProgramStop { kNone, kTimeLimit, kQuota, kInterrupted, kDisconnected, kOutputLimit };
 
 // How a program ended, for the audit line.
 struct ProgramOutcome {

@@ -2,7 +2,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "support/audit_lines.h"
+#include "support/subprocess.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
 
@@ -21,6 +24,7 @@ class SftpIntegration : public ::testing::Test {
   void SetUp() override {
     TestServerOptions options;
     options.sftp = true;
+    options.config = config_;
     options.users = {{"alice", "alice-secret"}, {"bob", "bob-secret"}, {"reader", "reader-secret"}};
     server_ = std::make_unique<TestServer>(options);
     ASSERT_TRUE(server_->started());
@@ -67,6 +71,27 @@ class SftpIntegration : public ::testing::Test {
     return RunProcess({"/bin/sh", "-c", command}, {{"HOME", keys_.path()}}, input, std::chrono::seconds(60));
   }
 
+  // `ssh alice@host COMMAND...` with alice's key, `input` on its stdin.
+  ProcessResult Ssh(const std::vector<std::string>& command, const std::string& input = "", const std::string& user = "alice") {
+    std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+    const auto options = CommonOptions("alice_key");
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(user + "@127.0.0.1");
+    argv.insert(argv.end(), command.begin(), command.end());
+    return RunProcess(argv, {{"HOME", keys_.path()}}, input, std::chrono::seconds(60));
+  }
+  void GrantExec(const std::string& user) {
+    const auto result = Ferryd({"user", "set-perm", "--root", server_->root(), user, "--exec"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+  }
+  // The ssh command rsync -e runs, with the test's options.
+  std::string RsyncShell() const {
+    std::string shell = "/usr/bin/ssh -p " + std::to_string(server_->sftp_port());
+    for (const auto& option : CommonOptions("alice_key")) shell += " '" + option + "'";
+    return shell;
+  }
+
+  std::string config_;  // the server's ferryd.toml, set before SetUp
   TempDir keys_;
   TempDir work_;
   std::unique_ptr<TestServer> server_;
@@ -258,7 +283,7 @@ TEST_F(SftpIntegration, PasswordLoginsWorkAndShellsCommandsAndLegacyScpAreRefuse
                                         {"SSH_ASKPASS_REQUIRE", "force"}, {"DISPLAY", ":0"}},
                                  "", std::chrono::seconds(60));
   EXPECT_EQ(result.exit_code, 1) << result.err;
-  EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: this server does not run commands over SSH: use sftp or scp"));
+  EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: this account may not run programs on the server"));
   const auto lines = ReadAuditLines(server_->root() + "/audit.log");
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.front()["method"], "password");
@@ -359,6 +384,132 @@ TEST_F(SftpIntegration, AReadOnlyUserCanDownloadButNotChangeAnything) {
                               "remote rename \"/keep.txt\" to \"/k2\": Permission denied"}) {
     EXPECT_THAT(result.err, ::testing::HasSubstr(refused));
   }
+}
+
+TEST_F(SftpIntegration, AnExecUserRunsCommandsWithTheirInputOutputAndExitStatus) {
+  // Without the exec permission: refused, and audited.
+  auto result = Ssh({"echo", "hi"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: this account may not run programs on the server"));
+  EXPECT_EQ(result.out, "");
+
+  GrantExec("alice");
+  result = Ssh({"echo", "hello", "world"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "hello world\n");
+  // stdin reaches the program whole (more than the pipes and windows hold at once), and its output comes back.
+  const std::string text = RandomBytes(3 * 1024 * 1024 + 11, 9);
+  result = Ssh({"cat"}, text);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, text);
+  // The exit status, stderr apart from stdout, and words split as a shell would but run without one.
+  result = Ssh({"sh", "-c", "'echo out; echo err >&2; exit 3'"});
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.out, "out\n");
+  EXPECT_EQ(result.err, "err\n");
+  result = Ssh({"ls", "/no-such-thing"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("No such file or directory"));
+  result = Ssh({"ls", "|", "wc"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: '|' needs a shell, and commands here run without one"));
+  // The program works in the home: what it writes is there.
+  ASSERT_EQ(Ssh({"sh", "-c", "'echo made > made.txt'"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(server_->home("alice") + "/made.txt"), "made\n");
+
+  bool refused = false, ran = false;
+  for (const auto& line : ReadAuditLines(server_->root() + "/audit.log")) {
+    if (line["event"] != "exec" || line["protocol"] != "sftp") continue;
+    if (line["result"] == "EPERM" && line["command"] == nlohmann::json({"echo", "hi"})) refused = true;
+    if (line["result"] == "ok" && line["command"] == nlohmann::json({"echo", "hello", "world"})) {
+      ran = line["exit_status"] == 0;
+    }
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(ran);
+}
+
+TEST_F(SftpIntegration, RsyncOverSshCopiesATreeBothWaysForAnExecUser) {
+  GrantExec("alice");
+  ASSERT_EQ(::mkdir((work_ / "tree").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((work_ / "tree/sub").c_str(), 0755), 0);
+  for (int i = 0; i < 100; ++i) WriteFile(work_ / ("tree/sub/f" + std::to_string(i)), RandomBytes(100 * i + 1, i));
+  WriteFile(work_ / "tree/big.bin", RandomBytes(5 * 1024 * 1024, 77));
+  ASSERT_EQ(::symlink("sub/f1", (work_ / "tree/link").c_str()), 0);
+  const auto rsync = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/usr/bin/rsync", "-e", RsyncShell()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunInWork(argv, "");
+  };
+  auto result = rsync({"-a", "tree/", "alice@127.0.0.1:tree/"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string home = server_->home("alice");
+  EXPECT_EQ(ReadFile(home + "/tree/big.bin"), ReadFile(work_ / "tree/big.bin"));
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(ReadFile(home + "/tree/sub/f" + std::to_string(i)), RandomBytes(100 * i + 1, i)) << i;
+  }
+  char target[64] = {};
+  ASSERT_GT(::readlink((home + "/tree/link").c_str(), target, sizeof target - 1), 0);
+  EXPECT_STREQ(target, "sub/f1");
+
+  // Again after one change: only that file goes.
+  WriteFile(work_ / "tree/sub/f5", "changed");
+  result = rsync({"-ai", "tree/", "alice@127.0.0.1:tree/"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, ::testing::HasSubstr("sub/f5"));
+  EXPECT_THAT(result.out, ::testing::Not(::testing::HasSubstr("big.bin")));
+  EXPECT_EQ(ReadFile(home + "/tree/sub/f5"), "changed");
+
+  // And back down.
+  result = rsync({"-a", "alice@127.0.0.1:tree/", "down/"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(work_ / "down/big.bin"), ReadFile(work_ / "tree/big.bin"));
+  EXPECT_EQ(ReadFile(work_ / "down/sub/f5"), "changed");
+  EXPECT_EQ(ReadFile(work_ / "down/sub/f99"), RandomBytes(9901, 99));
+}
+
+TEST_F(SftpIntegration, AProgramEndsWithTheConnectionThatStartedIt) {
+  GrantExec("alice");
+  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+  const auto options = CommonOptions("alice_key");
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"alice@127.0.0.1", "sh", "-c", "'echo started >&2; exec sleep 301'"});
+  Subprocess ssh(argv, {{"HOME", keys_.path()}});
+  ASSERT_TRUE(ssh.WaitForStderrLine("started", std::chrono::seconds(30)));
+  ssh.Signal(SIGKILL);
+  ssh.Wait(std::chrono::seconds(10));
+  // The server notices the connection is gone, kills the program and records why (bounded wait).
+  bool recorded = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!recorded && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& line : ReadAuditLines(server_->root() + "/audit.log")) {
+      if (line["event"] == "exec" && line.value("stopped", "") == "disconnected") recorded = true;
+    }
+    if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(recorded);
+}
+
+class SftpExecLimits : public SftpIntegration {
+ protected:
+  SftpExecLimits() { config_ = "[exec]\ntime_limit_seconds = 1\noutput_limit_bytes = 100000\n"; }
+};
+
+TEST_F(SftpExecLimits, AProgramPastTheTimeOrOutputLimitIsStoppedWithAReason) {
+  GrantExec("alice");
+  auto result = Ssh({"sleep", "30"});
+  EXPECT_EQ(result.exit_code, 255);  // ended by a signal, as ssh reports it
+  EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: the program was stopped after the time limit of 1 s"));
+  // Output is cut at the limit, not thinned: what came before it arrives whole, then the program ends.
+  result = Ssh({"head", "-c", "1000000", "/dev/zero"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_EQ(result.out, std::string(100000, '\0'));
+  EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: the program was stopped: its output passed the limit"));
+  std::vector<std::string> stops;
+  for (const auto& line : ReadAuditLines(server_->root() + "/audit.log")) {
+    if (line["event"] == "exec" && line.contains("stopped")) stops.push_back(line["stopped"]);
+  }
+  EXPECT_THAT(stops, ::testing::ElementsAre("time_limit", "output_limit"));
 }
 
 }  // namespace

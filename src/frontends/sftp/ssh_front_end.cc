@@ -21,7 +21,9 @@
 #include <spdlog/spdlog.h>
 
 #include "common/escape.h"
+#include "common/words.h"
 #include "frontends/sftp/sftp_server.h"
+#include "frontends/sftp/ssh_exec.h"
 #include "storage/ssh_keys.h"
 
 // libssh 0.10 marks the accessors of a queued authentication message deprecated in favour of its server callbacks,
@@ -87,8 +89,9 @@ class SshLink {
   bool more() const { return more_; }
   bool write_pending() const { return (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0; }
 
-  // Waits until the socket is readable (or, with output pending, a short while), or `deadline`; false at the deadline.
-  asio::awaitable<bool> Wait(Clock::time_point deadline) {
+  // Waits until the socket is readable (or, with output pending, a short while), `also` is readable, or `deadline`;
+  // false at the deadline.
+  asio::awaitable<bool> Wait(Clock::time_point deadline, asio::posix::stream_descriptor* also = nullptr) {
     using namespace asio::experimental::awaitable_operators;
     const auto now = Clock::now();
     if (now >= deadline) co_return false;
@@ -98,6 +101,12 @@ class SshLink {
     }
     const Clock::duration poll = write_pending() ? Clock::duration(kWritePoll) : Clock::duration(kReadPoll);
     asio::steady_timer timer(co_await asio::this_coro::executor, std::min<Clock::duration>(deadline - now, poll));
+    if (also != nullptr && also->is_open()) {
+      auto result = co_await (descriptor_.async_wait(asio::posix::descriptor_base::wait_read, kAsTuple) ||
+                              timer.async_wait(kAsTuple) ||
+                              also->async_wait(asio::posix::descriptor_base::wait_read, kAsTuple));
+      co_return result.index() != 1 || Clock::now() < deadline;
+    }
     auto result = co_await (descriptor_.async_wait(asio::posix::descriptor_base::wait_read, kAsTuple) ||
                             timer.async_wait(kAsTuple));
     co_return result.index() == 0 || Clock::now() < deadline;
@@ -120,7 +129,9 @@ using MessagePtr = std::unique_ptr<std::remove_pointer_t<ssh_message>, MessageFr
 struct ChannelState {
   ssh_channel channel = nullptr;
   bool sftp = false;                  // the sftp subsystem was started
-  std::optional<std::string> refuse;  // a shell or command asked for: said, then the channel closes
+  std::optional<std::string> command;  // an exec request, not yet started
+  bool exec = false;                   // a command was asked for: its input is kept for it
+  std::optional<std::string> refuse;  // a shell or legacy scp asked for: said, then the channel closes
   bool eof = false;
   bool closed = false;
   std::string input;  // channel data not yet given to the SFTP server
@@ -129,7 +140,7 @@ struct ChannelState {
 
 int OnData(ssh_session, ssh_channel, void* data, uint32_t length, int is_stderr, void* userdata) {
   auto* state = static_cast<ChannelState*>(userdata);
-  if (is_stderr != 0 || !state->sftp) return static_cast<int>(length);  // nothing reads it: dropped
+  if (is_stderr != 0 || (!state->sftp && !state->exec)) return static_cast<int>(length);  // nothing reads it
   const std::size_t room = kInputLimit > state->input.size() ? kInputLimit - state->input.size() : 0;
   const std::size_t taken = std::min<std::size_t>(room, length);
   state->input.append(static_cast<const char*>(data), taken);
@@ -139,22 +150,25 @@ void OnEof(ssh_session, ssh_channel, void* userdata) { static_cast<ChannelState*
 void OnClose(ssh_session, ssh_channel, void* userdata) { static_cast<ChannelState*>(userdata)->closed = true; }
 int OnSubsystem(ssh_session, ssh_channel, const char* name, void* userdata) {
   auto* state = static_cast<ChannelState*>(userdata);
-  if (std::string_view(name) != "sftp" || state->sftp || state->refuse) return SSH_ERROR;
+  if (std::string_view(name) != "sftp" || state->sftp || state->exec || state->refuse) return SSH_ERROR;
   state->sftp = true;
   return SSH_OK;
 }
 int OnExec(ssh_session, ssh_channel, const char* command, void* userdata) {
   auto* state = static_cast<ChannelState*>(userdata);
-  if (state->sftp || state->refuse) return SSH_ERROR;
+  if (state->sftp || state->exec || state->refuse) return SSH_ERROR;
   const std::string_view text(command);
-  state->refuse = text.starts_with("scp ")
-                      ? "ferryd: legacy scp (scp -O) is not served: use scp without -O, or sftp\r\n"
-                      : "ferryd: this server does not run commands over SSH: use sftp or scp\r\n";
+  if (text.starts_with("scp ")) {
+    state->refuse = "ferryd: legacy scp (scp -O) is not served: use scp without -O, or sftp\r\n";
+  } else {
+    state->command = std::string(text);
+    state->exec = true;
+  }
   return SSH_OK;
 }
 int OnShell(ssh_session, ssh_channel, void* userdata) {
   auto* state = static_cast<ChannelState*>(userdata);
-  if (state->sftp || state->refuse) return SSH_ERROR;
+  if (state->sftp || state->exec || state->refuse) return SSH_ERROR;
   state->refuse = "ferryd: this server has no shell: use sftp or scp\r\n";
   return SSH_OK;
 }
@@ -314,7 +328,7 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
     }
 
     // The session: channels one after another (a client may open another when one ends), each with the sftp
-    // subsystem; the connection stays until the client closes it, as OpenSSH's does.
+    // subsystem or a command; the connection stays until the client closes it, as OpenSSH's does.
     ChannelState state;
     ssh_server_callbacks_struct server_callbacks{};
     server_callbacks.userdata = &state;
@@ -322,12 +336,15 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
     ssh_callbacks_init(&server_callbacks);
     ssh_set_server_callbacks(session, &server_callbacks);
     std::unique_ptr<SftpServer> sftp;
+    std::unique_ptr<SshExec> exec;
     auto idle_deadline = Clock::now() + env_.idle_timeout;
     std::string stream_error;
     // Ends the current channel: the exit status (0 unless the SFTP stream broke), EOF and close, then the client's
     // close, before another channel or the disconnect (a client cut off before that reports a failure: scp exits 1).
+    // A program still running is killed and recorded as ended by the disconnect.
     auto end_channel = [&]() -> asio::awaitable<bool> {
       if (sftp) sftp->CloseAll();
+      exec.reset();
       if (!stream_error.empty()) spdlog::info("{}: SFTP session ended: {}", peer, EscapeControl(stream_error));
       if (ssh_channel_is_open(state.channel)) {
         // The subsystem's end, as sftp-server's exit reads to the client.
@@ -343,14 +360,48 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       ssh_channel_free(state.channel);
       sftp.reset();
       state.channel = nullptr;
-      state.sftp = state.eof = state.closed = false;
+      state.sftp = state.exec = state.eof = state.closed = false;
+      state.command.reset();
       state.refuse.reset();
       state.input.clear();
       co_return alive && stream_error.empty();
     };
+    // Starts the command the client asked for, or says on the channel why not.
+    auto run_command = [&](const std::string& command) -> Result<service::RunningProgram> {
+      const service::ProgramService* programs = env_.programs;
+      if (programs == nullptr) {
+        return Status(ErrorCode::kNotPermitted, "this server does not run commands over SSH: use sftp or scp");
+      }
+      const bool shell = programs->policy().allow_shell;
+      std::vector<std::string> argv{command};
+      if (!shell) {
+        auto words = SplitCommand(command);
+        if (!words.ok()) return words.status();
+        argv = std::move(words).value();
+      }
+      if (argv.empty() || (shell && command.find_first_not_of(" \t") == std::string::npos)) {
+        return Status(ErrorCode::kInvalid, "an empty command");
+      }
+      return programs->Start(*user, "/", std::move(argv), shell, true);
+    };
+    auto start_command = [&](const std::string& command) {
+      auto program = run_command(command);
+      if (!program.ok()) {
+        state.refuse = fmt::format("ferryd: {}\r\n", program.status().message());
+        state.exec = false;
+        return;
+      }
+      exec = std::make_unique<SshExec>(executor, std::move(program).value(), env_.programs->policy());
+    };
     while (true) {
       if (!link.Pump()) break;
       bool progress = false;
+      if (state.command) {
+        const std::string command = std::move(*state.command);
+        state.command.reset();
+        start_command(command);
+        progress = true;
+      }
       if (state.channel != nullptr && state.refuse) {
         ssh_channel_write_stderr(state.channel, state.refuse->data(), static_cast<uint32_t>(state.refuse->size()));
         ssh_channel_request_send_exit_status(state.channel, 1);
@@ -359,6 +410,25 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         state.refuse.reset();
         state.sftp = false;
         progress = true;
+      }
+      if (exec) {
+        if (Clock::now() >= exec->next_deadline()) co_await exec->Tick();
+        // Data the callback had no room for waits in libssh's channel buffer: take it once the program has taken
+        // what came before.
+        while (state.input.size() < kInputLimit && ssh_channel_is_open(state.channel)) {
+          char buffer[64 * 1024];
+          const std::size_t room = std::min(sizeof buffer, kInputLimit - state.input.size());
+          const int n = ssh_channel_read_nonblocking(state.channel, buffer, static_cast<uint32_t>(room), 0);
+          if (n <= 0) break;
+          state.input.append(buffer, static_cast<std::size_t>(n));
+        }
+        if (exec->Step(state.channel, state.input, state.eof, !link.write_pending())) progress = true;
+        if (exec->done() && !link.write_pending()) {
+          exec->Conclude(state.channel);
+          if (!co_await end_channel()) break;
+          idle_deadline = Clock::now() + env_.idle_timeout;
+          continue;
+        }
       }
       if (state.sftp && !sftp) sftp = std::make_unique<SftpServer>(user.get());
       if (state.sftp) {
@@ -404,7 +474,13 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       }
       // libssh may have run the callbacks inside a write or a read above: what they recorded is handled before any
       // wait, since the socket has nothing more to say about it.
-      if (progress || !state.input.empty() || state.refuse) {
+      if (progress || (!exec && !state.input.empty()) || state.refuse || state.command) {
+        idle_deadline = Clock::now() + env_.idle_timeout;
+        continue;
+      }
+      if (exec) {
+        // A running program is bounded by its own time limit, not the idle timeout.
+        co_await link.Wait(exec->next_deadline(), &exec->wait_descriptor());
         idle_deadline = Clock::now() + env_.idle_timeout;
         continue;
       }

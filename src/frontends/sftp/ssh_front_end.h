@@ -4,8 +4,9 @@
 // handed to libssh with ssh_bind_accept_fd. libssh runs non-blocking on the connection's event loop: the session
 // waits for its socket with asio and lets libssh read, decrypt and answer what has arrived (SshLink). Logins are
 // queued libssh messages answered once the file service has decided (argon2id runs on the login pool, so the loop
-// never blocks). After login only a session channel with the "sftp" subsystem is served; shells, ptys, commands,
-// forwarding of any kind and environment requests are refused.
+// never blocks). After login a session channel serves the "sftp" subsystem, or a command (an exec request: `ssh host
+// COMMAND`, rsync -e ssh) for a user with the exec permission, run by the ProgramService (SshExec); shells, ptys,
+// legacy scp, forwarding of any kind and environment requests are refused.
 #pragma once
 
 #include <chrono>
@@ -16,11 +17,13 @@
 
 #include "frontends/front_end.h"
 #include "service/file_service.h"
+#include "service/program_service.h"
 
 namespace ferry::frontends::sftp {
 
 struct SshEnvironment {
   service::FileService* files = nullptr;
+  const service::ProgramService* programs = nullptr;  // commands (exec requests), for users with the exec permission
   std::string host_key_path;  // the Ed25519 host key (OpenSSH format)
   bool password_auth = true;  // false: public keys only
   unsigned max_login_attempts = 3;
