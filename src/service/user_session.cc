@@ -65,7 +65,11 @@ void UserSession::Remeasure() const {
   }
 }
 
-Result<storage::FileInfo> UserSession::Stat(std::string_view path) const { return storage::StatPath(home_, path); }
+Result<storage::FileInfo> UserSession::Stat(std::string_view path, bool follow) const {
+  return storage::StatPath(home_, path, follow);
+}
+
+Result<std::string> UserSession::ReadLink(std::string_view path) const { return storage::ReadLink(home_, path); }
 
 Result<storage::DirectoryLister> UserSession::OpenDirectory(std::string_view path) const {
   return storage::DirectoryLister::Open(home_, path);
@@ -196,10 +200,25 @@ Status UserSession::Rename(std::string_view from, std::string_view to, bool over
 }
 
 Status UserSession::SetAttributes(std::string_view path, std::optional<std::uint32_t> mode,
-                                  std::optional<timespec> mtime) {
+                                  std::optional<timespec> mtime, bool follow) {
   Status status = CheckWritable();
-  if (status.ok()) status = storage::SetAttributes(home_, path, mode, mtime);
+  if (status.ok()) status = storage::SetAttributes(home_, path, mode, mtime, follow);
   Audit("setattr", path, status);
+  return status;
+}
+
+Status UserSession::MakeSymlink(std::string_view path, std::string_view target) {
+  Status status = CheckWritable();
+  if (status.ok()) {
+    auto reservation = Reserve(0, 1);
+    status = reservation.status();
+    if (status.ok()) {
+      storage::SpaceChange change;
+      status = storage::MakeSymlink(home_, path, target, &change);
+      reservation->Use(0, static_cast<std::uint64_t>(change.entries));
+    }
+  }
+  Audit("symlink", path, status, std::nullopt, target);
   return status;
 }
 

@@ -59,8 +59,10 @@ class UserSession {
   const std::string& user() const { return user_; }
   const ClientInfo& client() const { return client_; }
 
-  // Reading. A symlink is described, not followed.
-  Result<storage::FileInfo> Stat(std::string_view path) const;
+  // Reading. A symlink is described, not followed; with `follow`, what it leads to inside the home is.
+  Result<storage::FileInfo> Stat(std::string_view path, bool follow = false) const;
+  // The text of the symlink `path` names.
+  Result<std::string> ReadLink(std::string_view path) const;
   Result<storage::DirectoryLister> OpenDirectory(std::string_view path) const;
   // The folder `path` names, following links inside the home: what a change of folder moves to.
   Result<std::string> ResolveDirectory(std::string_view path) const;
@@ -84,7 +86,13 @@ class UserSession {
   Status Remove(std::string_view path, bool recursive);
   // Moves `from` to `to`, or into `to` when it is a folder; an existing file there is replaced only with `overwrite`.
   Status Rename(std::string_view from, std::string_view to, bool overwrite);
-  Status SetAttributes(std::string_view path, std::optional<std::uint32_t> mode, std::optional<timespec> mtime);
+  // Without `follow`, a symlink `path` names is changed itself (its time; it has no permissions of its own).
+  Status SetAttributes(std::string_view path, std::optional<std::uint32_t> mode, std::optional<timespec> mtime,
+                       bool follow = true);
+  // Makes `path` a symbolic link to `target`, a path of the home (absolute from its top, or relative to the link's
+  // folder) that may not lead out of it; kept relative to the link's folder (storage::LinkText). Takes one entry of
+  // the file-count quota.
+  Status MakeSymlink(std::string_view path, std::string_view target);
   // Starts an upload to `path`: refused here (and audited) before any byte when not permitted or out of room.
   // REQUIRES: this session outlives the upload.
   Result<Upload> BeginUpload(std::string_view path, const UploadOptions& options);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <memory>
 #include <optional>
 
@@ -127,7 +128,7 @@ std::string_view FileTypeName(FileType type) {
   return "other";
 }
 
-Result<FileInfo> StatPath(const HomeDir& home, std::string_view path) {
+Result<FileInfo> StatPath(const HomeDir& home, std::string_view path, bool follow) {
   const auto [parent_path, name] = HomeDir::SplitLast(path);
   if (name.empty() || name == "..") {
     // The folder itself ("/", ".", "a/.."): stat what it resolves to. The home's top level needs no resolution.
@@ -145,7 +146,7 @@ Result<FileInfo> StatPath(const HomeDir& home, std::string_view path) {
     auto virtual_path = home.VirtualPathOf(fd->get());
     return InfoFromStat(virtual_path.ok() ? BaseName(*virtual_path) : std::string(name), st);
   }
-  if (path.back() == '/' || path.ends_with("/.")) {
+  if (follow || path.back() == '/' || path.ends_with("/.")) {
     // "link/" and "link/." name what the link leads to, as in POSIX path resolution, not the link itself.
     auto fd = home.OpenPath(path, O_PATH);
     if (!fd.ok()) return fd.status();
@@ -296,7 +297,25 @@ Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, Sp
 }
 
 Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<std::uint32_t> mode,
-                     std::optional<timespec> mtime) {
+                     std::optional<timespec> mtime, bool follow) {
+  if (!follow) {
+    auto parent = home.OpenParent(path);
+    if (!parent.ok()) return parent.status();
+    struct stat st {};
+    if (::fstatat(parent->parent.get(), parent->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return Status::FromErrno(errno, path);
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (mode) return Status(ErrorCode::kNotSupported, fmt::format("{}: a link has no permissions of its own", path));
+      if (mtime) {
+        const timespec times[2] = {{0, UTIME_OMIT}, *mtime};
+        if (::utimensat(parent->parent.get(), parent->name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+          return Status::FromErrno(errno, path);
+        }
+      }
+      return Status::Ok();
+    }
+  }
   // O_NONBLOCK: a FIFO must not stall the session.
   auto fd = home.OpenPath(path, O_RDONLY | O_NONBLOCK);
   if (!fd.ok()) return fd.status();
@@ -359,6 +378,76 @@ Status Rename(const HomeDir& home, std::string_view from, std::string_view to, b
                       source_now.st_ino == replaced.st_ino && source_now.st_dev == replaced.st_dev;
     if (!same) Subtract(change, replaced);
   }
+  return Status::Ok();
+}
+
+Result<std::string> ReadLink(const HomeDir& home, std::string_view path) {
+  auto parent = home.OpenParent(path);
+  if (!parent.ok()) return parent.status();
+  std::string text(PATH_MAX, '\0');
+  const ssize_t n = ::readlinkat(parent->parent.get(), parent->name.c_str(), text.data(), text.size());
+  if (n < 0) return Status::FromErrno(errno, path);
+  text.resize(static_cast<std::size_t>(n));
+  return text;
+}
+
+namespace {
+
+// The components of an absolute path with "." and ".." applied; nullopt when ".." would climb above "/".
+std::optional<std::vector<std::string_view>> Components(std::string_view path) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view part = path.substr(start, end - start);
+    if (part == "..") {
+      if (parts.empty()) return std::nullopt;
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = end + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+Result<std::string> LinkText(std::string_view link_folder, std::string_view target) {
+  if (target.empty()) return Status(ErrorCode::kInvalid, "a link needs a target");
+  if (target.find('\0') != std::string_view::npos) return Status(ErrorCode::kInvalid, "a link target may not hold NUL");
+  const std::string absolute =
+      target.front() == '/' ? std::string(target) : std::string(link_folder) + "/" + std::string(target);
+  const auto folder = Components(link_folder);
+  const auto to = Components(absolute);
+  if (!folder || !to) {
+    return Status(ErrorCode::kAccessDenied, fmt::format("'{}' leads out of your home: a link must stay inside it", target));
+  }
+  std::size_t common = 0;
+  while (common < folder->size() && common < to->size() && (*folder)[common] == (*to)[common]) ++common;
+  std::string text;
+  for (std::size_t i = common; i < folder->size(); ++i) text += text.empty() ? ".." : "/..";
+  for (std::size_t i = common; i < to->size(); ++i) {
+    if (!text.empty()) text += '/';
+    text.append((*to)[i]);
+  }
+  if (text.empty()) text = ".";
+  if (text.size() >= PATH_MAX) return Status(ErrorCode::kNameTooLong, "link target too long");
+  return text;
+}
+
+Status MakeSymlink(const HomeDir& home, std::string_view path, std::string_view target, SpaceChange* change) {
+  auto parent = home.OpenParent(path);
+  if (!parent.ok()) return parent.status();
+  auto folder = home.VirtualPathOf(parent->parent.get());
+  if (!folder.ok()) return folder.status();
+  auto text = LinkText(*folder, target);
+  if (!text.ok()) return text.status();
+  if (::symlinkat(text->c_str(), parent->parent.get(), parent->name.c_str()) != 0) {
+    return Status::FromErrno(errno, path);
+  }
+  if (change != nullptr) change->entries += 1;
   return Status::Ok();
 }
 

@@ -42,8 +42,9 @@ struct SpaceChange {
   std::int64_t entries = 0;
 };
 
-// Information about the entry itself (a symlink is reported as a link, not followed).
-Result<FileInfo> StatPath(const HomeDir& home, std::string_view path);
+// Information about the entry itself (a symlink is reported as a link, not followed); with `follow`, about what a
+// symlink leads to inside the home, under the link's name.
+Result<FileInfo> StatPath(const HomeDir& home, std::string_view path, bool follow = false);
 
 // Reads a folder a batch at a time, so a session can send each batch before reading the next and memory stays
 // bounded however large the folder is. Entries come in directory order without "." and "..".
@@ -93,9 +94,22 @@ Status RemoveDirectory(const HomeDir& home, std::string_view path, SpaceChange* 
 Status RemovePath(const HomeDir& home, std::string_view path, bool recursive, SpaceChange* change = nullptr);
 
 // Sets the permission bits (setuid, setgid and sticky bits are dropped) and/or the modification time of the file or
-// folder `path` names (following symlinks inside the home).
+// folder `path` names (following symlinks inside the home). Without `follow`, a symlink `path` names is changed
+// itself: its time can be set; it has no permission bits of its own (EOPNOTSUPP).
 Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<std::uint32_t> mode,
-                     std::optional<timespec> mtime);
+                     std::optional<timespec> mtime, bool follow = true);
+
+// The text of the symbolic link `path` names (the link is not followed). EINVAL when it is not a link.
+Result<std::string> ReadLink(const HomeDir& home, std::string_view path);
+
+// Where a symbolic link made at `path` to `target` leads, as the link's text: `target` is a path of the home,
+// absolute (from the home's top) or relative to the link's folder `link_folder` (a virtual path without links in
+// it), and is kept relative to that folder, so the link leads to the same place for every front end and for programs
+// in the exec sandbox (which see the home elsewhere). EACCES when it would lead above the home.
+Result<std::string> LinkText(std::string_view link_folder, std::string_view target);
+
+// Makes `path` a symbolic link to `target` (see LinkText). EEXIST if `path` exists. One entry is added in `change`.
+Status MakeSymlink(const HomeDir& home, std::string_view path, std::string_view target, SpaceChange* change = nullptr);
 
 // Renames `from` to `to`. If `to` is an existing folder, `from` moves into it under its own name (like mv).
 // An existing non-folder target is replaced only with `overwrite`; otherwise EEXIST. Moving a folder into itself

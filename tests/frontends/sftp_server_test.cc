@@ -1,6 +1,9 @@
 // SftpServer fed raw SFTP packets on a real user session: framing limits, handles, and the replies' encoding.
 #include "frontends/sftp/sftp_server.h"
 
+#include <unistd.h>
+
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -108,7 +111,7 @@ TEST_F(SftpServerTest, AnswersInitWithVersion3AndTheExtensionsItServes) {
   EXPECT_EQ(out[4], 2);
   EXPECT_EQ(U32(out, 5), 3u);
   for (const char* name : {"posix-rename@openssh.com", "statvfs@openssh.com", "fsync@openssh.com",
-                           "limits@openssh.com"}) {
+                           "limits@openssh.com", "lsetstat@openssh.com"}) {
     EXPECT_NE(out.find(name), std::string::npos) << name;
   }
 }
@@ -232,6 +235,115 @@ TEST_F(SftpServerTest, AWriteIsPublishedAtCloseAndPathsStayInTheHome) {
   ASSERT_EQ(reply.type, 101);
   EXPECT_EQ(StatusCode(reply), 5u);  // BAD_MESSAGE
   EXPECT_FALSE(server_->failed());
+}
+
+TEST_F(SftpServerTest, SymlinksStayInsideTheHomeAndReadlinkReadsThem) {
+  WriteFile(Home("alice") + "/f.txt", "target");
+  ASSERT_EQ(::mkdir((Home("alice") + "/d").c_str(), 0755), 0);
+  const auto symlink = [&](const std::string& target, const std::string& link) {
+    std::string body;
+    PutU32(body, 40);
+    PutString(body, target);  // OpenSSH's order: the target first
+    PutString(body, link);
+    return Ask(20, body);
+  };
+  const auto link_text = [&](const std::string& path) {
+    char text[PATH_MAX] = {};
+    return ::readlink((Home("alice") + path).c_str(), text, sizeof text - 1) > 0 ? std::string(text) : std::string();
+  };
+  // Absolute targets are paths of the home; every link is kept relative to its folder.
+  Reply reply = symlink("/f.txt", "/d/abs");
+  ASSERT_EQ(reply.type, 101);
+  EXPECT_EQ(StatusCode(reply), 0u) << StatusMessage(reply);
+  EXPECT_EQ(link_text("/d/abs"), "../f.txt");
+  reply = symlink("../d/./../f.txt", "d/rel");
+  EXPECT_EQ(StatusCode(reply), 0u) << StatusMessage(reply);
+  EXPECT_EQ(link_text("/d/rel"), "../f.txt");
+  reply = symlink("/d", "/top");
+  EXPECT_EQ(StatusCode(reply), 0u) << StatusMessage(reply);
+  EXPECT_EQ(link_text("/top"), "d");
+  // Out of the home, however put: refused, nothing made.
+  for (const char* target : {"../../outside", "/../outside", "d/../../../x"}) {
+    reply = symlink(target, "/d/bad");
+    EXPECT_EQ(reply.type, 101);
+    EXPECT_EQ(StatusCode(reply), 3u) << target;  // PERMISSION_DENIED
+    EXPECT_NE(StatusMessage(reply).find("leads out of your home"), std::string::npos) << StatusMessage(reply);
+  }
+  EXPECT_EQ(link_text("/d/bad"), "");
+  // A link's path is a home path like any other: "../../x" stops at the top.
+  reply = symlink("f.txt", "../../top2");
+  EXPECT_EQ(StatusCode(reply), 0u) << StatusMessage(reply);
+  EXPECT_EQ(link_text("/top2"), "f.txt");
+
+  std::string body;
+  PutU32(body, 41);
+  PutString(body, "/d/abs");
+  reply = Ask(19, body);  // READLINK
+  ASSERT_EQ(reply.type, 104) << StatusMessage(reply);
+  EXPECT_EQ(U32(reply.rest, 0), 1u);
+  EXPECT_EQ(reply.rest.substr(8, U32(reply.rest, 4)), "../f.txt");
+  body.clear();
+  PutU32(body, 42);
+  PutString(body, "/f.txt");
+  reply = Ask(19, body);
+  ASSERT_EQ(reply.type, 101);
+  EXPECT_NE(StatusCode(reply), 0u);  // not a link
+
+  // STAT follows a link to a file (inside the home); LSTAT does not.
+  body.clear();
+  PutU32(body, 43);
+  PutString(body, "/d/abs");
+  reply = Ask(17, body);  // STAT
+  ASSERT_EQ(reply.type, 105);
+  ASSERT_NE(U32(reply.rest, 0) & 0x1, 0u);  // the size comes first
+  EXPECT_EQ(U32(reply.rest, 8), 6u);        // the file's ("target")
+  reply = Ask(7, body);                     // LSTAT
+  ASSERT_EQ(reply.type, 105);
+  EXPECT_EQ(U32(reply.rest, 8), 8u);        // the link's own ("../f.txt")
+
+  // hardlink@openssh.com is refused.
+  body.clear();
+  PutU32(body, 44);
+  PutString(body, "hardlink@openssh.com");
+  PutString(body, "/f.txt");
+  PutString(body, "/hard");
+  reply = Ask(200, body);
+  ASSERT_EQ(reply.type, 101);
+  EXPECT_EQ(StatusCode(reply), 8u);  // OP_UNSUPPORTED
+  EXPECT_FALSE(::access((Home("alice") + "/hard").c_str(), F_OK) == 0);
+}
+
+TEST_F(SftpServerTest, LsetstatChangesALinksTimeButHasNoPermissionsToChange) {
+  WriteFile(Home("alice") + "/f.txt", "target");
+  ASSERT_EQ(::symlink("f.txt", (Home("alice") + "/l").c_str()), 0);
+  const auto lsetstat = [&](const std::string& path, std::uint32_t flags, std::uint32_t value) {
+    std::string body;
+    PutU32(body, 50);
+    PutString(body, "lsetstat@openssh.com");
+    PutString(body, path);
+    PutU32(body, flags);
+    if (flags == 0x4) PutU32(body, value);  // permissions
+    if (flags == 0x8) {                     // access and modification time
+      PutU32(body, value);
+      PutU32(body, value);
+    }
+    return Ask(200, body);
+  };
+  Reply reply = lsetstat("/l", 0x8, 1000000000);
+  ASSERT_EQ(reply.type, 101);
+  EXPECT_EQ(StatusCode(reply), 0u) << StatusMessage(reply);
+  struct stat link {}, target {};
+  ASSERT_EQ(::lstat((Home("alice") + "/l").c_str(), &link), 0);
+  ASSERT_EQ(::stat((Home("alice") + "/f.txt").c_str(), &target), 0);
+  EXPECT_EQ(link.st_mtime, 1000000000);
+  EXPECT_NE(target.st_mtime, 1000000000);
+  reply = lsetstat("/l", 0x4, 0600);
+  EXPECT_EQ(StatusCode(reply), 8u) << StatusMessage(reply);  // OP_UNSUPPORTED
+  // A file that is not a link: as SETSTAT.
+  reply = lsetstat("/f.txt", 0x4, 0600);
+  EXPECT_EQ(StatusCode(reply), 0u) << StatusMessage(reply);
+  ASSERT_EQ(::stat((Home("alice") + "/f.txt").c_str(), &target), 0);
+  EXPECT_EQ(target.st_mode & 0777, 0600u);
 }
 
 }  // namespace

@@ -490,6 +490,29 @@ TEST_F(SftpIntegration, AProgramEndsWithTheConnectionThatStartedIt) {
   EXPECT_TRUE(recorded);
 }
 
+TEST_F(SftpIntegration, SymlinksAreMadeInsideTheHomeAndHardLinksRefused) {
+  WriteFile(work_ / "f.txt", "linked");
+  const auto result = Sftp("put f.txt\nmkdir d\nln -s /f.txt d/abs\nln -s ../f.txt d/rel\n-ln -s ../../outside d/bad\n"
+                           "get d/abs via-link.txt\nchmod -h 600 f.txt\n-chmod -h 600 d/abs\n-ln f.txt hard\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string home = server_->home("alice");
+  char text[256] = {};
+  ASSERT_GT(::readlink((home + "/d/abs").c_str(), text, sizeof text - 1), 0);
+  EXPECT_STREQ(text, "../f.txt");  // kept relative, so it leads to the same file in the exec sandbox
+  EXPECT_EQ(ReadFile(work_ / "via-link.txt"), "linked");
+  EXPECT_THAT(result.err, ::testing::HasSubstr("\"/d/bad\": Permission denied"));
+  EXPECT_FALSE(Exists(home + "/d/bad"));
+  EXPECT_EQ(ModeOf(home + "/f.txt"), 0600u);  // lsetstat on a file that is not a link
+  EXPECT_THAT(result.err, ::testing::HasSubstr("lsetstat \"/d/abs\": Operation unsupported"));
+  EXPECT_THAT(result.err, ::testing::HasSubstr("does not support hardlink@openssh.com"));
+  EXPECT_FALSE(Exists(home + "/hard"));
+  bool audited = false;
+  for (const auto& line : ReadAuditLines(server_->root() + "/audit.log")) {
+    if (line["event"] == "symlink" && line["path"] == "/d/abs" && line["result"] == "ok") audited = true;
+  }
+  EXPECT_TRUE(audited);
+}
+
 class SftpExecLimits : public SftpIntegration {
  protected:
   SftpExecLimits() { config_ = "[exec]\ntime_limit_seconds = 1\noutput_limit_bytes = 100000\n"; }

@@ -568,5 +568,28 @@ TEST_F(FileOpsTest, RenamingOntoItselfGivesNothingBack) {
   EXPECT_EQ(change.entries, 0);
 }
 
+TEST(LinkText, KeepsTargetsRelativeToTheLinksFolderAndInsideTheHome) {
+  const auto text = [](std::string_view folder, std::string_view target) {
+    auto result = LinkText(folder, target);
+    return result.ok() ? *result : "error: " + result.status().message();
+  };
+  EXPECT_EQ(text("/", "/a/b"), "a/b");
+  EXPECT_EQ(text("/d", "/a/b"), "../a/b");
+  EXPECT_EQ(text("/d/e", "/d/f"), "../f");
+  EXPECT_EQ(text("/d/e", "x"), "x");
+  EXPECT_EQ(text("/d/e", "./x/../y"), "y");
+  EXPECT_EQ(text("/d/e", "../../a"), "../../a");
+  EXPECT_EQ(text("/d", "/d"), ".");
+  EXPECT_EQ(text("/d", "/"), "..");
+  for (const auto& [folder, target] : std::vector<std::pair<std::string, std::string>>{
+           {"/", ".."}, {"/d", "../../x"}, {"/", "/../x"}, {"/d/e", "a/../../../../b"}}) {
+    auto result = LinkText(folder, target);
+    ASSERT_FALSE(result.ok()) << folder << " " << target;
+    EXPECT_EQ(result.status().code(), ErrorCode::kAccessDenied);
+  }
+  EXPECT_FALSE(LinkText("/", "").ok());
+  EXPECT_FALSE(LinkText("/", std::string("a\0b", 3)).ok());
+}
+
 }  // namespace
 }  // namespace ferry::storage

@@ -206,7 +206,8 @@ void SftpServer::Dispatch(std::uint8_t type, std::string_view body) {
     const std::size_t start = BeginPacket(kVersion, std::nullopt);
     PutU32(output_, 3);
     for (const auto& [name, version] : {std::pair{"posix-rename@openssh.com", "1"}, {"statvfs@openssh.com", "2"},
-                                        {"fsync@openssh.com", "1"}, {"limits@openssh.com", "1"}}) {
+                                        {"fsync@openssh.com", "1"}, {"limits@openssh.com", "1"},
+                                        {"lsetstat@openssh.com", "1"}}) {
       PutString(output_, name);
       PutString(output_, version);
     }
@@ -226,7 +227,7 @@ void SftpServer::Dispatch(std::uint8_t type, std::string_view body) {
     case kLstat: HandleStat(id, in, false); break;
     case kStat: HandleStat(id, in, true); break;
     case kFstat: HandleFstat(id, in); break;
-    case kSetStat: HandleSetStat(id, in); break;
+    case kSetStat: HandleSetStat(id, in, true); break;
     case kFsetStat: HandleFsetStat(id, in); break;
     case kOpenDir: HandleOpenDir(id, in); break;
     case kReadDir: HandleReadDir(id, in); break;
@@ -242,8 +243,8 @@ void SftpServer::Dispatch(std::uint8_t type, std::string_view body) {
                                              : session_->RemoveDirectory(path);
       return SendError(id, result);
     }
-    case kReadLink: case kSymlink:
-      return SendStatus(id, kOpUnsupported, "links are not served over SFTP");
+    case kReadLink: HandleReadLink(id, in); break;
+    case kSymlink: HandleSymlink(id, in); break;
     default:
       return SendStatus(id, kOpUnsupported, "unsupported request");
   }
@@ -401,10 +402,7 @@ void SftpServer::HandleStat(std::uint32_t id, Reader& in, bool follow) {
   const std::string path = PathOf(in.String(kMaxPathLength));
   if (!in.ok()) return SendStatus(id, kBadMessage, "malformed STAT");
   auto info = session_->Stat(path);
-  if (info.ok() && follow && info->type == service::FileType::kSymlink) {
-    auto target = session_->ResolveDirectory(path);  // a link to a folder inside the home
-    if (target.ok()) info = session_->Stat(*target);
-  }
+  if (info.ok() && follow && info->type == service::FileType::kSymlink) info = session_->Stat(path, true);
   if (!info.ok()) return SendError(id, info.status());
   SendAttrs(id, *info);
 }
@@ -428,7 +426,7 @@ void SftpServer::HandleFstat(std::uint32_t id, Reader& in) {
   SendAttrs(id, *info);
 }
 
-void SftpServer::HandleSetStat(std::uint32_t id, Reader& in) {
+void SftpServer::HandleSetStat(std::uint32_t id, Reader& in, bool follow) {
   const std::string path = PathOf(in.String(kMaxPathLength));
   const auto attrs = in.ReadAttrs();
   if (!in.ok()) return SendStatus(id, kBadMessage, "malformed SETSTAT");
@@ -441,7 +439,24 @@ void SftpServer::HandleSetStat(std::uint32_t id, Reader& in) {
   std::optional<timespec> mtime;
   if (attrs.mtime) mtime = timespec{static_cast<time_t>(*attrs.mtime), 0};
   if (!attrs.mode && !mtime) return SendError(id, Status::Ok());
-  SendError(id, session_->SetAttributes(path, attrs.mode, mtime));
+  SendError(id, session_->SetAttributes(path, attrs.mode, mtime, follow));
+}
+
+void SftpServer::HandleReadLink(std::uint32_t id, Reader& in) {
+  const std::string path = PathOf(in.String(kMaxPathLength));
+  if (!in.ok()) return SendStatus(id, kBadMessage, "malformed READLINK");
+  auto text = session_->ReadLink(path);
+  if (!text.ok()) return SendError(id, text.status());
+  SendName(id, *text, nullptr);
+}
+
+void SftpServer::HandleSymlink(std::uint32_t id, Reader& in) {
+  // In the order OpenSSH sends them (the reverse of the draft's): the target, then the link's own path. The target
+  // is a path of the home as the client typed it, absolute from the home's top or relative to the link's folder.
+  const std::string_view target = in.String(kMaxPathLength);
+  const std::string path = PathOf(in.String(kMaxPathLength));
+  if (!in.ok()) return SendStatus(id, kBadMessage, "malformed SYMLINK");
+  SendError(id, session_->MakeSymlink(path, target));
 }
 
 void SftpServer::HandleFsetStat(std::uint32_t id, Reader& in) {
@@ -488,6 +503,10 @@ void SftpServer::HandleExtended(std::uint32_t id, Reader& in) {
   if (name == "posix-rename@openssh.com") return HandleRename(id, in, true);
   if (name == "statvfs@openssh.com") return HandleStatvfs(id);
   if (name == "limits@openssh.com") return HandleLimits(id);
+  if (name == "lsetstat@openssh.com") return HandleSetStat(id, in, false);
+  if (name == "hardlink@openssh.com") {
+    return SendStatus(id, kOpUnsupported, "hard links are not served: make a symbolic link (ln -s) instead");
+  }
   if (name == "fsync@openssh.com") {
     const std::string_view handle_name = in.String(64);
     if (!in.ok()) return SendStatus(id, kBadMessage, "malformed fsync");
@@ -582,6 +601,7 @@ void SftpServer::SendError(std::uint32_t id, const Status& status) {
   std::uint32_t code = kFailure;
   if (status.code() == ErrorCode::kNotFound) code = kNoSuchFile;
   if (status.code() == ErrorCode::kAccessDenied || status.code() == ErrorCode::kNotPermitted) code = kPermissionDenied;
+  if (status.code() == ErrorCode::kNotSupported) code = kOpUnsupported;
   SendStatus(id, code, status.message());
 }
 

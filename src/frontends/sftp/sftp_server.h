@@ -62,10 +62,13 @@ class SftpServer {
   void HandleReadDir(std::uint32_t id, Reader& in);
   void HandleStat(std::uint32_t id, Reader& in, bool follow);
   void HandleFstat(std::uint32_t id, Reader& in);
-  void HandleSetStat(std::uint32_t id, Reader& in);
+  // SETSTAT, and lsetstat@openssh.com (`follow` false: a link is changed itself).
+  void HandleSetStat(std::uint32_t id, Reader& in, bool follow);
   void HandleFsetStat(std::uint32_t id, Reader& in);
   void HandleRealPath(std::uint32_t id, Reader& in);
   void HandleRename(std::uint32_t id, Reader& in, bool posix);
+  void HandleReadLink(std::uint32_t id, Reader& in);
+  void HandleSymlink(std::uint32_t id, Reader& in);
   void HandleExtended(std::uint32_t id, Reader& in);
   void HandleStatvfs(std::uint32_t id);
   void HandleLimits(std::uint32_t id);
