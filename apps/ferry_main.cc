@@ -73,10 +73,11 @@ int main(int argc, char** argv) {
   app.footer(
       "With a COMMAND, runs it and exits (0 on success). With -b FILE, runs FILE's commands, stopping at the first\n"
       "failure. With neither, starts an interactive shell (type help). The password comes from FERRY_PASSWORD or\n"
-      "a prompt.");
+      "a prompt; with -i FILE the key logs in instead (see ferryd user key add).");
   std::string target_text;
   std::string batch_file;
   std::string known_hosts_path;
+  std::string identity_file;
   bool plain = false;
   bool accept_new_host = false;
   bool quiet = false;
@@ -86,6 +87,9 @@ int main(int argc, char** argv) {
   app.add_flag("--plain", plain, "Talk unencrypted TCP to a server started with --plain");
   app.add_flag("--accept-new-host", accept_new_host, "Trust and remember an unknown server's certificate");
   app.add_option("--known-hosts", known_hosts_path, "Known-hosts file (default: ~/.ferry/known_hosts)");
+  app.add_option("-i,--identity", identity_file,
+                 "Log in with this OpenSSH key instead of a password: a private key file (unencrypted), or a key "
+                 "ssh-agent holds (SSH_AUTH_SOCK; FILE may then be the .pub)");
   CLI11_PARSE(app, argc, argv);
   const std::vector<std::string> command = app.remaining();
 
@@ -99,6 +103,8 @@ int main(int argc, char** argv) {
   parameters.tls = !plain;
   parameters.accept_new_host = accept_new_host;
   parameters.known_hosts_path = known_hosts_path;
+  parameters.identity_file = identity_file;
+  if (const char* agent = std::getenv("SSH_AUTH_SOCK"); agent != nullptr) parameters.agent_socket = agent;
   parameters.ask_password = [prompt = fmt::format("{}@{}'s password: ", parameters.target.user, host_port)]() {
     if (const char* env = std::getenv("FERRY_PASSWORD"); env != nullptr) return ferry::Result<std::string>(env);
     return ferry::ReadSecretFromTerminal(prompt);

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "client/known_hosts.h"
+#include "common/ssh_signature.h"
+#include "protocol/session_operations.h"
 
 namespace ferry::client {
 
@@ -55,7 +57,30 @@ Status ClientSession::Open() {
       return s;
     }
   }
-  if (auto hello = connection->Hello(); !hello.ok()) return hello.status();
+  auto hello = connection->Hello();
+  if (!hello.ok()) return hello.status();
+  if (!parameters_.identity_file.empty()) {
+    if (!identity_) {
+      auto identity = Identity::Load(parameters_.identity_file);
+      if (!identity.ok()) return identity.status();
+      identity_.emplace(std::move(identity).value());
+    }
+    auto challenge = ssh::FromBase64(hello->challenge);
+    if (hello->challenge.empty() || !challenge.ok()) {
+      return Status(ErrorCode::kNotSupported, "this server does not take key logins (-i)");
+    }
+    auto binding = connection->TlsBinding();
+    if (!binding.ok()) return binding.status();
+    auto signature = identity_->Sign(
+        protocol::KeyLoginData(*challenge, *binding, parameters_.target.user, identity_->blob()),
+        parameters_.agent_socket);
+    if (!signature.ok()) return signature.status();
+    if (Status s = connection->LoginWithKey(parameters_.target.user, identity_->key_text(), *signature); !s.ok()) {
+      return s;
+    }
+    connection_ = std::move(connection);
+    return Status::Ok();
+  }
   if (!password_) {
     auto password = parameters_.ask_password();
     if (!password.ok()) return password.status();

@@ -9,6 +9,7 @@
 
 #include "client/command_line.h"
 #include "client/connection.h"
+#include "client/identity.h"
 #include "common/status.h"
 
 namespace ferry::client {
@@ -21,6 +22,9 @@ struct SessionParameters {
   // Asked once, after the server's identity is checked and before the first login; the answer is kept for
   // reconnections.
   std::function<Result<std::string>()> ask_password;
+  // `ferry -i FILE`: log in with this key instead of a password (Identity); the agent is SSH_AUTH_SOCK's.
+  std::string identity_file;
+  std::string agent_socket;
 };
 
 class ClientSession {
@@ -38,6 +42,7 @@ class ClientSession {
  private:
   SessionParameters parameters_;
   std::optional<std::string> password_;
+  std::optional<Identity> identity_;
   std::unique_ptr<Connection> connection_;
 };
 

@@ -1,5 +1,6 @@
 #include "client/connection.h"
 
+#include <openssl/ssl.h>
 #include <poll.h>
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 
+#include "common/ssh_signature.h"
 #include "common/tls_fingerprint.h"
 
 namespace ferry::client {
@@ -236,8 +238,31 @@ Result<protocol::HelloReply> Connection::Hello() {
 }
 
 Status Connection::Login(const std::string& user, const std::string& password) {
-  auto reply = Call<protocol::LoginReply>(protocol::LoginRequest{user, password});
+  protocol::LoginRequest request;
+  request.user = user;
+  request.password = password;
+  auto reply = Call<protocol::LoginReply>(request);
   return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status Connection::LoginWithKey(const std::string& user, const std::string& key_text, const std::string& signature) {
+  protocol::LoginRequest request;
+  request.user = user;
+  request.key = key_text;
+  request.signature = ssh::Base64(signature);
+  auto reply = Call<protocol::LoginReply>(request);
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Result<std::string> Connection::TlsBinding() {
+  if (!tls_) return std::string();
+  std::string value(32, '\0');
+  if (SSL_export_keying_material(tls_->native_handle(), reinterpret_cast<unsigned char*>(value.data()), value.size(),
+                                 protocol::kKeyLoginExporterLabel.data(), protocol::kKeyLoginExporterLabel.size(),
+                                 nullptr, 0, 0) != 1) {
+    return Status(ErrorCode::kIo, "the TLS session cannot bind a key login");
+  }
+  return value;
 }
 
 void Connection::Quit() {

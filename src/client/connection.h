@@ -41,6 +41,10 @@ class Connection {
   Result<protocol::HelloReply> Hello();
   // Logs in. EAUTH for a wrong user or password.
   Status Login(const std::string& user, const std::string& password);
+  // Logs in with a key: `key_text` ("TYPE BASE64") and `signature` (an SSH signature blob of KeyLoginData).
+  Status LoginWithKey(const std::string& user, const std::string& key_text, const std::string& signature);
+  // The TLS exporter value a key login signs; "" on a plain connection.
+  Result<std::string> TlsBinding();
 
   // Sends one request (an "id" is assigned and returned) and waits for its reply. An error reply becomes the
   // returned Status. Replies to other ids arriving meanwhile are an EPROTO error (use Send/Receive to pipeline).

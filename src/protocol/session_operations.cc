@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/ssh_signature.h"
 #include "protocol/messages.h"
 #include "protocol/reply_fields.h"
 
@@ -64,7 +65,10 @@ Result<HelloReply> HelloReply::Parse(const Json& header) {
   const ReplyFields limit_fields(*limits, "server reply's limits");
   error.Take(limit_fields.Unsigned("max_header", std::numeric_limits<std::uint32_t>::max()), reply.max_header);
   error.Take(limit_fields.Unsigned("max_body"), reply.max_body);
+  std::optional<std::string> challenge;
+  error.Take(fields.OptionalString("challenge"), challenge);
   if (!error.ok()) return error.status();
+  reply.challenge = challenge.value_or("");
   return reply;
 }
 
@@ -75,6 +79,7 @@ void HelloReply::AppendTo(Json& reply) const {
   Json limits(Json::value_t::object);
   FieldsOf(limits).emplace("max_header", max_header);
   FieldsOf(limits).emplace("max_body", max_body);
+  if (!challenge.empty()) fields.emplace("challenge", challenge);
   fields.emplace("limits", std::move(limits));
 }
 
@@ -85,19 +90,43 @@ Result<LoginRequest> LoginRequest::Parse(const Json& header) {
   LoginRequest request;
   FirstError error;
   error.Take(fields.String("user"), request.user);
-  error.Take(fields.String("password"), request.password);
+  const bool with_key = header.contains("key");
+  if (with_key) {
+    if (header.contains("password")) return Status(ErrorCode::kInvalid, "a login has a password or a key, not both");
+    error.Take(fields.String("key"), request.key);
+    error.Take(fields.String("signature"), request.signature);
+  } else {
+    error.Take(fields.String("password"), request.password);
+  }
   if (!error.ok()) return error.status();
   if (request.user.size() > kMaxUserNameLength || request.password.size() > kMaxPasswordLength) {
     return Status(ErrorCode::kTooBig, "user name or password too long");
   }
+  if (request.key.size() > kMaxKeyFieldLength || request.signature.size() > kMaxKeyFieldLength) {
+    return Status(ErrorCode::kTooBig, "key or signature too long");
+  }
   return request;
+}
+
+std::string KeyLoginData(std::string_view challenge, std::string_view tls_binding, std::string_view user,
+                         std::string_view key_blob) {
+  std::string data;
+  for (const std::string_view part : {std::string_view("ferry-key-login-v1"), challenge, tls_binding, user, key_blob}) {
+    ssh::PutString(data, part);
+  }
+  return data;
 }
 
 Json LoginRequest::Encode() const {
   Json header = RequestHeader(kOp);
   auto& fields = FieldsOf(header);
   fields.emplace("user", user);
-  fields.emplace("password", password);
+  if (key.empty()) {
+    fields.emplace("password", password);
+  } else {
+    fields.emplace("key", key);
+    fields.emplace("signature", signature);
+  }
   return header;
 }
 

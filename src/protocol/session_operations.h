@@ -42,6 +42,9 @@ struct HelloReply {
   // The server's frame limits ("limits": {"max_header": ..., "max_body": ...}).
   std::uint32_t max_header = 0;
   std::uint64_t max_body = 0;
+  // 32 random bytes, base64: what a public-key login signs, with the TLS session (KeyLoginData). "" from a server
+  // without public-key logins.
+  std::string challenge;
 
   static Result<HelloReply> Parse(const Json& header);
   void AppendTo(Json& reply) const;
@@ -49,16 +52,32 @@ struct HelloReply {
   bool operator==(const HelloReply&) const = default;
 };
 
+// A login with a password, or with a key: {"user", "key": "ssh-ed25519 AAAA...", "signature": base64 of an SSH
+// signature blob of KeyLoginData}. EINVAL for both or neither.
 struct LoginRequest {
   static constexpr std::string_view kOp = "login";
   std::string user;      // at most kMaxUserNameLength bytes
   std::string password;  // at most kMaxPasswordLength bytes (ETOOBIG beyond either)
+  std::string key;        // "TYPE BASE64", as authorized_keys holds it; "" for a password login
+  std::string signature;  // base64; at most kMaxKeyFieldLength bytes, as `key`
 
   static Result<LoginRequest> Parse(const Json& header);
   Json Encode() const;
 
   bool operator==(const LoginRequest&) const = default;
 };
+
+// The most bytes of a login's `key` and `signature` fields (an RSA key of 16384 bits fits).
+inline constexpr std::size_t kMaxKeyFieldLength = 8192;
+// Label of the TLS exporter (RFC 5705 / RFC 8446 7.5) whose value a key login signs.
+inline constexpr std::string_view kKeyLoginExporterLabel = "EXPORTER-ferry-key-login";
+
+// What a public-key login signs (SSH strings, RFC 4251): "ferry-key-login-v1", the hello reply's challenge (raw
+// bytes), the TLS exporter value of kKeyLoginExporterLabel (32 bytes; empty over a plain connection), the user name
+// and the public key blob. Bound to one TLS session and one challenge, a signature is worthless on any other
+// connection.
+std::string KeyLoginData(std::string_view challenge, std::string_view tls_binding, std::string_view user,
+                         std::string_view key_blob);
 
 struct LoginReply {
   std::string user;

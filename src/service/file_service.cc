@@ -65,7 +65,8 @@ bool FileService::AcceptsKey(std::string_view user, const storage::SshPublicKey&
 }
 
 asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::LoginWithKey(ClientInfo client, std::string user,
-                                                                                storage::SshPublicKey key) {
+                                                                                storage::SshPublicKey key,
+                                                                                Status proof) {
   const auto throttle = options_.throttle->Check(client.address, user);
   if (throttle.delay.count() > 0) {
     asio::steady_timer wait(co_await asio::this_coro::executor, throttle.delay);
@@ -74,7 +75,7 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::LoginWithKey(
   Status verdict(ErrorCode::kAuthFailed, "login incorrect");
   if (throttle.blocked) {
     spdlog::warn("{}: login as '{}' refused: too many failures", client.peer, user);
-  } else if (AcceptsKey(user, key)) {
+  } else if (proof.ok() && AcceptsKey(user, key)) {
     verdict = Status::Ok();
   }
   co_return co_await FinishLogin(std::move(client), std::move(user), verdict, "publickey", key.fingerprint);

@@ -51,11 +51,13 @@ class FileService {
   asio::awaitable<Result<std::unique_ptr<UserSession>>> Login(ClientInfo client, std::string user,
                                                               std::string password);
 
-  // Logs `user` in with a public key whose possession the front end has verified (an SSH signature, a signed TLS
-  // session value): it must be one of the user's keys now. The same answers, throttle, session slot and audit as
-  // Login; the audit line names the method and the key's fingerprint.
+  // Logs `user` in with a public key whose possession the front end has checked (an SSH signature, a signed TLS
+  // session value): `proof` is that check's outcome, and the key must be one of the user's keys now. The same
+  // answers (a failed proof is a wrong key), throttle, session slot and audit as Login; the audit line names the
+  // method and the key's fingerprint.
   asio::awaitable<Result<std::unique_ptr<UserSession>>> LoginWithKey(ClientInfo client, std::string user,
-                                                                     storage::SshPublicKey key);
+                                                                     storage::SshPublicKey key,
+                                                                     Status proof = Status::Ok());
   // Whether `key` is one of `user`'s keys now, without logging in or auditing: what an SSH client asks before it
   // signs. False for an unknown user.
   bool AcceptsKey(std::string_view user, const storage::SshPublicKey& key) const;

@@ -169,7 +169,7 @@ TEST_F(SftpServerTest, ReadsAreCappedAndBadHandlesRefused) {
   ASSERT_EQ(reply.type, 103);  // DATA
   EXPECT_EQ(U32(reply.rest, 0), SftpServer::kMaxReadLength);
 
-  for (const std::string bad : {std::string("999"), std::string("x"), std::string(""), std::string(64, '1')}) {
+  for (const std::string& bad : {std::string("999"), std::string("x"), std::string(""), std::string(64, '1')}) {
     std::string body;
     PutU32(body, 22);
     PutString(body, bad);

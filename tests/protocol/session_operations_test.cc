@@ -8,6 +8,30 @@
 namespace ferry::protocol {
 namespace {
 
+LoginRequest PasswordLogin(std::string user, std::string password) {
+  LoginRequest request;
+  request.user = std::move(user);
+  request.password = std::move(password);
+  return request;
+}
+LoginRequest KeyLogin(std::string user, std::string key, std::string signature) {
+  LoginRequest request;
+  request.user = std::move(user);
+  request.key = std::move(key);
+  request.signature = std::move(signature);
+  return request;
+}
+HelloReply Hello(int version, std::string server, std::uint32_t max_header, std::uint64_t max_body,
+                 std::string challenge = "") {
+  HelloReply reply;
+  reply.version = version;
+  reply.server = std::move(server);
+  reply.max_header = max_header;
+  reply.max_body = max_body;
+  reply.challenge = std::move(challenge);
+  return reply;
+}
+
 using testing::ExpectRoundTrip;
 using testing::FailsNaming;
 using testing::FailsWith;
@@ -54,14 +78,16 @@ TEST(HelloRequest, NoCommonVersionIsAProtocolError) {
 }
 
 TEST(HelloReply, RoundTrips) {
-  const HelloReply reply{1, "ferryd 0.1.0", 65536, 4194304};
+  const HelloReply with_challenge{1, "ferryd 0.1.0", 65536, 4194304, "Y2hhbGxlbmdl"};
+  ExpectRoundTrip(ReplyRoundTrip(with_challenge), with_challenge);
+  const HelloReply reply = Hello(1, "ferryd 0.1.0", 65536, 4194304);
   ExpectRoundTrip(ReplyRoundTrip(reply), reply);
   EXPECT_EQ(OkReply(0, reply), Json::parse(R"({"id": 0, "ok": true, "version": 1, "server": "ferryd 0.1.0",
                                                "limits": {"max_header": 65536, "max_body": 4194304}})"));
 }
 
 TEST(HelloReply, RejectsEachMissingField) {
-  const Json reply = OkReply(0, HelloReply{1, "ferryd", 65536, 4194304});
+  const Json reply = OkReply(0, Hello(1, "ferryd", 65536, 4194304));
   for (const char* field : {"version", "server", "limits"}) {
     EXPECT_TRUE(FailsNaming(HelloReply::Parse(Without(reply, field)).status(), ErrorCode::kProtocol, field));
   }
@@ -76,18 +102,41 @@ TEST(HelloReply, RejectsEachMissingField) {
 // ---- login ----
 
 TEST(LoginRequest, RoundTrips) {
-  const LoginRequest request{"alice", "correct horse"};
+  const LoginRequest request = PasswordLogin("alice", "correct horse");
   ExpectRoundTrip(RequestRoundTrip(request), request);
+  const LoginRequest with_key = KeyLogin("alice", "ssh-ed25519 AAAA", "c2ln");
+  ExpectRoundTrip(RequestRoundTrip(with_key), with_key);
+}
+
+TEST(LoginRequest, AKeyLoginHasASignatureAndNoPassword) {
+  const Json header = KeyLogin("alice", "ssh-ed25519 AAAA", "c2ln").Encode();
+  EXPECT_FALSE(header.contains("password"));
+  EXPECT_TRUE(FailsNaming(LoginRequest::Parse(Without(header, "signature")).status(), ErrorCode::kProtocol,
+                          "signature"));
+  EXPECT_TRUE(FailsWith(LoginRequest::Parse(With(header, "password", "pw")).status(), ErrorCode::kInvalid));
+  const std::string too_long(kMaxKeyFieldLength + 1, 'A');
+  EXPECT_TRUE(FailsWith(LoginRequest::Parse(With(header, "key", too_long)).status(), ErrorCode::kTooBig));
+  EXPECT_TRUE(FailsWith(LoginRequest::Parse(With(header, "signature", too_long)).status(), ErrorCode::kTooBig));
+}
+
+TEST(KeyLoginData, IsEachPartAsAnSshStringInOrder) {
+  const std::string data = KeyLoginData("C", "TLS", "alice", "B");
+  std::string expected;
+  for (const std::string part : {"ferry-key-login-v1", "C", "TLS", "alice", "B"}) {
+    expected += std::string(3, '\0') + static_cast<char>(part.size()) + part;
+  }
+  EXPECT_EQ(data, expected);
+  EXPECT_NE(KeyLoginData("C", "", "alice", "B"), data);
 }
 
 TEST(LoginRequest, RejectsAMissingUserOrPassword) {
-  const Json header = LoginRequest{"alice", "pw"}.Encode();
+  const Json header = PasswordLogin("alice", "pw").Encode();
   EXPECT_TRUE(FailsNaming(LoginRequest::Parse(Without(header, "user")).status(), ErrorCode::kProtocol, "user"));
   EXPECT_TRUE(FailsNaming(LoginRequest::Parse(Without(header, "password")).status(), ErrorCode::kProtocol, "password"));
 }
 
 TEST(LoginRequest, RejectsFieldsThatAreNotStrings) {
-  const Json header = LoginRequest{"alice", "pw"}.Encode();
+  const Json header = PasswordLogin("alice", "pw").Encode();
   EXPECT_TRUE(FailsNaming(LoginRequest::Parse(With(header, "user", 1)).status(), ErrorCode::kProtocol, "user"));
   EXPECT_TRUE(
       FailsNaming(LoginRequest::Parse(With(header, "password", nullptr)).status(), ErrorCode::kProtocol, "password"));
@@ -96,9 +145,9 @@ TEST(LoginRequest, RejectsFieldsThatAreNotStrings) {
 TEST(LoginRequest, RejectsAUserNameOrPasswordAboveTheLimit) {
   const std::string longest_name(kMaxUserNameLength, 'u');
   const std::string longest_password(kMaxPasswordLength, 'p');
-  EXPECT_TRUE(RequestRoundTrip(LoginRequest{longest_name, longest_password}).ok());
-  EXPECT_TRUE(FailsWith(RequestRoundTrip(LoginRequest{longest_name + "u", "pw"}).status(), ErrorCode::kTooBig));
-  EXPECT_TRUE(FailsWith(RequestRoundTrip(LoginRequest{"alice", longest_password + "p"}).status(), ErrorCode::kTooBig));
+  EXPECT_TRUE(RequestRoundTrip(PasswordLogin(longest_name, longest_password)).ok());
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(PasswordLogin(longest_name + "u", "pw")).status(), ErrorCode::kTooBig));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(PasswordLogin("alice", longest_password + "p")).status(), ErrorCode::kTooBig));
 }
 
 TEST(LoginReply, RoundTrips) {

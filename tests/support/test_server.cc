@@ -187,7 +187,8 @@ std::vector<std::string> TestServer::ClientArgv(const std::vector<std::string>& 
 }
 
 std::map<std::string, std::string> TestServer::ClientEnvironment(const std::string& password) const {
-  return {{"FERRY_PASSWORD", password}, {"HOME", client_home_.path()}};
+  // No ssh-agent of the machine's user: a test that wants one starts its own.
+  return {{"FERRY_PASSWORD", password}, {"HOME", client_home_.path()}, {"SSH_AUTH_SOCK", ""}};
 }
 
 ProcessResult TestServer::Stop() {

@@ -1,5 +1,8 @@
 #include "frontends/ferry/session.h"
 
+#include <openssl/ssl.h>
+#include <sodium.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -10,8 +13,10 @@
 
 #include "frontends/ferry/wire_fields.h"
 #include "protocol/reply_fields.h"
+#include "common/ssh_signature.h"
 #include "protocol/session_operations.h"
 #include "service/paths.h"
+#include "storage/ssh_keys.h"
 
 namespace ferry::frontends::native {
 namespace {
@@ -267,8 +272,22 @@ Result<Json> Session::Hello(Session& session, const Json& /*id*/, const Fields& 
   auto version = request->CommonVersion();
   if (!version.ok()) return version.status();
   session.state_ = State::kAwaitingLogin;
+  session.challenge_.assign(32, '\0');
+  randombytes_buf(session.challenge_.data(), session.challenge_.size());
   return AsFields(protocol::HelloReply{*version, "ferryd " FERRY_VERSION, session.env_.frames.max_header,
-                                       session.env_.frames.max_body});
+                                       session.env_.frames.max_body, ssh::Base64(session.challenge_)});
+}
+
+Result<std::string> Session::TlsBinding() {
+  SSL* ssl = transport_.native_ssl();
+  if (ssl == nullptr) return std::string();
+  std::string value(32, '\0');
+  if (SSL_export_keying_material(ssl, reinterpret_cast<unsigned char*>(value.data()), value.size(),
+                                 protocol::kKeyLoginExporterLabel.data(), protocol::kKeyLoginExporterLabel.size(),
+                                 nullptr, 0, 0) != 1) {
+    return Status(ErrorCode::kIo, "the TLS session cannot bind a key login");
+  }
+  return value;
 }
 
 asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fields& fields) {
@@ -282,8 +301,28 @@ asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fie
     co_return;
   }
   const std::string name = request->user;
-  auto logged_in =
-      co_await session.env_.files->Login(session.client_, std::move(request->user), std::move(request->password));
+  Result<std::unique_ptr<service::UserSession>> logged_in = Status(ErrorCode::kAuthFailed, "login incorrect");
+  if (request->key.empty()) {
+    logged_in =
+        co_await session.env_.files->Login(session.client_, std::move(request->user), std::move(request->password));
+  } else {
+    // The client proves it holds the key by signing this connection's challenge and TLS session.
+    auto key = storage::ParseAuthorizedKey(request->key);
+    if (!key.ok()) {
+      session.ReplyError(id, Status(ErrorCode::kInvalid, "the key cannot be used: " + key.status().message()));
+      co_return;
+    }
+    auto blob = ssh::FromBase64(key->blob_base64);
+    auto signature = ssh::FromBase64(request->signature);
+    auto binding = session.TlsBinding();
+    Status proof = !binding.ok() ? binding.status()
+                   : !blob.ok() || !signature.ok()
+                       ? Status(ErrorCode::kInvalid, "the signature is not base64")
+                       : ssh::Verify(*blob, protocol::KeyLoginData(session.challenge_, *binding, name, *blob),
+                                     *signature);
+    logged_in = co_await session.env_.files->LoginWithKey(session.client_, std::move(request->user),
+                                                          std::move(key).value(), proof);
+  }
   if (!logged_in.ok()) {
     if (logged_in.status().code() == ErrorCode::kAuthFailed) {
       ++session.failed_logins_;

@@ -109,6 +109,8 @@ class Session {
 
   // The session's own operations (session.cc).
   static Result<Json> Hello(Session& session, const Json& id, const Fields& fields);
+  // The TLS exporter value a key login signs (protocol::KeyLoginData); "" on a plain connection.
+  Result<std::string> TlsBinding();
   static asio::awaitable<void> Login(Session& session, const Json& id, const Fields& fields);
   static Result<Json> Quit(Session& session, const Json& id, const Fields& fields);
   static Result<Json> Noop(Session& session, const Json& id, const Fields& fields);
@@ -131,6 +133,7 @@ class Session {
   bool broken_ = false;  // a write failed: stop serving
 
   unsigned failed_logins_ = 0;
+  std::string challenge_;  // raw bytes sent in the hello reply, signed by a key login
   std::unique_ptr<service::UserSession> user_;  // set by a successful login; outlives uploads_
   std::string cwd_ = "/";
   std::map<std::uint64_t, OpenUpload> uploads_;
