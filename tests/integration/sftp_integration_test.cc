@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "support/audit_lines.h"
+#include "support/raw_client.h"
 #include "support/subprocess.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
@@ -533,6 +534,45 @@ TEST_F(SftpExecLimits, AProgramPastTheTimeOrOutputLimitIsStoppedWithAReason) {
     if (line["event"] == "exec" && line.contains("stopped")) stops.push_back(line["stopped"]);
   }
   EXPECT_THAT(stops, ::testing::ElementsAre("time_limit", "output_limit"));
+}
+
+class SftpTimeouts : public SftpIntegration {
+ protected:
+  SftpTimeouts() { config_ = "[limits]\nidle_timeout_seconds = 1\nlogin_timeout_seconds = 2\n"; }
+};
+
+TEST_F(SftpTimeouts, SilentConnectionsAndIdleSessionsAreClosedAndFailedLoginsEndTheConnection) {
+  // Connected, silent: closed at the login timeout, before any SSH work.
+  RawClient silent(server_->sftp_port());
+  EXPECT_TRUE(silent.WaitClosed(std::chrono::seconds(20)));
+
+  // Logged in, no channel, nothing sent (ssh -N): closed at the idle timeout, and ssh ends.
+  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+  const auto options = CommonOptions("alice_key");
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"-N", "alice@127.0.0.1"});
+  const auto idle = RunProcess(argv, {{"HOME", keys_.path()}}, "", std::chrono::seconds(30));
+  EXPECT_FALSE(idle.timed_out);
+  EXPECT_TRUE(server_->process().WaitForStderrLine("closed after the idle timeout (sftp)", std::chrono::seconds(10)));
+
+  // Wrong passwords: the connection ends after max_login_attempts (3), whatever the client would try next.
+  const std::string askpass = keys_ / "wrong.sh";
+  WriteFile(askpass, "#!/bin/sh\necho not-the-password\n");
+  ASSERT_EQ(::chmod(askpass.c_str(), 0700), 0);
+  argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+  const auto password_options = CommonOptions("");
+  argv.insert(argv.end(), password_options.begin(), password_options.end());
+  argv.insert(argv.end(), {"-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=6", "alice@127.0.0.1", "true"});
+  const auto wrong = RunProcess(argv, {{"HOME", keys_.path()}, {"SSH_ASKPASS", askpass}, {"SSH_ASKPASS_REQUIRE", "force"},
+                                       {"DISPLAY", ":0"}},
+                                "", std::chrono::seconds(60));
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_TRUE(server_->process().WaitForStderrLine("closed after 3 failed logins (sftp)", std::chrono::seconds(10)));
+  int failures = 0;
+  for (const auto& line : ReadAuditLines(server_->root() + "/audit.log")) {
+    if (line["event"] == "login" && line["method"] == "password" && line["result"] == "EAUTH") ++failures;
+  }
+  EXPECT_EQ(failures, 3);
 }
 
 }  // namespace
