@@ -31,11 +31,16 @@ def pss_kib(pid):
 class FerryServer:
     """ferryd serving `root` (created with `ferryd init`) on 127.0.0.1, TLS or --plain."""
 
-    def __init__(self, bin_dir, root, client_home, tls, extra_config="", ftp=False):
+    def __init__(self, bin_dir, root, client_home, tls, extra_config="", ftp=False, sftp=False):
         self.bin_dir = bin_dir
         self.extra_config = extra_config
         self.ftp = ftp  # also serve FTP (FTPS when tls) on a loopback port the kernel picks: ftp_port
         self.ftp_port = None
+        # Also serve SSH (SFTP, and commands for rsync: the user gets the exec permission) on sftp_port, with the
+        # OpenSSH key client_key as one of the user's keys.
+        self.sftp = sftp
+        self.sftp_port = None
+        self.client_key = os.path.join(client_home, "id_ed25519")
         self.root = root
         self.client_home = client_home
         self.tls = tls
@@ -54,15 +59,26 @@ class FerryServer:
             config.write(CONFIG + self.extra_config)
             if self.ftp and not self.tls:
                 config.write("\n[ftp]\nrequire_tls = false\n")
+            if self.sftp:  # rsync's whole transfer is the remote program's input or output
+                config.write("\n[exec]\ntime_limit_seconds = 3600\noutput_limit_bytes = 1099511627776\n")
         subprocess.run([ferryd, "user", "add", "--root", self.root, "--password-stdin", USER],
                        input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL, timeout=60)
         os.makedirs(self.client_home, exist_ok=True)
+        if self.sftp:
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", self.client_key],
+                           check=True, stdout=subprocess.DEVNULL, timeout=60)
+            subprocess.run([ferryd, "user", "key", "add", "--root", self.root, USER, self.client_key + ".pub"],
+                           check=True, stdout=subprocess.DEVNULL, timeout=60)
+            subprocess.run([ferryd, "user", "set-perm", "--root", self.root, USER, "--exec"],
+                           check=True, stdout=subprocess.DEVNULL, timeout=60)
         # Info level: the start line names the port; afterwards the server logs a line a session, which is cheap.
         args = [ferryd, "serve", "--root", self.root, "--listen", "127.0.0.1:0", "--log-level", "info"]
         if not self.tls:
             args.append("--plain")
         if self.ftp:
             args += ["--ftp-listen", "127.0.0.1:0"]
+        if self.sftp:
+            args += ["--sftp-listen", "127.0.0.1:0"]
         self._log = open(os.path.join(self.root, "serve.log"), "w+")
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + 30
@@ -74,6 +90,8 @@ class FerryServer:
                 self.port = int(match.group(1))
                 if self.ftp:
                     self.ftp_port = int(re.search(r"FTP on 127\.0\.0\.1:(\d+)", log).group(1))
+                if self.sftp:
+                    self.sftp_port = int(re.search(r"SFTP on 127\.0\.0\.1:(\d+)", log).group(1))
                 return self
             if self.process.poll() is not None:
                 break

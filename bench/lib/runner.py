@@ -5,6 +5,7 @@ ratios between the two, so a noisy machine moves both sides together.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -116,6 +117,65 @@ class FerryFtp(peers.Peers):
                             "LC_ALL": "C"}
 
 
+class FerrySftp(peers.Peers):
+    """OpenSSH's own clients (sftp, ssh, rsync -e ssh) the sshd peer is measured with, pointed at Ferry's SSH front
+    end with the server's bench key. Starts nothing itself."""
+
+    def __init__(self, server, workdir):  # noqa: super().__init__ would set up daemons of its own
+        self.user, self.password = USER, PASSWORD
+        self.ssh_port = server.sftp_port
+        self.client_key = server.client_key
+        self.home = self.data_dir = server.home
+        self.rundir = os.path.join(workdir, "run")
+        self.client_home = os.path.join(workdir, "client-home")
+        os.makedirs(self.rundir, exist_ok=True)
+        os.makedirs(self.client_home, exist_ok=True)
+        self._lock = threading.Lock()
+        self._batch_seq = 0
+        self._client_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.client_home, "LANG": "C",
+                            "LC_ALL": "C"}
+
+
+def ssh_idle_kib(server, client, count, limit=120.0):
+    """Server PSS per idle SFTP session, in KiB: `count` OpenSSH sftp clients logged in (with the bench key) and
+    waiting at their prompt, counted by the server's audit log."""
+    audit = os.path.join(server.root, "audit.log")
+
+    def logins():
+        with open(audit) as lines:
+            return sum(1 for line in lines if '"event":"login"' in line and '"protocol":"sftp"' in line)
+
+    argv = ["sftp", "-q", "-P", str(client.ssh_port)] + client.ssh_options() + [client._dest()]
+    client.sftp_download("tiny.bin", "/dev/null")  # what every server allocates once is in the baseline
+    base = logins()
+    before = server.pss_kib()
+    procs = []
+    deadline = time.monotonic() + limit
+    try:
+        for start in range(0, count, 25):
+            for _ in range(min(25, count - start)):
+                procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, env=client._client_env))
+            while logins() - base < len(procs):
+                if any(q.poll() is not None for q in procs):
+                    raise RuntimeError("an idle sftp client exited early")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {logins() - base} of {len(procs)} SFTP sessions up after {limit}s")
+                time.sleep(0.05)
+        time.sleep(0.5)  # let the server settle after the last login (measurement only, not readiness)
+        return (server.pss_kib() - before) / count
+    finally:
+        for q in procs:
+            with contextlib.suppress(OSError):
+                q.stdin.close()
+        for q in procs:
+            try:
+                q.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                q.kill()
+                q.wait()
+
+
 def ftp_idle_kib(server, count):
     """Server PSS per idle logged-in plain FTP session, in KiB: `count` control connections each logged in."""
     def login():
@@ -165,6 +225,7 @@ class Bench:
         self.logins = 5 if self.quick else 30
         self.peers = None
         self.ferry_ftp = None  # stock FTP clients on Ferry's FTP front end, when curl and lftp are installed
+        self.ferry_sftp = None  # OpenSSH's clients on Ferry's SSH front end
         self.servers = {}
 
     # ---- set-up -------------------------------------------------------------------------------------------------
@@ -190,7 +251,7 @@ class Bench:
                                  ("argon2", True, "\n[auth]\npassword_cache_seconds = 0\n")):
             server = FerryServer(BIN, os.path.join(self.work, f"ferry-{name}"),
                                  os.path.join(self.work, f"client-{name}"), tls, extra,
-                                 ftp=name in ("plain", "tls")).start()
+                                 ftp=name in ("plain", "tls"), sftp=name == "tls").start()
             link_into(self.large, server.home, "large.bin")
             link_into(self.medium, server.home, "c20.bin")
             link_into(self.tiny, server.home, "tiny.bin")
@@ -199,6 +260,8 @@ class Bench:
             self.servers[name] = server
         if shutil.which("curl") and shutil.which("lftp"):
             self.ferry_ftp = FerryFtp(self.servers["plain"], self.servers["tls"], os.path.join(self.work, "ferry-ftp"))
+        if shutil.which("sftp") and shutil.which("rsync"):
+            self.ferry_sftp = FerrySftp(self.servers["tls"], os.path.join(self.work, "ferry-sftp"))
 
     def start_peers(self):
         if self.args.ferry_only:
@@ -267,18 +330,22 @@ class Bench:
                      lambda: c.ftps_download("large.bin", "/dev/null"),
                      lambda: c.ftps_upload(self.large, "upload.bin"))]
 
+        gcm = "aes128-gcm@openssh.com"
+
+        def sftp_clients(prefix, c):
+            """OpenSSH's sftp at the default cipher and at AES-128-GCM (Ferry's SSH front end, or sshd)."""
+            return [(f"{prefix}sftp (default cipher)", lambda: c.sftp_download("tiny.bin", "/dev/null"),
+                     lambda: c.sftp_download("large.bin", "/dev/null"),
+                     lambda: c.sftp_upload(self.large, "upload.bin")),
+                    (f"{prefix}sftp (aes128-gcm)", lambda: c.sftp_download("tiny.bin", "/dev/null", cipher=gcm),
+                     lambda: c.sftp_download("large.bin", "/dev/null", cipher=gcm),
+                     lambda: c.sftp_upload(self.large, "upload.bin", cipher=gcm))]
+
         others = curl_clients("ferry", self.ferry_ftp) if self.ferry_ftp else []
+        if self.ferry_sftp:
+            others += sftp_clients("ferry SSH: ", self.ferry_sftp)
         if self.peers:
-            p = self.peers
-            gcm = "aes128-gcm@openssh.com"
-            others += curl_clients("vsftpd", p) + [
-                ("sftp (default cipher)", lambda: p.sftp_download("tiny.bin", "/dev/null"),
-                 lambda: p.sftp_download("large.bin", "/dev/null"),
-                 lambda: p.sftp_upload(self.large, "upload.bin")),
-                ("sftp (aes128-gcm)", lambda: p.sftp_download("tiny.bin", "/dev/null", cipher=gcm),
-                 lambda: p.sftp_download("large.bin", "/dev/null", cipher=gcm),
-                 lambda: p.sftp_upload(self.large, "upload.bin", cipher=gcm)),
-            ]
+            others += curl_clients("vsftpd", self.peers) + sftp_clients("", self.peers)
         for label, empty, down, up in others:
             setup = self.setup_time(label, empty)
             self.add_transfer(label, "download", repeat(self.runs, down), setup)
@@ -341,6 +408,10 @@ class Bench:
             if self.ferry_ftp:
                 e = self.ferry_ftp
                 clients.append(("ferry FTP, lftp mirror", e.lftp_mirror_download, e.lftp_mirror_upload, e.home))
+            if self.ferry_sftp:
+                e = self.ferry_sftp
+                clients += [("ferry SSH: sftp -r", e.sftp_get_tree, e.sftp_put_tree, e.home),
+                            ("ferry SSH: rsync -a over ssh", e.rsync_download, e.rsync_upload, e.home)]
             if self.peers:
                 p = self.peers
                 clients += [
@@ -399,6 +470,8 @@ class Bench:
         others = []  # (client set, kind, label)
         if self.ferry_ftp:
             others.append((self.ferry_ftp, "ftp", "ferry FTP (curl)"))
+        if self.ferry_sftp:
+            others.append((self.ferry_sftp, "sftp", "ferry SSH: sftp (default cipher)"))
         if self.peers:
             others += [(self.peers, "ftp", "vsftpd FTP (curl)"), (self.peers, "sftp", "sftp (default cipher)")]
         if others:
@@ -464,6 +537,14 @@ class Bench:
                              os.path.join(self.work, f"client-idle-ftp-{run}"), False, ftp=True) as server:
                 samples.append(ftp_idle_kib(server, self.idle_peers))
         f.add("idle", f"ferry FTP, {self.idle_peers} sessions", "PSS per connection", "KiB", samples, False)
+        if shutil.which("sftp"):
+            samples = []
+            for run in range(self.runs):
+                with FerryServer(BIN, os.path.join(self.work, f"ferry-idle-ssh-{run}"),
+                                 os.path.join(self.work, f"client-idle-ssh-{run}"), True, sftp=True) as server:
+                    samples.append(ssh_idle_kib(server, FerrySftp(server, os.path.join(self.work, f"ssh-idle-{run}")),
+                                                self.idle_peers))
+            f.add("idle", f"ferry SSH, {self.idle_peers} sessions", "PSS per connection", "KiB", samples, False)
         if self.peers:
             for kind, label in (("ftp", "vsftpd FTP"), ("sftp", "sshd + sftp-server")):
                 samples = [self.peers.idle_sessions(kind, self.idle_peers) for _ in range(self.runs)]
@@ -561,6 +642,19 @@ class Bench:
         idle_ftp = g("idle", f"ferry FTP, {self.idle_peers} sessions", "PSS per connection")
         if idle_ftp is not None:
             rows.append(("idle memory per FTP session (KiB)", idle_ftp, 64, idle_ftp <= 64, True))
+        # The SSH front end against sshd + sftp-server, with the same OpenSSH clients and ciphers.
+        for cipher in ("default cipher", "aes128-gcm"):
+            for op in ("download", "upload"):
+                ratio(f"SFTP large {op} ({cipher}) / sshd", g("large", f"ferry SSH: sftp ({cipher})", op),
+                      g("large", f"sftp ({cipher})", op), 1.0)
+        for op in ("get -r", "put -r"):
+            ratio(f"SFTP small {op} (sftp -r) / sshd", g("small", "ferry SSH: sftp -r", op),
+                  g("small", "sftp -r", op), 1.0)
+            ratio(f"SSH small {op} (rsync over ssh) / sshd", g("small", "ferry SSH: rsync -a over ssh", op),
+                  g("small", "rsync -a over ssh", op), 1.0)
+        idle_ssh = g("idle", f"ferry SSH, {self.idle_peers} sessions", "PSS per connection")
+        if idle_ssh is not None:
+            rows.append(("idle memory per SSH session (KiB)", idle_ssh, 256, idle_ssh <= 256, True))
         return rows
 
     def write(self):

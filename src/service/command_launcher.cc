@@ -153,6 +153,10 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
   return launcher;
 }
 
+// The user and group a program runs as in its sandbox when the server runs as root (mapped to root outside, with no
+// capability).
+constexpr const char* kSandboxId = "1000";
+
 std::vector<std::string> CommandLauncher::SandboxOptions(const LaunchRequest& request) const {
   const std::string home = "/home/" + request.user;
   std::vector<std::string> command = {"--die-with-parent", "--new-session", "--unshare-all",
@@ -160,8 +164,12 @@ std::vector<std::string> CommandLauncher::SandboxOptions(const LaunchRequest& re
                                       "--setenv", "USER", request.user, "--setenv", "LOGNAME", request.user,
                                       "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp",
                                       "--hostname", "ferry"};
-  // A privileged bwrap keeps capabilities unless told; an unprivileged one never has any to give.
-  if (::geteuid() == 0) command.insert(command.end(), {"--cap-drop", "ALL"});
+  // A privileged bwrap keeps capabilities unless told; an unprivileged one never has any to give. Nor is the program
+  // root in its namespace: as root it would act as one (rsync -a gives every file it receives to its sender's owner,
+  // and fails where that owner is not mapped); as an ordinary user it owns the home and nothing else.
+  if (::geteuid() == 0) {
+    command.insert(command.end(), {"--cap-drop", "ALL", "--uid", kSandboxId, "--gid", kSandboxId});
+  }
   for (const char* folder : kSystemFolders) {
     struct stat st {};
     if (::lstat(folder, &st) != 0) continue;
