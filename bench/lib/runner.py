@@ -146,7 +146,7 @@ def ssh_idle_kib(server, client, count, limit=120.0):
             return sum(1 for line in lines if '"event":"login"' in line and '"protocol":"sftp"' in line)
 
     argv = ["sftp", "-q", "-P", str(client.ssh_port)] + client.ssh_options() + [client._dest()]
-    client.sftp_download("tiny.bin", "/dev/null")  # what every server allocates once is in the baseline
+    client._timed(client.sftp_argv(client._batch(["ls"])), 60, "sftp ls")  # one-time allocations in the baseline
     base = logins()
     before = server.pss_kib()
     procs = []
