@@ -541,6 +541,18 @@ TEST_F(SftpExecLimits, AProgramPastTheTimeOrOutputLimitIsStoppedWithAReason) {
   EXPECT_THAT(stops, ::testing::ElementsAre("time_limit", "output_limit"));
 }
 
+class SftpShellCommands : public SftpIntegration {
+ protected:
+  SftpShellCommands() { config_ = "[exec]\nallow_shell = true\n"; }
+};
+
+TEST_F(SftpShellCommands, WithAllowShellTheCommandLineGoesToShWhole) {
+  GrantExec("alice");
+  const auto result = Ssh({"echo a-b | tr - + && echo $((6 * 7))"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "a+b\n42\n");
+}
+
 class SftpTimeouts : public SftpIntegration {
  protected:
   SftpTimeouts() { config_ = "[limits]\nidle_timeout_seconds = 1\nlogin_timeout_seconds = 2\n"; }
