@@ -159,7 +159,7 @@ TEST_F(SftpServerTest, SplitPacketsAreAnsweredOnceWholeAndPipelinedOnesInOrder) 
 TEST_F(SftpServerTest, ReadsAreCappedAndBadHandlesRefused) {
   WriteFile(Home("alice") + "/big.bin", std::string(SftpServer::kMaxReadLength * 2, 'x'));
   const std::string handle = Open("/big.bin", 1);
-  ASSERT_FALSE(handle.empty());
+  ASSERT_EQ(handle, "1");
   std::string read;
   PutU32(read, 21);
   PutString(read, handle);
@@ -169,7 +169,10 @@ TEST_F(SftpServerTest, ReadsAreCappedAndBadHandlesRefused) {
   ASSERT_EQ(reply.type, 103);  // DATA
   EXPECT_EQ(U32(reply.rest, 0), SftpServer::kMaxReadLength);
 
-  for (const std::string& bad : {std::string("999"), std::string("x"), std::string(""), std::string(64, '1')}) {
+  // Handle "1" is open: nothing that merely reads as 1 (a leading zero, a sign, a number that wraps) reaches it.
+  for (const std::string& bad : {std::string("999"), std::string("x"), std::string(""), std::string(64, '1'),
+                                 std::string("01"), std::string("+1"), std::string("4294967297"),
+                                 std::string("1 ")}) {
     std::string body;
     PutU32(body, 22);
     PutString(body, bad);

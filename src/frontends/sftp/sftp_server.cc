@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <ctime>
 #include <utility>
 #include <vector>
@@ -293,7 +294,8 @@ void SftpServer::HandleOpen(std::uint32_t id, Reader& in) {
 void SftpServer::HandleClose(std::uint32_t id, Reader& in) {
   const std::string_view name = in.String(64);
   if (!in.ok()) return SendStatus(id, kBadMessage, "malformed CLOSE");
-  struct Handle* handle = FindHandle(id, name);
+  std::uint32_t number = 0;
+  struct Handle* handle = FindHandle(id, name, &number);
   if (handle == nullptr) return;
   Status result;
   if (handle->download) handle->download->Finish(handle->bytes_read);
@@ -301,7 +303,7 @@ void SftpServer::HandleClose(std::uint32_t id, Reader& in) {
     auto committed = handle->upload->Commit(std::nullopt);
     if (!committed.ok()) result = committed.status();
   }
-  handles_.erase(static_cast<std::uint32_t>(std::stoul(std::string(name))));
+  handles_.erase(number);
   SendError(id, result);
 }
 
@@ -546,18 +548,18 @@ void SftpServer::HandleLimits(std::uint32_t id) {
   FinishPacket(start);
 }
 
-struct SftpServer::Handle* SftpServer::FindHandle(std::uint32_t id, std::string_view name) {
+struct SftpServer::Handle* SftpServer::FindHandle(std::uint32_t id, std::string_view name, std::uint32_t* number_out) {
+  // Exactly the decimal number a HANDLE reply gave: no sign, no leading zero, nothing past 2^32 - 1.
   std::uint32_t number = 0;
-  bool valid = !name.empty() && name.size() <= 10;
-  for (const char c : name) {
-    valid = valid && c >= '0' && c <= '9';
-    if (valid) number = number * 10 + static_cast<std::uint32_t>(c - '0');
-  }
+  const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), number);
+  const bool valid = !name.empty() && error == std::errc() && end == name.data() + name.size() &&
+                     (name.size() == 1 || name.front() != '0');
   auto it = valid ? handles_.find(number) : handles_.end();
   if (it == handles_.end()) {
     SendStatus(id, kFailure, "invalid handle");
     return nullptr;
   }
+  if (number_out != nullptr) *number_out = number;
   return it->second.get();
 }
 

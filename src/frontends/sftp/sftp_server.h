@@ -73,8 +73,8 @@ class SftpServer {
   void HandleStatvfs(std::uint32_t id);
   void HandleLimits(std::uint32_t id);
 
-  // The handle a request names, or null (a status is then sent).
-  struct Handle* FindHandle(std::uint32_t id, std::string_view handle);
+  // The handle a request names (and its number, in `number`), or null (a status is then sent).
+  struct Handle* FindHandle(std::uint32_t id, std::string_view handle, std::uint32_t* number = nullptr);
   std::optional<std::uint32_t> AddHandle(std::uint32_t id, std::unique_ptr<struct Handle> handle);
   // The virtual path a client path names ("" and "." are the home).
   std::string PathOf(std::string_view path) const;
