@@ -15,10 +15,19 @@ Result<std::vector<std::string>> Split(std::string_view line, bool refuse_operat
   bool in_word = false;
   for (std::size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
+    if (refuse_operators && c == '\n') {
+      return Status(ErrorCode::kInvalid, "a line break needs a shell, and commands here run without one");
+    }
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
       if (in_word) words.push_back(std::move(word));
       word.clear();
       in_word = false;
+      continue;
+    }
+    if (refuse_operators && !in_word && c == '~' && (i + 1 == line.size() || line[i + 1] == '/' || line[i + 1] == ' ')) {
+      // A leading ~ is the home, where commands run: "~/bk" is "./bk" (as rsync's host:~/bk/ means).
+      in_word = true;
+      word += '.';
       continue;
     }
     in_word = true;

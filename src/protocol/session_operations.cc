@@ -95,6 +95,7 @@ Result<LoginRequest> LoginRequest::Parse(const Json& header) {
     if (header.contains("password")) return Status(ErrorCode::kInvalid, "a login has a password or a key, not both");
     error.Take(fields.String("key"), request.key);
     error.Take(fields.String("signature"), request.signature);
+    if (error.ok() && request.key.empty()) return Status(ErrorCode::kInvalid, "an empty key");
   } else {
     error.Take(fields.String("password"), request.password);
   }

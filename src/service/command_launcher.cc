@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -153,9 +154,20 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
   return launcher;
 }
 
+namespace {
+
 // The user and group a program runs as in its sandbox when the server runs as root (mapped to root outside, with no
 // capability).
 constexpr const char* kSandboxId = "1000";
+
+// Whether this host lets processes make user namespaces (user.max_user_namespaces above 0; assumed when unreadable).
+bool UserNamespacesAvailable() {
+  std::ifstream in("/proc/sys/user/max_user_namespaces");
+  long most = 1;
+  return !(in >> most) || most > 0;
+}
+
+}  // namespace
 
 std::vector<std::string> CommandLauncher::SandboxOptions(const LaunchRequest& request) const {
   const std::string home = "/home/" + request.user;
@@ -168,7 +180,9 @@ std::vector<std::string> CommandLauncher::SandboxOptions(const LaunchRequest& re
   // root in its namespace: as root it would act as one (rsync -a gives every file it receives to its sender's owner,
   // and fails where that owner is not mapped); as an ordinary user it owns the home and nothing else.
   if (::geteuid() == 0) {
-    command.insert(command.end(), {"--cap-drop", "ALL", "--uid", kSandboxId, "--gid", kSandboxId});
+    command.insert(command.end(), {"--cap-drop", "ALL"});
+    // bubblewrap can set the ids only in a user namespace of the program's own, which a host may have turned off.
+    if (UserNamespacesAvailable()) command.insert(command.end(), {"--uid", kSandboxId, "--gid", kSandboxId});
   }
   for (const char* folder : kSystemFolders) {
     struct stat st {};

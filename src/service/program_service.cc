@@ -150,6 +150,7 @@ asio::awaitable<std::optional<std::string>> RunningProgram::CheckQuota() const {
 
 void RunningProgram::Finish(const ProgramOutcome& outcome) {
   finished_ = true;
+  slot_.reset();  // another program may start
   session_->Remeasure();
   const int status = outcome.wait_status;
   ProgramEnd end;

@@ -15,6 +15,12 @@ TEST(SplitCommand, SplitsAsAShellSplitsPlainWords) {
   EXPECT_THAT(*words, ElementsAre("rsync", "--server", "-logDtpre.iLsfxCIvu", ".", "my tree/", "it's", "a b"));
 }
 
+TEST(SplitCommand, ALeadingTildeIsTheHomeWhereCommandsRun) {
+  auto words = SplitCommand("rsync --server . ~/bk/ ~ a~b '~/q' \\~/r");
+  ASSERT_TRUE(words.ok()) << words.status().ToString();
+  EXPECT_THAT(*words, ElementsAre("rsync", "--server", ".", "./bk/", ".", "a~b", "~/q", "~/r"));
+}
+
 TEST(SplitCommand, QuotedOperatorsAreWords) {
   auto words = SplitCommand("echo 'a|b' \"c;d\" e\\&f '$HOME'");
   ASSERT_TRUE(words.ok()) << words.status().ToString();
@@ -23,7 +29,7 @@ TEST(SplitCommand, QuotedOperatorsAreWords) {
 
 TEST(SplitCommand, RefusesWhatOnlyAShellWouldDo) {
   for (const char* line : {"ls | wc", "a;b", "a && b", "cat < x", "echo > x", "echo $(id)", "echo `id`", "echo $HOME",
-                           "echo \"$HOME\"", "(ls)"}) {
+                           "echo \"$HOME\"", "(ls)", "ls\nid"}) {
     auto words = SplitCommand(line);
     ASSERT_FALSE(words.ok()) << line;
     EXPECT_THAT(words.status().message(), HasSubstr("needs a shell")) << line;

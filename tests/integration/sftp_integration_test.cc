@@ -519,6 +519,31 @@ TEST_F(SftpIntegration, SymlinksAreMadeInsideTheHomeAndHardLinksRefused) {
   EXPECT_TRUE(audited);
 }
 
+TEST_F(SftpIntegration, AProgramsOutputAndInputArriveWholeWhateverTheClientsPace) {
+  GrantExec("alice");
+  // Output: the program writes it all and exits while the client is not reading; none of it may be lost.
+  std::string expected;
+  for (int i = 1; i <= 400000; ++i) expected += std::to_string(i) + "\n";
+  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+  const auto options = CommonOptions("alice_key");
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"alice@127.0.0.1", "seq", "1", "400000"});
+  Subprocess slow(argv, {{"HOME", keys_.path()}});
+  slow.CloseStdin();
+  // A reader that comes back later than the server's drain time (2 s) for what is left in the program's pipes.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const auto result = slow.Wait(std::chrono::seconds(60));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.size(), expected.size());
+  EXPECT_TRUE(result.out == expected);
+
+  // Input: all of a large stdin reaches the program before its end of file.
+  const std::string data = RandomBytes(8 * 1024 * 1024 + 7, 5);
+  const auto written = Ssh({"sh", "-c", "'cat > in.bin'"}, data);
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  EXPECT_TRUE(ReadFile(server_->home("alice") + "/in.bin") == data);
+}
+
 class SftpExecLimits : public SftpIntegration {
  protected:
   SftpExecLimits() { config_ = "[exec]\ntime_limit_seconds = 1\noutput_limit_bytes = 100000\n"; }

@@ -114,6 +114,7 @@ TEST(LoginRequest, AKeyLoginHasASignatureAndNoPassword) {
   EXPECT_TRUE(FailsNaming(LoginRequest::Parse(Without(header, "signature")).status(), ErrorCode::kProtocol,
                           "signature"));
   EXPECT_TRUE(FailsWith(LoginRequest::Parse(With(header, "password", "pw")).status(), ErrorCode::kInvalid));
+  EXPECT_TRUE(FailsWith(LoginRequest::Parse(With(header, "key", "")).status(), ErrorCode::kInvalid));
   const std::string too_long(kMaxKeyFieldLength + 1, 'A');
   EXPECT_TRUE(FailsWith(LoginRequest::Parse(With(header, "key", too_long)).status(), ErrorCode::kTooBig));
   EXPECT_TRUE(FailsWith(LoginRequest::Parse(With(header, "signature", too_long)).status(), ErrorCode::kTooBig));

@@ -315,7 +315,9 @@ asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fie
     auto blob = ssh::FromBase64(key->blob_base64);
     auto signature = ssh::FromBase64(request->signature);
     auto binding = session.TlsBinding();
-    Status proof = !binding.ok() ? binding.status()
+    // Only a key the user has is worth checking a signature for (LoginWithKey refuses any other).
+    Status proof = !session.env_.files->AcceptsKey(name, *key) ? Status(ErrorCode::kAuthFailed, "not the user's key")
+                   : !binding.ok()                             ? binding.status()
                    : !blob.ok() || !signature.ok()
                        ? Status(ErrorCode::kInvalid, "the signature is not base64")
                        : ssh::Verify(*blob, protocol::KeyLoginData(session.challenge_, *binding, name, *blob),

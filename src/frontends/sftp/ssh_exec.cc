@@ -42,28 +42,26 @@ SshExec::SshExec(asio::any_io_executor executor, service::RunningProgram program
   err_.fd = std::move(process.stderr_fd);
   in_ = std::move(process.stdin_fd);
   pidfd_ = std::move(process.pidfd);
-  for (const int fd : {out_.fd.get(), err_.fd.get(), in_.get(), pidfd_.get()}) {
-    if (fd < 0 || !epoll_.valid()) continue;
-    SetNonBlocking(fd);
-    epoll_event event{};
-    event.data.fd = fd;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event);
-  }
+  for (const int fd : {out_.fd.get(), err_.fd.get(), in_.get(), pidfd_.get()}) SetNonBlocking(fd);
   if (epoll_.valid()) wait_.assign(::dup(epoll_.get()));
 }
 
-void SshExec::Watch(int fd, std::uint32_t events) {
-  if (fd < 0) return;
+void SshExec::Watch(const UniqueFd& fd, bool& watched, std::uint32_t events) {
+  // Not watched at all rather than watched for nothing: epoll reports a hang-up whatever the interests.
+  if (!fd.valid() || events == 0) {
+    if (watched && fd.valid()) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd.get(), nullptr);
+    watched = false;
+    return;
+  }
   epoll_event event{};
   event.events = events;
-  event.data.fd = fd;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &event);
+  event.data.fd = fd.get();
+  if (::epoll_ctl(epoll_.get(), watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd.get(), &event) == 0) watched = true;
 }
 
-void SshExec::Close(Stream& stream) {
-  if (!stream.open()) return;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stream.fd.get(), nullptr);
-  stream.fd.Reset();
+void SshExec::Close(UniqueFd& fd, bool& watched) {
+  Watch(fd, watched, 0);
+  fd.Reset();
 }
 
 void SshExec::Stop(service::ProgramStop why, std::string message) {
@@ -71,7 +69,10 @@ void SshExec::Stop(service::ProgramStop why, std::string message) {
     stop_ = why;
     stop_message_ = std::move(message);
   }
-  if (!exited_) service::CommandLauncher::KillTree(program_.process());
+  if (exited_) return;
+  service::CommandLauncher::KillTree(program_.process());
+  // Nothing more to time or count: the pidfd says when it is gone.
+  time_limit_ = next_quota_check_ = Clock::time_point::max();
 }
 
 bool SshExec::Read(Stream& stream, bool& moved) {
@@ -80,7 +81,12 @@ bool SshExec::Read(Stream& stream, bool& moved) {
     const std::size_t want = std::min(kChunk, kOutputAhead - stream.pending.size());
     const ssize_t n = ::read(stream.fd.get(), buffer, want);
     if (n == 0) return false;
-    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // Empty for now: once the program has gone, a pipe still empty at the drain time is held open by something
+      // that escaped it, and is given up.
+      return errno == EAGAIN && !(exited_ && Clock::now() >= drain_until_);
+    }
     moved = true;
     if (stop_ == service::ProgramStop::kOutputLimit) continue;  // stopped for it: the rest goes nowhere
     const std::uint64_t room = policy_.output_limit > output_bytes_ ? policy_.output_limit - output_bytes_ : 0;
@@ -125,8 +131,7 @@ bool SshExec::Step(ssh_channel channel, std::string& input, bool input_eof, bool
       wait_status_ = service::CommandLauncher::Reap(program_.process());
       exited_ = true;
       drain_until_ = Clock::now() + kDrainTime;
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, pidfd_.get(), nullptr);
-      pidfd_.Reset();
+      Close(pidfd_, pidfd_watched_);
       moved = true;
     }
   }
@@ -140,37 +145,41 @@ bool SshExec::Step(ssh_channel channel, std::string& input, bool input_eof, bool
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
       input.clear();  // the program stopped reading: the rest of its input is dropped
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, in_.get(), nullptr);
-      in_.Reset();
+      Close(in_, in_watched_);
     }
-    if (in_.valid() && input.empty() && input_eof) {
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, in_.get(), nullptr);
-      in_.Reset();
-    }
+    if (in_.valid() && input.empty() && input_eof) Close(in_, in_watched_);
   }
-  if (exited_ && in_.valid()) {
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, in_.get(), nullptr);
-    in_.Reset();
-  }
+  if (exited_ && in_.valid()) Close(in_, in_watched_);
   if (!in_.valid()) input.clear();
   for (Stream* stream : {&out_, &err_}) {
-    if (stream->open() && !Read(*stream, moved)) Close(*stream);
-    if (stream->open() && exited_ && Clock::now() >= drain_until_) Close(*stream);
+    if (stream->open() && stream->pending.size() < kOutputAhead && !Read(*stream, moved)) {
+      Close(stream->fd, stream->watched);
+    }
+  }
+  if (exited_ && !out_.open() && !err_.open() && !finished_) {
+    // All its output is in: the program's slot goes back and its audit line is written now, whether or not the
+    // client ever reads the rest.
+    program_.Finish({wait_status_, stop_, output_bytes_});
+    finished_ = true;
   }
   if (can_send) {
     moved = Send(channel, out_, false) || moved;
     moved = Send(channel, err_, true) || moved;
   }
   for (Stream* stream : {&out_, &err_}) {
-    Watch(stream->fd.get(), stream->pending.size() < kOutputAhead ? std::uint32_t{EPOLLIN} : 0u);
+    Watch(stream->fd, stream->watched, stream->pending.size() < kOutputAhead ? std::uint32_t{EPOLLIN} : 0u);
   }
-  Watch(in_.get(), input.empty() ? 0u : std::uint32_t{EPOLLOUT});
-  Watch(pidfd_.get(), std::uint32_t{EPOLLIN});
+  Watch(in_, in_watched_, input.empty() ? 0u : std::uint32_t{EPOLLOUT});
+  Watch(pidfd_, pidfd_watched_, std::uint32_t{EPOLLIN});
   return moved;
 }
 
 SshExec::Clock::time_point SshExec::next_deadline() const {
-  if (exited_) return out_.open() || err_.open() ? drain_until_ : Clock::time_point::max();
+  if (exited_) {
+    // The drain time matters only for a pipe being read: one held back for a slow client waits for the client.
+    const auto reading = [](const Stream& stream) { return stream.open() && stream.pending.size() < kOutputAhead; };
+    return reading(out_) || reading(err_) ? drain_until_ : Clock::time_point::max();
+  }
   return std::min(time_limit_, next_quota_check_);
 }
 
@@ -185,6 +194,7 @@ asio::awaitable<void> SshExec::Tick() {
   }
   if (now < next_quota_check_) co_return;
   std::optional<std::string> passed = co_await program_.CheckQuota();
+  if (next_quota_check_ == Clock::time_point::max()) co_return;  // stopped meanwhile
   // A home that takes long to count is counted less often: counting takes at most a fifth of the pool's time.
   const auto took = Clock::now() - now;
   next_quota_check_ = Clock::now() + std::max<Clock::duration>(policy_.quota_check_interval, 4 * took);
@@ -211,7 +221,8 @@ void SshExec::Conclude(ssh_channel channel) {
     ssh_channel_send_eof(channel);
     ssh_channel_close(channel);
   }
-  program_.Finish({wait_status_, stop_, output_bytes_});
+  if (!finished_) program_.Finish({wait_status_, stop_, output_bytes_});
+  finished_ = true;
 }
 
 }  // namespace ferry::frontends::sftp

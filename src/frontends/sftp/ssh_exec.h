@@ -51,6 +51,8 @@ class SshExec {
 
   // Readable when a pipe or the pidfd has something for Step.
   asio::posix::stream_descriptor& wait_descriptor() { return wait_; }
+  // The program has ended and been reaped.
+  bool exited() const { return exited_; }
   // The program has ended and all its output has been given to the channel.
   bool done() const;
   // Sends what the user should know (a limit that stopped it), the exit status (or the signal that ended it), EOF
@@ -60,14 +62,16 @@ class SshExec {
  private:
   struct Stream {
     UniqueFd fd;
-    std::string pending;  // read from the pipe, not yet on the channel
+    bool watched = false;  // in the epoll set
+    std::string pending;   // read from the pipe, not yet on the channel
     bool open() const { return fd.valid(); }
   };
   // Reads what the pipe has, up to kOutputAhead pending; false at its end. Output past the limit stops the program.
   bool Read(Stream& stream, bool& moved);
   bool Send(ssh_channel_struct* channel, Stream& stream, bool is_stderr);
-  void Watch(int fd, std::uint32_t events);
-  void Close(Stream& stream);
+  // Keeps `fd` in the epoll set for `events` (out of it for none).
+  void Watch(const UniqueFd& fd, bool& watched, std::uint32_t events);
+  void Close(UniqueFd& fd, bool& watched);
   void Stop(service::ProgramStop why, std::string message);
 
   service::RunningProgram program_;
@@ -77,8 +81,11 @@ class SshExec {
   Stream out_;
   Stream err_;
   UniqueFd in_;
+  bool in_watched_ = false;
   UniqueFd pidfd_;
+  bool pidfd_watched_ = false;
   bool exited_ = false;
+  bool finished_ = false;  // audited, slot given back
   int wait_status_ = 0;
   Clock::time_point time_limit_;
   Clock::time_point drain_until_;

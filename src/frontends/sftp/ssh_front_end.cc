@@ -422,7 +422,9 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
           if (n <= 0) break;
           state.input.append(buffer, static_cast<std::size_t>(n));
         }
-        if (exec->Step(state.channel, state.input, state.eof, !link.write_pending())) progress = true;
+        // The client's EOF ends the program's input only once libssh holds none of its data either.
+        const bool input_eof = state.eof && ssh_channel_poll(state.channel, 0) <= 0;
+        if (exec->Step(state.channel, state.input, input_eof, !link.write_pending())) progress = true;
         if (exec->done() && !link.write_pending()) {
           exec->Conclude(state.channel);
           if (!co_await end_channel()) break;
@@ -465,9 +467,15 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         }
         out.erase(0, sent);
       }
+      // An SFTP channel ends at the client's EOF once every request it sent has been answered and sent.
+      const auto sftp_done = [&] {
+        if (!state.sftp || !state.eof || !sftp->output().empty() || link.write_pending()) return false;
+        if (ssh_channel_poll(state.channel, 0) > 0) return false;  // data still in libssh
+        sftp->Process();
+        return sftp->output().empty();
+      };
       if (state.channel != nullptr &&
-          (!stream_error.empty() || state.closed || !ssh_channel_is_open(state.channel) ||
-           (state.sftp && state.eof && sftp->output().empty() && !link.write_pending()))) {
+          (!stream_error.empty() || state.closed || !ssh_channel_is_open(state.channel) || sftp_done())) {
         if (!co_await end_channel()) break;
         idle_deadline = Clock::now() + env_.idle_timeout;
         continue;
@@ -479,9 +487,14 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         continue;
       }
       if (exec) {
-        // A running program is bounded by its own time limit, not the idle timeout.
-        co_await link.Wait(exec->next_deadline(), &exec->wait_descriptor());
-        idle_deadline = Clock::now() + env_.idle_timeout;
+        // A running program is bounded by its own time limit, not the idle timeout; once it has ended, a client that
+        // takes nothing more of its output is idle.
+        const auto deadline = exec->exited() ? std::min(exec->next_deadline(), idle_deadline) : exec->next_deadline();
+        if (!co_await link.Wait(deadline, &exec->wait_descriptor()) && exec->exited() &&
+            Clock::now() >= idle_deadline) {
+          spdlog::info("{}: closed after the idle timeout (sftp)", peer);
+          break;
+        }
         continue;
       }
       if (!co_await link.Wait(idle_deadline)) {
