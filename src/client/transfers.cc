@@ -121,6 +121,38 @@ Status ApplyTimesAndMode(int fd, std::uint32_t mode, std::int64_t mtime, std::ui
 
 }  // namespace
 
+Result<LocalTarget> ResolveLocalTarget(const std::string& path) {
+  if (path == "-") return LocalTarget{path, true};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    // A device, a FIFO, the terminal, or a path of /dev or /proc (such as /dev/stdout redirected to a file): written
+    // in place, as cp and curl -o do, never replaced.
+    const std::string absolute = fs::absolute(path).lexically_normal().string();
+    const bool system_path = absolute.rfind("/dev/", 0) == 0 || absolute.rfind("/proc/", 0) == 0;
+    if (!S_ISREG(st.st_mode) || system_path) return LocalTarget{path, true};
+    // A regular file, perhaps at the end of links: the download replaces the file, not a link leading to it.
+    std::error_code error;
+    const fs::path real = fs::canonical(path, error);
+    if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", path, error.message()));
+    return LocalTarget{real.string(), false};
+  }
+  // Absent, or a link leading to a name that does not exist yet: the file is made where the links lead.
+  std::string current = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat link {};
+    if (::lstat(current.c_str(), &link) != 0) {
+      if (errno == ENOENT) return LocalTarget{current, false};
+      return Status::FromErrno(errno, current);
+    }
+    if (!S_ISLNK(link.st_mode)) return LocalTarget{current, false};
+    std::error_code error;
+    const fs::path target = fs::read_symlink(current, error);
+    if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", current, error.message()));
+    current = target.is_absolute() ? target.string() : (fs::path(current).parent_path() / target).string();
+  }
+  return Status(ErrorCode::kTooManyLinks, fmt::format("{}: too many levels of symbolic links", path));
+}
+
 std::string PartialPathFor(const std::string& local) {
   const fs::path path(local);
   const fs::path folder = path.parent_path();
@@ -385,11 +417,10 @@ Status Transfers::Get(const std::string& remote, const std::string& local_arg, c
     if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use get -r)", remote));
     return DownloadTree(remote, local, options);
   }
-  struct stat local_stat {};
-  const bool direct = ::stat(local.c_str(), &local_stat) == 0 && !S_ISREG(local_stat.st_mode) &&
-                      !S_ISDIR(local_stat.st_mode);
-  const RemoteFile file{remote, local, entry.size, direct};
-  if (direct && options.resume) return Status(ErrorCode::kInvalid, fmt::format("cannot resume into {}", local));
+  auto target = ResolveLocalTarget(local);
+  if (!target.ok()) return target.status();
+  const RemoteFile file{remote, target->path, entry.size, target->direct};
+  if (file.direct && options.resume) return Status(ErrorCode::kInvalid, fmt::format("cannot resume into {}", local));
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "downloaded", file.size);
   bar.StartFile(BaseName(remote));
   Status status = WithRetries(options, [&](bool resume) { return DownloadFile(file, resume, options, bar); });
@@ -438,7 +469,10 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     return head.status();
   }
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (offset == 0 ? O_TRUNC : 0);
-  UniqueFd out(file.direct ? ::open(file.local.c_str(), O_WRONLY | O_CLOEXEC) : ::open(partial.c_str(), flags, 0600));
+  UniqueFd out(!file.direct ? ::open(partial.c_str(), flags, 0600)
+               : file.local == "-" || file.local == "/dev/stdout"
+                   ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)  // this process's own stdout, wherever it goes
+                   : ::open(file.local.c_str(), O_WRONLY | O_CLOEXEC));
   if (!out.valid()) {
     const Status error = Status::FromErrno(errno, file.direct ? file.local : partial);
     DrainStream(id);
@@ -483,6 +517,13 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     return Status::FromErrno(errno, partial);
   }
   ApplyTimesAndMode(out.get(), head->mode, head->mtime, head->mtime_nsec);
+  // Only a regular file, or nothing, is ever replaced (something else may have taken the name meanwhile).
+  struct stat there {};
+  if (::lstat(file.local.c_str(), &there) == 0 && !S_ISREG(there.st_mode)) {
+    return Status(ErrorCode::kExists,
+                  fmt::format("{}: not a regular file, so not replaced; the download is kept in {}", file.local,
+                              partial));
+  }
   if (::rename(partial.c_str(), file.local.c_str()) != 0) return Status::FromErrno(errno, file.local);
   return Status::Ok();
 }
@@ -520,7 +561,9 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
       if (entry.type == protocol::EntryType::kDirectory) {
         folders.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry});
       } else if (entry.type == protocol::EntryType::kFile) {
-        files.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry.size});
+        auto target = ResolveLocalTarget(JoinPath(folder.local, name));
+        if (!target.ok()) return target.status();
+        files.push_back({JoinPath(folder.remote, name), target->path, entry.size, target->direct});
         total += files.back().size;
       } else {
         Warn(fmt::format("{}: not a regular file; skipped", JoinPath(folder.remote, name)));

@@ -88,6 +88,19 @@ class Transfers {
   std::function<std::string()> remote_cwd_;
 };
 
+// Where a download to a local path is written.
+struct LocalTarget {
+  // "-" for this process's stdout, the path itself for what is written in place, else the file a chain of links
+  // leads to (which may not exist yet).
+  std::string path;
+  // Written in place (stdout, a device, a FIFO, the terminal, any path of /dev or /proc), never replaced by a rename.
+  bool direct = false;
+};
+// As cp, curl -o and sftp treat a target: "-" is stdout; a device or FIFO (/dev/null, /dev/stdout, a pipe) is
+// written straight into; a symlink is written through to its target (existing or not), so the partial goes beside
+// the target and the link stays. An error for a loop of links.
+Result<LocalTarget> ResolveLocalTarget(const std::string& path);
+
 // The hidden partial file a download of `local` is written to: ".NAME.ferry-part" in the same folder.
 std::string PartialPathFor(const std::string& local);
 

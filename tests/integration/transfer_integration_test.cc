@@ -854,6 +854,83 @@ TEST_F(TransferIntegration, GetIntoAFifoWritesStraightIntoIt) {
   EXPECT_FALSE(Exists(local_ / ".fifo.ferry-part"));
 }
 
+// A symlink as the local target is written through, as cp and curl -o do: the link stays, its target gets the file,
+// and the partial is made beside the target. (Each link points at a decoy of the test's own folder.)
+TEST_F(TransferIntegration, GetThroughASymlinkWritesItsTargetAndKeepsTheLink) {
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("linked.bin"), 2 * kMiB + 5, 21));
+  fs::create_directories(local_ / "real");
+  WriteFile(local_ / "real/old.bin", "old content");
+  fs::create_symlink("real/old.bin", local_ / "to-old");
+  const auto over = Alice({"get", "linked.bin", local_ / "to-old"});
+  ASSERT_EQ(over.exit_code, 0) << over.err;
+  EXPECT_TRUE(fs::is_symlink(local_ / "to-old")) << "the link was replaced";
+  EXPECT_EQ(fs::read_symlink(local_ / "to-old"), "real/old.bin");
+  EXPECT_TRUE(SameBytes(Home("linked.bin"), local_ / "real/old.bin"));
+  EXPECT_EQ(Names(local_ / "real"), std::vector<std::string>{"old.bin"});
+
+  // A chain of links to a name that does not exist yet: the file is made at the end of the chain.
+  fs::create_symlink("real/new.bin", local_ / "second");
+  fs::create_symlink(local_ / "second", local_ / "first");
+  const auto fresh = Alice({"get", "linked.bin", local_ / "first"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_TRUE(fs::is_symlink(local_ / "first"));
+  EXPECT_TRUE(fs::is_symlink(local_ / "second"));
+  EXPECT_TRUE(SameBytes(Home("linked.bin"), local_ / "real/new.bin"));
+
+  // Resume goes through the link too: the partial is looked for beside the target.
+  const auto resumed = Alice({"get", "-c", "linked.bin", local_ / "to-old"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_TRUE(fs::is_symlink(local_ / "to-old"));
+  EXPECT_TRUE(SameBytes(Home("linked.bin"), local_ / "real/old.bin"));
+
+  // A loop of links is an error that changes nothing.
+  fs::create_symlink("loop-b", local_ / "loop-a");
+  fs::create_symlink("loop-a", local_ / "loop-b");
+  const auto loop = Alice({"get", "linked.bin", local_ / "loop-a"});
+  EXPECT_NE(loop.exit_code, 0);
+  EXPECT_NE(loop.err.find("symbolic links"), std::string::npos) << loop.err;
+  EXPECT_TRUE(fs::is_symlink(local_ / "loop-a"));
+  EXPECT_TRUE(fs::is_symlink(local_ / "loop-b"));
+}
+
+TEST_F(TransferIntegration, GetToDashOrThroughALinkToStdoutPrintsTheFile) {
+  const std::string data = RandomBytes(700 * 1024 + 3, 22);
+  WriteFile(Home("printed.bin"), data);
+  const auto dash = Alice({"get", "printed.bin", "-"});
+  ASSERT_EQ(dash.exit_code, 0) << dash.err;
+  EXPECT_TRUE(dash.out == data) << "stdout held " << dash.out.size() << " bytes";
+  EXPECT_THAT(dash.err, ::testing::StartsWith("downloaded printed.bin: "));
+
+  // /dev/stdout is a link to /proc/self/fd/1: a decoy link of the test's own to the same place stands in for it, so
+  // a client that replaced the link could only replace the decoy.
+  fs::create_symlink("/proc/self/fd/1", local_ / "stdout-link");
+  const auto linked = Alice({"get", "-q", "printed.bin", local_ / "stdout-link"});
+  ASSERT_EQ(linked.exit_code, 0) << linked.err;
+  EXPECT_TRUE(linked.out == data) << "stdout held " << linked.out.size() << " bytes";
+  EXPECT_TRUE(fs::is_symlink(local_ / "stdout-link")) << "the link was replaced";
+  EXPECT_EQ(fs::read_symlink(local_ / "stdout-link"), "/proc/self/fd/1");
+  EXPECT_EQ(Names(local_.path()), std::vector<std::string>{"stdout-link"});
+
+  const auto resumed = Alice({"get", "-c", "printed.bin", "-"});
+  EXPECT_NE(resumed.exit_code, 0);
+  EXPECT_NE(resumed.err.find("cannot resume into -"), std::string::npos) << resumed.err;
+}
+
+TEST_F(TransferIntegration, GetIntoATreeWritesThroughLinksInIt) {
+  fs::create_directories(Home("tree"));
+  WriteFile(Home("tree/a.txt"), "new a");
+  WriteFile(Home("tree/b.txt"), "new b");
+  fs::create_directories(local_ / "dest/tree");
+  fs::create_directories(local_ / "elsewhere");
+  WriteFile(local_ / "elsewhere/a-target.txt", "old a");
+  fs::create_symlink(local_ / "elsewhere/a-target.txt", local_ / "dest/tree/a.txt");
+  const auto get = Alice({"get", "-r", "tree", local_ / "dest"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_TRUE(fs::is_symlink(local_ / "dest/tree/a.txt"));
+  EXPECT_EQ(ReadFile(local_ / "elsewhere/a-target.txt"), "new a");
+  EXPECT_EQ(ReadFile(local_ / "dest/tree/b.txt"), "new b");
+}
+
 // ---- what the client prints ----
 
 TEST_F(TransferIntegration, QuietPutPrintsNothingAndOtherwiseOneSummaryLine) {
