@@ -5,11 +5,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include "usage.h"
 
 #include "client/command_line.h"
 #include "client/commands.h"
@@ -49,7 +52,7 @@ int Ping(int argc, char** argv) {
   app.add_option("-W,--wait", wait, "Seconds to wait for replies after the last probe (default 2)")
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("-s,--size", size, "Bytes per probe (16 to 1024, default 32)")->check(CLI::Range(16, 1024));
-  CLI11_PARSE(app, argc, argv);
+  if (auto done = ferry::ParseCommandLine(app, argc, argv, "ferry ping")) return *done;
   auto address = ferry::ParseHostPort(target);
   if (!address.ok()) return Fail(address.status()) + 1;
   ferry::client::PingOptions options;
@@ -59,6 +62,22 @@ int Ping(int argc, char** argv) {
   options.wait = std::chrono::milliseconds(static_cast<long long>(wait * 1000));
   options.size = size;
   return ferry::client::RunPing(options, std::cout, std::cerr);
+}
+
+// With prefix_command, CLI11 hands an option it does not know on as the start of the command (or takes its value
+// for the target): the name of the first unknown option before the target, if any.
+std::optional<std::string> UnknownOptionBeforeTarget(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--" || arg.size() < 2 || arg[0] != '-') return std::nullopt;  // the target
+    const bool long_form = arg.substr(0, 2) == "--";
+    const std::string name(long_form ? arg.substr(0, arg.find('=')) : arg.substr(0, 2));
+    const CLI::Option* option = app.get_option_no_throw(name);
+    if (option == nullptr) return name;
+    const bool value_attached = long_form ? arg.find('=') != std::string_view::npos : arg.size() > 2;
+    if (option->get_items_expected_min() > 0 && !value_attached) ++i;  // the option's value
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -81,6 +100,7 @@ int main(int argc, char** argv) {
   bool plain = false;
   bool accept_new_host = false;
   bool quiet = false;
+  unsigned port = 0;
   app.add_option("TARGET", target_text, "[USER@]HOST[:PORT] (port 7021 by default)")->required();
   app.add_option("-b,--batch", batch_file, "Run the commands in FILE ('-' for stdin), stop at the first failure");
   app.add_flag("-q,--quiet", quiet, "No progress bars or transfer summaries");
@@ -90,11 +110,22 @@ int main(int argc, char** argv) {
   app.add_option("-i,--identity", identity_file,
                  "Log in with this OpenSSH key instead of a password: a private key file (unencrypted), or a key "
                  "ssh-agent holds (SSH_AUTH_SOCK; FILE may then be the .pub)");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("-P,-p,--port", port, "The server's port (as sftp -P and ssh -p; the same as HOST:PORT)")
+      ->check(CLI::Range(1, 65535));
+  if (auto unknown = UnknownOptionBeforeTarget(app, argc, argv)) {
+    return ferry::UsageError("ferry", fmt::format("unknown option {}", *unknown));
+  }
+  if (auto done = ferry::ParseCommandLine(app, argc, argv, "ferry")) return *done;
   const std::vector<std::string> command = app.remaining();
 
-  auto target = ferry::client::ParseTarget(target_text);
-  if (!target.ok()) return Fail(target.status());
+  auto target = ferry::client::ParseTarget(target_text, /*default_port=*/0);
+  if (!target.ok()) return ferry::UsageError("ferry", target.status().message());
+  if (port != 0 && target->address.port != 0 && target->address.port != port) {
+    return ferry::UsageError("ferry", fmt::format("two ports given: {} in {} and {} with -P", target->address.port,
+                                                  target_text, port));
+  }
+  if (port != 0) target->address.port = static_cast<std::uint16_t>(port);
+  if (target->address.port == 0) target->address.port = ferry::kDefaultPort;
   if (target->user.empty()) target->user = LocalUserName();
   const std::string host_port = ferry::FormatHostPort(target->address);
 

@@ -13,6 +13,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "usage.h"
+
 #include "common/byte_size.h"
 #include "common/logging.h"
 #include "common/password_prompt.h"
@@ -200,7 +202,7 @@ int main(int argc, char** argv) {
       ->required();
   key_del->add_option("FINGERPRINT", key_fingerprint, "SHA256:... as 'ferryd user key list' shows")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  if (auto done = ferry::ParseCommandLine(app, argc, argv, "ferryd")) return *done;
 
   if (*init) {
     if (Status s = ferry::server::DataRoot::Init(init_dir); !s.ok()) return Fail(s);

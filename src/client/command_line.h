@@ -1,6 +1,7 @@
 // Parsing what the user types: shell-like words, and the [USER@]HOST[:PORT] target.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,7 @@ struct Target {
   HostPort address;
 };
 
-// "[USER@]HOST[:PORT]", with IPv6 hosts in brackets: "alice@[::1]:7021".
-Result<Target> ParseTarget(std::string_view text);
+// "[USER@]HOST[:PORT]", with IPv6 hosts in brackets: "alice@[::1]:7021"; `default_port` when no port is given.
+Result<Target> ParseTarget(std::string_view text, std::uint16_t default_port = kDefaultPort);
 
 }  // namespace ferry::client

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <sys/stat.h>
 
+#include <map>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "support/raw_client.h"
@@ -205,6 +208,59 @@ TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
                                  {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", tls_server.client_home()}});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_FALSE(result.err.empty());
+}
+
+// Usage errors read "ferry: ..." with a pointer to --help and exit 2, before anything is connected to.
+TEST_F(ClientIntegration, UnknownOptionsAndMissingTargetsAreUsageErrors) {
+  const std::map<std::string, std::string> env = {{"FERRY_PASSWORD", "alice-secret"},
+                                                  {"HOME", server_.client_home()}};
+  // The value after an unknown option was once taken for the host; 127.0.0.1:9 keeps any such mistake on loopback.
+  const auto unknown = RunProcess({FerryPath(), "--plain", "-Z", "127.0.0.1:9", "alice@" + server_.address(), "pwd"},
+                                  env);
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
+  EXPECT_EQ(unknown.err, "ferry: unknown option -Z\nTry 'ferry --help' for more information.\n");
+  EXPECT_EQ(unknown.out, "");
+  const auto long_unknown = RunProcess({FerryPath(), "--no-such-thing=1", "alice@" + server_.address(), "pwd"}, env);
+  EXPECT_EQ(long_unknown.exit_code, 2);
+  EXPECT_THAT(long_unknown.err, ::testing::StartsWith("ferry: unknown option --no-such-thing\n"));
+
+  const auto missing = RunProcess({FerryPath()}, env);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, ::testing::StartsWith("ferry: TARGET is required\n"));
+  const auto bad_value = RunProcess({FerryPath(), "-P", "70000", "alice@127.0.0.1", "pwd"}, env);
+  EXPECT_EQ(bad_value.exit_code, 2);
+  EXPECT_THAT(bad_value.err, ::testing::StartsWith("ferry: "));
+  const auto bad_target = RunProcess({FerryPath(), "alice@127.0.0.1:99999", "pwd"}, env);
+  EXPECT_EQ(bad_target.exit_code, 2);
+  EXPECT_THAT(bad_target.err, ::testing::StartsWith("ferry: bad port in"));
+
+  const auto help = RunProcess({FerryPath(), "--help"}, env);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--port"), std::string::npos) << help.out;
+
+  const auto ping = RunProcess({FerryPath(), "ping", "--bogus", "127.0.0.1"}, env);
+  EXPECT_EQ(ping.exit_code, 2);
+  EXPECT_THAT(ping.err, ::testing::StartsWith("ferry ping: "));
+  const auto ferryd = RunProcess({FerrydPath(), "user", "add"}, env);
+  EXPECT_EQ(ferryd.exit_code, 2);
+  EXPECT_THAT(ferryd.err, ::testing::StartsWith("ferryd: "));
+  EXPECT_NE(ferryd.err.find("Try 'ferryd --help'"), std::string::npos) << ferryd.err;
+}
+
+TEST_F(ClientIntegration, ThePortCanBeGivenWithPAsSftpAndSshTakeIt) {
+  const std::map<std::string, std::string> env = {{"FERRY_PASSWORD", "alice-secret"},
+                                                  {"HOME", server_.client_home()}};
+  const std::string port = std::to_string(server_.port());
+  for (const std::string flag : {"-P", "-p", "--port"}) {
+    const auto result = RunProcess({FerryPath(), "--plain", flag, port, "alice@127.0.0.1", "whoami"}, env);
+    EXPECT_EQ(result.exit_code, 0) << flag << ": " << result.err;
+    EXPECT_EQ(result.out, "alice\n") << flag;
+  }
+  const auto same = RunProcess({FerryPath(), "--plain", "-P" + port, "alice@127.0.0.1:" + port, "whoami"}, env);
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  const auto differ = RunProcess({FerryPath(), "--plain", "-P", "9", "alice@127.0.0.1:" + port, "whoami"}, env);
+  EXPECT_EQ(differ.exit_code, 2);
+  EXPECT_THAT(differ.err, ::testing::StartsWith("ferry: two ports given"));
 }
 
 class TlsClientIntegration : public ::testing::Test {
