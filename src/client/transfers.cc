@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -111,6 +112,8 @@ bool StreamGoesOn(const Json& header) {
 
 // Warnings name remote files and carry the server's messages: escaped (see terminal_text.h).
 void Warn(const std::string& message) { std::cerr << "ferry: " << EscapeForTerminal(message) << "\n"; }
+// What went as asked but differently from a plain transfer (a file skipped as complete), on stderr.
+void Note(const std::string& message) { std::cerr << EscapeForTerminal(message) << "\n"; }
 
 Status ApplyTimesAndMode(int fd, std::uint32_t mode, std::int64_t mtime, std::uint32_t mtime_nsec) {
   ::fchmod(fd, mode & 0777);
@@ -176,6 +179,46 @@ Status Transfers::WithRetries(const TransferOptions& options, const std::functio
   }
 }
 
+Result<bool> Transfers::AlreadyOnServer(int fd, const LocalFile& file, transfer::ChecksumAlgorithm algorithm) {
+  Connection& c = connection();
+  auto reply = c.Call(protocol::StatRequest{file.remote}.Encode());
+  if (!reply.ok()) return false;  // nothing there (or no connection, which the upload then reports)
+  auto stat = protocol::StatReply::Parse(*reply);
+  if (!stat.ok()) return stat.status();
+  if (stat->entry.type != protocol::EntryType::kFile || stat->entry.size != file.size) return false;
+  auto sum = c.Call(protocol::SumRequest{file.remote, AlgorithmName(algorithm), std::nullopt}.Encode());
+  if (!sum.ok()) return false;
+  auto theirs = protocol::SumReply::Parse(*sum);
+  if (!theirs.ok()) return theirs.status();
+  transfer::Checksum mine(algorithm);
+  if (Status s = HashPrefix(fd, file.size, mine); !s.ok()) return s;
+  return theirs->checksum == mine.HexDigest();
+}
+
+Result<bool> Transfers::IsInterruptedCopyOf(const std::string& remote, const std::string& local) {
+  std::set<std::string> names;
+  Status listed = connection().CallStream(protocol::ListRequest{remote}.Encode(), [&](const protocol::Frame& frame) {
+    auto batch = protocol::ListReply::Parse(frame.header, frame.body);
+    if (!batch.ok()) return batch.status();
+    for (auto& entry : batch->entries) names.insert(std::move(entry.name));
+    return Status::Ok();
+  });
+  if (!listed.ok()) return listed;
+  std::error_code error;
+  bool any = false;
+  for (const auto& item : fs::directory_iterator(local, error)) {
+    std::string name = item.path().filename().string();
+    constexpr std::string_view kPart = ".ferry-part";
+    if (name.size() > kPart.size() + 1 && name.front() == '.' && name.ends_with(kPart)) {
+      name = name.substr(1, name.size() - 1 - kPart.size());
+    }
+    if (names.count(name) == 0) return false;
+    any = true;
+  }
+  if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, error.message()));
+  return any;
+}
+
 Result<bool> Transfers::RemoteIsDirectory(const std::string& remote) {
   auto reply = connection().Call(protocol::StatRequest{remote}.Encode());
   if (!reply.ok()) return false;  // nothing there (or no connection, which the upload then reports)
@@ -217,8 +260,12 @@ Status Transfers::Put(const std::string& local, const std::string& remote_arg, c
                        static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", file.size);
   bar.StartFile(BaseName(local));
+  already_complete_ = 0;
   Status status = WithRetries(options, [&](bool resume) { return UploadFile(file, resume, options, bar); });
   bar.Finish(status.ok());
+  if (status.ok() && already_complete_ > 0 && !options.quiet) {
+    Note(fmt::format("{}: already complete on the server (same checksum); nothing was sent", local));
+  }
   return status;
 }
 
@@ -226,6 +273,15 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
   UniqueFd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(errno, file.path);
   Connection& c = connection();
+  if (resume) {
+    auto complete = AlreadyOnServer(fd.get(), file, options.algorithm);
+    if (!complete.ok()) return complete.status();
+    if (*complete) {
+      bar.Skip(file.size);
+      ++already_complete_;
+      return Status::Ok();
+    }
+  }
   auto id = c.Send(PutRequestFor(file, options.algorithm, resume).Encode());
   if (!id.ok()) return id.status();
   auto opened = AwaitParsed<protocol::PutReply>(c, *id);
@@ -389,6 +445,7 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
   MakeRemoteFolders(tree, first_failure);
   if (!c.connected()) return first_failure;
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", tree.total, tree.files.size());
+  already_complete_ = 0;
   UploadFiles(tree, options, bar, first_failure);
   // Folder modes and times last: adding files changes a folder's mtime.
   for (auto it = tree.folders.rbegin(); it != tree.folders.rend() && c.connected(); ++it) {
@@ -400,6 +457,10 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
     if (!reply.ok() && first_failure.ok()) first_failure = reply.status();
   }
   bar.Finish(first_failure.ok() && c.connected());
+  if (already_complete_ > 0 && !options.quiet) {
+    Note(fmt::format("{} of {} files were already complete on the server (same checksum) and were not sent",
+                     already_complete_, tree.files.size()));
+  }
   if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the upload");
   return first_failure;
 }
@@ -415,6 +476,14 @@ Status Transfers::Get(const std::string& remote, const std::string& local_arg, c
   if (!local_arg.empty() && fs::is_directory(local_arg, error)) local = JoinPath(local_arg, BaseName(remote));
   if (entry.type == protocol::EntryType::kDirectory) {
     if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use get -r)", remote));
+    // `get -r tree dest` made dest itself the copy when dest did not exist; once interrupted, dest exists, and the
+    // same command would start over in dest/tree. With -c, a dest that holds only names of the tree (and partial
+    // files of them) is that copy: continue in it.
+    if (options.resume && local != local_arg && !fs::exists(local, error)) {
+      auto interrupted = IsInterruptedCopyOf(remote, local_arg);
+      if (!interrupted.ok()) return interrupted.status();
+      if (*interrupted) local = local_arg;
+    }
     return DownloadTree(remote, local, options);
   }
   auto target = ResolveLocalTarget(local);
@@ -563,7 +632,8 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
       } else if (entry.type == protocol::EntryType::kFile) {
         auto target = ResolveLocalTarget(JoinPath(folder.local, name));
         if (!target.ok()) return target.status();
-        files.push_back({JoinPath(folder.remote, name), target->path, entry.size, target->direct});
+        files.push_back({JoinPath(folder.remote, name), target->path, entry.size, target->direct, entry.mtime,
+                         entry.mtime_nsec});
         total += files.back().size;
       } else {
         Warn(fmt::format("{}: not a regular file; skipped", JoinPath(folder.remote, name)));
@@ -578,6 +648,7 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     Warn(fmt::format("{}: {}", file.remote, status.message()));
     if (first_failure.ok()) first_failure = status;
   };
+  std::size_t complete = 0;  // with -c, files found already downloaded
   // Gets are pipelined: up to kWindow requests in flight, their streams read in order.
   std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;
   std::size_t next = 0;
@@ -590,7 +661,16 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     if (options.resume && in_flight.empty() && next < files.size()) {
       const RemoteFile& file = files[next++];
       bar.StartFile(file.remote);
-      record(file, DownloadFile(file, true, options, bar));
+      // A file a download completed has the server's size and modification time: kept as it is.
+      struct stat st {};
+      if (!file.direct && ::stat(file.local.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+          static_cast<std::uint64_t>(st.st_size) == file.size && st.st_mtim.tv_sec == file.mtime &&
+          static_cast<std::uint32_t>(st.st_mtim.tv_nsec) == file.mtime_nsec) {
+        bar.Skip(file.size);
+        ++complete;
+      } else {
+        record(file, DownloadFile(file, true, options, bar));
+      }
       bar.FinishFile();
       continue;
     }
@@ -610,6 +690,10 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     }
   }
   bar.Finish(first_failure.ok() && c.connected());
+  if (complete > 0 && !options.quiet) {
+    Note(fmt::format("{} of {} files were already complete (same size and time) and were kept", complete,
+                     files.size()));
+  }
   if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the download");
   return first_failure;
 }

@@ -54,9 +54,16 @@ class Transfers {
     std::uint64_t size = 0;
     // The local target is a device or pipe (/dev/null, a FIFO): written in place, never replaced by a rename.
     bool direct = false;
+    std::int64_t mtime = 0;  // the server's, when known (a tree's listing)
+    std::uint32_t mtime_nsec = 0;
   };
 
   Connection& connection() { return session_.connection(); }
+  // True when the server holds file.remote with the same size and checksum as the local file open as `fd`.
+  Result<bool> AlreadyOnServer(int fd, const LocalFile& file, transfer::ChecksumAlgorithm algorithm);
+  // True when the local folder `local` holds something, and only names of the remote folder `remote` (or partial
+  // downloads of them): a copy of it that a `get -r` began.
+  Result<bool> IsInterruptedCopyOf(const std::string& remote, const std::string& local);
   // Runs `attempt` and, when the connection dropped, reconnects and runs it again with resume on.
   Status WithRetries(const TransferOptions& options, const std::function<Status(bool resume)>& attempt);
   Status UploadFile(const LocalFile& file, bool resume, const TransferOptions& options, ProgressBar& bar);
@@ -86,6 +93,7 @@ class Transfers {
 
   ClientSession& session_;
   std::function<std::string()> remote_cwd_;
+  std::size_t already_complete_ = 0;  // files a resumed upload found complete on the server and did not send
 };
 
 // Where a download to a local path is written.

@@ -931,6 +931,69 @@ TEST_F(TransferIntegration, GetIntoATreeWritesThroughLinksInIt) {
   EXPECT_EQ(ReadFile(local_ / "dest/tree/b.txt"), "new b");
 }
 
+TEST_F(TransferIntegration, PutContinueSkipsAFileAlreadyCompleteOnTheServer) {
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(local_ / "done.bin", 3 * kMiB + 7, 31));
+  ASSERT_EQ(Alice({"put", local_ / "done.bin"}).exit_code, 0);
+  const ino_t first = StatOf(Home("done.bin")).st_ino;
+  const auto again = Alice({"put", "-c", local_ / "done.bin"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("already complete on the server (same checksum); nothing was sent"), std::string::npos)
+      << again.err;
+  EXPECT_EQ(StatOf(Home("done.bin")).st_ino, first) << "the file was sent again";
+  // The same size with other bytes is not complete: sent.
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(local_ / "done.bin", 3 * kMiB + 7, 32));
+  const auto changed = Alice({"put", "-c", local_ / "done.bin"});
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_EQ(changed.err.find("already complete"), std::string::npos) << changed.err;
+  EXPECT_TRUE(SameBytes(local_ / "done.bin", Home("done.bin")));
+
+  // A tree: the files already there are counted, not sent.
+  fs::create_directories(local_ / "up");
+  WriteFile(local_ / "up/one.txt", "one");
+  WriteFile(local_ / "up/two.txt", "two");
+  ASSERT_EQ(Alice({"put", "-r", local_ / "up"}).exit_code, 0);
+  WriteFile(local_ / "up/three.txt", "three");
+  const auto tree = Alice({"put", "-r", "-c", local_ / "up"});
+  ASSERT_EQ(tree.exit_code, 0) << tree.err;
+  EXPECT_NE(tree.err.find("2 of 3 files were already complete on the server"), std::string::npos) << tree.err;
+  EXPECT_EQ(ReadFile(Home("up/three.txt")), "three");
+}
+
+TEST_F(TransferIntegration, GetRecursiveContinueGoesOnInTheFolderAnInterruptedGetMade) {
+  fs::create_directories(Home("tree/sub"));
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("tree/a.bin"), kMiB, 41));
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("tree/b.bin"), 2 * kMiB + 3, 42));
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(Home("tree/sub/c.bin"), 5000, 43));
+  const std::string dest = local_ / "dest";
+  ASSERT_EQ(Alice({"get", "-r", "tree", dest}).exit_code, 0);  // dest did not exist: dest is the copy
+  ASSERT_TRUE(SameBytes(Home("tree/b.bin"), dest + "/b.bin"));
+  // What an interruption leaves: a.bin done, b.bin half written to its partial, sub/c.bin not begun.
+  const std::string b = ReadFile(dest + "/b.bin");
+  fs::remove(dest + "/b.bin");
+  WriteFile(dest + "/.b.bin.ferry-part", b.substr(0, kMiB));
+  fs::remove(dest + "/sub/c.bin");
+  const ino_t a_before = StatOf(dest + "/a.bin").st_ino;
+
+  const auto resumed = Alice({"get", "-r", "-c", "tree", dest});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_FALSE(Exists(dest + "/tree")) << "the download started over inside the destination";
+  EXPECT_TRUE(SameBytes(Home("tree/a.bin"), dest + "/a.bin"));
+  EXPECT_TRUE(SameBytes(Home("tree/b.bin"), dest + "/b.bin"));
+  EXPECT_TRUE(SameBytes(Home("tree/sub/c.bin"), dest + "/sub/c.bin"));
+  EXPECT_FALSE(Exists(dest + "/.b.bin.ferry-part"));
+  EXPECT_EQ(StatOf(dest + "/a.bin").st_ino, a_before) << "a complete file was downloaded again";
+  EXPECT_EQ(resumed.err.find("starting again"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("1 of 3 files were already complete"), std::string::npos) << resumed.err;
+
+  // A folder that holds anything else is not such a copy: the tree goes into it, as cp -r and sftp do.
+  const std::string other = local_ / "other";
+  fs::create_directories(other);
+  WriteFile(other + "/mine.txt", "mine");
+  ASSERT_EQ(Alice({"get", "-r", "-c", "tree", other}).exit_code, 0);
+  EXPECT_TRUE(SameBytes(Home("tree/a.bin"), other + "/tree/a.bin"));
+  EXPECT_FALSE(Exists(other + "/a.bin"));
+}
+
 // ---- what the client prints ----
 
 TEST_F(TransferIntegration, QuietPutPrintsNothingAndOtherwiseOneSummaryLine) {
