@@ -136,8 +136,14 @@ int main(int argc, char** argv) {
   parameters.known_hosts_path = known_hosts_path;
   parameters.identity_file = identity_file;
   if (const char* agent = std::getenv("SSH_AUTH_SOCK"); agent != nullptr) parameters.agent_socket = agent;
-  parameters.ask_password = [prompt = fmt::format("{}@{}'s password: ", parameters.target.user, host_port)]() {
-    if (const char* env = std::getenv("FERRY_PASSWORD"); env != nullptr) return ferry::Result<std::string>(env);
+  // An empty FERRY_PASSWORD is no password: ask, as when it is unset.
+  const char* env_password = std::getenv("FERRY_PASSWORD");
+  const bool password_from_env = env_password != nullptr && *env_password != '\0';
+  parameters.ask_again = !password_from_env;
+  parameters.ask_password = [prompt = fmt::format("{}@{}'s password: ", parameters.target.user, host_port),
+                             env = password_from_env ? std::string(env_password) : std::string(),
+                             password_from_env]() {
+    if (password_from_env) return ferry::Result<std::string>(env);
     return ferry::ReadSecretFromTerminal(prompt);
   };
   ferry::client::ClientSession session(std::move(parameters));

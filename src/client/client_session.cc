@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
 
 #include <fmt/format.h>
 
+#include "client/delayed_notice.h"
 #include "client/known_hosts.h"
 #include "common/ssh_signature.h"
 #include "protocol/session_operations.h"
@@ -81,14 +83,35 @@ Status ClientSession::Open() {
     connection_ = std::move(connection);
     return Status::Ok();
   }
-  if (!password_) {
-    auto password = parameters_.ask_password();
-    if (!password.ok()) return password.status();
-    password_ = std::move(password).value();
+  // As ssh's NumberOfPasswordPrompts: three tries, the server's own default before it closes the connection.
+  constexpr int kPasswordPrompts = 3;
+  Status refused = Status::Ok();
+  for (int attempt = 1;; ++attempt) {
+    if (!password_) {
+      auto password = parameters_.ask_password();
+      if (!password.ok()) return password.status();
+      password_ = std::move(password).value();
+    }
+    Status login = LoginSaying(*connection, *password_);
+    if (login.ok()) break;
+    // A server that allows fewer tries has closed the connection: the answer is still the refused password.
+    if (login.code() != ErrorCode::kAuthFailed) return refused.ok() ? login : refused;
+    if (!parameters_.ask_again || attempt == kPasswordPrompts || !connection->connected()) return login;
+    refused = login;
+    password_.reset();
+    std::cerr << "Permission denied, please try again.\n";
   }
-  if (Status s = connection->Login(parameters_.target.user, *password_); !s.ok()) return s;
   connection_ = std::move(connection);
   return Status::Ok();
+}
+
+Status ClientSession::LoginSaying(Connection& connection, const std::string& password) {
+  // The server makes a source that has been failing wait before each attempt (up to 8 s): say so rather than hang
+  // in silence.
+  const DelayedNotice notice(std::chrono::milliseconds(700),
+                             "ferry: waiting for the server to answer the login (it slows logins down after failed "
+                             "attempts)...\n");
+  return connection.Login(parameters_.target.user, password);
 }
 
 Status ClientSession::Reconnect(const std::string& remote_cwd) {

@@ -22,6 +22,9 @@ struct SessionParameters {
   // Asked once, after the server's identity is checked and before the first login; the answer is kept for
   // reconnections.
   std::function<Result<std::string>()> ask_password;
+  // The answer came from a person at a prompt: after a wrong password, ask again on the same connection (as ssh
+  // does) while the server allows (it closes the connection after its max_login_attempts).
+  bool ask_again = false;
   // `ferry -i FILE`: log in with this key instead of a password (Identity); the agent is SSH_AUTH_SOCK's.
   std::string identity_file;
   std::string agent_socket;
@@ -40,6 +43,9 @@ class ClientSession {
   const SessionParameters& parameters() const { return parameters_; }
 
  private:
+  // Logs in with a password, saying so on stderr when the server takes long to answer.
+  Status LoginSaying(Connection& connection, const std::string& password);
+
   SessionParameters parameters_;
   std::optional<std::string> password_;
   std::optional<Identity> identity_;

@@ -20,7 +20,12 @@ Result<std::string> ReadLineFromFd(int fd) {
       if (errno == EINTR) continue;
       return Status::FromErrno(errno, "reading a password");
     }
-    if (n == 0 || c == '\n') break;
+    if (n == 0) {
+      // End of input (Ctrl-D at a terminal) before anything was typed: no answer, not an empty one.
+      if (line.empty()) return Status(ErrorCode::kInvalid, "no password given (end of input)");
+      break;
+    }
+    if (c == '\n') break;
     line += c;
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();

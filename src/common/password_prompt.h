@@ -12,7 +12,8 @@ namespace ferry {
 // EINVAL) when there is no terminal, so scripts get an error instead of a hang.
 Result<std::string> ReadSecretFromTerminal(std::string_view prompt);
 
-// Reads one line from `fd` (the trailing newline removed). For --password-stdin.
+// Reads one line from `fd` (the trailing newline removed). For --password-stdin. EINVAL when the input ends before
+// anything was read (Ctrl-D at a prompt): that is no password, not an empty one.
 Result<std::string> ReadLineFromFd(int fd);
 
 }  // namespace ferry

@@ -263,6 +263,22 @@ TEST_F(ClientIntegration, ThePortCanBeGivenWithPAsSftpAndSshTakeIt) {
   EXPECT_THAT(differ.err, ::testing::StartsWith("ferry: two ports given"));
 }
 
+TEST_F(ClientIntegration, TheClientSaysItIsWaitingWhileTheServerSlowsLoginsDown) {
+  // Three failures from this address: from here on the server waits (a second and more) before each login.
+  for (int i = 0; i < 3; ++i) {
+    const auto failed = server_.Client("alice", "wrong-password", {"pwd"});
+    ASSERT_NE(failed.exit_code, 0);
+    EXPECT_EQ(failed.err.find("waiting for the server"), std::string::npos) << failed.err;
+  }
+  const auto slowed = Alice({"pwd"});
+  EXPECT_EQ(slowed.exit_code, 0) << slowed.err;
+  EXPECT_EQ(slowed.out, "/\n");
+  EXPECT_NE(slowed.err.find("ferry: waiting for the server to answer the login (it slows logins down after failed "
+                            "attempts)"),
+            std::string::npos)
+      << slowed.err;
+}
+
 class TlsClientIntegration : public ::testing::Test {
  protected:
   ProcessResult RunClient(const std::vector<std::string>& flags, const std::vector<std::string>& command) {

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/audit_lines.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -102,6 +103,56 @@ class ShellIntegration : public ::testing::Test {
   }
   TestServer server_;
 };
+
+// ---- logging in at a prompt ----
+
+// The failed logins the server's audit log holds.
+int FailedLogins(const TestServer& server) {
+  int failed = 0;
+  for (const auto& line : ReadAuditLines(server.root() + "/audit.log")) {
+    if (line.is_object() && line.value("event", "") == "login" && line.value("result", "") != "ok") ++failed;
+  }
+  return failed;
+}
+
+TEST_F(ShellIntegration, AWrongPasswordIsAskedForAgainAsSshDoes) {
+  // An empty FERRY_PASSWORD is no password: the client asks.
+  PtyClient shell({FerryPath(), "--plain", "alice@" + server_.address()},
+                  {{"FERRY_PASSWORD", ""}, {"HOME", server_.client_home()}});
+  ASSERT_TRUE(shell.WaitFor("'s password: ")) << shell.screen();
+  shell.Type("not-the-password\n");
+  ASSERT_TRUE(shell.WaitFor("Permission denied, please try again.")) << shell.screen();
+  ASSERT_TRUE(shell.WaitFor("'s password: ")) << shell.screen();
+  shell.Type("alice-secret\n");
+  ASSERT_TRUE(shell.WaitFor(":/> ")) << shell.screen();
+  shell.Type("whoami\n");
+  ASSERT_TRUE(shell.WaitFor("alice")) << shell.screen();
+  shell.Type("quit\n");
+  EXPECT_EQ(shell.WaitExit(), 0) << shell.screen();
+  EXPECT_EQ(FailedLogins(server_), 1);
+}
+
+TEST_F(ShellIntegration, ThreeWrongPasswordsEndTheClientAsTheServerClosesTheConnection) {
+  PtyClient shell({FerryPath(), "--plain", "alice@" + server_.address()}, {{"HOME", server_.client_home()}});
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    ASSERT_TRUE(shell.WaitFor("'s password: ")) << attempt << shell.screen();
+    shell.Type("wrong-" + std::to_string(attempt) + "\n");
+  }
+  ASSERT_TRUE(shell.WaitFor("login incorrect")) << shell.screen();
+  EXPECT_NE(shell.WaitExit(), 0);
+  EXPECT_EQ(shell.screen().find("'s password: ", shell.screen().rfind("wrong-3")), std::string::npos)
+      << "asked a fourth time: " << shell.screen();
+  EXPECT_EQ(FailedLogins(server_), 3);
+}
+
+TEST_F(ShellIntegration, CtrlDAtThePasswordPromptSendsNoPassword) {
+  PtyClient shell({FerryPath(), "--plain", "alice@" + server_.address()}, {{"HOME", server_.client_home()}});
+  ASSERT_TRUE(shell.WaitFor("'s password: ")) << shell.screen();
+  shell.Type("\x04");
+  ASSERT_TRUE(shell.WaitFor("no password given")) << shell.screen();
+  EXPECT_NE(shell.WaitExit(), 0);
+  EXPECT_EQ(FailedLogins(server_), 0) << "an empty password was sent and counted";
+}
 
 TEST_F(ShellIntegration, PromptCompletionAndCommands) {
   auto shell = Start();
