@@ -1,5 +1,6 @@
 #include "client/client_session.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "client/delayed_notice.h"
+#include "client/interrupt.h"
 #include "client/known_hosts.h"
 #include "common/ssh_signature.h"
 #include "protocol/session_operations.h"
@@ -103,6 +105,21 @@ Status ClientSession::Open() {
   }
   connection_ = std::move(connection);
   return Status::Ok();
+}
+
+Status ClientSession::ReconnectWithBackoff(const std::string& remote_cwd,
+                                           const std::function<void(const std::string&)>& warn) {
+  Status last = Status::Ok();
+  for (int attempt = 0; attempt < kReconnectTries; ++attempt) {
+    // poll(2) as an interruptible sleep: a Ctrl-C ends it early.
+    ::poll(nullptr, 0, 500 << attempt);
+    if (InterruptRequested()) return Status(ErrorCode::kIo, "interrupted");
+    last = Reconnect(remote_cwd);
+    if (last.ok()) return last;
+    if (last.code() == ErrorCode::kAuthFailed || last.code() == ErrorCode::kNotSupported) return last;
+    warn(fmt::format("{} (try {} of {})", last.message(), attempt + 1, kReconnectTries));
+  }
+  return last;
 }
 
 Status ClientSession::LoginSaying(Connection& connection, const std::string& password) {

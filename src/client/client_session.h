@@ -38,6 +38,12 @@ class ClientSession {
   Status Open();
   // Opens a fresh connection after a drop and returns to the remote folder the session was in.
   Status Reconnect(const std::string& remote_cwd);
+  // Reconnect, tried up to kReconnectTries times with 0.5, 1, 2 and 4 s between tries (a restarting server needs a
+  // moment before it listens again), as every shell command and every transfer does after a drop. `warn` hears of
+  // each failed try. A Ctrl-C in the shell (interrupt.h) stops trying. Not retried: a refused login or server
+  // identity, which another try cannot change.
+  Status ReconnectWithBackoff(const std::string& remote_cwd, const std::function<void(const std::string&)>& warn);
+  static constexpr int kReconnectTries = 4;
   Connection& connection() { return *connection_; }
   bool connected() const { return connection_ && connection_->connected(); }
   const SessionParameters& parameters() const { return parameters_; }

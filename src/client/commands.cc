@@ -8,6 +8,7 @@
 #include <climits>
 #include <ctime>
 #include <dirent.h>
+#include <iostream>
 #include <iterator>
 #include <optional>
 #include <set>
@@ -163,6 +164,12 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
     return Status::Ok();
   }
   return Status(ErrorCode::kInvalid, fmt::format("unknown command '{}' (try help)", name));
+}
+
+Status CommandRunner::Reconnect() {
+  return session_.ReconnectWithBackoff(remote_cwd_, [](const std::string& message) {
+    std::cerr << "ferry: " << EscapeForTerminal(message) << "\n";
+  });
 }
 
 Status CommandRunner::Help(const std::vector<std::string>& args) {

@@ -37,6 +37,14 @@ class CommandRunner {
   bool quit_requested() const { return quit_requested_; }
   // False once the connection to the server is lost.
   bool connected() const { return session_.connected(); }
+  // A new connection after a drop, back in the remote folder (ClientSession::ReconnectWithBackoff).
+  Status Reconnect();
+  // The connection's socket, for Ctrl-C to shut down (-1 when not connected).
+  int native_socket() { return session_.connected() ? connection().native_socket() : -1; }
+  // After Ctrl-C shut the socket down: the connection is not used again.
+  void AbandonConnection() {
+    if (session_.connected()) connection().Abandon();
+  }
 
   // The session's current remote folder (as of the last cd), for prompts.
   const std::string& remote_cwd() const { return remote_cwd_; }

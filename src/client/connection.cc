@@ -265,6 +265,12 @@ Result<std::string> Connection::TlsBinding() {
   return value;
 }
 
+int Connection::native_socket() {
+  if (!connected_) return -1;
+  if (tls_) return tls_->lowest_layer().native_handle();
+  return plain_ ? plain_->native_handle() : -1;
+}
+
 void Connection::Quit() {
   if (connected_) (void)Call(protocol::QuitRequest{}.Encode());
   connected_ = false;

@@ -86,6 +86,10 @@ class Connection {
   // Sends quit and waits for its reply; errors are ignored (the session ends either way).
   void Quit();
   bool connected() const { return connected_; }
+  // The TCP socket's descriptor (-1 when not connected), for a Ctrl-C to shut down (see interrupt.h).
+  int native_socket();
+  // Marks the connection unusable (after a Ctrl-C shut its socket down mid-command): only a new one can go on.
+  void Abandon() { connected_ = false; }
 
  private:
   Status WriteAll(const std::string& bytes);

@@ -2,17 +2,24 @@
 
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "client/command_line.h"
+#include "client/interrupt.h"
 #include "client/terminal_text.h"
 
 namespace ferry::client {
@@ -67,6 +74,77 @@ char** Complete(const char* text, int start, int /*end*/) {
   return g_matches.empty() ? nullptr : rl_completion_matches(text, NextMatch);
 }
 
+constexpr int kHistoryLines = 1000;
+
+// Commands that act on this machine only: they run without a connection.
+bool IsLocalCommand(const std::string& name) {
+  return name == "lcd" || name == "lpwd" || name == "lls" || name == "help" || name == "?" || name == "quit" ||
+         name == "exit" || name == "bye";
+}
+
+// Remote commands that change nothing: run again after a reconnection.
+bool IsReadOnly(const std::string& name) {
+  return name == "ls" || name == "cd" || name == "pwd" || name == "stat" || name == "sum" || name == "quota" ||
+         name == "whoami";
+}
+
+// What the shell says when Ctrl-C stopped a command; for a transfer, the command that continues it.
+std::string InterruptedMessage(const std::vector<std::string>& words) {
+  const std::string& name = words.front();
+  if (name != "put" && name != "get") return "interrupted";
+  std::string again = name;
+  if (std::find(words.begin() + 1, words.end(), "-c") == words.end()) again += " -c";
+  for (std::size_t i = 1; i < words.size(); ++i) again += " " + QuoteWord(words[i]);
+  return fmt::format("interrupted; what was transferred is kept: `{}` continues it", again);
+}
+
+// readline's callback interface, so that Ctrl-C can discard the line being typed and give a fresh prompt, as bash
+// and sftp do. nullopt at the end of input (Ctrl-D on an empty line).
+std::optional<std::string> g_line;
+bool g_end_of_input = false;
+
+void TakeLine(char* raw) {
+  if (raw == nullptr) {
+    g_end_of_input = true;
+  } else {
+    g_line = std::string(raw);
+    std::free(raw);
+  }
+  rl_callback_handler_remove();
+}
+
+std::optional<std::string> ReadInteractiveLine(const std::string& prompt) {
+  g_line.reset();
+  g_end_of_input = false;
+  ClearInterrupt();
+  rl_callback_handler_install(prompt.c_str(), TakeLine);
+  while (!g_line && !g_end_of_input) {
+    pollfd input{STDIN_FILENO, POLLIN, 0};
+    const int ready = ::poll(&input, 1, -1);
+    if (InterruptRequested()) {
+      // Discard what was typed and start a fresh line.
+      ClearInterrupt();
+      rl_free_line_state();
+      rl_callback_sigcleanup();
+      rl_replace_line("", 0);
+      rl_point = rl_end = 0;
+      std::fputs("\n", stdout);
+      std::fflush(stdout);
+      rl_on_new_line();
+      rl_redisplay();
+      continue;
+    }
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      rl_callback_handler_remove();
+      return std::nullopt;
+    }
+    if ((input.revents & (POLLIN | POLLHUP | POLLERR)) != 0) rl_callback_read_char();
+  }
+  if (g_end_of_input) return std::nullopt;
+  return g_line;
+}
+
 int TerminalWidth() {
   winsize size{};
   if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
@@ -98,39 +176,78 @@ Status RunInteractiveShell(CommandRunner& runner, const std::string& prompt_pref
   g_completion_runner = &runner;
   rl_attempted_completion_function = Complete;
   rl_readline_name = "ferry";
+  // Ctrl-C is the shell's own (interrupt.h): readline must not turn it into the end of the program.
+  rl_catch_signals = 0;
+  const ShellInterrupts interrupts;
   // The history lives beside known_hosts; make its folder (private) if this is the first run.
   if (const auto slash = history_path.rfind('/'); slash != std::string::npos && slash > 0) {
     ::mkdir(history_path.substr(0, slash).c_str(), 0700);
   }
   using_history();
-  stifle_history(1000);
-  read_history(history_path.c_str());
-  Status result = Status::Ok();
+  stifle_history(kHistoryLines);
+  if (read_history(history_path.c_str()) != 0) write_history(history_path.c_str());  // made now, appended to below
+  ::chmod(history_path.c_str(), 0600);
   while (!runner.quit_requested()) {
     runner.set_columns(true, TerminalWidth());
     const std::string prompt = fmt::format("ferry {}:{}> ", prompt_prefix, runner.remote_cwd());
-    char* raw = readline(prompt.c_str());
-    if (raw == nullptr) {  // Ctrl-D
+    auto line = ReadInteractiveLine(prompt);
+    if (!line) {  // Ctrl-D
       std::cout << "\n";
       break;
     }
-    const std::string line(raw);
-    std::free(raw);
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    add_history(line.c_str());
-    auto words = SplitWords(line);
-    Status status = words.ok() ? runner.Run(*words) : words.status();
-    std::cout.flush();
-    if (status.ok()) continue;
-    PrintError(status);
-    if (!runner.connected()) {
-      result = status;
-      break;
+    if (line->find_first_not_of(" \t") == std::string::npos) continue;
+    add_history(line->c_str());
+    // Saved as it grows, so a lost connection, a kill or a closed terminal loses none of it.
+    append_history(1, history_path.c_str());
+    auto words = SplitWords(*line);
+    if (!words.ok()) {
+      PrintError(words.status());
+      continue;
     }
+    if (words->empty()) continue;
+    ClearInterrupt();
+    if (!runner.connected() && !IsLocalCommand(words->front())) {
+      std::cerr << "ferry: not connected; reconnecting...\n";
+      if (Status s = runner.Reconnect(); !s.ok()) {
+        PrintError(Status(s.code(), fmt::format("{}; the command was not run (the shell stays open: try again, or "
+                                                "quit)",
+                                                InterruptRequested() ? "reconnecting was interrupted" : s.message())));
+        continue;
+      }
+    }
+    // exec handles Ctrl-C itself: it stops the program and keeps the connection.
+    const bool stops_on_interrupt = words->front() != "exec";
+    const auto run = [&] {
+      const CommandInterruptScope scope(stops_on_interrupt ? runner.native_socket() : -1);
+      Status status = runner.Run(*words);
+      std::cout.flush();
+      return status;
+    };
+    Status status = run();
+    if (stops_on_interrupt && InterruptRequested()) {
+      runner.AbandonConnection();
+      status = Status(ErrorCode::kIo, InterruptedMessage(*words));
+    } else if (!status.ok() && !runner.connected() && IsReadOnly(words->front())) {
+      // The connection dropped under a command that changes nothing (the server restarted, say): connect again and
+      // run it once more, as transfers resume by themselves.
+      PrintError(Status(status.code(), fmt::format("{}; reconnecting...", status.message())));
+      status = runner.Reconnect();
+      if (status.ok()) {
+        status = run();
+      } else {
+        status = Status(status.code(), fmt::format("{}; not connected (the shell stays open: try again, or quit)",
+                                                   status.message()));
+      }
+      if (InterruptRequested()) {
+        runner.AbandonConnection();
+        status = Status(ErrorCode::kIo, "interrupted");
+      }
+    }
+    if (!status.ok()) PrintError(status);
   }
-  write_history(history_path.c_str());
+  history_truncate_file(history_path.c_str(), kHistoryLines);
   g_completion_runner = nullptr;
-  return result;
+  return Status::Ok();
 }
 
 }  // namespace ferry::client

@@ -16,8 +16,10 @@ namespace ferry::client {
 // printed before it runs, prefixed by the prompt.
 Status RunLines(CommandRunner& runner, std::istream& in, bool echo);
 
-// The interactive shell. History is kept in `history_path`. Returns when the user quits or at end of input.
-// Only a lost connection ends it with an error; failing commands are reported and the shell goes on.
+// The interactive shell. History is kept in `history_path`, appended to as each line is entered. Returns when the
+// user quits or at end of input. Failing commands are reported and the shell goes on; Ctrl-C stops the command in
+// progress (or discards the line being typed); a lost connection is made again, with backoff, before the next
+// command that needs one, and the shell stays open while the server cannot be reached.
 Status RunInteractiveShell(CommandRunner& runner, const std::string& prompt_prefix, const std::string& history_path);
 
 }  // namespace ferry::client

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "common/unique_fd.h"
+#include "client/interrupt.h"
 #include "client/terminal_text.h"
 
 namespace ferry::client {
@@ -167,14 +168,9 @@ Status Transfers::WithRetries(const TransferOptions& options, const std::functio
   bool resume = options.resume;
   for (int tries = 0;; ++tries) {
     Status status = attempt(resume);
-    if (status.ok() || session_.connected() || tries >= options.max_retries) return status;
-    Warn(fmt::format("{}; reconnecting ({}/{})", status.message(), tries + 1, options.max_retries));
-    // Back off a little more each time: a restarting server needs a moment before it listens again.
-    std::this_thread::sleep_for(std::chrono::milliseconds(250) * (1 << tries));
-    if (Status s = session_.Reconnect(remote_cwd_()); !s.ok()) {
-      Warn(s.message());
-      if (!session_.connected() && tries + 1 >= options.max_retries) return status;
-    }
+    if (status.ok() || session_.connected() || tries >= options.max_retries || InterruptRequested()) return status;
+    Warn(fmt::format("{}; reconnecting to resume ({} of {})", status.message(), tries + 1, options.max_retries));
+    if (Status s = session_.ReconnectWithBackoff(remote_cwd_(), Warn); !s.ok()) return status;
     resume = true;  // continue where the dropped attempt stopped
   }
 }
@@ -309,6 +305,7 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
   }
   std::string buffer(kChunk, '\0');
   for (std::uint64_t position = offset; position < file.size;) {
+    if (InterruptRequested()) return Status(ErrorCode::kIo, "interrupted");
     std::size_t got = 0;
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, file.size - position));
     if (Status s = ReadAt(fd.get(), buffer.data(), want, position, &got); !s.ok()) return s;
@@ -551,6 +548,10 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
   // Data goes from the socket's buffer to the file and the checksum, piece by piece, never gathered in memory.
   Status written;
   const auto take = [&](std::string_view piece) {
+    if (InterruptRequested()) {
+      written = Status(ErrorCode::kIo, "interrupted");
+      return false;
+    }
     written = file.direct ? WriteSequential(out.get(), piece, file.local) : WriteAt(out.get(), piece, position, partial);
     if (!written.ok()) return false;
     checksum.Update(piece);

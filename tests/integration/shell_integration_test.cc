@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "support/audit_lines.h"
+#include "support/partial_upload.h"
+#include "support/subprocess.h"
+#include "support/test_files.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -80,6 +84,7 @@ class PtyClient {
   }
 
   const std::string& screen() const { return screen_; }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
@@ -193,6 +198,100 @@ TEST_F(ShellIntegration, HistoryIsKeptAcrossSessions) {
   shell->Type("quit\n");
   EXPECT_EQ(shell->WaitExit(), 0);
   EXPECT_TRUE(Exists(server_.home("alice") + "/from-history"));
+}
+
+TEST_F(ShellIntegration, HistoryIsSavedAsItGrows) {
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  shell->Type("whoami\n");
+  ASSERT_TRUE(shell->WaitFor("alice"));
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  // Before the shell ends: a killed client or a closed terminal keeps what was typed.
+  EXPECT_NE(ReadFile(server_.client_home() + "/.ferry/history").find("whoami"), std::string::npos);
+  shell.reset();  // SIGKILL
+  EXPECT_NE(ReadFile(server_.client_home() + "/.ferry/history").find("whoami"), std::string::npos);
+}
+
+TEST_F(ShellIntegration, CtrlCDiscardsTheLineBeingTypedAndTheShellGoesOn) {
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  shell->Type("mkdir discarded");
+  ASSERT_TRUE(shell->WaitFor("discarded"));
+  shell->Type("\x03");  // Ctrl-C
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  shell->Type("whoami\n");
+  ASSERT_TRUE(shell->WaitFor("alice")) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  shell->Type("quit\n");
+  EXPECT_EQ(shell->WaitExit(), 0) << shell->screen();
+  EXPECT_FALSE(Exists(server_.home("alice") + "/discarded"));
+}
+
+TEST_F(ShellIntegration, CtrlCStopsATransferKeepsWhatResumeNeedsAndTheShellGoesOn) {
+  constexpr std::uint64_t kSize = 200ull << 20;
+  TempDir local;
+  const std::string original = local / "big.bin";
+  {
+    std::ofstream out(original, std::ios::binary);
+    std::string chunk = RandomBytes(1 << 20, 7);
+    for (std::uint64_t done = 0; done < kSize; done += chunk.size()) {
+      chunk[done >> 20 & 0xfffff] ^= 0x5a;  // no two MiB alike
+      out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    }
+  }
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  shell->Type("put " + original + " big.bin\n");
+  const std::string partials = server_.root() + "/partials/alice";
+  const PartialUpload seen = WaitForPartialUpload(partials, 1 << 20, kSize / 2, shell->pid(), std::chrono::seconds(60));
+  ASSERT_TRUE(seen.size > (1u << 20) && seen.size < kSize / 2) << "upload not caught in flight at " << seen.size;
+  // The server holds still, so the transfer is surely in progress when Ctrl-C comes.
+  ASSERT_EQ(::kill(server_.process().pid(), SIGSTOP), 0);
+  shell->Type("\x03");
+  const bool said = shell->WaitFor("interrupted; what was transferred is kept: `put -c " + original + " big.bin`");
+  ASSERT_EQ(::kill(server_.process().pid(), SIGCONT), 0);
+  ASSERT_TRUE(said) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  EXPECT_FALSE(Exists(server_.home("alice") + "/big.bin"));
+
+  // The next command connects again by itself and the upload goes on from the partial.
+  shell->Type("put -c " + original + " big.bin\n");
+  ASSERT_TRUE(shell->WaitFor("resumed after")) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/> ", std::chrono::seconds(60))) << shell->screen();
+  shell->Type("quit\n");
+  EXPECT_EQ(shell->WaitExit(), 0) << shell->screen();
+  EXPECT_EQ(RunProcess({"/usr/bin/cmp", original, server_.home("alice") + "/big.bin"}).exit_code, 0);
+}
+
+TEST_F(ShellIntegration, EveryCommandReconnectsAndTheShellOutlivesAnAbsentServer) {
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  server_.Kill();
+  // The server is gone: the command finds the connection dead, tries again with backoff, and the shell stays.
+  shell->Type("ls\n");
+  ASSERT_TRUE(shell->WaitFor("reconnecting")) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor("not connected (the shell stays open", std::chrono::seconds(40))) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  shell->Type("pwd\n");
+  ASSERT_TRUE(shell->WaitFor("the command was not run (the shell stays open", std::chrono::seconds(40)))
+      << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+
+  server_.RestartOnTheSamePort();
+  ASSERT_TRUE(server_.started());
+  shell->Type("whoami\n");
+  ASSERT_TRUE(shell->WaitFor("alice", std::chrono::seconds(40))) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  // A command on a connection the server dropped while the shell sat idle is run again on a new one.
+  server_.Kill();
+  server_.RestartOnTheSamePort();
+  ASSERT_TRUE(server_.started());
+  shell->Type("ls\n");
+  ASSERT_TRUE(shell->WaitFor("reconnecting")) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor("photos", std::chrono::seconds(40))) << shell->screen();
+  ASSERT_TRUE(shell->WaitFor(":/> ")) << shell->screen();
+  shell->Type("quit\n");
+  EXPECT_EQ(shell->WaitExit(), 0) << shell->screen();
 }
 
 TEST_F(ShellIntegration, EndOfInputLeavesCleanly) {

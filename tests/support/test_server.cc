@@ -82,14 +82,15 @@ TestServer::TestServer(TestServerOptions options) : options_(std::move(options))
   Launch();
 }
 
-void TestServer::Launch() {
+void TestServer::Launch(std::uint16_t port) {
   port_ = 0;
   const std::string root = dir_.path();
   std::vector<std::string> argv = options_.launch_prefix;
   const std::vector<std::string> serve = {
       FerrydPath(), "serve",
       "--root",     root,
-      "--listen",   options_.listen_host == "::1" ? "[::1]:0" : options_.listen_host + ":0",
+      "--listen",
+      options_.listen_host == "::1" ? "[::1]:" + std::to_string(port) : options_.listen_host + ":" + std::to_string(port),
       "--threads",  std::to_string(options_.threads)};
   argv.insert(argv.end(), serve.begin(), serve.end());
   if (!options_.tls) argv.push_back("--plain");
@@ -130,6 +131,10 @@ void TestServer::Kill() {
 
 void TestServer::Restart() {
   Launch();
+}
+
+void TestServer::RestartOnTheSamePort() {
+  Launch(port_);
 }
 
 TestServer::~TestServer() {

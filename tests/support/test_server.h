@@ -83,6 +83,8 @@ class TestServer {
   void Kill();
   // Starts ferryd again on the same data root (after Stop or Kill); the port changes.
   void Restart();
+  // The same on the port it had (a client that reconnects by itself finds it again).
+  void RestartOnTheSamePort();
   Subprocess& process() { return *process_; }
 
  private:
@@ -95,7 +97,8 @@ class TestServer {
   std::uint16_t ftps_implicit_port_ = 0;
   std::uint16_t sftp_port_ = 0;
 
-  void Launch();
+  // Starts ferryd; `port` 0 lets the kernel pick one.
+  void Launch(std::uint16_t port = 0);
   // The client's command line and environment for ClientWithFlags and StartClientWithFlags.
   std::vector<std::string> ClientArgv(const std::vector<std::string>& flags, const std::string& user,
                                       const std::vector<std::string>& args) const;
