@@ -46,12 +46,67 @@ bool TakesRemotePaths(const std::string& command) {
   return false;
 }
 
+// Characters a completed name is escaped for, outside quotes: those SplitWords gives a meaning to.
+constexpr const char* kSpecialInNames = " \t\n\\\"'`$&|;()<>*?[]#!{}";
+
+// readline: whether the character at `index` is escaped by a backslash, so a space in "my\ photos" is no word break.
+int IsQuoted(char* text, int index) {
+  int backslashes = 0;
+  for (int i = index - 1; i >= 0 && text[i] == '\\'; --i) ++backslashes;
+  return backslashes % 2;
+}
+
+// readline: the text that replaces the word being completed. Inside an opening quote (`quote`), the match stays in
+// that quote, closed after a single file (a folder leaves it open, to go on inside); else specials are escaped.
+char* QuoteName(char* match, int match_type, char* quote) {
+  std::string out;
+  const char q = quote != nullptr ? *quote : '\0';
+  const std::string_view name(match);
+  if (q == '\'' || q == '"') {
+    out += q;
+    for (const char c : name) {
+      if (q == '\'' && c == '\'') {
+        out += "'\\''";  // close, an escaped quote, open again
+      } else {
+        if (q == '"' && (c == '"' || c == '\\' || c == '$' || c == '`')) out += '\\';
+        out += c;
+      }
+    }
+    if (match_type == SINGLE_MATCH && !name.ends_with('/')) out += q;
+  } else {
+    for (const char c : name) {
+      if (std::strchr(kSpecialInNames, c) != nullptr) out += '\\';
+      out += c;
+    }
+  }
+  return ::strdup(out.c_str());
+}
+
+// The word being completed as the user means it: backslash escapes undone (readline has already taken off an
+// opening quote).
+std::string Unescape(std::string_view text, char quote) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && quote != '\'') {
+      out += text[++i];
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 char** Complete(const char* text, int start, int /*end*/) {
   g_matches.clear();
-  const std::string prefix(text);
   const std::string before(rl_line_buffer, static_cast<std::size_t>(start));
-  auto words = SplitWords(before);
+  // The words before this one; an opening quote just before it belongs to this word.
+  std::string_view head(before);
+  if (rl_completion_quote_character != 0 && !head.empty() && head.back() == rl_completion_quote_character) {
+    head.remove_suffix(1);
+  }
+  auto words = SplitWords(head);
   if (!words.ok()) return nullptr;
+  const std::string prefix = Unescape(text, static_cast<char>(rl_completion_quote_character));
   if (words->empty()) {
     for (const auto& info : AllCommands()) {
       if (info.name.starts_with(prefix)) g_matches.emplace_back(info.name);
@@ -63,14 +118,19 @@ char** Complete(const char* text, int start, int /*end*/) {
     return nullptr;  // local commands: readline's own file-name completion
   }
   rl_attempted_completion_over = 1;
+  // Names are quoted or escaped on the way in (QuoteName); a remote folder is not a local one to stat.
+  rl_filename_completion_desired = 1;
+  rl_filename_quoting_desired = 1;
   const auto slash = prefix.rfind('/');
   const std::string folder = slash == std::string::npos ? "" : prefix.substr(0, slash + 1);
   const std::string partial = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
   for (const auto& name : g_completion_runner->RemoteNames(folder.empty() ? "." : folder)) {
     if (name.starts_with(partial) && (!partial.empty() || !name.starts_with('.'))) g_matches.push_back(folder + name);
   }
-  // A folder completes without a trailing space, so the user can go on typing inside it.
-  rl_completion_suppress_append = g_matches.size() == 1 && g_matches.front().ends_with('/') ? 1 : 0;
+  // A folder completes without a trailing space (or closing quote), so the user can go on typing inside it.
+  const bool one_folder = g_matches.size() == 1 && g_matches.front().ends_with('/');
+  rl_completion_suppress_append = one_folder ? 1 : 0;
+  rl_completion_suppress_quote = one_folder ? 1 : 0;
   return g_matches.empty() ? nullptr : rl_completion_matches(text, NextMatch);
 }
 
@@ -175,6 +235,11 @@ Status RunLines(CommandRunner& runner, std::istream& in, bool echo) {
 Status RunInteractiveShell(CommandRunner& runner, const std::string& prompt_prefix, const std::string& history_path) {
   g_completion_runner = &runner;
   rl_attempted_completion_function = Complete;
+  // Names with spaces and quotes: complete after an opening quote, and escape what is inserted.
+  rl_completer_quote_characters = "'\"";
+  rl_filename_quote_characters = kSpecialInNames;
+  rl_char_is_quoted_p = IsQuoted;
+  rl_filename_quoting_function = QuoteName;
   rl_readline_name = "ferry";
   // Ctrl-C is the shell's own (interrupt.h): readline must not turn it into the end of the program.
   rl_catch_signals = 0;

@@ -15,6 +15,7 @@
 #include "support/audit_lines.h"
 #include "support/partial_upload.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
 
@@ -178,6 +179,35 @@ TEST_F(ShellIntegration, PromptCompletionAndCommands) {
   ASSERT_TRUE(shell->WaitFor("beach.jpg")) << shell->screen();
   shell->Type("quit\n");
   EXPECT_EQ(shell->WaitExit(), 0);
+}
+
+TEST_F(ShellIntegration, CompletionEscapesSpacesAndWorksInsideQuotes) {
+  ASSERT_EQ(::mkdir((server_.home("alice") + "/my photos").c_str(), 0755), 0);
+  WriteFile(server_.home("alice") + "/my photos/beach day.jpg", "sand");
+  WriteFile(server_.home("alice") + "/it's.txt", "quote");
+  TempDir local;
+  auto shell = Start();
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  shell->Type("lcd " + local.path() + "\n");
+  ASSERT_TRUE(shell->WaitFor(":/> "));
+  // Unquoted: the space is escaped, and the folder can be entered.
+  shell->Type("cd my\t");
+  ASSERT_TRUE(shell->WaitFor("cd my\\ photos/")) << shell->screen();
+  shell->Type("\n");
+  ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
+  // After an opening quote: completed inside the quote, which a single file closes.
+  shell->Type("get 'bea\t");
+  ASSERT_TRUE(shell->WaitFor("get 'beach day.jpg' ")) << shell->screen();
+  shell->Type("\n");
+  ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
+  EXPECT_EQ(ReadFile(local / "beach day.jpg"), "sand");
+  shell->Type("get \"../it\t");
+  ASSERT_TRUE(shell->WaitFor("get \"../it's.txt\" ")) << shell->screen();
+  shell->Type("\n");
+  ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
+  EXPECT_EQ(ReadFile(local / "it's.txt"), "quote");
+  shell->Type("quit\n");
+  EXPECT_EQ(shell->WaitExit(), 0) << shell->screen();
 }
 
 TEST_F(ShellIntegration, HistoryIsKeptAcrossSessions) {
