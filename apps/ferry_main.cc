@@ -157,8 +157,9 @@ int main(int argc, char** argv) {
     result = runner.Run(command);
     if (command.front() == "exec" && runner.exec_exit_code()) {
       // The program ran: its exit status is ours, and it has said what went wrong itself, unless the server stopped
-      // it (the time limit, the quota).
-      if (!result.ok() && (result.code() == ferry::ErrorCode::kBusy || result.code() == ferry::ErrorCode::kQuota)) {
+      // it (the time limit, the quota) or found no such program (127, as a shell).
+      if (!result.ok() && (result.code() == ferry::ErrorCode::kBusy || result.code() == ferry::ErrorCode::kQuota ||
+                           result.code() == ferry::ErrorCode::kNotFound)) {
         std::cerr << "ferry: " << ferry::client::EscapeForTerminal(result.message()) << "\n";
       }
       if (session.connected()) session.connection().Quit();

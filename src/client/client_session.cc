@@ -1,9 +1,13 @@
 #include "client/client_session.h"
 
+#include <netdb.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <memory>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -12,6 +16,9 @@
 #include "client/interrupt.h"
 #include "client/known_hosts.h"
 #include "common/ssh_signature.h"
+#include "common/unique_fd.h"
+#include "protocol/frame.h"
+#include "protocol/frame_decoder.h"
 #include "protocol/session_operations.h"
 
 namespace ferry::client {
@@ -51,9 +58,70 @@ Status CheckServerIdentity(const std::string& known_hosts_path, const std::strin
   return Status::Ok();
 }
 
+namespace {
+
+// Whether a Ferry server without TLS answers at `address`: a hello on a TCP connection of its own (nothing secret is
+// sent), every step bounded by `limit`, so that a server of another kind that never answers cannot hang the client.
+bool AnswersPlainFerry(const HostPort& address, std::chrono::milliseconds limit) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(address.port);
+  if (::getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found) != 0) return false;
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+  const UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return false;
+  const auto wait = [&](short events) {
+    pollfd p{fd.get(), events, 0};
+    return ::poll(&p, 1, static_cast<int>(limit.count())) == 1 && (p.revents & events) != 0;
+  };
+  if (::connect(fd.get(), found->ai_addr, found->ai_addrlen) != 0 && (errno != EINPROGRESS || !wait(POLLOUT))) {
+    return false;
+  }
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) return false;
+  protocol::Json hello = protocol::HelloRequest{{protocol::kProtocolVersion}, "ferry " FERRY_VERSION}.Encode();
+  hello["id"] = 1;
+  const std::string bytes = protocol::EncodeFrame(std::move(hello));
+  if (::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) return false;
+  protocol::FrameDecoder decoder;
+  char buffer[4096];
+  for (int reads = 0; reads < 16 && wait(POLLIN); ++reads) {
+    const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    if (n <= 0) return false;
+    decoder.Feed(std::string_view(buffer, static_cast<std::size_t>(n)));
+    protocol::Frame frame;
+    const auto state = decoder.Next(frame);
+    if (state == protocol::FrameDecoder::State::kError) return false;
+    if (state == protocol::FrameDecoder::State::kFrame) return protocol::HelloReply::Parse(frame.header).ok();
+  }
+  return false;
+}
+
+}  // namespace
+
+Status ClientSession::ExplainMismatch(Status failure) const {
+  const std::string host_port = FormatHostPort(parameters_.target.address);
+  if (parameters_.tls) {
+    if (AnswersPlainFerry(parameters_.target.address, std::chrono::seconds(3))) {
+      return Status(ErrorCode::kProtocol,
+                    fmt::format("{} is a Ferry server without TLS (started with --plain): connect with ferry --plain",
+                                host_port));
+    }
+    return Status(failure.code(), fmt::format("{} (is {} a Ferry server?)", failure.message(), host_port));
+  }
+  // --plain: a Ferry server with TLS closes a connection whose first bytes are not a TLS handshake.
+  return Status(failure.code(), fmt::format("{}; a Ferry server with TLS does this to a --plain client: connect "
+                                            "without --plain",
+                                            failure.message()));
+}
+
 Status ClientSession::Open() {
   auto connection = std::make_unique<Connection>();
-  if (Status s = connection->Connect(parameters_.target.address, parameters_.tls); !s.ok()) return s;
+  if (Status s = connection->Connect(parameters_.target.address, parameters_.tls); !s.ok()) {
+    return s.code() == ErrorCode::kProtocol && parameters_.tls ? ExplainMismatch(s) : s;
+  }
   if (parameters_.tls) {
     if (Status s = CheckServerIdentity(parameters_.known_hosts_path, FormatHostPort(parameters_.target.address),
                                        connection->server_fingerprint(), parameters_.accept_new_host);
@@ -62,7 +130,7 @@ Status ClientSession::Open() {
     }
   }
   auto hello = connection->Hello();
-  if (!hello.ok()) return hello.status();
+  if (!hello.ok()) return connection->connected() ? hello.status() : ExplainMismatch(hello.status());
   if (!parameters_.identity_file.empty()) {
     if (!identity_) {
       auto identity = Identity::Load(parameters_.identity_file);

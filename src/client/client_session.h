@@ -49,6 +49,9 @@ class ClientSession {
   const SessionParameters& parameters() const { return parameters_; }
 
  private:
+  // After the first exchange failed: a message that says whether the server is a Ferry server speaking the other
+  // way (TLS or --plain), found out on a connection of its own, else `failure` with a question.
+  Status ExplainMismatch(Status failure) const;
   // Logs in with a password, saying so on stderr when the server takes long to answer.
   Status LoginSaying(Connection& connection, const std::string& password);
 

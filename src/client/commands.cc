@@ -120,6 +120,11 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (words.empty()) return Status::Ok();
   const std::string& name = words[0];
   if (name == "help" || name == "?") return Help(words);
+  // COMMAND --help, before any "--" (exec's words after the program are the program's): its usage, as `help
+  // COMMAND` gives it.
+  for (std::size_t i = 1; i < words.size() && words[i] != "--"; ++i) {
+    if (words[i] == "--help" && name != "exec") return Help({"help", name});
+  }
   if (name == "quit" || name == "exit" || name == "bye") {
     quit_requested_ = true;
     return Status::Ok();
@@ -173,13 +178,16 @@ Status CommandRunner::Reconnect() {
 }
 
 Status CommandRunner::Help(const std::vector<std::string>& args) {
-  for (const auto& command : AllCommands()) {
-    if (args.size() > 1 && command.name != args[1]) continue;
-    out_ << fmt::format("{:<28} {}\n", command.usage, command.summary);
-  }
   if (args.size() > 1 &&
       std::none_of(AllCommands().begin(), AllCommands().end(), [&](const auto& c) { return c.name == args[1]; })) {
-    return Status(ErrorCode::kInvalid, fmt::format("no command '{}'", args[1]));
+    return Status(ErrorCode::kInvalid, fmt::format("no command '{}' (help lists them)", args[1]));
+  }
+  // One column as wide as the longest usage, so the summaries line up.
+  std::size_t width = 0;
+  for (const auto& command : AllCommands()) width = std::max(width, command.usage.size());
+  for (const auto& command : AllCommands()) {
+    if (args.size() > 1 && command.name != args[1]) continue;
+    out_ << fmt::format("{:<{}}  {}\n", command.usage, width, command.summary);
   }
   return Status::Ok();
 }
@@ -244,18 +252,40 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
   if (Status s = ParseFlags(args, "la1", flags, paths); !s.ok()) return s;
   if (paths.empty()) paths.push_back("");
   Status result = Status::Ok();
-  for (std::size_t i = 0; i < paths.size(); ++i) {
+  // As ls(1): the files named go first, together and under the names given; then each folder, with a heading when
+  // there is more than one thing to show.
+  std::vector<DirectoryEntry> files;
+  std::vector<std::pair<std::string, std::vector<DirectoryEntry>>> folders;
+  for (const std::string& path : paths) {
     std::vector<DirectoryEntry> entries;
     bool is_file = false;
-    if (Status s = FetchListing(paths[i], entries, &is_file); !s.ok()) {
+    if (Status s = FetchListing(path, entries, &is_file); !s.ok()) {
       if (!connection().connected()) return s;
-      result = s;  // like ls(1): report, go on with the other paths, fail at the end
+      std::cerr << "ferry: " << EscapeForTerminal(s.message()) << "\n";  // report, go on, fail at the end
+      result = Status(s.code(), "some of the paths could not be listed");
       continue;
     }
-    if (flags.count('a') == 0 && !is_file) {
+    if (is_file) {
+      for (auto& entry : entries) {
+        entry.name = path;
+        files.push_back(std::move(entry));
+      }
+      continue;
+    }
+    if (flags.count('a') == 0) {
       std::erase_if(entries, [](const DirectoryEntry& entry) { return entry.name.starts_with('.'); });
     }
-    if (paths.size() > 1) out_ << (i > 0 ? "\n" : "") << paths[i] << ":\n";
+    folders.emplace_back(path, std::move(entries));
+  }
+  const bool headings = folders.size() + (files.empty() ? 0 : 1) > 1;
+  bool first = true;
+  if (!files.empty()) {
+    PrintEntries(files, flags.count('l') > 0);
+    first = false;
+  }
+  for (const auto& [path, entries] : folders) {
+    if (headings) out_ << (first ? "" : "\n") << EscapeForTerminal(path) << ":\n";
+    first = false;
     PrintEntries(entries, flags.count('l') > 0);
   }
   return result;
@@ -263,9 +293,16 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
 
 Status CommandRunner::Stat(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage("stat");
+  Status result = Status::Ok();
+  bool first = true;
   for (std::size_t i = 1; i < args.size(); ++i) {
     auto reply = connection().Call<protocol::StatReply>(protocol::StatRequest{args[i]});
-    if (!reply.ok()) return reply.status();
+    if (!reply.ok()) {
+      if (!connection().connected()) return reply.status();
+      std::cerr << "ferry: " << EscapeForTerminal(reply.status().message()) << "\n";  // as stat(1): go on
+      result = Status(reply.status().code(), "some of the paths could not be read");
+      continue;
+    }
     const DirectoryEntry& entry = reply->entry;
     const std::time_t t = entry.mtime;
     std::tm tm{};
@@ -275,11 +312,14 @@ Status CommandRunner::Stat(const std::vector<std::string>& args) {
     char zone[16];
     std::strftime(zone, sizeof zone, "%z", &tm);
     const std::string_view type = EntryTypeName(entry.type);
-    out_ << fmt::format("  File: {}\n  Type: {}\n  Size: {}\n  Mode: {:04o} ({})\n Links: {}\nModify: {}.{:09} {}\n",
-                        args[i], type, entry.size, entry.mode, FormatMode(type, entry.mode), entry.nlink, when,
-                        entry.mtime_nsec, zone);
+    // A blank line between entries, so several read apart.
+    out_ << (first ? "" : "\n")
+         << fmt::format("  File: {}\n  Type: {}\n  Size: {}\n  Mode: {:04o} ({})\n Links: {}\nModify: {}.{:09} {}\n",
+                        EscapeForTerminal(args[i]), type, entry.size, entry.mode, FormatMode(type, entry.mode),
+                        entry.nlink, when, entry.mtime_nsec, zone);
+    first = false;
   }
-  return Status::Ok();
+  return result;
 }
 
 Status CommandRunner::MakeDir(const std::vector<std::string>& args) {
@@ -342,7 +382,7 @@ Status CommandRunner::LocalChangeDir(const std::vector<std::string>& args) {
     const char* home = std::getenv("HOME");
     target = home != nullptr ? home : "/";
   }
-  if (::chdir(target.c_str()) != 0) return Status::FromErrno(errno, "lcd " + target);
+  if (::chdir(target.c_str()) != 0) return Status::FromErrno(errno, target);
   return Status::Ok();
 }
 

@@ -68,8 +68,7 @@ Status Connection::Connect(const HostPort& address, bool tls) {
   tls_->handshake(asio::ssl::stream_base::client, error);
   if (error) {
     return Status(ErrorCode::kProtocol,
-                  fmt::format("TLS handshake with {} failed: {} (is the server started with --plain?)",
-                              FormatHostPort(address), error.message()));
+                  fmt::format("TLS handshake with {} failed: {}", FormatHostPort(address), error.message()));
   }
   X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
   if (cert == nullptr) return Status(ErrorCode::kProtocol, "the server presented no certificate");

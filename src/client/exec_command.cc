@@ -86,6 +86,8 @@ Status CommandRunner::Exec(const std::vector<std::string>& args) {
   auto id = connection().Send(request.Encode());
   if (!id.ok()) return id.status();
   auto started = connection().AwaitReply(*id);
+  // A program the server cannot find: a shell's exit status for it.
+  if (!started.ok() && started.status().code() == ErrorCode::kNotFound) exec_exit_code_ = 127;
   if (!started.ok()) return started.status();
   if (Status s = protocol::ExecStartReply::Parse(started->header).status(); !s.ok()) return s;
 

@@ -28,5 +28,8 @@ class CommandInterruptScope {
 // Whether Ctrl-C was pressed since the last ClearInterrupt (always false outside ShellInterrupts).
 bool InterruptRequested();
 void ClearInterrupt();
+// Readable once Ctrl-C was pressed (until ClearInterrupt): for a poll(2) that must not miss a Ctrl-C that came
+// just before it started. -1 outside ShellInterrupts.
+int InterruptWakeFd();
 
 }  // namespace ferry::client

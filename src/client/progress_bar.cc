@@ -42,7 +42,22 @@ ProgressBar::ProgressBar(Mode mode, std::string verb, std::uint64_t total_bytes,
       out_(out),
       total_bytes_(total_bytes),
       total_files_(total_files),
-      start_(std::chrono::steady_clock::now()) {}
+      start_(std::chrono::steady_clock::now()) {
+  if (mode_ == Mode::kBar) active_ = this;
+}
+
+ProgressBar::~ProgressBar() {
+  if (active_ == this) active_ = nullptr;
+}
+
+ProgressBar* ProgressBar::active_ = nullptr;
+
+void ProgressBar::ClearActiveLine() {
+  if (active_ == nullptr || !active_->drawn_) return;
+  std::fputs("\r\x1b[K", active_->out_);
+  std::fflush(active_->out_);
+  active_->drawn_ = false;  // drawn again at the next update
+}
 
 std::string ProgressBar::HumanBytes(double bytes) { return ferry::HumanBytes(bytes); }
 
@@ -101,10 +116,19 @@ void ProgressBar::Finish(bool ok) {
     Draw(true);
     std::fputs("\r\x1b[K", out_);
   }
+  if (!ok) {
+    // The error that follows says what went wrong; a summary would only contradict it. Of a tree, say how far it got.
+    if (total_files_ > 1 && done_files_ > 0) {
+      std::fprintf(out_, "stopped after %llu of %llu files (%s %s)\n",
+                   static_cast<unsigned long long>(done_files_), static_cast<unsigned long long>(total_files_),
+                   HumanBytes(static_cast<double>(done_bytes_)).c_str(), verb_.c_str());
+      std::fflush(out_);
+    }
+    return;
+  }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double moved = static_cast<double>(done_bytes_ - skipped_bytes_);
   std::string line = verb_;
-  if (!ok) line = "failed: " + line;
   if (total_files_ > 1) {
     line += fmt::format(" {} of {} files,", done_files_, total_files_);
   } else if (!current_.empty()) {

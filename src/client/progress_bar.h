@@ -19,6 +19,13 @@ class ProgressBar {
 
   ProgressBar(Mode mode, std::string verb, std::uint64_t total_bytes, std::uint64_t total_files = 1,
               std::FILE* out = stderr);
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  // Clears the line of the bar being drawn, if any, so that a message printed next starts on a clean line; the bar
+  // is drawn again at its next update.
+  static void ClearActiveLine();
 
   // A new file starts; `name` is shown in the bar.
   void StartFile(const std::string& name);
@@ -49,6 +56,7 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
   bool drawn_ = false;
+  static ProgressBar* active_;  // the bar on the terminal now (one at a time)
 };
 
 }  // namespace ferry::client

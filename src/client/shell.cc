@@ -179,8 +179,9 @@ std::optional<std::string> ReadInteractiveLine(const std::string& prompt) {
   ClearInterrupt();
   rl_callback_handler_install(prompt.c_str(), TakeLine);
   while (!g_line && !g_end_of_input) {
-    pollfd input{STDIN_FILENO, POLLIN, 0};
-    const int ready = ::poll(&input, 1, -1);
+    pollfd wait[2] = {{STDIN_FILENO, POLLIN, 0}, {InterruptWakeFd(), POLLIN, 0}};
+    const int ready = InterruptRequested() ? 0 : ::poll(wait, 2, -1);
+    const pollfd& input = wait[0];
     if (InterruptRequested()) {
       // Discard what was typed and start a fresh line.
       ClearInterrupt();

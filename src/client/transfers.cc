@@ -112,9 +112,15 @@ bool StreamGoesOn(const Json& header) {
 }
 
 // Warnings name remote files and carry the server's messages: escaped (see terminal_text.h).
-void Warn(const std::string& message) { std::cerr << "ferry: " << EscapeForTerminal(message) << "\n"; }
+void Warn(const std::string& message) {
+  ProgressBar::ClearActiveLine();
+  std::cerr << "ferry: " << EscapeForTerminal(message) << "\n";
+}
 // What went as asked but differently from a plain transfer (a file skipped as complete), on stderr.
-void Note(const std::string& message) { std::cerr << EscapeForTerminal(message) << "\n"; }
+void Note(const std::string& message) {
+  ProgressBar::ClearActiveLine();
+  std::cerr << EscapeForTerminal(message) << "\n";
+}
 
 Status ApplyTimesAndMode(int fd, std::uint32_t mode, std::int64_t mtime, std::uint32_t mtime_nsec) {
   ::fchmod(fd, mode & 0777);
@@ -540,7 +546,7 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
                    ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)  // this process's own stdout, wherever it goes
                    : ::open(file.local.c_str(), O_WRONLY | O_CLOEXEC));
   if (!out.valid()) {
-    const Status error = Status::FromErrno(errno, file.direct ? file.local : partial);
+    const Status error = Status::FromErrno(errno, file.local);  // the name asked for, not the hidden partial
     DrainStream(id);
     return error;
   }
@@ -552,7 +558,8 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
       written = Status(ErrorCode::kIo, "interrupted");
       return false;
     }
-    written = file.direct ? WriteSequential(out.get(), piece, file.local) : WriteAt(out.get(), piece, position, partial);
+    written = file.direct ? WriteSequential(out.get(), piece, file.local)
+                          : WriteAt(out.get(), piece, position, file.local);
     if (!written.ok()) return false;
     checksum.Update(piece);
     position += piece.size();
@@ -584,7 +591,7 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
   if (file.direct) return Status::Ok();
   // A download from zero wrote a truncated file from its start: its size is already right.
   if (offset > 0 && ::ftruncate(out.get(), static_cast<off_t>(position)) != 0) {
-    return Status::FromErrno(errno, partial);
+    return Status::FromErrno(errno, file.local);
   }
   ApplyTimesAndMode(out.get(), head->mode, head->mtime, head->mtime_nsec);
   // Only a regular file, or nothing, is ever replaced (something else may have taken the name meanwhile).

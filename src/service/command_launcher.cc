@@ -215,6 +215,12 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
   std::vector<std::string> environment;
   UniqueFd sandbox_options;
   if (policy_.sandbox) {
+    // A name without a slash is looked for in the sandbox's PATH, whose folders are the host's own (bound read-only):
+    // one found nowhere is "command not found", as a shell says (exit status 127), not bubblewrap's execvp error.
+    const std::string& name = request.argv.front();
+    if (name.find('/') == std::string::npos && FindProgram(name, kSearchPath).empty()) {
+      return Status(ErrorCode::kNotFound, fmt::format("{}: command not found", name));
+    }
     // The set-up goes through a descriptor, NUL-separated: bubblewrap's own command line (the sandbox's
     // /proc/1/cmdline) then shows no path of the host.
     std::string options;

@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "support/raw_client.h"
+#include "support/temp_dir.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
@@ -207,7 +209,7 @@ TEST_F(ClientIntegration, PlainClientAgainstTlsServerFailsClearly) {
   const auto result = RunProcess({FerryPath(), "--plain", "alice@" + tls_server.address(), "pwd"},
                                  {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", tls_server.client_home()}});
   EXPECT_NE(result.exit_code, 0);
-  EXPECT_FALSE(result.err.empty());
+  EXPECT_NE(result.err.find("connect without --plain"), std::string::npos) << result.err;
 }
 
 // Usage errors read "ferry: ..." with a pointer to --help and exit 2, before anything is connected to.
@@ -279,6 +281,60 @@ TEST_F(ClientIntegration, TheClientSaysItIsWaitingWhileTheServerSlowsLoginsDown)
       << slowed.err;
 }
 
+// Messages read as coreutils and sftp would have them.
+TEST_F(ClientIntegration, ListingAndStatOfSeveralPathsReadAsLsAndStatDo) {
+  WriteFile(server_.home("alice") + "/a.txt", "a");
+  WriteFile(server_.home("alice") + "/b.txt", "bb");
+  ASSERT_EQ(::mkdir((server_.home("alice") + "/sub").c_str(), 0755), 0);
+  WriteFile(server_.home("alice") + "/sub/x.txt", "x");
+  // Files named together, with no headings; then each folder under its own.
+  const auto two = Alice({"ls", "a.txt", "b.txt"});
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(two.out, "a.txt\nb.txt\n");
+  const auto mixed = Alice({"ls", "sub", "a.txt"});
+  EXPECT_EQ(mixed.out, "a.txt\n\nsub:\nx.txt\n");
+  const auto one = Alice({"ls", "sub"});
+  EXPECT_EQ(one.out, "x.txt\n");
+
+  // Entries apart; a missing one reported and passed over, the command then failing.
+  const auto stat = Alice({"stat", "a.txt", "missing.txt", "b.txt"});
+  EXPECT_NE(stat.exit_code, 0);
+  EXPECT_NE(stat.out.find("  File: a.txt\n"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.out.find(" +0000\n\n  File: b.txt\n"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.err.find("missing.txt"), std::string::npos) << stat.err;
+}
+
+TEST_F(ClientIntegration, HelpLinesUpAndEveryCommandTakesHelp) {
+  const auto help = Alice({"help"});
+  EXPECT_EQ(help.exit_code, 0);
+  std::size_t column = std::string::npos;
+  std::istringstream lines(help.out);
+  for (std::string line; std::getline(lines, line);) {
+    // Where the summary starts: after the run of spaces that ends the usage column.
+    const auto gap = line.find("  ", line.find(' ') == 0 ? 1 : 0);
+    ASSERT_NE(gap, std::string::npos) << line;
+    const auto summary = line.find_first_not_of(' ', gap);
+    if (column == std::string::npos) column = summary;
+    EXPECT_EQ(summary, column) << "misaligned: " << line;
+  }
+  const auto put = Alice({"put", "--help"});
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_THAT(put.out, ::testing::StartsWith("put [-r] [-c]"));
+  EXPECT_EQ(put.err, "");
+}
+
+TEST_F(ClientIntegration, ErrorsNameWhatTheUserNamed) {
+  WriteFile(server_.home("alice") + "/a.txt", "a");
+  const auto lcd = Alice({"-b", "-"}, "lcd /no/such/folder\n");
+  EXPECT_NE(lcd.exit_code, 0);
+  EXPECT_EQ(lcd.err, "ferry: no such file or directory: /no/such/folder\n");
+  // A download that cannot be written: one line, the file asked for, no summary before it, no partial's name.
+  TempDir local;
+  const auto get = Alice({"get", "a.txt", local / "missing-folder/a.txt"});
+  EXPECT_NE(get.exit_code, 0);
+  EXPECT_EQ(get.err, "ferry: no such file or directory: " + (local / "missing-folder/a.txt") + "\n");
+}
+
 class TlsClientIntegration : public ::testing::Test {
  protected:
   ProcessResult RunClient(const std::vector<std::string>& flags, const std::vector<std::string>& command) {
@@ -326,8 +382,10 @@ TEST_F(TlsClientIntegration, PlainServerRefusesTlsClient) {
   const auto result = RunProcess({FerryPath(), "--accept-new-host", "alice@" + plain_server.address(), "pwd"},
                                  {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", plain_server.client_home()}});
   EXPECT_NE(result.exit_code, 0);
-  // The wording is the point: no reply ever comes; only the message says the TLS handshake is what failed.
-  EXPECT_NE(result.err.find("TLS"), std::string::npos) << result.err;
+  // The wording is the point: no reply ever comes; the client finds out what the server speaks and says so.
+  EXPECT_NE(result.err.find("is a Ferry server without TLS (started with --plain): connect with ferry --plain"),
+            std::string::npos)
+      << result.err;
 }
 
 }  // namespace

@@ -411,6 +411,10 @@ TEST_F(SftpIntegration, AnExecUserRunsCommandsWithTheirInputOutputAndExitStatus)
   result = Ssh({"ls", "/no-such-thing"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, ::testing::HasSubstr("No such file or directory"));
+  // A program that does not exist: as a shell says it, status 127.
+  result = Ssh({"no-such-program-here", "x"});
+  EXPECT_EQ(result.exit_code, 127);
+  EXPECT_EQ(result.err, "ferryd: no-such-program-here: command not found\r\n");
   result = Ssh({"ls", "|", "wc"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, ::testing::HasSubstr("ferryd: '|' needs a shell, and commands here run without one"));

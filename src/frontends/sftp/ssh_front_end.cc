@@ -132,6 +132,7 @@ struct ChannelState {
   std::optional<std::string> command;  // an exec request, not yet started
   bool exec = false;                   // a command was asked for: its input is kept for it
   std::optional<std::string> refuse;  // a shell or legacy scp asked for: said, then the channel closes
+  int refuse_status = 1;              // the exit status that goes with it (127: no such program)
   bool eof = false;
   bool closed = false;
   std::string input;  // channel data not yet given to the SFTP server
@@ -388,6 +389,8 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       auto program = run_command(command);
       if (!program.ok()) {
         state.refuse = fmt::format("ferryd: {}\r\n", program.status().message());
+        // As a shell reports a program it cannot find.
+        state.refuse_status = program.status().code() == ErrorCode::kNotFound ? 127 : 1;
         state.exec = false;
         return;
       }
@@ -404,7 +407,8 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       }
       if (state.channel != nullptr && state.refuse) {
         ssh_channel_write_stderr(state.channel, state.refuse->data(), static_cast<uint32_t>(state.refuse->size()));
-        ssh_channel_request_send_exit_status(state.channel, 1);
+        ssh_channel_request_send_exit_status(state.channel, state.refuse_status);
+        state.refuse_status = 1;
         ssh_channel_send_eof(state.channel);
         ssh_channel_close(state.channel);
         state.refuse.reset();
