@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   bool accept_new_host = false;
   bool quiet = false;
   unsigned port = 0;
+  std::string password_file;
   app.add_option("TARGET", target_text, "[USER@]HOST[:PORT] (port 7021 by default)")->required();
   app.add_option("-b,--batch", batch_file, "Run the commands in FILE ('-' for stdin), stop at the first failure");
   app.add_flag("-q,--quiet", quiet, "No progress bars or transfer summaries");
@@ -110,6 +111,9 @@ int main(int argc, char** argv) {
   app.add_option("-i,--identity", identity_file,
                  "Log in with this OpenSSH key instead of a password: a private key file (unencrypted), or a key "
                  "ssh-agent holds (SSH_AUTH_SOCK; FILE may then be the .pub)");
+  app.add_option("--password-file", password_file,
+                 "Read the password from the first line of FILE (readable by its owner only), as for scripts; also "
+                 "FERRY_PASSWORD_FILE");
   app.add_option("-P,-p,--port", port, "The server's port (as sftp -P and ssh -p; the same as HOST:PORT)")
       ->check(CLI::Range(1, 65535));
   if (auto unknown = UnknownOptionBeforeTarget(app, argc, argv)) {
@@ -136,14 +140,19 @@ int main(int argc, char** argv) {
   parameters.known_hosts_path = known_hosts_path;
   parameters.identity_file = identity_file;
   if (const char* agent = std::getenv("SSH_AUTH_SOCK"); agent != nullptr) parameters.agent_socket = agent;
-  // An empty FERRY_PASSWORD is no password: ask, as when it is unset.
+  // Where the password comes from: --password-file, else FERRY_PASSWORD_FILE, else FERRY_PASSWORD (an empty one is
+  // no password), else a prompt, the only source asked again after a wrong password.
+  if (password_file.empty()) {
+    if (const char* file = std::getenv("FERRY_PASSWORD_FILE"); file != nullptr) password_file = file;
+  }
   const char* env_password = std::getenv("FERRY_PASSWORD");
   const bool password_from_env = env_password != nullptr && *env_password != '\0';
-  parameters.ask_again = !password_from_env;
+  parameters.ask_again = password_file.empty() && !password_from_env;
   parameters.ask_password = [prompt = fmt::format("{}@{}'s password: ", parameters.target.user, host_port),
                              env = password_from_env ? std::string(env_password) : std::string(),
-                             password_from_env]() {
-    if (password_from_env) return ferry::Result<std::string>(env);
+                             password_from_env, password_file]() -> ferry::Result<std::string> {
+    if (!password_file.empty()) return ferry::ReadPasswordFile(password_file);
+    if (password_from_env) return env;
     return ferry::ReadSecretFromTerminal(prompt);
   };
   ferry::client::ClientSession session(std::move(parameters));

@@ -1,10 +1,13 @@
 #include "common/password_prompt.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include <fmt/format.h>
 
 #include "common/unique_fd.h"
 
@@ -29,6 +32,21 @@ Result<std::string> ReadLineFromFd(int fd) {
     line += c;
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+Result<std::string> ReadPasswordFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd.valid()) return Status::FromErrno(errno, path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, path);
+  if (!S_ISREG(st.st_mode)) return Status(ErrorCode::kInvalid, fmt::format("{}: not a regular file", path));
+  if ((st.st_mode & 077) != 0) {
+    return Status(ErrorCode::kAccessDenied,
+                  fmt::format("{} may be read by others (mode {:04o}): chmod 600 {}", path, st.st_mode & 07777, path));
+  }
+  auto line = ReadLineFromFd(fd.get());
+  if (!line.ok() || line->empty()) return Status(ErrorCode::kInvalid, fmt::format("{}: no password in it", path));
   return line;
 }
 

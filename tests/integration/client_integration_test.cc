@@ -335,6 +335,31 @@ TEST_F(ClientIntegration, ErrorsNameWhatTheUserNamed) {
   EXPECT_EQ(get.err, "ferry: no such file or directory: " + (local / "missing-folder/a.txt") + "\n");
 }
 
+TEST_F(ClientIntegration, APasswordFileKeepsThePasswordOutOfTheEnvironment) {
+  TempDir secrets;
+  const std::string file = secrets / "password";
+  WriteFile(file, "alice-secret\n");
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  const std::map<std::string, std::string> env = {{"HOME", server_.client_home()}};
+  const auto flag = RunProcess({FerryPath(), "--plain", "--password-file", file, "alice@" + server_.address(),
+                                "whoami"},
+                               env);
+  EXPECT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(flag.out, "alice\n");
+  auto with_variable = env;
+  with_variable["FERRY_PASSWORD_FILE"] = file;
+  const auto variable = RunProcess({FerryPath(), "--plain", "alice@" + server_.address(), "whoami"}, with_variable);
+  EXPECT_EQ(variable.exit_code, 0) << variable.err;
+  EXPECT_EQ(variable.out, "alice\n");
+  // A file others may read is refused before anything is sent, as ssh refuses such a key.
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  const auto open = RunProcess({FerryPath(), "--plain", "--password-file", file, "alice@" + server_.address(),
+                                "whoami"},
+                               env);
+  EXPECT_NE(open.exit_code, 0);
+  EXPECT_EQ(open.err, "ferry: " + file + " may be read by others (mode 0644): chmod 600 " + file + "\n");
+}
+
 class TlsClientIntegration : public ::testing::Test {
  protected:
   ProcessResult RunClient(const std::vector<std::string>& flags, const std::vector<std::string>& command) {
