@@ -15,6 +15,7 @@
 #include "usage.h"
 
 #include "client/command_line.h"
+#include "client/known_hosts.h"
 #include "client/commands.h"
 #include "client/ping.h"
 #include "client/client_session.h"
@@ -64,6 +65,23 @@ int Ping(int argc, char** argv) {
   return ferry::client::RunPing(options, std::cout, std::cerr);
 }
 
+// ferry --forget-host HOST[:PORT]: drops the server's pinned certificate, as ssh-keygen -R drops a host key.
+int ForgetHost(const std::string& text, const std::string& known_hosts_path) {
+  auto address = ferry::ParseHostPort(text);
+  if (!address.ok()) return ferry::UsageError("ferry", address.status().message());
+  const std::string host_port = ferry::FormatHostPort(*address);
+  const ferry::client::KnownHosts known_hosts(known_hosts_path.empty() ? ferry::client::KnownHosts::DefaultPath()
+                                                                       : known_hosts_path);
+  auto removed = known_hosts.Forget(host_port);
+  if (!removed.ok()) return Fail(removed.status());
+  if (*removed == 0) {
+    std::cerr << "ferry: " << host_port << " is not in " << known_hosts.path() << "\n";
+    return 1;
+  }
+  std::cout << "Removed " << host_port << " from " << known_hosts.path() << "\n";
+  return 0;
+}
+
 // With prefix_command, CLI11 hands an option it does not know on as the start of the command (or takes its value
 // for the target): the name of the first unknown option before the target, if any.
 std::optional<std::string> UnknownOptionBeforeTarget(const CLI::App& app, int argc, char** argv) {
@@ -102,7 +120,10 @@ int main(int argc, char** argv) {
   bool quiet = false;
   unsigned port = 0;
   std::string password_file;
-  app.add_option("TARGET", target_text, "[USER@]HOST[:PORT] (port 7021 by default)")->required();
+  std::string forget_host;
+  app.add_option("TARGET", target_text, "[USER@]HOST[:PORT] (port 7021 by default)");
+  app.add_option("--forget-host", forget_host,
+                 "Remove HOST[:PORT]'s pinned certificate from the known-hosts file and exit (as ssh-keygen -R)");
   app.add_option("-b,--batch", batch_file, "Run the commands in FILE ('-' for stdin), stop at the first failure");
   app.add_flag("-q,--quiet", quiet, "No progress bars or transfer summaries");
   app.add_flag("--plain", plain, "Talk unencrypted TCP to a server started with --plain");
@@ -121,6 +142,8 @@ int main(int argc, char** argv) {
   }
   if (auto done = ferry::ParseCommandLine(app, argc, argv, "ferry")) return *done;
   const std::vector<std::string> command = app.remaining();
+  if (!forget_host.empty()) return ForgetHost(forget_host, known_hosts_path);
+  if (target_text.empty()) return ferry::UsageError("ferry", "TARGET is required");
 
   auto target = ferry::client::ParseTarget(target_text, /*default_port=*/0);
   if (!target.ok()) return ferry::UsageError("ferry", target.status().message());

@@ -34,9 +34,11 @@ Status CheckServerIdentity(const std::string& known_hosts_path, const std::strin
                  "@    WARNING: SERVER CERTIFICATE HAS CHANGED!             @\n"
                  "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
                  "Someone could be intercepting this connection, or the server's certificate was replaced.\n"
-              << "Expected: " << **pinned << "\nPresented: " << fingerprint << "\n"
-              << "If the change is legitimate, remove the line for " << host_port << " from "
-              << known_hosts.path() << ".\n";
+              << "Expected: " << **pinned << "\nPresented: " << fingerprint << "\n";
+    const auto line = known_hosts.LineOf(host_port);
+    std::cerr << "Offending line: " << known_hosts.path() << ":" << (line.ok() ? *line : 0) << "\n"
+              << "If the change is legitimate, remove it with: ferry --forget-host " << host_port
+              << (known_hosts_path.empty() ? "" : " --known-hosts " + known_hosts.path()) << "\n";
     return Status(ErrorCode::kAuthFailed, fmt::format("certificate of {} does not match known_hosts", host_port));
   }
   if (!accept_new) {

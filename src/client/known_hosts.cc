@@ -35,6 +35,69 @@ Result<std::optional<std::string>> KnownHosts::Lookup(const std::string& host_po
   return std::optional<std::string>();
 }
 
+namespace {
+
+// The host field of a known_hosts line; "" for comments and lines without two fields.
+std::string HostOf(const std::string& line) {
+  std::istringstream fields(line);
+  std::string host;
+  std::string fingerprint;
+  if (!(fields >> host >> fingerprint) || host.starts_with('#')) return "";
+  return host;
+}
+
+}  // namespace
+
+Result<std::size_t> KnownHosts::LineOf(const std::string& host_port) const {
+  std::ifstream in(path_);
+  if (!in) {
+    if (errno == ENOENT) return std::size_t{0};
+    return Status::FromErrno(errno, path_);
+  }
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (HostOf(line) == host_port) return number;
+  }
+  return std::size_t{0};
+}
+
+Result<std::size_t> KnownHosts::Forget(const std::string& host_port) const {
+  std::ifstream in(path_);
+  if (!in) {
+    if (errno == ENOENT) return std::size_t{0};
+    return Status::FromErrno(errno, path_);
+  }
+  std::string kept;
+  std::size_t removed = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (HostOf(line) == host_port) {
+      ++removed;
+    } else {
+      kept += line + "\n";
+    }
+  }
+  if (removed == 0) return removed;
+  struct stat st {};
+  const mode_t mode = ::stat(path_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0600;
+  const std::string temporary = path_ + ".new";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Status::FromErrno(errno, temporary);
+  const ssize_t n = ::write(fd, kept.data(), kept.size());
+  const int err = errno;
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(kept.size()) || !synced) {
+    ::unlink(temporary.c_str());
+    return Status::FromErrno(n < 0 ? err : EIO, temporary);
+  }
+  if (::rename(temporary.c_str(), path_.c_str()) != 0) {
+    const int rename_errno = errno;
+    ::unlink(temporary.c_str());
+    return Status::FromErrno(rename_errno, path_);
+  }
+  return removed;
+}
+
 Status KnownHosts::Add(const std::string& host_port, const std::string& fingerprint) const {
   const auto slash = path_.rfind('/');
   if (slash != std::string::npos && slash > 0) {

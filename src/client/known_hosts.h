@@ -1,6 +1,7 @@
 // KnownHosts: the server certificates this user has trusted, as ssh's known_hosts: "HOST:PORT SHA256:hex" lines.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -16,8 +17,13 @@ class KnownHosts {
 
   // The pinned fingerprint of `host_port` ("127.0.0.1:7021", "[::1]:7021"), if any. A missing file pins nothing.
   Result<std::optional<std::string>> Lookup(const std::string& host_port) const;
+  // The line (from 1) that pins `host_port`; 0 when none does.
+  Result<std::size_t> LineOf(const std::string& host_port) const;
   // Pins `fingerprint` for `host_port`, creating the file (0600) and its folder (0700) as needed.
   Status Add(const std::string& host_port, const std::string& fingerprint) const;
+  // Removes every line for `host_port`, as ssh-keygen -R does (the file is rewritten beside itself and renamed over,
+  // keeping its mode); returns how many went. A missing file holds none.
+  Result<std::size_t> Forget(const std::string& host_port) const;
 
   const std::string& path() const { return path_; }
 

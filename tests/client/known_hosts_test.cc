@@ -41,5 +41,24 @@ TEST(KnownHosts, IgnoresCommentsAndBlankLines) {
   EXPECT_EQ(hosts.Lookup("host:1")->value_or(""), "SHA256:cc");
 }
 
+TEST(KnownHosts, ForgetRemovesEveryLineOfTheHostAndKeepsTheRest) {
+  TempDir dir;
+  const std::string path = dir / "known_hosts";
+  ferry::testing::WriteFile(path, "# comment\nhost:1 SHA256:aa\nother:2 SHA256:bb\nhost:1 SHA256:cc\n");
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  const KnownHosts hosts(path);
+  EXPECT_EQ(hosts.LineOf("host:1").value(), 2u);
+  EXPECT_EQ(hosts.LineOf("other:2").value(), 3u);
+  EXPECT_EQ(hosts.LineOf("none:3").value(), 0u);
+  EXPECT_EQ(hosts.Forget("host:1").value(), 2u);
+  EXPECT_EQ(ferry::testing::ReadFile(path), "# comment\nother:2 SHA256:bb\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(hosts.Forget("host:1").value(), 0u);
+  EXPECT_FALSE(ferry::testing::Exists(path + ".new"));
+  EXPECT_EQ(KnownHosts(dir / "missing").Forget("host:1").value(), 0u);
+}
+
 }  // namespace
 }  // namespace ferry::client

@@ -399,7 +399,22 @@ TEST_F(TlsClientIntegration, ChangedCertificateIsRefusedLoudly) {
   const auto result = RunClient({"--accept-new-host"}, {"pwd"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("CHANGED"), std::string::npos) << result.err;
+  const std::string path = server_.client_home() + "/.ferry/known_hosts";
+  EXPECT_NE(result.err.find("Offending line: " + path + ":1\n"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("ferry --forget-host " + server_.address() + "\n"), std::string::npos) << result.err;
   EXPECT_TRUE(result.out.empty());
+
+  // As ssh-keygen -R: the pin goes, and the next connection asks again (here: accepts the new certificate).
+  const auto forget = RunProcess({FerryPath(), "--forget-host", server_.address()}, {{"HOME", server_.client_home()}});
+  EXPECT_EQ(forget.exit_code, 0) << forget.err;
+  EXPECT_EQ(forget.out, "Removed " + server_.address() + " from " + path + "\n");
+  EXPECT_EQ(KnownHosts(), "");
+  const auto again = RunProcess({FerryPath(), "--forget-host", server_.address()}, {{"HOME", server_.client_home()}});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.err, "ferry: " + server_.address() + " is not in " + path + "\n");
+  const auto accepted = RunClient({"--accept-new-host"}, {"pwd"});
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
+  EXPECT_EQ(accepted.out, "/\n");
 }
 
 TEST_F(TlsClientIntegration, PlainServerRefusesTlsClient) {
