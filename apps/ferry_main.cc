@@ -199,12 +199,13 @@ int main(int argc, char** argv) {
     }
     if (!result.ok()) std::cerr << "ferry: " << ferry::client::EscapeForTerminal(result.message()) << "\n";
   } else if (!batch_file.empty()) {
+    // As sftp -b: each command echoed after the prompt, and a failure named by its line.
     if (batch_file == "-") {
-      result = ferry::client::RunLines(runner, std::cin, /*echo=*/false);
+      result = ferry::client::RunLines(runner, std::cin, /*echo=*/true, "stdin");
     } else {
       std::ifstream in(batch_file);
       if (!in) return Fail(Status::FromErrno(errno, batch_file));
-      result = ferry::client::RunLines(runner, in, /*echo=*/false);
+      result = ferry::client::RunLines(runner, in, /*echo=*/true, batch_file);
     }
   } else if (::isatty(STDIN_FILENO) != 0) {
     const char* home = std::getenv("HOME");

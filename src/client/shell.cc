@@ -214,20 +214,22 @@ int TerminalWidth() {
 
 }  // namespace
 
-Status RunLines(CommandRunner& runner, std::istream& in, bool echo) {
+Status RunLines(CommandRunner& runner, std::istream& in, bool echo, const std::string& source) {
   std::string line;
-  while (!runner.quit_requested() && std::getline(in, line)) {
+  for (std::size_t number = 1; !runner.quit_requested() && std::getline(in, line); ++number) {
     std::string_view text = line;
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     if (text.empty() || text.front() == '#') continue;
     const bool may_fail = text.front() == '-';
     if (may_fail) text.remove_prefix(1);
-    if (echo) std::cout << "ferry> " << text << "\n";
+    if (echo) std::cout << "ferry> " << EscapeForTerminal(text) << std::endl;
     auto words = SplitWords(text);
     Status status = words.ok() ? runner.Run(*words) : words.status();
     std::cout.flush();
     if (status.ok()) continue;
-    PrintError(status);
+    // Which line failed, as a compiler names one: "batch.txt:7: ...".
+    PrintError(source.empty() ? status
+                              : Status(status.code(), fmt::format("{}:{}: {}", source, number, status.message())));
     if (!may_fail) return status;
   }
   return Status::Ok();

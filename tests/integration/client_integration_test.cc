@@ -161,10 +161,15 @@ TEST_F(ClientIntegration, BatchFileRunsInOrderAndStopsAtFirstFailure) {
   WriteFile(batch, "# comment\nmkdir x\ncd x\npwd\n\nmkdir y\ncd nowhere\nmkdir never\n");
   const auto result = Alice({"-b", batch});
   EXPECT_NE(result.exit_code, 0);
-  EXPECT_EQ(result.out, "/x\n");
+  // As sftp -b: each command echoed after the prompt, its output after it; the failure names its line.
+  EXPECT_EQ(result.out, "ferry> mkdir x\nferry> cd x\nferry> pwd\n/x\nferry> mkdir y\nferry> cd nowhere\n");
   EXPECT_TRUE(Exists(server_.home("alice") + "/x/y"));
   EXPECT_FALSE(Exists(server_.home("alice") + "/x/never"));
+  EXPECT_THAT(result.err, ::testing::StartsWith("ferry: " + batch + ":7: ")) << result.err;
   EXPECT_NE(result.err.find("nowhere"), std::string::npos) << result.err;
+  // Piped without -b, commands are not echoed.
+  const auto piped = Alice({}, "cd x\npwd\n");
+  EXPECT_EQ(piped.out, "/x\n");
 }
 
 TEST_F(ClientIntegration, BatchLinesWithDashMayFail) {
@@ -196,7 +201,7 @@ TEST_F(ClientIntegration, LocalCommandsActOnThisMachine) {
   const auto result = Alice({"-b", "-"}, "lcd " + (local / "sub") + "\nlpwd\nlls\nlls -l\nlls -a\n-lcd /no/such/dir\nlpwd\n");
   EXPECT_EQ(result.exit_code, 0) << result.err;
   const std::string folder = local / "sub";
-  EXPECT_EQ(result.out.find(folder + "\nhere.txt\n"), 0u) << result.out;
+  EXPECT_NE(result.out.find("ferry> lpwd\n" + folder + "\nferry> lls\nhere.txt\n"), std::string::npos) << result.out;
   EXPECT_THAT(result.out, ::testing::ContainsRegex("-rw.* 5 .* here.txt"));
   EXPECT_NE(result.out.find(".dot"), std::string::npos);
   EXPECT_TRUE(result.out.ends_with(folder + "\n")) << result.out;  // a failed lcd leaves the folder as it was
@@ -327,7 +332,7 @@ TEST_F(ClientIntegration, ErrorsNameWhatTheUserNamed) {
   WriteFile(server_.home("alice") + "/a.txt", "a");
   const auto lcd = Alice({"-b", "-"}, "lcd /no/such/folder\n");
   EXPECT_NE(lcd.exit_code, 0);
-  EXPECT_EQ(lcd.err, "ferry: no such file or directory: /no/such/folder\n");
+  EXPECT_EQ(lcd.err, "ferry: stdin:1: no such file or directory: /no/such/folder\n");
   // A download that cannot be written: one line, the file asked for, no summary before it, no partial's name.
   TempDir local;
   const auto get = Alice({"get", "a.txt", local / "missing-folder/a.txt"});
