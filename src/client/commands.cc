@@ -8,6 +8,7 @@
 #include <climits>
 #include <ctime>
 #include <dirent.h>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -94,10 +95,16 @@ const std::vector<CommandInfo>& AllCommands() {
       {"rm", "rm [-r] [-f] PATH...", "Remove remote files (-r: folders and their contents, -f: ignore missing)",
        true},
       {"mv", "mv [-f] FROM TO", "Rename or move a remote entry (-f: replace an existing file)", true},
-      {"put", "put [-r] [-c] [-q] [--algo A] LOCAL [REMOTE]",
-       "Upload (-r: a folder tree, -c: continue an interrupted upload, -q: no progress)", true},
-      {"get", "get [-r] [-c] [-q] [--algo A] REMOTE [LOCAL]",
-       "Download (-r: a folder tree, -c: continue an interrupted download, -q: no progress)", true},
+      {"put", "put [-r] [-c] [-q] [--algo A] LOCAL... [REMOTE]",
+       "Upload (-r: a folder tree, -c: continue an interrupted upload, -q: no progress; several into a folder)",
+       true},
+      {"get", "get [-r] [-c] [-q] [--algo A] REMOTE... [LOCAL]",
+       "Download (-r: a folder tree, -c: continue an interrupted download, -q: no progress; several into a folder)",
+       true},
+      {"mput", "mput [-r] [-c] [-q] LOCAL...", "Upload each file into the remote folder (as sftp's mput)", false},
+      {"mget", "mget [-r] [-c] [-q] REMOTE...", "Download each file into the local folder (as sftp's mget)", true},
+      {"reput", "reput [-r] [-q] LOCAL [REMOTE]", "Continue an interrupted upload (put -c)", false},
+      {"reget", "reget [-r] [-q] REMOTE [LOCAL]", "Continue an interrupted download (get -c)", true},
       {"sum", "sum [--algo xxh3|sha256|md5] REMOTE...", "Print the server's checksum of files (as sha256sum does)",
        true},
       {"whoami", "whoami", "Print the user you are logged in as", false},
@@ -158,7 +165,9 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
     return Status::Ok();
   }
   if (name == "lls") return LocalList(words);
-  if (name == "put" || name == "get") return Transfer(words);
+  if (name == "put" || name == "get" || name == "mput" || name == "mget" || name == "reput" || name == "reget") {
+    return Transfer(words);
+  }
   if (name == "sum") return Sum(words);
   if (name == "exec") return Exec(words);
   if (name == "quota") {
@@ -446,14 +455,43 @@ Status CommandRunner::Transfer(const std::vector<std::string>& words) {
   std::set<char> flags;
   std::vector<std::string> paths;
   if (Status s = ParseFlags(args, "rRcqp", flags, paths); !s.ok()) return s;
-  if (paths.empty() || paths.size() > 2) return Usage(args[0]);
+  const std::string& name = args[0];
+  const bool upload = name == "put" || name == "mput" || name == "reput";
+  const bool many = name == "mput" || name == "mget";
+  if (paths.empty() || (name.starts_with("re") && paths.size() > 2)) return Usage(name);
   TransferOptions options;
   options.algorithm = *algorithm;
   options.recursive = flags.count('r') > 0 || flags.count('R') > 0;
-  options.resume = flags.count('c') > 0;
+  options.resume = flags.count('c') > 0 || name.starts_with("re");
   options.quiet = quiet_ || flags.count('q') > 0;
-  const std::string second = paths.size() == 2 ? paths[1] : "";
-  return args[0] == "put" ? transfers_.Put(paths[0], second, options) : transfers_.Get(paths[0], second, options);
+  const auto one = [&](const std::string& from, const std::string& to) {
+    return upload ? transfers_.Put(from, to, options) : transfers_.Get(from, to, options);
+  };
+  if (!many && paths.size() <= 2) return one(paths[0], paths.size() == 2 ? paths[1] : "");
+  // Several sources: each goes into a folder, the last argument's (or, for mget/mput, the current one's); as cp,
+  // a failure is reported and the others still go, and the command fails at the end.
+  std::string folder;
+  if (!many) {
+    folder = paths.back();
+    paths.pop_back();
+    std::error_code error;
+    if (!upload && !std::filesystem::is_directory(folder, error)) {
+      return Status(ErrorCode::kNotDirectory, fmt::format("{}: not a folder (several files go into one)", folder));
+    }
+    if (upload && !folder.ends_with('/')) folder += '/';  // into it: Put checks that it is a folder
+  }
+  Status result = Status::Ok();
+  std::size_t failed = 0;
+  for (const std::string& path : paths) {
+    Status status = one(path, folder);
+    if (status.ok()) continue;
+    if (!connection().connected()) return status;
+    std::cerr << "ferry: " << EscapeForTerminal(status.message()) << "\n";
+    ++failed;
+    result = Status(status.code(), fmt::format("{} of {} could not be {}", failed, paths.size(),
+                                               upload ? "uploaded" : "downloaded"));
+  }
+  return result;
 }
 
 Status CommandRunner::Sum(const std::vector<std::string>& words) {

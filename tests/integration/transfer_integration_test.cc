@@ -994,6 +994,52 @@ TEST_F(TransferIntegration, GetRecursiveContinueGoesOnInTheFolderAnInterruptedGe
   EXPECT_FALSE(Exists(other + "/a.bin"));
 }
 
+TEST_F(TransferIntegration, SeveralSourcesGoIntoAFolderAndSftpsAliasesWork) {
+  WriteFile(local_ / "one.txt", "one");
+  WriteFile(local_ / "two.txt", "two");
+  ASSERT_EQ(::mkdir(Home("in").c_str(), 0755), 0);
+  const auto put = Alice({"put", local_ / "one.txt", local_ / "two.txt", "in"});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(ReadFile(Home("in/one.txt")), "one");
+  EXPECT_EQ(ReadFile(Home("in/two.txt")), "two");
+  fs::create_directories(local_ / "back");
+  const auto get = Alice({"get", "in/one.txt", "in/two.txt", local_ / "back"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(ReadFile(local_ / "back/one.txt"), "one");
+  EXPECT_EQ(ReadFile(local_ / "back/two.txt"), "two");
+  // Into something that is not a folder: refused before anything moves.
+  const auto not_folder = Alice({"get", "in/one.txt", "in/two.txt", local_ / "back/one.txt"});
+  EXPECT_NE(not_folder.exit_code, 0);
+  EXPECT_NE(not_folder.err.find("not a folder"), std::string::npos) << not_folder.err;
+  // A missing source is reported; the others still go, and the command fails.
+  fs::create_directories(local_ / "partly");
+  const auto partly = Alice({"get", "in/one.txt", "in/missing.txt", "in/two.txt", local_ / "partly"});
+  EXPECT_NE(partly.exit_code, 0);
+  EXPECT_NE(partly.err.find("missing.txt"), std::string::npos) << partly.err;
+  EXPECT_NE(partly.err.find("1 of 3 could not be downloaded"), std::string::npos) << partly.err;
+  EXPECT_EQ(ReadFile(local_ / "partly/two.txt"), "two");
+  // mput and mget, in the current folders (batch lines run in order: lcd, then mget).
+  fs::create_directories(local_ / "m");
+  const auto mget = server_.Client("alice", "alice-secret", {"-b", "-"},
+                                   "lcd " + (local_ / "m") + "\ncd in\nmget one.txt two.txt\n");
+  ASSERT_EQ(mget.exit_code, 0) << mget.err;
+  EXPECT_EQ(ReadFile(local_ / "m/one.txt"), "one");
+  EXPECT_EQ(ReadFile(local_ / "m/two.txt"), "two");
+  const auto mput =
+      server_.Client("alice", "alice-secret", {"-b", "-"}, "lcd " + local_.path() + "\nmput one.txt two.txt\n");
+  ASSERT_EQ(mput.exit_code, 0) << mput.err;
+  EXPECT_EQ(ReadFile(Home("one.txt")), "one");
+  EXPECT_EQ(ReadFile(Home("two.txt")), "two");
+  // reput and reget are put -c and get -c: a complete file is not sent again.
+  const ino_t before = StatOf(Home("one.txt")).st_ino;
+  const auto reput = Alice({"reput", local_ / "one.txt", "one.txt"});
+  ASSERT_EQ(reput.exit_code, 0) << reput.err;
+  EXPECT_NE(reput.err.find("already complete"), std::string::npos) << reput.err;
+  EXPECT_EQ(StatOf(Home("one.txt")).st_ino, before);
+  const auto reget = Alice({"reget", "two.txt", local_ / "m/two.txt"});
+  EXPECT_EQ(reget.exit_code, 0) << reget.err;
+}
+
 // ---- what the client prints ----
 
 TEST_F(TransferIntegration, QuietPutPrintsNothingAndOtherwiseOneSummaryLine) {
