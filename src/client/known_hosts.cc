@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -18,59 +19,60 @@ std::string KnownHosts::DefaultPath() {
   return std::string(home != nullptr && *home != '\0' ? home : ".") + "/.ferry/known_hosts";
 }
 
-Result<std::optional<std::string>> KnownHosts::Lookup(const std::string& host_port) const {
-  std::ifstream in(path_);
-  if (!in) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return Status::FromErrno(errno, path_);
-  }
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string host;
-    std::string fingerprint;
-    if (!(fields >> host >> fingerprint) || host.starts_with('#')) continue;
-    if (host == host_port) return std::optional<std::string>(fingerprint);
-  }
-  return std::optional<std::string>();
-}
-
 namespace {
 
-// The host field of a known_hosts line; "" for comments and lines without two fields.
-std::string HostOf(const std::string& line) {
-  std::istringstream fields(line);
-  std::string host;
+struct Entry {
+  std::string host;  // "" for comments and lines without two fields
   std::string fingerprint;
-  if (!(fields >> host >> fingerprint) || host.starts_with('#')) return "";
-  return host;
+};
+
+Entry Parse(const std::string& line) {
+  std::istringstream fields(line);
+  Entry entry;
+  if (!(fields >> entry.host >> entry.fingerprint) || entry.host.starts_with('#')) return {};
+  return entry;
+}
+
+// The file's lines, in order; none when it does not exist.
+Result<std::vector<std::string>> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::vector<std::string>();
+    return Status::FromErrno(errno, path);
+  }
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
+  return lines;
 }
 
 }  // namespace
 
-Result<std::size_t> KnownHosts::LineOf(const std::string& host_port) const {
-  std::ifstream in(path_);
-  if (!in) {
-    if (errno == ENOENT) return std::size_t{0};
-    return Status::FromErrno(errno, path_);
+Result<std::optional<std::string>> KnownHosts::Lookup(const std::string& host_port) const {
+  auto lines = ReadLines(path_);
+  if (!lines.ok()) return lines.status();
+  for (const std::string& line : *lines) {
+    Entry entry = Parse(line);
+    if (entry.host == host_port) return std::optional<std::string>(std::move(entry.fingerprint));
   }
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
-    if (HostOf(line) == host_port) return number;
+  return std::optional<std::string>();
+}
+
+Result<std::size_t> KnownHosts::LineOf(const std::string& host_port) const {
+  auto lines = ReadLines(path_);
+  if (!lines.ok()) return lines.status();
+  for (std::size_t i = 0; i < lines->size(); ++i) {
+    if (Parse((*lines)[i]).host == host_port) return i + 1;
   }
   return std::size_t{0};
 }
 
 Result<std::size_t> KnownHosts::Forget(const std::string& host_port) const {
-  std::ifstream in(path_);
-  if (!in) {
-    if (errno == ENOENT) return std::size_t{0};
-    return Status::FromErrno(errno, path_);
-  }
+  auto lines = ReadLines(path_);
+  if (!lines.ok()) return lines.status();
   std::string kept;
   std::size_t removed = 0;
-  for (std::string line; std::getline(in, line);) {
-    if (HostOf(line) == host_port) {
+  for (const std::string& line : *lines) {
+    if (Parse(line).host == host_port) {
       ++removed;
     } else {
       kept += line + "\n";

@@ -163,10 +163,22 @@ Result<LocalTarget> ResolveLocalTarget(const std::string& path) {
   return Status(ErrorCode::kTooManyLinks, fmt::format("{}: too many levels of symbolic links", path));
 }
 
+namespace {
+
+constexpr std::string_view kPartialSuffix = ".ferry-part";
+
+// The file a partial's name stands for ("a.bin" for ".a.bin.ferry-part"); "" when the name is not a partial's.
+std::string_view PartialOf(std::string_view name) {
+  if (name.size() <= kPartialSuffix.size() + 1 || name.front() != '.' || !name.ends_with(kPartialSuffix)) return {};
+  return name.substr(1, name.size() - 1 - kPartialSuffix.size());
+}
+
+}  // namespace
+
 std::string PartialPathFor(const std::string& local) {
   const fs::path path(local);
   const fs::path folder = path.parent_path();
-  const std::string name = "." + path.filename().string() + ".ferry-part";
+  const std::string name = "." + path.filename().string() + std::string(kPartialSuffix);
   return folder.empty() ? name : (folder / name).string();
 }
 
@@ -210,10 +222,7 @@ Result<bool> Transfers::IsInterruptedCopyOf(const std::string& remote, const std
   bool any = false;
   for (const auto& item : fs::directory_iterator(local, error)) {
     std::string name = item.path().filename().string();
-    constexpr std::string_view kPart = ".ferry-part";
-    if (name.size() > kPart.size() + 1 && name.front() == '.' && name.ends_with(kPart)) {
-      name = name.substr(1, name.size() - 1 - kPart.size());
-    }
+    if (const std::string_view of = PartialOf(name); !of.empty()) name = std::string(of);
     if (names.count(name) == 0) return false;
     any = true;
   }
