@@ -272,6 +272,31 @@ transport.close()
   EXPECT_EQ(ReadFile(server_->home("alice") + "/pdir/q.txt"), "from paramiko");
 }
 
+// The server keeps at most a part of a large window in flight; clients that adjust their window early (OpenSSH) and
+// ones that wait until much of it is used (paramiko with a 16 MiB window adjusts after 1.6 MiB, past that part) both
+// get every byte.
+TEST_F(SftpIntegration, LargeDownloadsArriveWholeHoweverTheClientAdjustsItsWindow) {
+  const std::string content = RandomBytes(24 * 1024 * 1024 + 5, 9);
+  WriteFile(server_->home("alice") + "/large.bin", content);
+  const auto openssh = Sftp("get large.bin openssh.bin\n");
+  ASSERT_EQ(openssh.exit_code, 0) << openssh.err;
+  EXPECT_TRUE(ReadFile(work_ / "openssh.bin") == content);
+
+  const std::string script = R"(
+import sys, paramiko
+transport = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
+transport.connect(username="alice", password="alice-secret")
+sftp = paramiko.SFTPClient.from_transport(transport, window_size=16 * 1024 * 1024)
+sftp.get("large.bin", "paramiko.bin")
+sftp.close()
+transport.close()
+)";
+  WriteFile(work_ / "window.py", script);
+  const auto paramiko = RunInWork({"/usr/bin/python3", "window.py", std::to_string(server_->sftp_port())}, "");
+  ASSERT_EQ(paramiko.exit_code, 0) << paramiko.err;
+  EXPECT_TRUE(ReadFile(work_ / "paramiko.bin") == content);
+}
+
 TEST_F(SftpIntegration, PasswordLoginsWorkAndShellsCommandsAndLegacyScpAreRefusedClearly) {
   const std::string askpass = keys_ / "askpass.sh";
   WriteFile(askpass, "#!/bin/sh\necho alice-secret\n");
