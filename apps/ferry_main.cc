@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
   app.footer(
       "With a COMMAND, runs it and exits (0 on success). With -b FILE, runs FILE's commands, stopping at the first\n"
       "failure. With neither, starts an interactive shell (type help). The password comes from FERRY_PASSWORD or\n"
-      "a prompt; with -i FILE the key logs in instead (see ferryd user key add).");
+      "a prompt; with -i FILE the key logs in instead (see ferryd user key add).\n"
+      "Remote patterns are matched by the server; quote them for your shell: ferry alice@host get '*.txt'");
   std::string target_text;
   std::string batch_file;
   std::string known_hosts_path;

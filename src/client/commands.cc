@@ -1,11 +1,16 @@
 #include "client/commands.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <cstdio>
+#include <csignal>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <ctime>
 #include <dirent.h>
 #include <filesystem>
@@ -17,7 +22,10 @@
 #include <fmt/format.h>
 
 #include "common/byte_size.h"
+#include "client/local_paths.h"
 #include "client/terminal_text.h"
+#include "common/glob.h"
+#include "common/words.h"
 
 namespace ferry::client {
 namespace {
@@ -85,37 +93,82 @@ DirectoryEntry LocalEntry(const std::string& name, const struct stat& st) {
 
 const std::vector<CommandInfo>& AllCommands() {
   static const std::vector<CommandInfo> commands = {
-      {"help", "help [COMMAND]", "Show commands, or how to use one", false},
-      {"pwd", "pwd", "Print the remote folder", false},
-      {"cd", "cd [PATH]", "Change the remote folder (default: the home, /)", true},
-      {"ls", "ls [-l] [-a] [PATH...]", "List remote files (-l: long format, -a: include dot files)", true},
-      {"stat", "stat PATH...", "Show a remote entry's type, size, mode and modification time", true},
-      {"mkdir", "mkdir [-p] PATH...", "Create remote folders (-p: with missing parents, no error if present)", true},
-      {"rmdir", "rmdir PATH...", "Remove empty remote folders", true},
+      {"help", "help [COMMAND]", "Show commands, or how to use one", false,
+       "  help get      the options of get, and an example"},
+      {"pwd", "pwd", "Print the remote folder", false, ""},
+      {"cd", "cd [PATH]", "Change the remote folder (default: the home, /)", true,
+       "  cd 'photos/2024-*'   a pattern may name one folder"},
+      {"ls", "ls [-lahtSrd1] [PATH...]", "List remote files (-l: long format, -a: include dot files)", true,
+       "  -l  long format: mode, links, size, modification time\n"
+       "  -a  include dot files\n"
+       "  -h  sizes as 4.0K, 12M\n"
+       "  -t  newest first      -S  largest first      -r  reverse the order\n"
+       "  -d  folders themselves, not what they hold\n"
+       "Example:\n"
+       "  ls -lhtr docs '*.txt'"},
+      {"stat", "stat PATH...", "Show a remote entry's type, size, mode and modification time", true,
+       "  stat notes.txt"},
+      {"mkdir", "mkdir [-p] PATH...", "Create remote folders (-p: with missing parents, no error if present)", true,
+       "  mkdir -p backups/2026/12"},
+      {"rmdir", "rmdir PATH...", "Remove empty remote folders", true, "  rmdir old"},
       {"rm", "rm [-r] [-f] PATH...", "Remove remote files (-r: folders and their contents, -f: ignore missing)",
-       true},
-      {"mv", "mv [-f] FROM TO", "Rename or move a remote entry (-f: replace an existing file)", true},
-      {"put", "put [-r] [-c] [-q] [--algo A] LOCAL... [REMOTE]",
-       "Upload (-r: a folder tree, -c: continue an interrupted upload, -q: no progress; several into a folder)",
-       true},
-      {"get", "get [-r] [-c] [-q] [--algo A] REMOTE... [LOCAL]",
-       "Download (-r: a folder tree, -c: continue an interrupted download, -q: no progress; several into a folder)",
-       true},
-      {"mput", "mput [-r] [-c] [-q] LOCAL...", "Upload each file into the remote folder (as sftp's mput)", false},
-      {"mget", "mget [-r] [-c] [-q] REMOTE...", "Download each file into the local folder (as sftp's mget)", true},
-      {"reput", "reput [-r] [-q] LOCAL [REMOTE]", "Continue an interrupted upload (put -c)", false},
-      {"reget", "reget [-r] [-q] REMOTE [LOCAL]", "Continue an interrupted download (get -c)", true},
+       true, "  rm '*.tmp'       rm -r old-tree"},
+      {"mv", "mv [-f] FROM TO", "Rename or move a remote entry (-f: replace an existing file)", true,
+       "  mv draft.txt final.txt      mv final.txt docs/"},
+      {"chmod", "chmod MODE PATH...", "Change the permissions of remote entries (octal, or as chmod: u+x,go-w)",
+       true, "  chmod 600 secret.txt      chmod +x 'bin/*'"},
+      {"ln", "ln -s TARGET NAME", "Make a remote symbolic link (its target stays inside the home)", true,
+       "  ln -s reports/2026 latest      (latest leads to reports/2026)"},
+      {"df", "df [-h]", "Show your quota as a file system: size, used, available (-h: 1.2G)", false, "  df -h"},
+      {"put", "put [OPTION...] LOCAL... [REMOTE]", "Upload files, or folder trees with -r; several into a folder",
+       true,
+       "  -r            a folder tree; into a folder that exists, files already there with the same size and\n"
+       "                modification time are not sent again\n"
+       "  -c            continue an interrupted upload (a complete file is checked and skipped)\n"
+       "  -q            no progress bar or summary\n"
+       "  --algo A      the transfer's checksum: xxh3 (default), sha256 or md5\n"
+       "  --checksum    with -r: compare files by size and checksum instead of size and time\n"
+       "  --delete      with -r: remove from the server what the local tree no longer has\n"
+       "  -n, --dry-run with -r: print what would be uploaded and removed, change nothing\n"
+       "Examples:\n"
+       "  put report.pdf docs/\n"
+       "  put -r --delete photos backup/      (again later: only what changed)"},
+      {"get", "get [OPTION...] REMOTE... [LOCAL]", "Download files, or folder trees with -r; several into a folder",
+       true,
+       "  -r            a folder tree; into a folder that exists, files already there with the same size and\n"
+       "                modification time are kept\n"
+       "  -c            continue an interrupted download (complete files are kept)\n"
+       "  -q            no progress bar or summary\n"
+       "  --algo A      the transfer's checksum: xxh3 (default), sha256 or md5\n"
+       "  --checksum    with -r: compare files by size and checksum instead of size and time\n"
+       "  --delete      with -r: remove locally what the server's tree no longer has\n"
+       "  -n, --dry-run with -r: print what would be downloaded and removed, change nothing\n"
+       "  LOCAL may be - (stdout), a device, a FIFO or a link (written through)\n"
+       "Examples:\n"
+       "  get '*.txt' ~/notes/\n"
+       "  get -r 'photos/2024-*' ."},
+      {"mput", "mput [-r] [-c] [-q] LOCAL...", "Upload each file into the remote folder (as sftp's mput)", false,
+       "  mput *.log"},
+      {"mget", "mget [-r] [-c] [-q] REMOTE...", "Download each file into the local folder (as sftp's mget)", true,
+       "  mget '*.log'"},
+      {"reput", "reput [-r] [-q] LOCAL [REMOTE]", "Continue an interrupted upload (put -c)", false,
+       "  reput big.iso"},
+      {"reget", "reget [-r] [-q] REMOTE [LOCAL]", "Continue an interrupted download (get -c)", true,
+       "  reget big.iso"},
       {"sum", "sum [--algo xxh3|sha256|md5] REMOTE...", "Print the server's checksum of files (as sha256sum does)",
-       true},
-      {"whoami", "whoami", "Print the user you are logged in as", false},
-      {"quota", "quota", "Show the space and number of files you use, and your limits", false},
+       true, "  sum --algo sha256 big.iso     (compare with: sha256sum big.iso)"},
+      {"whoami", "whoami", "Print the user you are logged in as", false, ""},
+      {"quota", "quota", "Show the space and number of files you use, and your limits", false, ""},
       {"exec", "exec [-i] [--shell] PROGRAM [ARGS...]",
        "Run a program on the server in the remote folder (-i: give it this stdin; --shell: a command line for sh)",
-       false},
-      {"lcd", "lcd [PATH]", "Change the local folder (default: $HOME)", false},
-      {"lpwd", "lpwd", "Print the local folder", false},
-      {"lls", "lls [-l] [-a] [PATH]", "List local files", false},
-      {"quit", "quit", "Leave (also: exit, bye)", false},
+       false, "  exec ls -l\n  exec --shell 'du -sh * | sort -h'"},
+      {"lcd", "lcd [PATH]", "Change the local folder (default: $HOME)", false, "  lcd ~/Downloads"},
+      {"lpwd", "lpwd", "Print the local folder", false, ""},
+      {"lls", "lls [-lahtSr1] [PATH]", "List local files (the options of ls)", false, "  lls -l ~"},
+      {"lmkdir", "lmkdir [-p] PATH...", "Create local folders", false, "  lmkdir -p ~/restore/2026"},
+      {"!", "!COMMAND, !", "Run COMMAND in a local shell, or start one (exit returns here)", false,
+       "  !ls -l      !"},
+      {"quit", "quit", "Leave (also: exit, bye)", false, ""},
   };
   return commands;
 }
@@ -127,6 +180,12 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (words.empty()) return Status::Ok();
   const std::string& name = words[0];
   if (name == "help" || name == "?") return Help(words);
+  if (name.starts_with('!')) {
+    // `ferry host '!cmd'` and batch words: the rest of the line, as typed (RunLines and the shell pass lines whole).
+    std::string command = name.substr(1);
+    for (std::size_t i = 1; i < words.size(); ++i) command += " " + QuoteWord(words[i]);
+    return LocalShell(command);
+  }
   // COMMAND --help, before any "--" (exec's words after the program are the program's): its usage, as `help
   // COMMAND` gives it.
   for (std::size_t i = 1; i < words.size() && words[i] != "--"; ++i) {
@@ -157,6 +216,10 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (name == "rmdir") return RemoveDir(words);
   if (name == "rm") return Remove(words);
   if (name == "mv" || name == "rename") return Move(words);
+  if (name == "chmod") return ChangeMode(words);
+  if (name == "ln") return Link(words);
+  if (name == "df") return DiskFree(words);
+  if (name == "lmkdir") return LocalMakeDir(words);
   if (name == "lcd") return LocalChangeDir(words);
   if (name == "lpwd") {
     char buffer[PATH_MAX];
@@ -197,21 +260,31 @@ Status CommandRunner::Help(const std::vector<std::string>& args) {
   for (const auto& command : AllCommands()) {
     if (args.size() > 1 && command.name != args[1]) continue;
     out_ << fmt::format("{:<{}}  {}\n", command.usage, width, command.summary);
+    // One command's help also gives its options and an example.
+    if (args.size() > 1 && !command.details.empty()) out_ << command.details << "\n";
   }
   return Status::Ok();
 }
 
 Status CommandRunner::ChangeDir(const std::vector<std::string>& args) {
   if (args.size() > 2) return Usage("cd");
-  auto reply = connection().Call<protocol::CdReply>(protocol::CdRequest{args.size() == 2 ? args[1] : "/"});
+  std::string path = "/";
+  if (args.size() == 2) {
+    auto paths = ExpandRemote(args[1]);
+    if (!paths.ok()) return paths.status();
+    if (paths->size() > 1) return Status(ErrorCode::kInvalid, fmt::format("{}: matches more than one folder", args[1]));
+    path = paths->front();
+  }
+  auto reply = connection().Call<protocol::CdReply>(protocol::CdRequest{path});
   if (!reply.ok()) return reply.status();
   remote_cwd_ = std::move(reply->path);
   return Status::Ok();
 }
 
-Status CommandRunner::FetchListing(const std::string& path, std::vector<DirectoryEntry>& entries, bool* is_file) {
+Status CommandRunner::FetchListing(const std::string& path, std::vector<DirectoryEntry>& entries, bool* is_file,
+                                   const std::string& match) {
   entries.clear();
-  return connection().CallStream(protocol::ListRequest{path}.Encode(), [&](const protocol::Frame& frame) {
+  return connection().CallStream(protocol::ListRequest{path, match}.Encode(), [&](const protocol::Frame& frame) {
     auto batch = protocol::ListReply::Parse(frame.header, frame.body);
     if (!batch.ok()) return batch.status();
     if (is_file != nullptr) *is_file = batch->file;
@@ -220,14 +293,94 @@ Status CommandRunner::FetchListing(const std::string& path, std::vector<Director
   });
 }
 
-void CommandRunner::PrintEntries(const std::vector<DirectoryEntry>& entries, bool long_format) {
+namespace {
+
+// Most paths one pattern may stand for: a bound on what a mistyped `rm -r */*/*` can reach, and on memory.
+constexpr std::size_t kMaxGlobMatches = 100000;
+
+std::string JoinRemote(const std::string& folder, const std::string& name) {
+  if (folder.empty()) return name;
+  return folder.ends_with('/') ? folder + name : folder + "/" + name;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> CommandRunner::ExpandRemote(const std::string& word) {
+  if (!HasGlob(word)) return std::vector<std::string>{UnescapeGlob(word)};
+  bool absolute = false;
+  const std::vector<std::string> parts = SplitPathParts(word, absolute);
+  std::vector<std::string> paths = {absolute ? "/" : ""};
+  bool matched = false;  // a part was matched: what follows it is matched too, to keep only paths that exist
+  for (std::size_t i = 0; i < parts.size() && !paths.empty(); ++i) {
+    const bool last = i + 1 == parts.size();
+    std::vector<std::string> next;
+    matched = matched || HasGlob(parts[i]);
+    if (!matched || parts[i] == "." || parts[i] == "..") {
+      for (const std::string& path : paths) next.push_back(JoinRemote(path, UnescapeGlob(parts[i])));
+    } else {
+      for (const std::string& path : paths) {
+        std::vector<DirectoryEntry> entries;
+        if (Status s = FetchListing(path, entries, nullptr, parts[i]); !s.ok()) {
+          if (!connection().connected()) return s;
+          continue;  // not a folder, or gone: nothing matches there
+        }
+        std::sort(entries.begin(), entries.end(),
+                  [](const DirectoryEntry& a, const DirectoryEntry& b) { return a.name < b.name; });
+        for (const DirectoryEntry& entry : entries) {
+          // Inside the pattern only folders lead on (a link may lead to one: the next listing says).
+          if (!last && entry.type != EntryType::kDirectory && entry.type != EntryType::kLink) continue;
+          next.push_back(JoinRemote(path, entry.name));
+        }
+      }
+    }
+    if (next.size() > kMaxGlobMatches) {
+      return Status(ErrorCode::kTooBig, fmt::format("{}: matches more than {} paths", word, kMaxGlobMatches));
+    }
+    paths = std::move(next);
+  }
+  if (paths.empty()) paths.push_back(UnescapeGlob(word));  // as a shell: a pattern that matches nothing is itself
+  return paths;
+}
+
+Result<std::vector<std::string>> CommandRunner::ExpandRemote(const std::vector<std::string>& words) {
+  std::vector<std::string> paths;
+  for (const std::string& word : words) {
+    auto expanded = ExpandRemote(word);
+    if (!expanded.ok()) return expanded.status();
+    paths.insert(paths.end(), expanded->begin(), expanded->end());
+    if (paths.size() > kMaxGlobMatches) {
+      return Status(ErrorCode::kTooBig, fmt::format("the patterns match more than {} paths", kMaxGlobMatches));
+    }
+  }
+  return paths;
+}
+
+CommandRunner::ListFormat CommandRunner::ListFormatOf(const std::set<char>& flags) {
+  ListFormat format;
+  format.long_format = flags.count('l') > 0;
+  format.human = flags.count('h') > 0;
+  // As ls(1): the later of -t and -S wins; here -S does when both are given.
+  if (flags.count('t') > 0) format.order = 't';
+  if (flags.count('S') > 0) format.order = 'S';
+  format.reverse = flags.count('r') > 0;
+  return format;
+}
+
+void CommandRunner::PrintEntries(const std::vector<DirectoryEntry>& entries, const ListFormat& format) {
   std::vector<const DirectoryEntry*> sorted;
   for (const auto& entry : entries) sorted.push_back(&entry);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const DirectoryEntry* a, const DirectoryEntry* b) { return a->name < b->name; });
-  if (long_format) {
+  // By name; newest or largest first (ties by name), as ls -t and -S; -r reverses whichever.
+  std::sort(sorted.begin(), sorted.end(), [&](const DirectoryEntry* a, const DirectoryEntry* b) {
+    if (format.order == 't' && (a->mtime != b->mtime || a->mtime_nsec != b->mtime_nsec)) {
+      return a->mtime != b->mtime ? a->mtime > b->mtime : a->mtime_nsec > b->mtime_nsec;
+    }
+    if (format.order == 'S' && a->size != b->size) return a->size > b->size;
+    return a->name < b->name;
+  });
+  if (format.reverse) std::reverse(sorted.begin(), sorted.end());
+  if (format.long_format) {
     const std::int64_t now = std::time(nullptr);
-    for (const DirectoryEntry* entry : sorted) out_ << FormatLongEntry(*entry, now) << "\n";
+    for (const DirectoryEntry* entry : sorted) out_ << FormatLongEntry(*entry, now, format.human) << "\n";
     return;
   }
   if (!columns_ || sorted.empty()) {
@@ -258,8 +411,12 @@ void CommandRunner::PrintEntries(const std::vector<DirectoryEntry>& entries, boo
 Status CommandRunner::List(const std::vector<std::string>& args) {
   std::set<char> flags;
   std::vector<std::string> paths;
-  if (Status s = ParseFlags(args, "la1", flags, paths); !s.ok()) return s;
+  if (Status s = ParseFlags(args, "la1htSrd", flags, paths); !s.ok()) return s;
   if (paths.empty()) paths.push_back("");
+  const ListFormat format = ListFormatOf(flags);
+  auto expanded = ExpandRemote(paths);
+  if (!expanded.ok()) return expanded.status();
+  paths = std::move(expanded).value();
   Status result = Status::Ok();
   // As ls(1): the files named go first, together and under the names given; then each folder, with a heading when
   // there is more than one thing to show.
@@ -268,6 +425,19 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
   for (const std::string& path : paths) {
     std::vector<DirectoryEntry> entries;
     bool is_file = false;
+    if (flags.count('d') > 0) {
+      // The entry itself, folder or not, under the name given.
+      auto reply = connection().Call<protocol::StatReply>(protocol::StatRequest{path});
+      if (!reply.ok()) {
+        if (!connection().connected()) return reply.status();
+        std::cerr << "ferry: " << EscapeForTerminal(reply.status().message()) << "\n";
+        result = Status(reply.status().code(), "some of the paths could not be listed");
+        continue;
+      }
+      reply->entry.name = path.empty() ? "." : path;
+      files.push_back(std::move(reply->entry));
+      continue;
+    }
     if (Status s = FetchListing(path, entries, &is_file); !s.ok()) {
       if (!connection().connected()) return s;
       std::cerr << "ferry: " << EscapeForTerminal(s.message()) << "\n";  // report, go on, fail at the end
@@ -289,23 +459,25 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
   const bool headings = folders.size() + (files.empty() ? 0 : 1) > 1;
   bool first = true;
   if (!files.empty()) {
-    PrintEntries(files, flags.count('l') > 0);
+    PrintEntries(files, format);
     first = false;
   }
   for (const auto& [path, entries] : folders) {
     if (headings) out_ << (first ? "" : "\n") << EscapeForTerminal(path) << ":\n";
     first = false;
-    PrintEntries(entries, flags.count('l') > 0);
+    PrintEntries(entries, format);
   }
   return result;
 }
 
 Status CommandRunner::Stat(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage("stat");
+  auto paths = ExpandRemote(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!paths.ok()) return paths.status();
   Status result = Status::Ok();
   bool first = true;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    auto reply = connection().Call<protocol::StatReply>(protocol::StatRequest{args[i]});
+  for (const std::string& path : *paths) {
+    auto reply = connection().Call<protocol::StatReply>(protocol::StatRequest{path});
     if (!reply.ok()) {
       if (!connection().connected()) return reply.status();
       std::cerr << "ferry: " << EscapeForTerminal(reply.status().message()) << "\n";  // as stat(1): go on
@@ -324,7 +496,7 @@ Status CommandRunner::Stat(const std::vector<std::string>& args) {
     // A blank line between entries, so several read apart.
     out_ << (first ? "" : "\n")
          << fmt::format("  File: {}\n  Type: {}\n  Size: {}\n  Mode: {:04o} ({})\n Links: {}\nModify: {}.{:09} {}\n",
-                        EscapeForTerminal(args[i]), type, entry.size, entry.mode, FormatMode(type, entry.mode),
+                        EscapeForTerminal(path), type, entry.size, entry.mode, FormatMode(type, entry.mode),
                         entry.nlink, when, entry.mtime_nsec, zone);
     first = false;
   }
@@ -345,8 +517,10 @@ Status CommandRunner::MakeDir(const std::vector<std::string>& args) {
 
 Status CommandRunner::RemoveDir(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage("rmdir");
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    auto reply = connection().Call(protocol::RmdirRequest{args[i]}.Encode());
+  auto paths = ExpandRemote(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!paths.ok()) return paths.status();
+  for (const std::string& path : *paths) {
+    auto reply = connection().Call(protocol::RmdirRequest{path}.Encode());
     if (!reply.ok()) return reply.status();
   }
   return Status::Ok();
@@ -358,7 +532,9 @@ Status CommandRunner::Remove(const std::vector<std::string>& args) {
   if (Status s = ParseFlags(args, "rRf", flags, paths); !s.ok()) return s;
   if (paths.empty()) return Usage("rm");
   const bool recursive = flags.count('r') > 0 || flags.count('R') > 0;
-  for (const auto& path : paths) {
+  auto expanded = ExpandRemote(paths);
+  if (!expanded.ok()) return expanded.status();
+  for (const auto& path : *expanded) {
     auto reply = connection().Call(protocol::RmRequest{path, recursive}.Encode());
     if (!reply.ok() && !(flags.count('f') > 0 && reply.status().code() == ErrorCode::kNotFound)) {
       return reply.status();
@@ -382,11 +558,148 @@ Status CommandRunner::Move(const std::vector<std::string>& args) {
   return reply.status();
 }
 
+Status CommandRunner::ChangeMode(const std::vector<std::string>& args) {
+  if (args.size() < 3) return Usage("chmod");
+  auto paths = ExpandRemote(std::vector<std::string>(args.begin() + 2, args.end()));
+  if (!paths.ok()) return paths.status();
+  if (Status s = ParseChmodMode(args[1], 0, false).status(); !s.ok()) return s;  // a bad mode changes nothing
+  Status result = Status::Ok();
+  for (const std::string& path : *paths) {
+    // A symbolic mode changes the bits the entry has now.
+    std::uint32_t current = 0;
+    bool is_directory = false;
+    if (args[1].find_first_not_of("01234567") != std::string::npos) {
+      auto reply = connection().Call<protocol::StatReply>(protocol::StatRequest{path});
+      Status status = reply.status();
+      if (reply.ok() && reply->entry.type == EntryType::kLink) {
+        status = Status(ErrorCode::kInvalid, fmt::format("{}: a symbolic link: give its target, or an octal mode", path));
+      }
+      if (!status.ok()) {
+        if (!connection().connected()) return status;
+        std::cerr << "ferry: " << EscapeForTerminal(status.message()) << "\n";
+        result = Status(status.code(), "some modes could not be changed");
+        continue;
+      }
+      current = reply->entry.mode;
+      is_directory = reply->entry.type == EntryType::kDirectory;
+    }
+    auto mode = ParseChmodMode(args[1], current, is_directory);
+    if (!mode.ok()) return mode.status();
+    auto reply = connection().Call(protocol::SetStatRequest{path, *mode, std::nullopt, 0}.Encode());
+    if (!reply.ok()) {
+      if (!connection().connected()) return reply.status();
+      std::cerr << "ferry: " << EscapeForTerminal(reply.status().message()) << "\n";  // as chmod(1): go on
+      result = Status(reply.status().code(), "some modes could not be changed");
+    }
+  }
+  return result;
+}
+
+Status CommandRunner::Link(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "s", flags, paths); !s.ok()) return s;
+  if (flags.count('s') == 0) {
+    return Status(ErrorCode::kInvalid, "ln: only symbolic links (ln -s TARGET NAME): hard links are not made");
+  }
+  if (paths.empty() || paths.size() > 2) return Usage("ln");
+  // As ln -s TARGET alone: a link of the target's name in the current folder.
+  const std::string name = paths.size() == 2 ? paths[1] : std::filesystem::path(paths[0]).filename().string();
+  auto reply = connection().Call(protocol::SymlinkRequest{name, paths[0]}.Encode());
+  if (!reply.ok()) return reply.status();
+  return Status::Ok();
+}
+
+Status CommandRunner::DiskFree(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "hk", flags, paths); !s.ok()) return s;
+  if (!paths.empty()) return Usage("df");
+  auto quota = connection().Call<protocol::QuotaReply>(protocol::QuotaRequest{});
+  if (!quota.ok()) return quota.status();
+  // The quota as a file system, as df(1) shows one (and as the server's SFTP statvfs reports it); without a limit
+  // there is no size to show.
+  const bool human = flags.count('h') > 0;
+  const std::uint64_t used = quota->bytes + quota->bytes_reserved;
+  const auto shown = [&](std::uint64_t bytes) {
+    return human ? ShortSize(bytes) : std::to_string((bytes + 1023) / 1024);
+  };
+  std::string size = "-";
+  std::string available = "-";
+  std::string percent = "-";
+  if (quota->max_bytes) {
+    const std::uint64_t limit = *quota->max_bytes;
+    size = shown(limit);
+    available = shown(limit > used ? limit - used : 0);
+    percent = limit == 0 ? "100%" : fmt::format("{}%", (used * 100 + limit - 1) / limit);
+  }
+  const Target& target = session_.parameters().target;
+  const std::string filesystem = fmt::format("{}@{}", target.user, target.address.host);
+  const std::size_t width = std::max<std::size_t>(filesystem.size(), 10);
+  out_ << fmt::format("{:<{}} {:>10} {:>10} {:>10} {:>4} {}\n", "Filesystem", width, human ? "Size" : "1K-blocks",
+                      "Used", "Available", "Use%", "Mounted on");
+  out_ << fmt::format("{:<{}} {:>10} {:>10} {:>10} {:>4} {}\n", EscapeForTerminal(filesystem), width, size,
+                      shown(used), available, percent, "/");
+  return Status::Ok();
+}
+
+Status CommandRunner::LocalMakeDir(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> paths;
+  if (Status s = ParseFlags(args, "p", flags, paths); !s.ok()) return s;
+  if (paths.empty()) return Usage("lmkdir");
+  for (const std::string& given : paths) {
+    const std::string path = ExpandTilde(given);
+    std::error_code error;
+    if (flags.count('p') > 0) {
+      std::filesystem::create_directories(path, error);
+      if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", given, error.message()));
+    } else if (::mkdir(path.c_str(), 0777) != 0) {
+      return Status::FromErrno(errno, given);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CommandRunner::LocalShell(const std::string& command) {
+  out_.flush();
+  std::cout.flush();
+  const char* shell = std::getenv("SHELL");
+  const std::string program = command.find_first_not_of(" \t") == std::string::npos
+                                  ? std::string(shell != nullptr && *shell != '\0' ? shell : "/bin/sh")
+                                  : "/bin/sh";
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid == 0) {
+    // The child takes Ctrl-C as a shell does; the shell here only waits for it.
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGQUIT, SIG_DFL);
+    if (program != "/bin/sh" || command.find_first_not_of(" \t") == std::string::npos) {
+      ::execl(program.c_str(), program.c_str(), static_cast<char*>(nullptr));
+    } else {
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    }
+    std::fprintf(stderr, "ferry: %s: %s\n", program.c_str(), std::strerror(errno));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "waitpid");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  if (WIFSIGNALED(status)) {
+    return Status(ErrorCode::kIo, fmt::format("!{}: ended by signal {}", command, WTERMSIG(status)));
+  }
+  return Status(ErrorCode::kIo, fmt::format("!{}: exit status {}", command, WEXITSTATUS(status)));
+}
+
 Status CommandRunner::LocalChangeDir(const std::vector<std::string>& args) {
   if (args.size() > 2) return Usage("lcd");
   std::string target;
   if (args.size() == 2) {
-    target = args[1];
+    const auto paths = ExpandLocal(args[1]);
+    if (paths.size() > 1) return Status(ErrorCode::kInvalid, fmt::format("{}: matches more than one folder", args[1]));
+    target = paths.front();
   } else {
     const char* home = std::getenv("HOME");
     target = home != nullptr ? home : "/";
@@ -398,9 +711,9 @@ Status CommandRunner::LocalChangeDir(const std::vector<std::string>& args) {
 Status CommandRunner::LocalList(const std::vector<std::string>& args) {
   std::set<char> flags;
   std::vector<std::string> paths;
-  if (Status s = ParseFlags(args, "la1", flags, paths); !s.ok()) return s;
+  if (Status s = ParseFlags(args, "la1htSr", flags, paths); !s.ok()) return s;
   if (paths.size() > 1) return Usage("lls");
-  const std::string path = paths.empty() ? "." : paths[0];
+  const std::string path = paths.empty() ? "." : ExpandTilde(paths[0]);
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno(errno, path);
   std::vector<DirectoryEntry> entries;
@@ -418,7 +731,7 @@ Status CommandRunner::LocalList(const std::vector<std::string>& args) {
     }
     ::closedir(dir);
   }
-  PrintEntries(entries, flags.count('l') > 0);
+  PrintEntries(entries, ListFormatOf(flags));
   return Status::Ok();
 }
 
@@ -446,15 +759,26 @@ Result<transfer::ChecksumAlgorithm> TakeAlgorithm(std::vector<std::string>& args
   return algorithm;
 }
 
+// Takes every `flag` (a long option without a value) out of `args`; true if there was one.
+bool TakeLongFlag(std::vector<std::string>& args, std::string_view flag) {
+  const auto end = std::remove(args.begin() + 1, args.end(), flag);
+  const bool found = end != args.end();
+  args.erase(end, args.end());
+  return found;
+}
+
 }  // namespace
 
 Status CommandRunner::Transfer(const std::vector<std::string>& words) {
   std::vector<std::string> args = words;
   auto algorithm = TakeAlgorithm(args);
   if (!algorithm.ok()) return algorithm.status();
+  const bool checksum = TakeLongFlag(args, "--checksum");
+  const bool delete_extra = TakeLongFlag(args, "--delete");
+  const bool dry_run = TakeLongFlag(args, "--dry-run");
   std::set<char> flags;
   std::vector<std::string> paths;
-  if (Status s = ParseFlags(args, "rRcqp", flags, paths); !s.ok()) return s;
+  if (Status s = ParseFlags(args, "rRcqpn", flags, paths); !s.ok()) return s;
   const std::string& name = args[0];
   const bool upload = name == "put" || name == "mput" || name == "reput";
   const bool many = name == "mput" || name == "mget";
@@ -464,16 +788,41 @@ Status CommandRunner::Transfer(const std::vector<std::string>& words) {
   options.recursive = flags.count('r') > 0 || flags.count('R') > 0;
   options.resume = flags.count('c') > 0 || name.starts_with("re");
   options.quiet = quiet_ || flags.count('q') > 0;
+  options.checksum = checksum;
+  options.delete_extra = delete_extra;
+  options.dry_run = dry_run || flags.count('n') > 0;
+  if ((options.checksum || options.delete_extra || options.dry_run) && !options.recursive) {
+    return Status(ErrorCode::kInvalid, fmt::format("{}: --checksum, --delete and --dry-run compare trees: use -r", name));
+  }
   const auto one = [&](const std::string& from, const std::string& to) {
     return upload ? transfers_.Put(from, to, options) : transfers_.Get(from, to, options);
   };
-  if (!many && paths.size() <= 2) return one(paths[0], paths.size() == 2 ? paths[1] : "");
-  // Several sources: each goes into a folder, the last argument's (or, for mget/mput, the current one's); as cp,
-  // a failure is reported and the others still go, and the command fails at the end.
-  std::string folder;
-  if (!many) {
-    folder = paths.back();
+  // The last of several arguments is where they go (not for mput/mget); the sources' patterns are expanded, remote
+  // ones by the server, local ones here. A local destination may start with ~.
+  const bool has_target = !many && paths.size() >= 2;
+  std::string target;
+  if (has_target) {
+    target = paths.back();
     paths.pop_back();
+    if (!upload) target = ExpandTilde(target);
+  }
+  std::vector<std::string> sources;
+  if (upload) {
+    for (const std::string& path : paths) {
+      const auto matched = ExpandLocal(path);
+      sources.insert(sources.end(), matched.begin(), matched.end());
+    }
+  } else {
+    auto matched = ExpandRemote(paths);
+    if (!matched.ok()) return matched.status();
+    sources = std::move(matched).value();
+  }
+  if (!many && paths.size() == 1 && sources.size() == 1) return one(sources.front(), target);
+  // Several sources: each goes into a folder, the last argument's (or the current one's); as cp, a failure is
+  // reported and the others still go, and the command fails at the end.
+  paths = std::move(sources);
+  std::string folder = target;
+  if (has_target) {
     std::error_code error;
     if (!upload && !std::filesystem::is_directory(folder, error)) {
       return Status(ErrorCode::kNotDirectory, fmt::format("{}: not a folder (several files go into one)", folder));
@@ -499,12 +848,14 @@ Status CommandRunner::Sum(const std::vector<std::string>& words) {
   auto algorithm = TakeAlgorithm(args);
   if (!algorithm.ok()) return algorithm.status();
   if (args.size() < 2) return Usage("sum");
-  for (std::size_t i = 1; i < args.size(); ++i) {
+  auto paths = ExpandRemote(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!paths.ok()) return paths.status();
+  for (const std::string& path : *paths) {
     auto reply = connection().Call<protocol::SumReply>(
-        protocol::SumRequest{args[i], std::string(transfer::ChecksumName(*algorithm)), std::nullopt});
+        protocol::SumRequest{path, std::string(transfer::ChecksumName(*algorithm)), std::nullopt});
     if (!reply.ok()) return reply.status();
     // The sha256sum/md5sum format: digest, two spaces, name.
-    out_ << reply->checksum << "  " << args[i] << "\n";
+    out_ << reply->checksum << "  " << path << "\n";
   }
   return Status::Ok();
 }
@@ -557,9 +908,71 @@ std::string FormatMode(std::string_view type, std::uint32_t mode) {
   return out;
 }
 
-std::string FormatLongEntry(const DirectoryEntry& entry, std::int64_t now) {
-  return fmt::format("{} {:>3} {:>12} {} {}", FormatMode(EntryTypeName(entry.type), entry.mode), entry.nlink,
-                     entry.size, HumanTime(entry.mtime, now), EscapeForTerminal(entry.name));
+std::string FormatLongEntry(const DirectoryEntry& entry, std::int64_t now, bool human) {
+  const std::string size = human ? ShortSize(entry.size) : std::to_string(entry.size);
+  return fmt::format("{} {:>3} {:>12} {} {}", FormatMode(EntryTypeName(entry.type), entry.mode), entry.nlink, size,
+                     HumanTime(entry.mtime, now), EscapeForTerminal(entry.name));
+}
+
+std::string ShortSize(std::uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes);
+  constexpr std::string_view kUnits = "KMGTPE";
+  double value = static_cast<double>(bytes) / 1024;
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < kUnits.size()) {
+    value /= 1024;
+    ++unit;
+  }
+  // As ls -h: rounded up, one decimal below 10.
+  if (value < 10) {
+    const double tenths = std::ceil(value * 10) / 10;
+    if (tenths < 10) return fmt::format("{:.1f}{}", tenths, kUnits[unit]);
+    value = tenths;
+  }
+  const double whole = std::ceil(value);
+  if (whole >= 1024 && unit + 1 < kUnits.size()) return fmt::format("1.0{}", kUnits[unit + 1]);
+  return fmt::format("{:.0f}{}", whole, kUnits[unit]);
+}
+
+Result<std::uint32_t> ParseChmodMode(std::string_view text, std::uint32_t current, bool is_directory) {
+  const auto invalid = [&] { return Status(ErrorCode::kInvalid, fmt::format("chmod: invalid mode: '{}'", text)); };
+  if (text.empty()) return invalid();
+  if (text.find_first_not_of("01234567") == std::string_view::npos) {
+    if (text.size() > 4) return invalid();
+    return static_cast<std::uint32_t>(std::stoul(std::string(text), nullptr, 8));
+  }
+  std::uint32_t mode = current & 07777;
+  std::size_t i = 0;
+  while (true) {
+    // Who: u g o a (none: all, as chmod does without a umask).
+    std::uint32_t who = 0;
+    for (; i < text.size() && std::string_view("ugoa").find(text[i]) != std::string_view::npos; ++i) {
+      who |= text[i] == 'u' ? 04700 : text[i] == 'g' ? 02070 : text[i] == 'o' ? 01007 : 07777;
+    }
+    if (who == 0) who = 07777;
+    if (i >= text.size() || std::string_view("+-=").find(text[i]) == std::string_view::npos) return invalid();
+    while (i < text.size() && std::string_view("+-=").find(text[i]) != std::string_view::npos) {
+      const char op = text[i++];
+      std::uint32_t bits = 0;
+      for (; i < text.size() && std::string_view("rwxXst").find(text[i]) != std::string_view::npos; ++i) {
+        switch (text[i]) {
+          case 'r': bits |= 0444; break;
+          case 'w': bits |= 0222; break;
+          case 'x': bits |= 0111; break;
+          case 'X': if (is_directory || (mode & 0111) != 0) bits |= 0111; break;
+          case 's': bits |= 06000; break;
+          case 't': bits |= 01000; break;
+        }
+      }
+      bits &= who;
+      if (op == '+') mode |= bits;
+      if (op == '-') mode &= ~bits;
+      if (op == '=') mode = (mode & ~(who & 07777)) | bits;
+    }
+    if (i == text.size()) return mode;
+    if (text[i] != ',') return invalid();
+    ++i;
+  }
 }
 
 }  // namespace ferry::client

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +22,8 @@ struct CommandInfo {
   std::string_view name;
   std::string_view usage;
   std::string_view summary;
-  bool remote_paths;  // its arguments are remote paths (for completion)
+  bool remote_paths;        // its arguments are remote paths (for completion)
+  std::string_view details;  // for `help COMMAND`: its options and an example
 };
 
 // Every command, in the order `help` lists them.
@@ -39,6 +41,9 @@ class CommandRunner {
   bool connected() const { return session_.connected(); }
   // A new connection after a drop, back in the remote folder (ClientSession::ReconnectWithBackoff).
   Status Reconnect();
+  // `!COMMAND` (run by /bin/sh -c) or `!` alone (an interactive $SHELL): waits for it; its exit status, if not 0,
+  // is the error.
+  Status LocalShell(const std::string& command);
   // The connection's socket, for Ctrl-C to shut down (-1 when not connected).
   int native_socket() { return session_.connected() ? connection().native_socket() : -1; }
   // After Ctrl-C shut the socket down: the connection is not used again.
@@ -79,8 +84,26 @@ class CommandRunner {
   // exec (exec_command.cc): runs a program on the server, its output to our stdout and stderr.
   Status Exec(const std::vector<std::string>& args);
   // Lists one remote path into `entries`; *is_file tells whether the path named a file rather than a folder.
-  Status FetchListing(const std::string& path, std::vector<protocol::DirectoryEntry>& entries, bool* is_file);
-  void PrintEntries(const std::vector<protocol::DirectoryEntry>& entries, bool long_format);
+  Status FetchListing(const std::string& path, std::vector<protocol::DirectoryEntry>& entries, bool* is_file,
+                      const std::string& match = "");
+  // A remote path with glob characters (common/glob.h) as the paths it matches, sorted; the server matches each
+  // part. A pattern that matches nothing stands for itself (as in a shell); escapes are removed (UnescapeGlob).
+  Result<std::vector<std::string>> ExpandRemote(const std::string& word);
+  // ExpandRemote for each of `words`, into one list.
+  Result<std::vector<std::string>> ExpandRemote(const std::vector<std::string>& words);
+  // How ls and lls print: ls(1)'s -l -h -t -S -r.
+  struct ListFormat {
+    bool long_format = false;
+    bool human = false;  // sizes as 4.0K, 1.2M
+    char order = 'n';    // 'n' by name, 't' newest first, 'S' largest first
+    bool reverse = false;
+  };
+  static ListFormat ListFormatOf(const std::set<char>& flags);
+  void PrintEntries(const std::vector<protocol::DirectoryEntry>& entries, const ListFormat& format);
+  Status ChangeMode(const std::vector<std::string>& args);
+  Status DiskFree(const std::vector<std::string>& args);
+  Status Link(const std::vector<std::string>& args);
+  Status LocalMakeDir(const std::vector<std::string>& args);
 
   Connection& connection() { return session_.connection(); }
 
@@ -95,8 +118,13 @@ class CommandRunner {
   std::optional<int> exec_exit_code_;
 };
 
-// One line of `ls -l` for an entry: "drwxr-xr-x  2      4096 Nov 23 21:11 name".
-std::string FormatLongEntry(const protocol::DirectoryEntry& entry, std::int64_t now);
+// One line of `ls -l` for an entry: "drwxr-xr-x  2      4096 Nov 23 21:11 name" (with `human`, "4.0K").
+std::string FormatLongEntry(const protocol::DirectoryEntry& entry, std::int64_t now, bool human = false);
+// A size as `ls -h` prints it: 512, 4.0K, 12M, 1.1G.
+std::string ShortSize(std::uint64_t bytes);
+// The mode `chmod` sets from MODE (octal, or symbolic as chmod(1): [ugoa]*[+-=][rwxXst]*, several joined by commas)
+// applied to `current`; EINVAL for anything else.
+Result<std::uint32_t> ParseChmodMode(std::string_view text, std::uint32_t current, bool is_directory);
 // What `quota` prints for the server's quota reply: one line for space, one for files, each with the limit.
 std::string FormatQuota(const protocol::QuotaReply& quota);
 // "-rw-r--r--" for a type name ("file", "dir", "link", "other") and permission bits.

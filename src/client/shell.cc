@@ -138,14 +138,14 @@ constexpr int kHistoryLines = 1000;
 
 // Commands that act on this machine only: they run without a connection.
 bool IsLocalCommand(const std::string& name) {
-  return name == "lcd" || name == "lpwd" || name == "lls" || name == "help" || name == "?" || name == "quit" ||
-         name == "exit" || name == "bye";
+  return name == "lcd" || name == "lpwd" || name == "lls" || name == "lmkdir" || name == "help" || name == "?" ||
+         name == "quit" || name == "exit" || name == "bye";
 }
 
 // Remote commands that change nothing: run again after a reconnection.
 bool IsReadOnly(const std::string& name) {
   return name == "ls" || name == "cd" || name == "pwd" || name == "stat" || name == "sum" || name == "quota" ||
-         name == "whoami";
+         name == "whoami" || name == "df";
 }
 
 // What the shell says when Ctrl-C stopped a command; for a transfer, the command that continues it.
@@ -223,8 +223,12 @@ Status RunLines(CommandRunner& runner, std::istream& in, bool echo, const std::s
     const bool may_fail = text.front() == '-';
     if (may_fail) text.remove_prefix(1);
     if (echo) std::cout << "ferry> " << EscapeForTerminal(text) << std::endl;
-    auto words = SplitWords(text);
-    Status status = words.ok() ? runner.Run(*words) : words.status();
+    // !COMMAND: the rest of the line goes to a local shell as it is.
+    auto words = text.front() == '!' ? Result<std::vector<std::string>>(std::vector<std::string>{})
+                                     : SplitWords(text);
+    Status status = text.front() == '!' ? runner.LocalShell(std::string(text.substr(1)))
+                    : words.ok()        ? runner.Run(*words)
+                                        : words.status();
     std::cout.flush();
     if (status.ok()) continue;
     // Which line failed, as a compiler names one: "batch.txt:7: ...".
@@ -267,6 +271,13 @@ Status RunInteractiveShell(CommandRunner& runner, const std::string& prompt_pref
     add_history(line->c_str());
     // Saved as it grows, so a lost connection, a kill or a closed terminal loses none of it.
     append_history(1, history_path.c_str());
+    if (const std::size_t start = line->find_first_not_of(" \t"); (*line)[start] == '!') {
+      // A local shell, as sftp's `!`: Ctrl-C goes to it (and is cleared here after), the connection is untouched.
+      Status status = runner.LocalShell(line->substr(start + 1));
+      ClearInterrupt();
+      if (!status.ok()) PrintError(status);
+      continue;
+    }
     auto words = SplitWords(*line);
     if (!words.ok()) {
       PrintError(words.status());

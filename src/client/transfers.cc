@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "common/byte_size.h"
 #include "common/unique_fd.h"
 #include "client/interrupt.h"
 #include "client/terminal_text.h"
@@ -122,6 +123,35 @@ void Note(const std::string& message) {
   std::cerr << EscapeForTerminal(message) << "\n";
 }
 
+// A line of a dry run, on stdout: what a tree transfer would do.
+void DryRunLine(std::string_view action, const std::string& path) {
+  std::cout << action << " " << EscapeForTerminal(path) << "\n";
+}
+
+// The checksum of a local file, as the server computes it for `sum`.
+Result<std::string> LocalChecksum(const std::string& path, transfer::ChecksumAlgorithm algorithm) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno(errno, path);
+  transfer::Checksum checksum(algorithm);
+  std::string buffer(256 * 1024, '\0');
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, path);
+    if (n == 0) break;
+    checksum.Update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+  }
+  return checksum.HexDigest();
+}
+
+// The names a local folder holds (empty when it does not exist).
+std::set<std::string> LocalNames(const std::string& folder) {
+  std::set<std::string> names;
+  std::error_code error;
+  for (const auto& item : fs::directory_iterator(folder, error)) names.insert(item.path().filename().string());
+  return names;
+}
+
 Status ApplyTimesAndMode(int fd, std::uint32_t mode, std::int64_t mtime, std::uint32_t mtime_nsec) {
   ::fchmod(fd, mode & 0777);
   const timespec times[2] = {{0, UTIME_OMIT}, {mtime, static_cast<long>(mtime_nsec)}};
@@ -211,7 +241,7 @@ Result<bool> Transfers::AlreadyOnServer(int fd, const LocalFile& file, transfer:
 
 Result<bool> Transfers::IsInterruptedCopyOf(const std::string& remote, const std::string& local) {
   std::set<std::string> names;
-  Status listed = connection().CallStream(protocol::ListRequest{remote}.Encode(), [&](const protocol::Frame& frame) {
+  Status listed = connection().CallStream(protocol::ListRequest{remote, ""}.Encode(), [&](const protocol::Frame& frame) {
     auto batch = protocol::ListReply::Parse(frame.header, frame.body);
     if (!batch.ok()) return batch.status();
     for (auto& entry : batch->entries) names.insert(std::move(entry.name));
@@ -447,18 +477,115 @@ void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& option
   while (!in_flight.empty() && c.connected()) settle_one();
 }
 
+Status Transfers::ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed) {
+  for (const auto& [local, remote] : tree.folders) {
+    std::map<std::string, protocol::DirectoryEntry> entries;
+    bool is_folder = true;
+    Status status = connection().CallStream(protocol::ListRequest{remote, ""}.Encode(), [&](const protocol::Frame& frame) {
+      auto batch = protocol::ListReply::Parse(frame.header, frame.body);
+      if (!batch.ok()) return batch.status();
+      is_folder = !batch->file;
+      for (auto& entry : batch->entries) {
+        std::string name = entry.name;
+        entries.emplace(std::move(name), std::move(entry));
+      }
+      return Status::Ok();
+    });
+    if (!status.ok() && status.code() != ErrorCode::kNotFound) return status;
+    if (status.ok() && is_folder) listed.emplace(remote, std::move(entries));
+  }
+  return Status::Ok();
+}
+
+Result<bool> Transfers::SameChecksum(const std::string& remote, const std::string& path,
+                                     transfer::ChecksumAlgorithm algorithm) {
+  auto theirs = connection().Call<protocol::SumReply>(
+      protocol::SumRequest{remote, std::string(transfer::ChecksumName(algorithm)), std::nullopt});
+  if (!theirs.ok()) return theirs.status();
+  auto ours = LocalChecksum(path, algorithm);
+  if (!ours.ok()) return ours.status();
+  return theirs->checksum == *ours;
+}
+
 Status Transfers::UploadTree(const std::string& local_root, const std::string& remote_root,
                              const TransferOptions& options) {
   LocalTree tree;
   if (Status s = ScanLocalTree(local_root, remote_root, tree); !s.ok()) return s;
   Connection& c = connection();
   Status first_failure = Status::Ok();
+  // Into a folder that exists: compare with what it holds (a first copy lists nothing).
+  auto existed = RemoteIsDirectory(remote_root);
+  if (!existed.ok()) return existed.status();
+  RemoteFolders remote;
+  if (*existed) {
+    if (Status s = ListRemoteFolders(tree, remote); !s.ok()) return s;
+  }
+  const std::size_t scanned = tree.files.size();
+  std::size_t unchanged = 0;
+  if (!remote.empty() && !options.resume) {  // -c has its own check: the same checksum
+    // Each remote entry under the path a file of the tree would have (JoinPath builds both the same way).
+    std::map<std::string, const protocol::DirectoryEntry*> by_path;
+    for (const auto& [folder, entries] : remote) {
+      for (const auto& [name, entry] : entries) by_path.emplace(JoinPath(folder, name), &entry);
+    }
+    std::vector<LocalFile> changed;
+    for (auto& file : tree.files) {
+      const auto found = by_path.find(file.remote);
+      const protocol::DirectoryEntry* entry = found == by_path.end() ? nullptr : found->second;
+      bool same = entry != nullptr && entry->type == protocol::EntryType::kFile && entry->size == file.size;
+      if (same && options.checksum) {
+        auto equal = SameChecksum(file.remote, file.path, options.algorithm);
+        if (!equal.ok()) return equal.status();
+        same = *equal;
+      } else if (same) {
+        same = entry->mtime == file.mtime;  // whole seconds, as rsync compares
+      }
+      if (same) {
+        ++unchanged;
+        tree.total -= file.size;
+      } else {
+        changed.push_back(std::move(file));
+      }
+    }
+    tree.files = std::move(changed);
+  }
+  // With --delete, what the server's folders hold that the local ones do not.
+  std::vector<std::string> extra;
+  if (options.delete_extra) {
+    for (const auto& [local, remote_folder] : tree.folders) {
+      const auto listed = remote.find(remote_folder);
+      if (listed == remote.end()) continue;
+      const std::set<std::string> names = LocalNames(local);
+      for (const auto& [name, entry] : listed->second) {
+        if (names.count(name) == 0) extra.push_back(JoinPath(remote_folder, name));
+      }
+    }
+  }
+  if (options.dry_run) {
+    for (const auto& file : tree.files) DryRunLine("would upload", file.remote);
+    for (const auto& path : extra) DryRunLine("would delete", path);
+    Note(fmt::format("dry run: {} of {} files to upload ({}), {} unchanged, {} to delete; nothing was changed",
+                     tree.files.size(), scanned, HumanBytes(static_cast<double>(tree.total)), unchanged, extra.size()));
+    return Status::Ok();
+  }
   // Folders first, so every file has its folder.
   MakeRemoteFolders(tree, first_failure);
   if (!c.connected()) return first_failure;
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", tree.total, tree.files.size());
   already_complete_ = 0;
   UploadFiles(tree, options, bar, first_failure);
+  // Removed last, so a failed upload leaves the old copy's files in place.
+  std::size_t deleted = 0;
+  for (const auto& path : extra) {
+    if (!c.connected()) break;
+    auto reply = c.Call(protocol::RmRequest{path, true}.Encode());
+    if (reply.ok()) {
+      ++deleted;
+    } else {
+      Warn(fmt::format("{}: {}", path, reply.status().message()));
+      if (first_failure.ok()) first_failure = reply.status();
+    }
+  }
   // Folder modes and times last: adding files changes a folder's mtime.
   for (auto it = tree.folders.rbegin(); it != tree.folders.rend() && c.connected(); ++it) {
     struct stat st {};
@@ -473,6 +600,11 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
     Note(fmt::format("{} of {} files were already complete on the server (same checksum) and were not sent",
                      already_complete_, tree.files.size()));
   }
+  if (unchanged > 0 && !options.quiet) {
+    Note(fmt::format("{} of {} files were unchanged (same size and {}) and were not sent", unchanged, scanned,
+                     options.checksum ? "checksum" : "modification time"));
+  }
+  if (deleted > 0 && !options.quiet) Note(fmt::format("{} removed from the server (--delete)", deleted));
   if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the upload");
   return first_failure;
 }
@@ -628,22 +760,25 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   auto root_stat = c.Call<protocol::StatReply>(protocol::StatRequest{remote_root});
   if (!root_stat.ok()) return root_stat.status();
   folders.push_back({remote_root, local_root, root_stat->entry});
+  std::vector<std::set<std::string>> remote_names;  // what each of `folders` holds on the server
   for (std::size_t i = 0; i < folders.size(); ++i) {
     const Folder folder = folders[i];
     std::error_code error;
-    fs::create_directories(folder.local, error);
+    if (!options.dry_run) fs::create_directories(folder.local, error);
     if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", folder.local, error.message()));
     std::vector<protocol::DirectoryEntry> entries;
-    Status listed = c.CallStream(protocol::ListRequest{folder.remote}.Encode(), [&](const protocol::Frame& frame) {
+    Status listed = c.CallStream(protocol::ListRequest{folder.remote, ""}.Encode(), [&](const protocol::Frame& frame) {
       auto batch = protocol::ListReply::Parse(frame.header, frame.body);
       if (!batch.ok()) return batch.status();
       std::move(batch->entries.begin(), batch->entries.end(), std::back_inserter(entries));
       return Status::Ok();
     });
     if (!listed.ok()) return listed;
+    remote_names.emplace_back();
     for (const auto& entry : entries) {
       const std::string& name = entry.name;
       if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) continue;
+      remote_names.back().insert(name);
       if (entry.type == protocol::EntryType::kDirectory) {
         folders.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry});
       } else if (entry.type == protocol::EntryType::kFile) {
@@ -656,6 +791,51 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
         Warn(fmt::format("{}: not a regular file; skipped", JoinPath(folder.remote, name)));
       }
     }
+  }
+
+  // A file the local side already has with the same size and modification time (or checksum) is kept.
+  const std::size_t listed_files = files.size();
+  std::size_t unchanged = 0;
+  if (!options.resume) {  // -c keeps a complete file by its own check, below
+    std::vector<RemoteFile> changed;
+    for (auto& file : files) {
+      struct stat st {};
+      bool same = !file.direct && ::stat(file.local.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                  static_cast<std::uint64_t>(st.st_size) == file.size;
+      if (same && options.checksum) {
+        auto equal = SameChecksum(file.remote, file.local, options.algorithm);
+        if (!equal.ok()) return equal.status();
+        same = *equal;
+      } else if (same) {
+        same = st.st_mtim.tv_sec == file.mtime;  // whole seconds, as rsync compares
+      }
+      if (same) {
+        ++unchanged;
+        total -= file.size;
+      } else {
+        changed.push_back(std::move(file));
+      }
+    }
+    files = std::move(changed);
+  }
+  // With --delete, what the local folders hold that the server's do not (a partial download of a name the server
+  // has stays, for -c).
+  std::vector<std::string> extra;
+  if (options.delete_extra) {
+    for (std::size_t i = 0; i < folders.size(); ++i) {
+      for (const std::string& name : LocalNames(folders[i].local)) {
+        const std::string_view of = PartialOf(name);
+        if (remote_names[i].count(name) > 0 || (!of.empty() && remote_names[i].count(std::string(of)) > 0)) continue;
+        extra.push_back(JoinPath(folders[i].local, name));
+      }
+    }
+  }
+  if (options.dry_run) {
+    for (const auto& file : files) DryRunLine("would download", file.remote);
+    for (const auto& path : extra) DryRunLine("would delete", path);
+    Note(fmt::format("dry run: {} of {} files to download ({}), {} unchanged, {} to delete; nothing was changed",
+                     files.size(), listed_files, HumanBytes(static_cast<double>(total)), unchanged, extra.size()));
+    return Status::Ok();
   }
 
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "downloaded", total, files.size());
@@ -699,6 +879,21 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     record(file, ReceiveDownload(id, file, PartialPathFor(file.local), 0, transfer::Checksum(options.algorithm), bar));
     bar.FinishFile();
   }
+  // Removed after the downloads, so a failed one leaves the old copy's files in place; a link is removed, never
+  // followed.
+  std::size_t deleted = 0;
+  if (c.connected()) {
+    for (const std::string& path : extra) {
+      std::error_code error;
+      fs::remove_all(path, error);
+      if (error) {
+        Warn(fmt::format("{}: {}", path, error.message()));
+        if (first_failure.ok()) first_failure = Status(ErrorCode::kIo, fmt::format("{}: {}", path, error.message()));
+      } else {
+        ++deleted;
+      }
+    }
+  }
   // Folder modes and times last, deepest first.
   for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
     UniqueFd fd(::open(it->local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -711,6 +906,11 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     Note(fmt::format("{} of {} files were already complete (same size and time) and were kept", complete,
                      files.size()));
   }
+  if (unchanged > 0 && !options.quiet) {
+    Note(fmt::format("{} of {} files were unchanged (same size and {}) and were kept", unchanged, listed_files,
+                     options.checksum ? "checksum" : "modification time"));
+  }
+  if (deleted > 0 && !options.quiet) Note(fmt::format("{} removed here (--delete)", deleted));
   if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the download");
   return first_failure;
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct TransferOptions {
   bool resume = false;  // continue a partial transfer after checking that its prefix still matches the source
   bool quiet = false;
   transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
+  // Trees (-r) into a destination that exists are synchronised: a file the other side already has with the same size
+  // and modification time (with `checksum`, the same size and checksum) is not sent again.
+  bool checksum = false;
+  bool delete_extra = false;  // --delete: remove what the source no longer has from the destination's folders
+  bool dry_run = false;       // --dry-run: print what would be sent and removed, change nothing
   int max_retries = 3;  // reconnections after a dropped connection (single files)
 };
 
@@ -84,6 +90,12 @@ class Transfers {
   Status ReceiveDownload(std::uint64_t id, const RemoteFile& file, const std::string& partial, std::uint64_t offset,
                          transfer::Checksum checksum, ProgressBar& bar);
   Status DownloadTree(const std::string& remote_root, const std::string& local_root, const TransferOptions& options);
+  // The entries of remote folders, by folder and name: what a synchronising put -r compares with.
+  using RemoteFolders = std::map<std::string, std::map<std::string, protocol::DirectoryEntry>>;
+  // Lists each of `folders` that exists into `listed`.
+  Status ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed);
+  // Whether the server's `remote` and the local `path` have the same checksum.
+  Result<bool> SameChecksum(const std::string& remote, const std::string& path, transfer::ChecksumAlgorithm algorithm);
   // True if `remote` is an existing folder on the server, false if it is something else or nothing; EPROTO for a
   // reply without the fields it needs.
   Result<bool> RemoteIsDirectory(const std::string& remote);

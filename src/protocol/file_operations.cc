@@ -45,13 +45,25 @@ void StatReply::AppendTo(Json& reply) const {
 // ---- ls ----
 
 Result<ListRequest> ListRequest::Parse(const Json& header) {
-  auto path = OptionalPathOf(header);
-  if (!path.ok()) return path.status();
-  return ListRequest{std::move(path).value()};
+  const RequestFields fields(header);
+  ListRequest request;
+  FirstError error;
+  error.Take(fields.OptionalPath("path", ""), request.path);
+  error.Take(fields.OptionalPath("match", ""), request.match);
+  if (!error.ok()) return error.status();
+  if (request.match.size() > kMaxNameLength) {
+    return Status(ErrorCode::kNameTooLong, "a pattern matches one name: at most 255 bytes");
+  }
+  if (request.match.find('/') != std::string::npos) {
+    return Status(ErrorCode::kInvalid, "a pattern matches one name, so it holds no /");
+  }
+  return request;
 }
 
 Json ListRequest::Encode() const {
-  return HeaderWithPath(kOp, path);
+  Json header = HeaderWithPath(kOp, path);
+  if (!match.empty()) FieldsOf(header).emplace("match", match);
+  return header;
 }
 
 Result<ListReply> ListReply::Parse(const Json& header, std::string_view body) {
@@ -128,6 +140,22 @@ Result<MvRequest> MvRequest::Parse(const Json& header) {
   error.Take(fields.OptionalBool("overwrite", false), request.overwrite);
   if (!error.ok()) return error.status();
   return request;
+}
+
+Result<SymlinkRequest> SymlinkRequest::Parse(const Json& header) {
+  const RequestFields fields(header);
+  SymlinkRequest request;
+  FirstError error;
+  error.Take(fields.Path("path"), request.path);
+  error.Take(fields.Path("target"), request.target);
+  if (!error.ok()) return error.status();
+  return request;
+}
+
+Json SymlinkRequest::Encode() const {
+  Json header = HeaderWithPath(kOp, path);
+  FieldsOf(header).emplace("target", target);
+  return header;
 }
 
 Json MvRequest::Encode() const {

@@ -1,9 +1,9 @@
-// The file operations' requests and replies: stat, ls, mkdir, rmdir, rm, mv, setstat, quota and sum.
+// The file operations' requests and replies: stat, ls, mkdir, rmdir, rm, mv, symlink, setstat, quota and sum.
 //
 // Shared by server and client; docs/protocol.md is the reference, and session_operations.h states the conventions
 // (Parse/Encode for requests, Parse/AppendTo for replies, ids kept apart). Paths are checked as RequestFields::Path
 // checks them: no NUL byte (EINVAL), at most kMaxPathLength bytes (ENAMETOOLONG). Operations whose reply carries
-// no field (mkdir, rmdir, rm, mv, setstat) have no reply struct: their reply is OkReply(id).
+// no field (mkdir, rmdir, rm, mv, symlink, setstat) have no reply struct: their reply is OkReply(id).
 #pragma once
 
 #include <cstdint>
@@ -41,7 +41,8 @@ struct StatReply {
 
 struct ListRequest {
   static constexpr std::string_view kOp = "ls";
-  std::string path;  // optional; "" (or absent) is the current folder
+  std::string path;   // optional; "" (or absent) is the current folder
+  std::string match;  // optional; a glob pattern (common/glob.h) the names listed must match; "": all
 
   static Result<ListRequest> Parse(const Json& header);
   Json Encode() const;
@@ -106,6 +107,19 @@ struct MvRequest {
   Json Encode() const;
 
   bool operator==(const MvRequest&) const = default;
+};
+
+// Makes `path` a symbolic link to `target` (as ln -s TARGET PATH): a path of the home, absolute from its top or
+// relative to the link's folder, that may not lead out of it.
+struct SymlinkRequest {
+  static constexpr std::string_view kOp = "symlink";
+  std::string path;
+  std::string target;
+
+  static Result<SymlinkRequest> Parse(const Json& header);
+  Json Encode() const;
+
+  bool operator==(const SymlinkRequest&) const = default;
 };
 
 // Sets what is given, leaves the rest.

@@ -20,6 +20,8 @@ inline constexpr int kMinProtocolVersion = 1;
 
 // Longest path a request may name, in bytes (Linux's PATH_MAX).
 inline constexpr std::size_t kMaxPathLength = 4096;
+// Longest name of one entry, and so of an ls pattern, in bytes (Linux's NAME_MAX).
+inline constexpr std::size_t kMaxNameLength = 255;
 // Longest user name or password accepted in a login request.
 inline constexpr std::size_t kMaxUserNameLength = 64;
 inline constexpr std::size_t kMaxPasswordLength = 1024;

@@ -64,3 +64,41 @@ TEST(EscapeForTerminal, TheResultHasNoControlBytes) {
 
 }  // namespace
 }  // namespace ferry::client
+
+// ---- ls -h sizes and chmod modes (client/commands.h) ----
+
+#include "client/commands.h"
+
+namespace ferry::client {
+namespace {
+
+TEST(ShortSize, PrintsSizesAsLsDashHDoes) {
+  EXPECT_EQ(ShortSize(0), "0");
+  EXPECT_EQ(ShortSize(1023), "1023");
+  EXPECT_EQ(ShortSize(1024), "1.0K");
+  EXPECT_EQ(ShortSize(5000), "4.9K");
+  EXPECT_EQ(ShortSize(10 * 1024), "10K");
+  EXPECT_EQ(ShortSize(10 * 1024 + 1), "11K");
+  EXPECT_EQ(ShortSize(2000000), "2.0M");
+  EXPECT_EQ(ShortSize(1024ull * 1024 * 1024 - 1), "1.0G");
+  EXPECT_EQ(ShortSize(5ull * 1024 * 1024 * 1024 * 1024), "5.0T");
+}
+
+TEST(ParseChmodMode, TakesOctalAndSymbolicModesAsChmodDoes) {
+  EXPECT_EQ(*ParseChmodMode("600", 0644, false), 0600u);
+  EXPECT_EQ(*ParseChmodMode("4755", 0, false), 04755u);
+  EXPECT_EQ(*ParseChmodMode("u+x", 0644, false), 0744u);
+  EXPECT_EQ(*ParseChmodMode("go-r", 0644, false), 0600u);
+  EXPECT_EQ(*ParseChmodMode("a=r", 0755, false), 0444u);
+  EXPECT_EQ(*ParseChmodMode("+x", 0644, false), 0755u);
+  EXPECT_EQ(*ParseChmodMode("u=rwx,g=rx,o=", 0, false), 0750u);
+  EXPECT_EQ(*ParseChmodMode("a+X", 0644, true), 0755u);   // X: folders
+  EXPECT_EQ(*ParseChmodMode("a+X", 0644, false), 0644u);  // and files executable by someone
+  EXPECT_EQ(*ParseChmodMode("a+X", 0744, false), 0755u);
+  for (const char* bad : {"", "9", "12345", "u", "u+q", "x+r", "u+x,", "+x;"}) {
+    EXPECT_EQ(ParseChmodMode(bad, 0644, false).status().code(), ErrorCode::kInvalid) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace ferry::client

@@ -1,8 +1,10 @@
 // The real `ferry` client against a real server: one-shot commands, batch files, piped input, exit codes, and
 // trust on first use over TLS.
 #include <gmock/gmock.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -11,9 +13,11 @@
 
 #include "support/raw_client.h"
 #include "support/temp_dir.h"
+#include "support/test_files.h"
 #include "support/test_server.h"
 
 namespace ferry::testing {
+namespace fs = std::filesystem;
 namespace {
 
 class ClientIntegration : public ::testing::Test {
@@ -324,8 +328,86 @@ TEST_F(ClientIntegration, HelpLinesUpAndEveryCommandTakesHelp) {
   }
   const auto put = Alice({"put", "--help"});
   EXPECT_EQ(put.exit_code, 0) << put.err;
-  EXPECT_THAT(put.out, ::testing::StartsWith("put [-r] [-c]"));
+  EXPECT_THAT(put.out, ::testing::StartsWith("put [OPTION...] LOCAL... [REMOTE]"));
+  EXPECT_THAT(put.out, ::testing::HasSubstr("  --delete "));
+  EXPECT_THAT(put.out, ::testing::HasSubstr("Examples:\n  put report.pdf docs/\n"));
   EXPECT_EQ(put.err, "");
+}
+
+TEST_F(ClientIntegration, ChmodLnDfAndLsOptionsWorkAsCoreutilsDo) {
+  const std::string home = server_.home("alice");
+  ASSERT_EQ(::mkdir((home + "/docs").c_str(), 0755), 0);
+  WriteFile(home + "/small.txt", std::string(10, 's'));
+  WriteFile(home + "/medium.txt", std::string(5000, 'm'));
+  WriteFile(home + "/large.bin", std::string(2000000, 'l'));
+  const auto set_time = [](const std::string& path, std::int64_t seconds) {
+    const struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  };
+  set_time(home + "/small.txt", 1700000300);  // newest
+  set_time(home + "/medium.txt", 1700000100);
+  set_time(home + "/large.bin", 1700000200);
+
+  // chmod: octal, symbolic, several entries by pattern; a bad mode changes nothing.
+  ASSERT_EQ(Alice({"chmod", "600", "small.txt"}).exit_code, 0);
+  EXPECT_EQ(ModeOf(home + "/small.txt"), 0600u);
+  const auto symbolic = Alice({"chmod", "go+r,u+x", "small.txt"});
+  ASSERT_EQ(symbolic.exit_code, 0) << symbolic.err;
+  EXPECT_EQ(ModeOf(home + "/small.txt"), 0744u);
+  ASSERT_EQ(Alice({"chmod", "640", "*.txt"}).exit_code, 0);
+  EXPECT_EQ(ModeOf(home + "/small.txt"), 0640u);
+  EXPECT_EQ(ModeOf(home + "/medium.txt"), 0640u);
+  EXPECT_EQ(ModeOf(home + "/large.bin"), 0644u);
+  const auto bad = Alice({"chmod", "u+q", "small.txt"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("invalid mode: 'u+q'"), std::string::npos) << bad.err;
+  EXPECT_EQ(ModeOf(home + "/small.txt"), 0640u);
+
+  // ln -s: a link inside the home; one that would lead out is refused; a hard link is not made.
+  const auto link = Alice({"ln", "-s", "docs", "latest"});
+  ASSERT_EQ(link.exit_code, 0) << link.err;
+  EXPECT_EQ(fs::read_symlink(home + "/latest").string(), "docs");
+  const auto out = Alice({"ln", "-s", "../../../elsewhere", "escape"});
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_FALSE(fs::is_symlink(home + "/escape"));
+  const auto hard = Alice({"ln", "small.txt", "hard"});
+  EXPECT_NE(hard.exit_code, 0);
+  EXPECT_NE(hard.err.find("only symbolic links"), std::string::npos) << hard.err;
+
+  // ls -S (largest first), -t (newest first), -r, -d, -h.
+  EXPECT_EQ(Alice({"ls", "-S", "small.txt", "medium.txt", "large.bin"}).out, "large.bin\nmedium.txt\nsmall.txt\n");
+  EXPECT_EQ(Alice({"ls", "-t", "*.txt", "*.bin"}).out, "small.txt\nlarge.bin\nmedium.txt\n");
+  EXPECT_EQ(Alice({"ls", "-tr", "*.txt", "*.bin"}).out, "medium.txt\nlarge.bin\nsmall.txt\n");
+  EXPECT_EQ(Alice({"ls", "-d", "docs"}).out, "docs\n");
+  const auto human = Alice({"ls", "-lh", "medium.txt", "large.bin"});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_THAT(human.out, ::testing::HasSubstr(" 4.9K "));
+  EXPECT_THAT(human.out, ::testing::HasSubstr(" 2.0M "));
+
+  // df: the quota as a file system; without a limit, no size.
+  const auto unlimited = Alice({"df", "-h"});
+  ASSERT_EQ(unlimited.exit_code, 0) << unlimited.err;
+  EXPECT_THAT(unlimited.out, ::testing::StartsWith("Filesystem "));
+  EXPECT_THAT(unlimited.out, ::testing::HasSubstr(" - "));
+  ASSERT_EQ(RunProcess({FerrydPath(), "user", "set-quota", "--root", server_.root(), "alice", "10M"}).exit_code, 0);
+  const auto limited = Alice({"df", "-h"});
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
+  EXPECT_THAT(limited.out, ::testing::HasSubstr("alice@127.0.0.1"));
+  EXPECT_THAT(limited.out, ::testing::HasSubstr(" 10M "));
+  EXPECT_THAT(limited.out, ::testing::HasSubstr("% /\n"));
+}
+
+TEST_F(ClientIntegration, LocalFoldersAndALocalShellFromTheShellLines) {
+  TempDir local;
+  const auto batch = Alice({"-b", "-"}, "lmkdir -p " + (local / "a/b") + "\n!echo from-the-shell > '" +
+                                            (local / "a/b/said.txt") + "'\n-!exit 3\npwd\n");
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  EXPECT_TRUE(fs::is_directory(local / "a/b"));
+  EXPECT_EQ(ReadFile(local / "a/b/said.txt"), "from-the-shell\n");
+  EXPECT_NE(batch.err.find("!exit 3: exit status 3"), std::string::npos) << batch.err;
+  EXPECT_THAT(batch.out, ::testing::EndsWith("/\n"));
+  const auto failing = Alice({"!false"});
+  EXPECT_NE(failing.exit_code, 0);
 }
 
 TEST_F(ClientIntegration, ErrorsNameWhatTheUserNamed) {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "support/audit_lines.h"
+#include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/subprocess.h"
 #include "support/test_files.h"
@@ -337,6 +338,22 @@ TEST_F(SftpIntegration, ForwardingIsRefused) {
   result = ssh({"-W", "127.0.0.1:9", "alice@127.0.0.1"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_THAT(result.err, ::testing::HasSubstr("administratively prohibited"));
+
+  // Agent forwarding and environment variables (requests OpenSSH sends without asking for a reply): a program of an
+  // exec user sees neither, though a real agent runs on the client's side.
+  GrantExec("alice");
+  const std::string agent_socket = keys_ / "agent.sock";
+  Subprocess agent({"/usr/bin/ssh-agent", "-D", "-a", agent_socket});
+  ASSERT_TRUE(WaitUntil([&] { return Exists(agent_socket); }, std::chrono::seconds(20)));
+  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+  const auto options = CommonOptions("alice_key");
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"-A", "-o", "SetEnv=FERRY_PROBE=sent", "alice@127.0.0.1", "env"});
+  result = RunProcess(argv, {{"HOME", keys_.path()}, {"SSH_AUTH_SOCK", agent_socket}}, "", std::chrono::seconds(60));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, ::testing::HasSubstr("HOME="));
+  EXPECT_THAT(result.out, ::testing::Not(::testing::HasSubstr("SSH_AUTH_SOCK")));
+  EXPECT_THAT(result.out, ::testing::Not(::testing::HasSubstr("FERRY_PROBE")));
 }
 
 TEST_F(SftpIntegration, AWrongKeyAndAnotherUsersKeyAreRefused) {

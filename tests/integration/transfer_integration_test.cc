@@ -81,6 +81,12 @@ std::string Sha256(const std::string& path) {
   return line.substr(0, line.find(' '));
 }
 
+// Sets a file's modification time to `seconds` (whole), as a copy that kept its time would have it.
+void SetMtime(const std::string& path, std::int64_t seconds) {
+  const struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
 struct stat StatOf(const std::string& path) {
   struct stat st {};
   EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path << ": " << std::strerror(errno);
@@ -923,6 +929,7 @@ TEST_F(TransferIntegration, GetIntoATreeWritesThroughLinksInIt) {
   fs::create_directories(local_ / "dest/tree");
   fs::create_directories(local_ / "elsewhere");
   WriteFile(local_ / "elsewhere/a-target.txt", "old a");
+  SetMtime(local_ / "elsewhere/a-target.txt", 1600000000);  // a stale copy (same size: its time tells it apart)
   fs::create_symlink(local_ / "elsewhere/a-target.txt", local_ / "dest/tree/a.txt");
   const auto get = Alice({"get", "-r", "tree", local_ / "dest"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
@@ -1038,6 +1045,178 @@ TEST_F(TransferIntegration, SeveralSourcesGoIntoAFolderAndSftpsAliasesWork) {
   EXPECT_EQ(StatOf(Home("one.txt")).st_ino, before);
   const auto reget = Alice({"reget", "two.txt", local_ / "m/two.txt"});
   EXPECT_EQ(reget.exit_code, 0) << reget.err;
+}
+
+TEST_F(TransferIntegration, RemotePatternsAreMatchedByTheServerAndLocalOnesByTheClient) {
+  for (const char* folder : {"photos", "photos/2023-12", "photos/2024-01", "photos/2024-02", "up"}) {
+    ASSERT_EQ(::mkdir(Home(folder).c_str(), 0755), 0);
+  }
+  WriteFile(Home("photos/2023-12/c.jpg"), "c");
+  WriteFile(Home("photos/2024-01/a.jpg"), "a");
+  WriteFile(Home("photos/2024-02/b.jpg"), "b");
+  WriteFile(Home("notes1.txt"), "n1");
+  WriteFile(Home("notes2.txt"), "n2");
+  WriteFile(Home(".hidden.txt"), "h");
+  WriteFile(Home("star*.dat"), "literal");
+  WriteFile(Home("starX.dat"), "x");
+
+  // One pattern for several files: into the folder named last; a leading dot is not matched by *.
+  fs::create_directories(local_ / "g");
+  const auto get = Alice({"get", "*.txt", local_ / "g"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(ReadFile(local_ / "g/notes1.txt"), "n1");
+  EXPECT_EQ(ReadFile(local_ / "g/notes2.txt"), "n2");
+  EXPECT_FALSE(Exists(local_ / "g/.hidden.txt"));
+  // Trees, and patterns in a folder's part of the path.
+  fs::create_directories(local_ / "t");
+  const auto tree = Alice({"get", "-r", "photos/2024-*", local_ / "t"});
+  ASSERT_EQ(tree.exit_code, 0) << tree.err;
+  EXPECT_EQ(ReadFile(local_ / "t/2024-01/a.jpg"), "a");
+  EXPECT_EQ(ReadFile(local_ / "t/2024-02/b.jpg"), "b");
+  EXPECT_FALSE(Exists(local_ / "t/2023-12"));
+  const auto middle = Alice({"get", "/photos/*/b.jpg", local_ / "b.jpg"});
+  ASSERT_EQ(middle.exit_code, 0) << middle.err;
+  EXPECT_EQ(ReadFile(local_ / "b.jpg"), "b");
+  // A backslash makes a glob character plain; a pattern that matches nothing stands for itself, as in a shell.
+  const auto literal = Alice({"get", "star\\*.dat", local_ / "star.out"});
+  ASSERT_EQ(literal.exit_code, 0) << literal.err;
+  EXPECT_EQ(ReadFile(local_ / "star.out"), "literal");
+  const auto none = Alice({"get", "nothing*.bin", local_ / "none.out"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("nothing*.bin"), std::string::npos) << none.err;
+  EXPECT_FALSE(Exists(local_ / "none.out"));
+
+  // ls, stat, sum and rm take patterns too.
+  const auto listed = Alice({"ls", "star*"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out, "star*.dat\nstarX.dat\n");
+  const auto sums = Alice({"sum", "notes?.txt"});
+  ASSERT_EQ(sums.exit_code, 0) << sums.err;
+  EXPECT_NE(sums.out.find("  notes1.txt\n"), std::string::npos) << sums.out;
+  EXPECT_NE(sums.out.find("  notes2.txt\n"), std::string::npos) << sums.out;
+  const auto removed = Alice({"rm", "notes[12].txt"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_FALSE(Exists(Home("notes1.txt")));
+  EXPECT_FALSE(Exists(Home("notes2.txt")));
+  EXPECT_TRUE(Exists(Home(".hidden.txt")));
+
+  // Local patterns and ~ (the client's HOME) in the shell's own lines.
+  WriteFile(local_ / "one.log", "1");
+  WriteFile(local_ / "two.log", "2");
+  WriteFile(local_ / "keep.txt", "k");
+  const auto put = server_.Client("alice", "alice-secret", {"-b", "-"},
+                                  "lcd " + local_.path() + "\nput *.log up\nget up/one.log ~/one.copy\n");
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(ReadFile(Home("up/one.log")), "1");
+  EXPECT_EQ(ReadFile(Home("up/two.log")), "2");
+  EXPECT_FALSE(Exists(Home("up/keep.txt")));
+  EXPECT_EQ(ReadFile(server_.client_home() + "/one.copy"), "1");
+}
+
+TEST_F(TransferIntegration, PutRecursiveSynchronisesATreeAndDeletesOnlyWhatItIsAsked) {
+  const std::string src = local_ / "src";
+  fs::create_directories(src + "/sub");
+  WriteFile(src + "/a.txt", "aaaa");
+  WriteFile(src + "/b.txt", "bb");
+  WriteFile(src + "/sub/c.txt", "c");
+  const auto first = Alice({"put", "-r", src, "/"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.err.find("unchanged"), std::string::npos) << first.err;
+  const ino_t a_inode = StatOf(Home("src/a.txt")).st_ino;
+
+  // Nothing changed: nothing is sent (an upload would publish a new file under the name).
+  const auto again = Alice({"put", "-r", src, "/"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("3 of 3 files were unchanged (same size and modification time) and were not sent"),
+            std::string::npos) << again.err;
+  EXPECT_EQ(StatOf(Home("src/a.txt")).st_ino, a_inode);
+
+  // a.txt changes but keeps its size and time (only --checksum sees it); b.txt grows; d.txt is new; sub/c.txt goes;
+  // the server has a file the tree never had.
+  const std::int64_t a_mtime = StatOf(src + "/a.txt").st_mtim.tv_sec;
+  WriteFile(src + "/a.txt", "AAAA");
+  SetMtime(src + "/a.txt", a_mtime);
+  WriteFile(src + "/b.txt", "bbbbbb");
+  WriteFile(src + "/d.txt", "d");
+  fs::remove(src + "/sub/c.txt");
+  WriteFile(Home("src/extra.txt"), "only on the server");
+
+  const auto dry = Alice({"put", "-r", "-n", "--delete", src, "/"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would upload /src/b.txt\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would upload /src/d.txt\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would delete /src/extra.txt\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would delete /src/sub/c.txt\n"), std::string::npos) << dry.out;
+  EXPECT_EQ(dry.out.find("/src/a.txt"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.err.find("nothing was changed"), std::string::npos) << dry.err;
+  EXPECT_EQ(ReadFile(Home("src/b.txt")), "bb");
+  EXPECT_FALSE(Exists(Home("src/d.txt")));
+  EXPECT_TRUE(Exists(Home("src/extra.txt")));
+  EXPECT_TRUE(Exists(Home("src/sub/c.txt")));
+
+  // Without --delete nothing is removed.
+  const auto sync = Alice({"put", "-r", src, "/"});
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_EQ(ReadFile(Home("src/b.txt")), "bbbbbb");
+  EXPECT_EQ(ReadFile(Home("src/d.txt")), "d");
+  EXPECT_EQ(ReadFile(Home("src/a.txt")), "aaaa");
+  EXPECT_TRUE(Exists(Home("src/extra.txt")));
+  EXPECT_TRUE(Exists(Home("src/sub/c.txt")));
+
+  const auto deleting = Alice({"put", "-r", "--checksum", "--delete", src, "/"});
+  ASSERT_EQ(deleting.exit_code, 0) << deleting.err;
+  EXPECT_EQ(ReadFile(Home("src/a.txt")), "AAAA");
+  EXPECT_FALSE(Exists(Home("src/extra.txt")));
+  EXPECT_FALSE(Exists(Home("src/sub/c.txt")));
+  EXPECT_TRUE(Exists(Home("src/sub")));
+  EXPECT_NE(deleting.err.find("2 removed from the server (--delete)"), std::string::npos) << deleting.err;
+
+  const auto not_a_tree = Alice({"put", "--delete", src + "/a.txt", "/"});
+  EXPECT_NE(not_a_tree.exit_code, 0);
+  EXPECT_NE(not_a_tree.err.find("use -r"), std::string::npos) << not_a_tree.err;
+}
+
+TEST_F(TransferIntegration, GetRecursiveSynchronisesATreeAndDeleteRemovesLinksNotWhatTheyLeadTo) {
+  ASSERT_EQ(::mkdir(Home("src").c_str(), 0755), 0);
+  WriteFile(Home("src/a.txt"), "a");
+  WriteFile(Home("src/b.txt"), "bb");
+  const std::string back = local_ / "back";
+  fs::create_directories(back);
+  const auto first = Alice({"get", "-r", "src", back});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(ReadFile(back + "/src/b.txt"), "bb");
+  const ino_t a_inode = StatOf(back + "/src/a.txt").st_ino;
+
+  const auto again = Alice({"get", "-r", "src", back});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("2 of 2 files were unchanged (same size and modification time) and were kept"),
+            std::string::npos) << again.err;
+  EXPECT_EQ(StatOf(back + "/src/a.txt").st_ino, a_inode);
+
+  // The server's b.txt changes; the local copy has a file and a link to a folder of the test's own that the server
+  // does not.
+  WriteFile(Home("src/b.txt"), "bbbb");
+  WriteFile(back + "/src/old.txt", "old");
+  const std::string decoy = local_ / "decoy";
+  fs::create_directories(decoy);
+  WriteFile(decoy + "/keep.txt", "keep");
+  fs::create_directory_symlink(decoy, back + "/src/link");
+
+  const auto dry = Alice({"get", "-r", "--dry-run", "--delete", "src", back});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would download src/b.txt\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would delete " + back + "/src/old.txt\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would delete " + back + "/src/link\n"), std::string::npos) << dry.out;
+  EXPECT_EQ(ReadFile(back + "/src/b.txt"), "bb");
+  EXPECT_TRUE(Exists(back + "/src/old.txt"));
+
+  const auto sync = Alice({"get", "-r", "--delete", "src", back});
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_EQ(ReadFile(back + "/src/b.txt"), "bbbb");
+  EXPECT_EQ(StatOf(back + "/src/a.txt").st_ino, a_inode);
+  EXPECT_FALSE(Exists(back + "/src/old.txt"));
+  EXPECT_FALSE(fs::is_symlink(back + "/src/link"));
+  EXPECT_EQ(ReadFile(decoy + "/keep.txt"), "keep");
 }
 
 // ---- what the client prints ----

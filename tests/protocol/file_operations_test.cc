@@ -53,14 +53,28 @@ TEST(StatReply, RejectsAMissingEntryOrAnEntryMissingAField) {
 // ---- ls ----
 
 TEST(ListRequest, RoundTrips) {
-  ExpectRoundTrip(RequestRoundTrip(ListRequest{"/"}), ListRequest{"/"});
-  ExpectRoundTrip(RequestRoundTrip(ListRequest{""}), ListRequest{""});
+  ExpectRoundTrip(RequestRoundTrip(ListRequest{"/", ""}), ListRequest{"/", ""});
+  ExpectRoundTrip(RequestRoundTrip(ListRequest{"", ""}), ListRequest{"", ""});
+  ExpectRoundTrip(RequestRoundTrip(ListRequest{"photos", "2024-*"}), ListRequest{"photos", "2024-*"});
+  EXPECT_FALSE((ListRequest{"a", ""}.Encode().contains("match")));
 }
 
-TEST(ListRequest, RejectsBadPaths) {
+TEST(ListRequest, RejectsBadPathsAndPatterns) {
   EXPECT_TRUE(FailsNaming(ListRequest::Parse(Json({{"path", true}})).status(), ErrorCode::kProtocol, "path"));
-  EXPECT_TRUE(FailsWith(RequestRoundTrip(ListRequest{kNulPath}).status(), ErrorCode::kInvalid));
-  EXPECT_TRUE(FailsWith(RequestRoundTrip(ListRequest{kLongPath}).status(), ErrorCode::kNameTooLong));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(ListRequest{kNulPath, ""}).status(), ErrorCode::kInvalid));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(ListRequest{kLongPath, ""}).status(), ErrorCode::kNameTooLong));
+  EXPECT_TRUE(FailsNaming(ListRequest::Parse(Json({{"match", 5}})).status(), ErrorCode::kProtocol, "match"));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(ListRequest{"", "a/*"}).status(), ErrorCode::kInvalid));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(ListRequest{"", std::string(256, '*')}).status(), ErrorCode::kNameTooLong));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(ListRequest{"", kNulPath}).status(), ErrorCode::kInvalid));
+}
+
+TEST(SymlinkRequest, RoundTripsAndNeedsBothPaths) {
+  ExpectRoundTrip(RequestRoundTrip(SymlinkRequest{"latest", "reports/2026"}),
+                  SymlinkRequest{"latest", "reports/2026"});
+  EXPECT_TRUE(FailsNaming(SymlinkRequest::Parse(Json({{"path", "a"}})).status(), ErrorCode::kProtocol, "target"));
+  EXPECT_TRUE(FailsNaming(SymlinkRequest::Parse(Json({{"target", "a"}})).status(), ErrorCode::kProtocol, "path"));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(SymlinkRequest{"a", kNulPath}).status(), ErrorCode::kInvalid));
 }
 
 TEST(ListReply, RoundTripsWithItsBody) {

@@ -1,6 +1,7 @@
 // Session: the file operations, each a parse of its request, one call to the file service and its reply.
 #include <fmt/format.h>
 
+#include "common/glob.h"
 #include "frontends/ferry/session.h"
 #include "frontends/ferry/wire_fields.h"
 #include "protocol/file_operations.h"
@@ -45,8 +46,12 @@ asio::awaitable<void> List(Session& session, const Json& id, const Fields& field
     co_return;
   }
   const std::string path = session.PathOf(request->path);
-  // A file lists as itself, like ls(1).
+  // A file lists as itself, like ls(1); a pattern matches names in a folder.
   if (auto info = session.user().Stat(path); info.ok() && info->type != service::FileType::kDirectory) {
+    if (!request->match.empty()) {
+      session.ReplyError(id, Status(ErrorCode::kNotDirectory, fmt::format("{}: not a folder", request->path)));
+      co_return;
+    }
     const protocol::ListReply reply{false, true, {EntryOf(*info)}};
     session.Reply(protocol::OkReply(id, reply), reply.EncodeBody());
     co_return;
@@ -66,7 +71,9 @@ asio::awaitable<void> List(Session& session, const Json& id, const Fields& field
     protocol::ListReply reply;
     reply.more = batch->size() == protocol::kListBatchSize;
     reply.entries.reserve(batch->size());
-    for (const auto& info : *batch) reply.entries.push_back(EntryOf(info));
+    for (const auto& info : *batch) {
+      if (request->match.empty() || GlobMatches(request->match, info.name)) reply.entries.push_back(EntryOf(info));
+    }
     session.Reply(protocol::OkReply(id, reply), reply.EncodeBody());
     if (!reply.more || !co_await session.FlushIfFull()) co_return;
   }
@@ -83,6 +90,13 @@ Result<Json> MakeDirectory(Session& session, const Json& /*id*/, const Fields& f
   auto request = protocol::MkdirRequest::Parse(fields.header());
   if (!request.ok()) return request.status();
   if (Status s = session.user().MakeDirectory(session.PathOf(request->path), request->parents); !s.ok()) return s;
+  return Json::object();
+}
+
+Result<Json> MakeSymlink(Session& session, const Json& /*id*/, const Fields& fields) {
+  auto request = protocol::SymlinkRequest::Parse(fields.header());
+  if (!request.ok()) return request.status();
+  if (Status s = session.user().MakeSymlink(session.PathOf(request->path), request->target); !s.ok()) return s;
   return Json::object();
 }
 
@@ -145,6 +159,7 @@ std::span<const Session::Operation> FileOperations() {
       {"rm", kLoggedIn, true, &Remove, nullptr, nullptr},
       {"rmdir", kLoggedIn, true, &RemoveDirectory, nullptr, nullptr},
       {"mv", kLoggedIn, true, &Rename, nullptr, nullptr},
+      {"symlink", kLoggedIn, true, &MakeSymlink, nullptr, nullptr},
       {"setstat", kLoggedIn, true, &SetStat, nullptr, nullptr},
       {"quota", kLoggedIn, false, &Quota, nullptr, nullptr},
       {"whoami", kLoggedIn, false, &Whoami, nullptr, nullptr},
