@@ -17,6 +17,7 @@
 #include "client/command_line.h"
 #include "client/known_hosts.h"
 #include "client/commands.h"
+#include "client/host_config.h"
 #include "client/ping.h"
 #include "client/client_session.h"
 #include "client/shell.h"
@@ -122,7 +123,9 @@ int main(int argc, char** argv) {
   unsigned port = 0;
   std::string password_file;
   std::string forget_host;
-  app.add_option("TARGET", target_text, "[USER@]HOST[:PORT] (port 7021 by default)");
+  std::string config_file;
+  app.add_option("TARGET", target_text, "[USER@]HOST[:PORT] (port 7021 by default); HOST may be an alias of the config file");
+  app.add_option("-F,--config", config_file, "Host aliases from FILE instead of ~/.ferry/config (as ssh -F)");
   app.add_option("--forget-host", forget_host,
                  "Remove HOST[:PORT]'s pinned certificate from the known-hosts file and exit (as ssh-keygen -R)");
   app.add_option("-b,--batch", batch_file, "Run the commands in FILE ('-' for stdin), stop at the first failure");
@@ -153,6 +156,18 @@ int main(int argc, char** argv) {
                                                   target_text, port));
   }
   if (port != 0) target->address.port = static_cast<std::uint16_t>(port);
+  // What the config file says for the host as typed; the command line wins, as with ssh.
+  auto config = ferry::client::LookupHostConfig(
+      config_file.empty() ? ferry::client::DefaultHostConfigPath() : config_file, target->address.host,
+      /*required=*/!config_file.empty());
+  if (!config.ok()) return ferry::UsageError("ferry", config.status().message());
+  if (config->host_name) target->address.host = *config->host_name;
+  if (target->address.port == 0 && config->port) target->address.port = *config->port;
+  if (target->user.empty() && config->user) target->user = *config->user;
+  if (identity_file.empty() && config->identity_file) identity_file = *config->identity_file;
+  if (known_hosts_path.empty() && config->known_hosts_file) known_hosts_path = *config->known_hosts_file;
+  if (!plain && config->plain) plain = *config->plain;
+  if (!accept_new_host && config->accept_new_host) accept_new_host = *config->accept_new_host;
   if (target->address.port == 0) target->address.port = ferry::kDefaultPort;
   if (target->user.empty()) target->user = LocalUserName();
   const std::string host_port = ferry::FormatHostPort(target->address);
@@ -165,12 +180,15 @@ int main(int argc, char** argv) {
   parameters.identity_file = identity_file;
   if (const char* agent = std::getenv("SSH_AUTH_SOCK"); agent != nullptr) parameters.agent_socket = agent;
   // Where the password comes from: --password-file, else FERRY_PASSWORD_FILE, else FERRY_PASSWORD (an empty one is
-  // no password), else a prompt, the only source asked again after a wrong password.
+  // no password), else the config file's PasswordFile, else a prompt, the only source asked again after a wrong
+  // password.
   if (password_file.empty()) {
     if (const char* file = std::getenv("FERRY_PASSWORD_FILE"); file != nullptr) password_file = file;
   }
   const char* env_password = std::getenv("FERRY_PASSWORD");
   const bool password_from_env = env_password != nullptr && *env_password != '\0';
+  // The config file's PasswordFile comes after the environment, as every setting of the command line does.
+  if (password_file.empty() && !password_from_env && config->password_file) password_file = *config->password_file;
   parameters.ask_again = password_file.empty() && !password_from_env;
   parameters.ask_password = [prompt = fmt::format("{}@{}'s password: ", parameters.target.user, host_port),
                              env = password_from_env ? std::string(env_password) : std::string(),

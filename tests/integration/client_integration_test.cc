@@ -410,6 +410,37 @@ TEST_F(ClientIntegration, LocalFoldersAndALocalShellFromTheShellLines) {
   EXPECT_NE(failing.exit_code, 0);
 }
 
+TEST_F(ClientIntegration, HostAliasesComeFromTheConfigFileAsSshReadsItsOwn) {
+  const std::string home = server_.client_home();
+  fs::create_directories(home + "/.ferry");
+  const std::string port = std::to_string(server_.port());
+  // The first value of each keyword wins: the specific block first, defaults last.
+  WriteFile(home + "/.ferry/config", "# backups\nHost backup files.example\n  HostName 127.0.0.1\n  Port " + port +
+                                         "\n  User alice\n\nHost !nothing *\n  User bob\n  Port=1\n  Plain yes\n");
+  const std::map<std::string, std::string> env = {{"FERRY_PASSWORD", "alice-secret"}, {"HOME", home}};
+  const auto whoami = RunProcess({FerryPath(), "backup", "whoami"}, env);
+  ASSERT_EQ(whoami.exit_code, 0) << whoami.err;
+  EXPECT_EQ(whoami.out, "alice\n");
+  // The command line wins over the file.
+  const auto bob = RunProcess({FerryPath(), "bob@backup", "whoami"}, {{"FERRY_PASSWORD", "bob-secret"}, {"HOME", home}});
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+  EXPECT_EQ(bob.out, "bob\n");
+
+  // -F names another file; a file given so must exist, and a bad line is named.
+  TempDir other;
+  WriteFile(other / "config", "Host b2\n  HostName 127.0.0.1\n  Port " + port + "\n  User alice\n  Plain yes\n");
+  const auto with_f = RunProcess({FerryPath(), "-F", other / "config", "b2", "pwd"}, env);
+  ASSERT_EQ(with_f.exit_code, 0) << with_f.err;
+  EXPECT_EQ(with_f.out, "/\n");
+  const auto missing = RunProcess({FerryPath(), "-F", other / "absent", "b2", "pwd"}, env);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("absent"), std::string::npos) << missing.err;
+  WriteFile(other / "bad", "Host b2\n  Colour blue\n");
+  const auto bad = RunProcess({FerryPath(), "-F", other / "bad", "b2", "pwd"}, env);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find(other / "bad" + ":2: unknown keyword 'colour'"), std::string::npos) << bad.err;
+}
+
 TEST_F(ClientIntegration, ErrorsNameWhatTheUserNamed) {
   WriteFile(server_.home("alice") + "/a.txt", "a");
   const auto lcd = Alice({"-b", "-"}, "lcd /no/such/folder\n");
