@@ -28,10 +28,36 @@ namespace {
 
 using ferry::Status;
 
+// Exit statuses scripts can tell apart (the README's table; 2 for usage errors is usage.h's, 130 is SIGINT's).
+constexpr int kExitRemote = 1;      // the server refused or could not do what was asked (a remote file error)
+constexpr int kExitConnection = 3;  // could not connect, TLS, an untrusted server, or the connection was lost
+constexpr int kExitLogin = 4;       // the login was refused
+constexpr int kExitLocal = 5;       // a local file could not be read or written (or another error on this side)
+constexpr int kExitPartial = 6;     // of several paths or in a tree, some failed (each was reported)
+
 // Messages may name remote files or come from the server: escaped (see terminal_text.h).
-int Fail(const Status& status) {
+int Fail(const Status& status, int exit_code = kExitLocal) {
   std::cerr << "ferry: " << ferry::client::EscapeForTerminal(status.message()) << "\n";
-  return 1;
+  return exit_code;
+}
+
+// A command's usage error, as the client's own commands word them.
+bool IsUsageError(const Status& status) {
+  const std::string& message = status.message();
+  return status.code() == ferry::ErrorCode::kInvalid &&
+         (message.starts_with("usage: ") || message.find(": unknown option -") != std::string::npos ||
+          message.starts_with("unknown command '"));
+}
+
+// The exit status for a command's failure.
+int ExitCodeFor(const Status& status, ferry::client::ClientSession& session,
+                const ferry::client::CommandRunner& runner) {
+  if (!session.connected()) return kExitConnection;
+  if (IsUsageError(status)) return 2;
+  if (runner.partial_failure()) return kExitPartial;
+  const Status& refused = session.connection().last_refusal();
+  if (!refused.ok() && refused.code() == status.code()) return kExitRemote;
+  return kExitLocal;
 }
 
 std::string LocalUserName() {
@@ -56,7 +82,7 @@ int Ping(int argc, char** argv) {
   app.add_option("-s,--size", size, "Bytes per probe (16 to 1024, default 32)")->check(CLI::Range(16, 1024));
   if (auto done = ferry::ParseCommandLine(app, argc, argv, "ferry ping")) return *done;
   auto address = ferry::ParseHostPort(target);
-  if (!address.ok()) return Fail(address.status()) + 1;
+  if (!address.ok()) return Fail(address.status(), 2);
   ferry::client::PingOptions options;
   options.target = *address;
   options.count = count;
@@ -112,7 +138,9 @@ int main(int argc, char** argv) {
       "With a COMMAND, runs it and exits (0 on success). With -b FILE, runs FILE's commands, stopping at the first\n"
       "failure. With neither, starts an interactive shell (type help). The password comes from FERRY_PASSWORD or\n"
       "a prompt; with -i FILE the key logs in instead (see ferryd user key add).\n"
-      "Remote patterns are matched by the server; quote them for your shell: ferry alice@host get '*.txt'");
+      "Remote patterns are matched by the server; quote them for your shell: ferry alice@host get '*.txt'\n"
+      "Exit status: 0 done, 1 refused by the server, 2 usage, 3 no connection, 4 login refused, 5 local file error,\n"
+      "6 partly done, 130 interrupted.");
   std::string target_text;
   std::string batch_file;
   std::string known_hosts_path;
@@ -124,12 +152,15 @@ int main(int argc, char** argv) {
   std::string password_file;
   std::string forget_host;
   std::string config_file;
+  std::string limit_rate_text;
   app.add_option("TARGET", target_text, "[USER@]HOST[:PORT] (port 7021 by default); HOST may be an alias of the config file");
   app.add_option("-F,--config", config_file, "Host aliases from FILE instead of ~/.ferry/config (as ssh -F)");
   app.add_option("--forget-host", forget_host,
                  "Remove HOST[:PORT]'s pinned certificate from the known-hosts file and exit (as ssh-keygen -R)");
   app.add_option("-b,--batch", batch_file, "Run the commands in FILE ('-' for stdin), stop at the first failure");
   app.add_flag("-q,--quiet", quiet, "No progress bars or transfer summaries");
+  app.add_option("--limit-rate", limit_rate_text,
+                 "Move at most RATE bytes a second in every transfer (500K, 2M, 1G; as curl and rsync --bwlimit)");
   app.add_flag("--plain", plain, "Talk unencrypted TCP to a server started with --plain");
   app.add_flag("--accept-new-host", accept_new_host, "Trust and remember an unknown server's certificate");
   app.add_option("--known-hosts", known_hosts_path, "Known-hosts file (default: ~/.ferry/known_hosts)");
@@ -148,6 +179,12 @@ int main(int argc, char** argv) {
   const std::vector<std::string> command = app.remaining();
   if (!forget_host.empty()) return ForgetHost(forget_host, known_hosts_path);
   if (target_text.empty()) return ferry::UsageError("ferry", "TARGET is required");
+  std::uint64_t limit_rate = 0;
+  if (!limit_rate_text.empty()) {
+    auto parsed = ferry::client::ParseLimitRate(limit_rate_text);
+    if (!parsed.ok()) return ferry::UsageError("ferry", parsed.status().message());
+    limit_rate = *parsed;
+  }
 
   auto target = ferry::client::ParseTarget(target_text, /*default_port=*/0);
   if (!target.ok()) return ferry::UsageError("ferry", target.status().message());
@@ -198,10 +235,13 @@ int main(int argc, char** argv) {
     return ferry::ReadSecretFromTerminal(prompt);
   };
   ferry::client::ClientSession session(std::move(parameters));
-  if (Status s = session.Open(); !s.ok()) return Fail(s);
+  if (Status s = session.Open(); !s.ok()) {
+    return Fail(s, s.code() == ferry::ErrorCode::kAuthFailed ? kExitLogin : kExitConnection);
+  }
 
   ferry::client::CommandRunner runner(session, std::cout);
   runner.set_quiet(quiet);
+  runner.set_limit_rate(limit_rate);
   Status result = Status::Ok();
   if (!command.empty()) {
     runner.set_columns(::isatty(STDOUT_FILENO) != 0, 80);
@@ -223,7 +263,7 @@ int main(int argc, char** argv) {
       result = ferry::client::RunLines(runner, std::cin, /*echo=*/true, "stdin");
     } else {
       std::ifstream in(batch_file);
-      if (!in) return Fail(Status::FromErrno(errno, batch_file));
+      if (!in) return Fail(Status::FromErrno(errno, batch_file), kExitLocal);
       result = ferry::client::RunLines(runner, in, /*echo=*/true, batch_file);
     }
   } else if (::isatty(STDIN_FILENO) != 0) {
@@ -235,6 +275,7 @@ int main(int argc, char** argv) {
     // Commands piped in: run them like a batch file.
     result = ferry::client::RunLines(runner, std::cin, /*echo=*/false);
   }
+  const int exit_code = result.ok() ? 0 : ExitCodeFor(result, session, runner);
   if (session.connected()) session.connection().Quit();
-  return result.ok() ? 0 : 1;
+  return exit_code;
 }

@@ -419,6 +419,23 @@ class Bench:
                     ("lftp mirror (FTP)", p.lftp_mirror_download, p.lftp_mirror_upload, self.data),
                     ("sftp -r", p.sftp_get_tree, p.sftp_put_tree, self.data),
                 ]
+            # put -r again of a tree the destination already holds unchanged: Ferry compares and sends nothing, as
+            # rsync does. The untimed warm-up run makes the copy; the timed runs are the no-ops.
+            ferry_noop_dir = os.path.basename(fresh(server.home, "noop"))
+            tree_name = os.path.basename(self.tree.rstrip("/"))
+
+            def ferry_noop():
+                return server.client("put", "-r", self.tree, ferry_noop_dir + "/")
+
+            noop_times = repeat(self.runs, ferry_noop)
+            f.add("small", "ferry (TLS 1.3)", "put -r unchanged", "files/s", [n / s for s in noop_times],
+                  note="" if same_tree(self.tree, os.path.join(server.home, ferry_noop_dir, tree_name))
+                  else "RESULT DIFFERS")
+            if self.peers:
+                rsync_noop_dir = os.path.basename(fresh(self.data, "noop"))
+                noop_times = repeat(self.runs, lambda: self.peers.rsync_upload(self.tree, rsync_noop_dir))
+                f.add("small", "rsync -a over ssh", "put -r unchanged", "files/s", [n / s for s in noop_times],
+                      note="" if same_tree(self.tree, os.path.join(self.data, rsync_noop_dir)) else "RESULT DIFFERS")
             if clients:
                 for label, down, up, home in clients:
                     last = {}
@@ -607,6 +624,8 @@ class Bench:
         ratio("large download TLS / FTPS", tls_down, g("large", "vsftpd FTPS TLS 1.3 (curl)", "download"), 1.0)
         ratio("large upload TLS / FTPS", tls_up, g("large", "vsftpd FTPS TLS 1.3 (curl)", "upload"), 3.0)
         ratio("large upload TLS / sftp default", tls_up, g("large", "sftp (default cipher)", "upload"), 3.0)
+        ratio("small put -r unchanged / rsync's no-op", g("small", "ferry (TLS 1.3)", "put -r unchanged"),
+              g("small", "rsync -a over ssh", "put -r unchanged"), 5.0)
         for op in ("get -r", "put -r"):
             mine = g("small", "ferry (TLS 1.3)", op)
             ratio(f"small {op} / rsync over ssh", mine, g("small", "rsync -a over ssh", op), 1.0)

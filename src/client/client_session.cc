@@ -39,20 +39,21 @@ Status CheckServerIdentity(const std::string& known_hosts_path, const std::strin
     std::cerr << "Offending line: " << known_hosts.path() << ":" << (line.ok() ? *line : 0) << "\n"
               << "If the change is legitimate, remove it with: ferry --forget-host " << host_port
               << (known_hosts_path.empty() ? "" : " --known-hosts " + known_hosts.path()) << "\n";
-    return Status(ErrorCode::kAuthFailed, fmt::format("certificate of {} does not match known_hosts", host_port));
+    // EACCES, not EAUTH: the server is not trusted, which is a failure to connect, not a refused login.
+    return Status(ErrorCode::kAccessDenied, fmt::format("certificate of {} does not match known_hosts", host_port));
   }
   if (!accept_new) {
     std::cerr << fmt::format("The authenticity of server '{}' can't be established.\n"
                              "Its certificate fingerprint is {}.\n",
                              host_port, fingerprint);
     if (::isatty(STDIN_FILENO) == 0) {
-      return Status(ErrorCode::kAuthFailed,
+      return Status(ErrorCode::kAccessDenied,
                     "unknown server and no terminal to confirm it (use --accept-new-host to trust it)");
     }
     std::cerr << "Are you sure you want to continue connecting (yes/no)? " << std::flush;
     std::string answer;
     if (!std::getline(std::cin, answer) || (answer != "yes" && answer != "y")) {
-      return Status(ErrorCode::kAuthFailed, "server not trusted");
+      return Status(ErrorCode::kAccessDenied, "server not trusted");
     }
   }
   if (Status s = known_hosts.Add(host_port, fingerprint); !s.ok()) return s;
@@ -186,7 +187,11 @@ Status ClientSession::ReconnectWithBackoff(const std::string& remote_cwd,
     if (InterruptRequested()) return Status(ErrorCode::kIo, "interrupted");
     last = Reconnect(remote_cwd);
     if (last.ok()) return last;
-    if (last.code() == ErrorCode::kAuthFailed || last.code() == ErrorCode::kNotSupported) return last;
+    // A refused login, a server that is not trusted, or one that cannot do what is asked: trying again won't help.
+    if (last.code() == ErrorCode::kAuthFailed || last.code() == ErrorCode::kAccessDenied ||
+        last.code() == ErrorCode::kNotSupported) {
+      return last;
+    }
     warn(fmt::format("{} (try {} of {})", last.message(), attempt + 1, kReconnectTries));
   }
   return last;

@@ -1,5 +1,6 @@
 #include "client/commands.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,7 +76,14 @@ std::string HumanTime(std::int64_t mtime, std::int64_t now) {
   return text;
 }
 
-DirectoryEntry LocalEntry(const std::string& name, const struct stat& st) {
+// What the local link `name` in `dir_fd` says ("" if it cannot be read).
+std::string LocalLinkText(int dir_fd, const std::string& name) {
+  char buffer[PATH_MAX];
+  const ssize_t n = ::readlinkat(dir_fd, name.c_str(), buffer, sizeof buffer);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
+DirectoryEntry LocalEntry(const std::string& name, const struct stat& st, std::string target = {}) {
   EntryType type = EntryType::kOther;
   if (S_ISREG(st.st_mode)) type = EntryType::kFile;
   if (S_ISDIR(st.st_mode)) type = EntryType::kDirectory;
@@ -86,7 +94,8 @@ DirectoryEntry LocalEntry(const std::string& name, const struct stat& st) {
                         static_cast<std::uint32_t>(st.st_mode & 07777),
                         st.st_mtim.tv_sec,
                         static_cast<std::uint32_t>(st.st_mtim.tv_nsec),
-                        static_cast<std::uint64_t>(st.st_nlink)};
+                        static_cast<std::uint64_t>(st.st_nlink),
+                        S_ISLNK(st.st_mode) ? std::move(target) : std::string()};
 }
 
 }  // namespace
@@ -129,6 +138,7 @@ const std::vector<CommandInfo>& AllCommands() {
        "  --algo A      the transfer's checksum: xxh3 (default), sha256 or md5\n"
        "  --checksum    with -r: compare files by size and checksum instead of size and time\n"
        "  --delete      with -r: remove from the server what the local tree no longer has\n"
+       "  --limit-rate R  at most R bytes a second (500K, 2M), as curl's\n"
        "  -n, --dry-run with -r: print what would be uploaded and removed, change nothing\n"
        "Examples:\n"
        "  put report.pdf docs/\n"
@@ -142,6 +152,7 @@ const std::vector<CommandInfo>& AllCommands() {
        "  --algo A      the transfer's checksum: xxh3 (default), sha256 or md5\n"
        "  --checksum    with -r: compare files by size and checksum instead of size and time\n"
        "  --delete      with -r: remove locally what the server's tree no longer has\n"
+       "  --limit-rate R  at most R bytes a second (500K, 2M), as curl's\n"
        "  -n, --dry-run with -r: print what would be downloaded and removed, change nothing\n"
        "  LOCAL may be - (stdout), a device, a FIFO or a link (written through)\n"
        "Examples:\n"
@@ -177,6 +188,8 @@ CommandRunner::CommandRunner(ClientSession& session, std::ostream& out)
     : session_(session), out_(out), transfers_(session, [this] { return remote_cwd_; }) {}
 
 Status CommandRunner::Run(const std::vector<std::string>& words) {
+  partial_ = false;
+  if (session_.connected()) connection().ForgetRefusal();
   if (words.empty()) return Status::Ok();
   const std::string& name = words[0];
   if (name == "help" || name == "?") return Help(words);
@@ -322,6 +335,7 @@ Result<std::vector<std::string>> CommandRunner::ExpandRemote(const std::string& 
         std::vector<DirectoryEntry> entries;
         if (Status s = FetchListing(path, entries, nullptr, parts[i]); !s.ok()) {
           if (!connection().connected()) return s;
+          connection().ForgetRefusal();
           continue;  // not a folder, or gone: nothing matches there
         }
         std::sort(entries.begin(), entries.end(),
@@ -431,7 +445,7 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
       if (!reply.ok()) {
         if (!connection().connected()) return reply.status();
         std::cerr << "ferry: " << EscapeForTerminal(reply.status().message()) << "\n";
-        result = Status(reply.status().code(), "some of the paths could not be listed");
+        result = Partial(Status(reply.status().code(), "some of the paths could not be listed"), paths.size() > 1);
         continue;
       }
       reply->entry.name = path.empty() ? "." : path;
@@ -441,7 +455,7 @@ Status CommandRunner::List(const std::vector<std::string>& args) {
     if (Status s = FetchListing(path, entries, &is_file); !s.ok()) {
       if (!connection().connected()) return s;
       std::cerr << "ferry: " << EscapeForTerminal(s.message()) << "\n";  // report, go on, fail at the end
-      result = Status(s.code(), "some of the paths could not be listed");
+      result = Partial(Status(s.code(), "some of the paths could not be listed"), paths.size() > 1);
       continue;
     }
     if (is_file) {
@@ -481,7 +495,7 @@ Status CommandRunner::Stat(const std::vector<std::string>& args) {
     if (!reply.ok()) {
       if (!connection().connected()) return reply.status();
       std::cerr << "ferry: " << EscapeForTerminal(reply.status().message()) << "\n";  // as stat(1): go on
-      result = Status(reply.status().code(), "some of the paths could not be read");
+      result = Partial(Status(reply.status().code(), "some of the paths could not be read"), paths->size() > 1);
       continue;
     }
     const DirectoryEntry& entry = reply->entry;
@@ -496,7 +510,8 @@ Status CommandRunner::Stat(const std::vector<std::string>& args) {
     // A blank line between entries, so several read apart.
     out_ << (first ? "" : "\n")
          << fmt::format("  File: {}\n  Type: {}\n  Size: {}\n  Mode: {:04o} ({})\n Links: {}\nModify: {}.{:09} {}\n",
-                        EscapeForTerminal(path), type, entry.size, entry.mode, FormatMode(type, entry.mode),
+                        EscapeForTerminal(path) + (entry.target.empty() ? "" : " -> " + EscapeForTerminal(entry.target)),
+                        type, entry.size, entry.mode, FormatMode(type, entry.mode),
                         entry.nlink, when, entry.mtime_nsec, zone);
     first = false;
   }
@@ -577,7 +592,7 @@ Status CommandRunner::ChangeMode(const std::vector<std::string>& args) {
       if (!status.ok()) {
         if (!connection().connected()) return status;
         std::cerr << "ferry: " << EscapeForTerminal(status.message()) << "\n";
-        result = Status(status.code(), "some modes could not be changed");
+        result = Partial(Status(status.code(), "some modes could not be changed"), paths->size() > 1);
         continue;
       }
       current = reply->entry.mode;
@@ -589,7 +604,7 @@ Status CommandRunner::ChangeMode(const std::vector<std::string>& args) {
     if (!reply.ok()) {
       if (!connection().connected()) return reply.status();
       std::cerr << "ferry: " << EscapeForTerminal(reply.status().message()) << "\n";  // as chmod(1): go on
-      result = Status(reply.status().code(), "some modes could not be changed");
+      result = Partial(Status(reply.status().code(), "some modes could not be changed"), paths->size() > 1);
     }
   }
   return result;
@@ -718,7 +733,7 @@ Status CommandRunner::LocalList(const std::vector<std::string>& args) {
   if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno(errno, path);
   std::vector<DirectoryEntry> entries;
   if (!S_ISDIR(st.st_mode)) {
-    entries.push_back(LocalEntry(path, st));
+    entries.push_back(LocalEntry(path, st, S_ISLNK(st.st_mode) ? LocalLinkText(AT_FDCWD, path) : std::string()));
   } else {
     DIR* dir = ::opendir(path.c_str());
     if (dir == nullptr) return Status::FromErrno(errno, path);
@@ -727,7 +742,8 @@ Status CommandRunner::LocalList(const std::vector<std::string>& args) {
       if (name == "." || name == ".." || (name.starts_with('.') && flags.count('a') == 0)) continue;
       struct stat child {};
       if (::fstatat(::dirfd(dir), entry->d_name, &child, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      entries.push_back(LocalEntry(name, child));
+      entries.push_back(
+          LocalEntry(name, child, S_ISLNK(child.st_mode) ? LocalLinkText(::dirfd(dir), name) : std::string()));
     }
     ::closedir(dir);
   }
@@ -737,26 +753,44 @@ Status CommandRunner::LocalList(const std::vector<std::string>& args) {
 
 namespace {
 
-// Takes "--algo NAME" / "--algo=NAME" out of `args`.
-Result<transfer::ChecksumAlgorithm> TakeAlgorithm(std::vector<std::string>& args) {
-  transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string name;
-    if (args[i] == "--algo" && i + 1 < args.size()) {
-      name = args[i + 1];
+// Takes every "OPTION VALUE" / "OPTION=VALUE" out of `args`, in order; the values given.
+std::vector<std::string> TakeValues(std::vector<std::string>& args, std::string_view option) {
+  std::vector<std::string> values;
+  const std::string attached = std::string(option) + "=";
+  for (std::size_t i = 1; i < args.size();) {
+    if (args[i] == option && i + 1 < args.size()) {
+      values.push_back(args[i + 1]);
       args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
-    } else if (args[i].starts_with("--algo=")) {
-      name = args[i].substr(7);
+    } else if (args[i].starts_with(attached)) {
+      values.push_back(args[i].substr(attached.size()));
       args.erase(args.begin() + static_cast<long>(i));
     } else {
-      continue;
+      ++i;
     }
+  }
+  return values;
+}
+
+// Takes "--algo NAME" out of `args` (the last one given wins).
+Result<transfer::ChecksumAlgorithm> TakeAlgorithm(std::vector<std::string>& args) {
+  transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
+  for (const std::string& name : TakeValues(args, "--algo")) {
     auto parsed = transfer::ParseChecksumName(name);
     if (!parsed.ok()) return parsed.status();
     algorithm = *parsed;
-    --i;
   }
   return algorithm;
+}
+
+// Takes "--limit-rate RATE" out of `args`: bytes a second as 500K, 2M (nullopt if absent).
+Result<std::optional<std::uint64_t>> TakeLimitRate(std::vector<std::string>& args) {
+  std::optional<std::uint64_t> rate;
+  for (const std::string& text : TakeValues(args, "--limit-rate")) {
+    auto parsed = ParseLimitRate(text);
+    if (!parsed.ok()) return Status(ErrorCode::kInvalid, fmt::format("usage: {}", parsed.status().message()));
+    rate = *parsed;
+  }
+  return rate;
 }
 
 // Takes every `flag` (a long option without a value) out of `args`; true if there was one.
@@ -773,6 +807,8 @@ Status CommandRunner::Transfer(const std::vector<std::string>& words) {
   std::vector<std::string> args = words;
   auto algorithm = TakeAlgorithm(args);
   if (!algorithm.ok()) return algorithm.status();
+  auto limit_rate = TakeLimitRate(args);
+  if (!limit_rate.ok()) return limit_rate.status();
   const bool checksum = TakeLongFlag(args, "--checksum");
   const bool delete_extra = TakeLongFlag(args, "--delete");
   const bool dry_run = TakeLongFlag(args, "--dry-run");
@@ -789,6 +825,7 @@ Status CommandRunner::Transfer(const std::vector<std::string>& words) {
   options.resume = flags.count('c') > 0 || name.starts_with("re");
   options.quiet = quiet_ || flags.count('q') > 0;
   options.checksum = checksum;
+  options.limit_rate = limit_rate->value_or(limit_rate_);
   options.delete_extra = delete_extra;
   options.dry_run = dry_run || flags.count('n') > 0;
   if ((options.checksum || options.delete_extra || options.dry_run) && !options.recursive) {
@@ -817,7 +854,12 @@ Status CommandRunner::Transfer(const std::vector<std::string>& words) {
     if (!matched.ok()) return matched.status();
     sources = std::move(matched).value();
   }
-  if (!many && paths.size() == 1 && sources.size() == 1) return one(sources.front(), target);
+  if (!many && paths.size() == 1 && sources.size() == 1) {
+    Status status = one(sources.front(), target);
+    // A tree that failed with the connection still up failed in part: each failure was reported as it came.
+    if (!status.ok() && options.recursive && connection().connected()) return Partial(std::move(status));
+    return status;
+  }
   // Several sources: each goes into a folder, the last argument's (or the current one's); as cp, a failure is
   // reported and the others still go, and the command fails at the end.
   paths = std::move(sources);
@@ -837,8 +879,8 @@ Status CommandRunner::Transfer(const std::vector<std::string>& words) {
     if (!connection().connected()) return status;
     std::cerr << "ferry: " << EscapeForTerminal(status.message()) << "\n";
     ++failed;
-    result = Status(status.code(), fmt::format("{} of {} could not be {}", failed, paths.size(),
-                                               upload ? "uploaded" : "downloaded"));
+    result = Partial(Status(status.code(), fmt::format("{} of {} could not be {}", failed, paths.size(),
+                                                       upload ? "uploaded" : "downloaded")));
   }
   return result;
 }
@@ -910,8 +952,20 @@ std::string FormatMode(std::string_view type, std::uint32_t mode) {
 
 std::string FormatLongEntry(const DirectoryEntry& entry, std::int64_t now, bool human) {
   const std::string size = human ? ShortSize(entry.size) : std::to_string(entry.size);
-  return fmt::format("{} {:>3} {:>12} {} {}", FormatMode(EntryTypeName(entry.type), entry.mode), entry.nlink, size,
-                     HumanTime(entry.mtime, now), EscapeForTerminal(entry.name));
+  const std::string target = entry.type == EntryType::kLink && !entry.target.empty()
+                                 ? " -> " + EscapeForTerminal(entry.target)
+                                 : std::string();
+  return fmt::format("{} {:>3} {:>12} {} {}{}", FormatMode(EntryTypeName(entry.type), entry.mode), entry.nlink, size,
+                     HumanTime(entry.mtime, now), EscapeForTerminal(entry.name), target);
+}
+
+Result<std::uint64_t> ParseLimitRate(std::string_view text) {
+  auto rate = ParseByteSize(text);
+  if (!rate.ok() || *rate == 0) {
+    return Status(ErrorCode::kInvalid,
+                  fmt::format("--limit-rate '{}': a rate in bytes a second, as 500K, 2M or 1G", text));
+  }
+  return *rate;
 }
 
 std::string ShortSize(std::uint64_t bytes) {

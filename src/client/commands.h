@@ -41,6 +41,8 @@ class CommandRunner {
   bool connected() const { return session_.connected(); }
   // A new connection after a drop, back in the remote folder (ClientSession::ReconnectWithBackoff).
   Status Reconnect();
+  // The last command failed in part: of several paths, or in a tree, some failed and were reported (exit status 6).
+  bool partial_failure() const { return partial_; }
   // `!COMMAND` (run by /bin/sh -c) or `!` alone (an interactive $SHELL): waits for it; its exit status, if not 0,
   // is the error.
   Status LocalShell(const std::string& command);
@@ -61,6 +63,7 @@ class CommandRunner {
 
   // Silences progress bars and transfer summaries (ferry -q).
   void set_quiet(bool quiet) { quiet_ = quiet; }
+  void set_limit_rate(std::uint64_t bytes_per_second) { limit_rate_ = bytes_per_second; }
 
   // Whether `ls` prints names in columns (on a terminal) or one per line.
   void set_columns(bool columns, int width) {
@@ -116,10 +119,19 @@ class CommandRunner {
   Transfers transfers_;
   int width_ = 80;
   std::optional<int> exec_exit_code_;
+  std::uint64_t limit_rate_ = 0;  // ferry --limit-rate: every transfer's, unless one gives its own
+  bool partial_ = false;
+  // `status`, noted as a partial failure when it is one of several (always, without `several`).
+  Status Partial(Status status, bool several = true) {
+    partial_ = partial_ || several;
+    return status;
+  }
 };
 
 // One line of `ls -l` for an entry: "drwxr-xr-x  2      4096 Nov 23 21:11 name" (with `human`, "4.0K").
 std::string FormatLongEntry(const protocol::DirectoryEntry& entry, std::int64_t now, bool human = false);
+// A --limit-rate value: bytes a second, with K, M, G (powers of 1024); EINVAL for anything else, or 0.
+Result<std::uint64_t> ParseLimitRate(std::string_view text);
 // A size as `ls -h` prints it: 512, 4.0K, 12M, 1.1G.
 std::string ShortSize(std::uint64_t bytes);
 // The mode `chmod` sets from MODE (octal, or symbolic as chmod(1): [ugoa]*[+-=][rwxXst]*, several joined by commas)

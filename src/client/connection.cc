@@ -119,6 +119,7 @@ Result<protocol::Frame> Connection::AwaitReply(std::uint64_t id) {
 Result<protocol::Frame> Connection::MatchReply(std::uint64_t id, protocol::Frame frame) {
   const Json reply_id = protocol::RequestId(frame.header);
   Status status = protocol::StatusOfReply(frame.header);
+  if (!status.ok()) last_refusal_ = status;
   if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
     if (!status.ok()) return status;  // the server refusing the stream itself
     connected_ = false;
@@ -212,10 +213,10 @@ Status Connection::CallStream(Json request, const std::function<Status(const pro
     if (reply_id.is_null() || reply_id.get<std::uint64_t>() != *id) {
       // An id-less error is the server refusing the stream itself before closing it.
       Status status = protocol::StatusOfReply(frame->header);
-      if (!status.ok()) return status;
+      if (!status.ok()) return last_refusal_ = status;
       return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
     }
-    if (Status status = protocol::StatusOfReply(frame->header); !status.ok()) return status;
+    if (Status status = protocol::StatusOfReply(frame->header); !status.ok()) return last_refusal_ = status;
     if (Status status = on_frame(*frame); !status.ok()) return status;
     const auto more = frame->header.find("more");
     if (more == frame->header.end() || !more->is_boolean() || !more->get<bool>()) return Status::Ok();

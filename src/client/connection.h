@@ -91,6 +91,11 @@ class Connection {
   // Marks the connection unusable (after a Ctrl-C shut its socket down mid-command): only a new one can go on.
   void Abandon() { connected_ = false; }
 
+  // The last error reply the server sent (OK when none since ForgetRefusal): what tells a remote file error from a
+  // local one when a command fails.
+  const Status& last_refusal() const { return last_refusal_; }
+  void ForgetRefusal() { last_refusal_ = Status::Ok(); }
+
  private:
   Status WriteAll(const std::string& bytes);
   Result<std::size_t> ReadSome(char* data, std::size_t size);
@@ -113,6 +118,7 @@ class Connection {
   std::string read_buffer_;
   std::uint64_t next_id_ = 1;
   bool connected_ = false;
+  Status last_refusal_ = Status::Ok();
 };
 
 }  // namespace ferry::client

@@ -1,9 +1,11 @@
 #include "client/transfers.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <deque>
 #include <filesystem>
@@ -205,6 +207,25 @@ std::string_view PartialOf(std::string_view name) {
 
 }  // namespace
 
+void RatePace::Start(std::uint64_t bytes_per_second) {
+  rate_ = bytes_per_second;
+  bytes_ = 0;
+  start_ = std::chrono::steady_clock::now();
+}
+
+void RatePace::Took(std::uint64_t bytes) {
+  if (rate_ == 0) return;
+  bytes_ += bytes;
+  const auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::chrono::duration<double>(static_cast<double>(bytes_) / static_cast<double>(rate_)));
+  // poll(2) as a sleep that a Ctrl-C ends (the transfer then stops on its own check).
+  for (auto now = std::chrono::steady_clock::now(); now < due && !InterruptRequested();
+       now = std::chrono::steady_clock::now()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count();
+    ::poll(nullptr, 0, static_cast<int>(std::clamp<long long>(left, 1, 100)));
+  }
+}
+
 std::string PartialPathFor(const std::string& local) {
   const fs::path path(local);
   const fs::path folder = path.parent_path();
@@ -262,7 +283,10 @@ Result<bool> Transfers::IsInterruptedCopyOf(const std::string& remote, const std
 
 Result<bool> Transfers::RemoteIsDirectory(const std::string& remote) {
   auto reply = connection().Call(protocol::StatRequest{remote}.Encode());
-  if (!reply.ok()) return false;  // nothing there (or no connection, which the upload then reports)
+  if (!reply.ok()) {
+    connection().ForgetRefusal();  // an answer, not a failure
+    return false;  // nothing there (or no connection, which the upload then reports)
+  }
   auto stat = protocol::StatReply::Parse(*reply);
   if (!stat.ok()) return stat.status();
   return stat->entry.type == protocol::EntryType::kDirectory;
@@ -284,6 +308,7 @@ protocol::PutRequest Transfers::PutRequestFor(const LocalFile& file, transfer::C
 // ---- uploads ----
 
 Status Transfers::Put(const std::string& local, const std::string& remote_arg, const TransferOptions& options) {
+  pace_.Start(options.limit_rate);
   struct stat st {};
   if (::stat(local.c_str(), &st) != 0) return Status::FromErrno(errno, local);
   std::string remote = remote_arg.empty() ? BaseName(local) : remote_arg;
@@ -360,6 +385,7 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
     if (Status s = c.SendFrame(protocol::UploadDataFrame{*id}.Encode(), bytes); !s.ok()) return s;
     position += got;
     bar.Advance(got);
+    pace_.Took(got);
   }
   auto closed = c.Call<protocol::PutCloseReply>(protocol::PutCloseRequest{*id, checksum.HexDigest()});
   if (!closed.ok()) return closed.status();
@@ -471,6 +497,7 @@ void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& option
     auto close = c.Send(protocol::PutCloseRequest{*put, checksum.HexDigest()}.Encode());
     if (!close.ok()) break;
     bar.Advance(file.size);
+    pace_.Took(file.size);
     in_flight.push_back({*put, *close, file.remote});
     if (in_flight.size() >= kWindow) settle_one();
   }
@@ -492,6 +519,7 @@ Status Transfers::ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed
       return Status::Ok();
     });
     if (!status.ok() && status.code() != ErrorCode::kNotFound) return status;
+    if (!status.ok()) connection().ForgetRefusal();  // a folder still to be made
     if (status.ok() && is_folder) listed.emplace(remote, std::move(entries));
   }
   return Status::Ok();
@@ -612,6 +640,7 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
 // ---- downloads ----
 
 Status Transfers::Get(const std::string& remote, const std::string& local_arg, const TransferOptions& options) {
+  pace_.Start(options.limit_rate);
   auto stat = connection().Call<protocol::StatReply>(protocol::StatRequest{remote});
   if (!stat.ok()) return stat.status();
   const protocol::DirectoryEntry& entry = stat->entry;
@@ -705,6 +734,7 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     checksum.Update(piece);
     position += piece.size();
     bar.Advance(piece.size());
+    pace_.Took(piece.size());
     return true;
   };
   while (true) {

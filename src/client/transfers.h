@@ -5,6 +5,7 @@
 // the target and renamed). Modes and modification times travel with the data.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,6 +31,20 @@ struct TransferOptions {
   bool delete_extra = false;  // --delete: remove what the source no longer has from the destination's folders
   bool dry_run = false;       // --dry-run: print what would be sent and removed, change nothing
   int max_retries = 3;  // reconnections after a dropped connection (single files)
+  std::uint64_t limit_rate = 0;  // --limit-rate: at most this many bytes a second (0: no limit)
+};
+
+// Keeps a transfer at or under a rate (curl's --limit-rate, rsync's --bwlimit): each piece moved is counted, and when
+// the count is ahead of the rate since Start, Took sleeps until it is not (a Ctrl-C ends the sleep).
+class RatePace {
+ public:
+  void Start(std::uint64_t bytes_per_second);
+  void Took(std::uint64_t bytes);
+
+ private:
+  std::uint64_t rate_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::chrono::steady_clock::time_point start_;
 };
 
 class Transfers {
@@ -105,7 +120,8 @@ class Transfers {
 
   ClientSession& session_;
   std::function<std::string()> remote_cwd_;
-  std::size_t already_complete_ = 0;  // files a resumed upload found complete on the server and did not send
+  std::size_t already_complete_ = 0;
+  RatePace pace_;  // --limit-rate, for the transfer under way  // files a resumed upload found complete on the server and did not send
 };
 
 // Where a download to a local path is written.

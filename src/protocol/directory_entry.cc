@@ -39,7 +39,10 @@ Result<DirectoryEntry> DirectoryEntry::Parse(const Json& entry) {
   error.Take(fields.Integer("mtime"), parsed.mtime);
   error.Take(fields.Unsigned("mtime_nsec", kMaxNanoseconds), parsed.mtime_nsec);
   error.Take(fields.Unsigned("nlink"), parsed.nlink);
+  std::optional<std::string> target;
+  error.Take(fields.OptionalString("target"), target);
   if (!error.ok()) return error.status();
+  parsed.target = target.value_or("");
   parsed.type = EntryTypeFromName(type);
   return parsed;
 }
@@ -54,6 +57,7 @@ Json DirectoryEntry::Encode() const {
   fields.emplace("mtime", mtime);
   fields.emplace("mtime_nsec", mtime_nsec);
   fields.emplace("nlink", nlink);
+  if (!target.empty()) fields.emplace("target", target);
   return entry;
 }
 

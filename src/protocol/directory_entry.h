@@ -1,7 +1,7 @@
 // DirectoryEntry: the entry object of the protocol, with the one encoder and the one parser every side uses.
 //
 // {"name": "notes.txt", "type": "file", "size": 1234, "mode": 420, "mtime": 1763932800, "mtime_nsec": 0,
-//  "nlink": 1}: what stat replies hold under "entry" and ls bodies hold in an array. docs/protocol.md is the
+//  "nlink": 1}, and "target": "docs" for a symbolic link: what stat replies hold under "entry" and ls bodies hold in an array. docs/protocol.md is the
 // reference.
 #pragma once
 
@@ -30,6 +30,7 @@ struct DirectoryEntry {
   std::int64_t mtime = 0;        // seconds since 1970-01-01 UTC
   std::uint32_t mtime_nsec = 0;  // nanoseconds within that second
   std::uint64_t nlink = 0;
+  std::string target;  // a symbolic link's text, as readlink(2) gives it ("" for anything else, or unknown)
 
   // EPROTO naming the field when one is missing, of the wrong type or out of range (mode above 07777, mtime_nsec
   // above 999999999).

@@ -75,7 +75,7 @@ TEST(FormatMode, MatchesLs) {
 }
 
 TEST(FormatLongEntry, ShowsModeLinksSizeAndName) {
-  const protocol::DirectoryEntry entry{"notes.txt", protocol::EntryType::kFile, 1234, 0644, 1000, 0, 1};
+  const protocol::DirectoryEntry entry{"notes.txt", protocol::EntryType::kFile, 1234, 0644, 1000, 0, 1, ""};
   const std::string line = FormatLongEntry(entry, 2000);
   EXPECT_TRUE(line.starts_with("-rw-r--r--")) << line;
   EXPECT_NE(line.find(" 1234 "), std::string::npos) << line;

@@ -92,6 +92,7 @@ Json SampleRequest(std::string_view op) {
       {"rm", {{"path", "/file.txt"}}},
       {"rmdir", {{"path", "/empty"}}},
       {"mv", {{"from", "/made"}, {"to", "/renamed"}}},
+      {"symlink", {{"path", "/link"}, {"target", "file.txt"}}},
       {"setstat", {{"path", "/renamed"}, {"mode", 0700}}},
       {"quota", Json::object()},
       {"whoami", Json::object()},

@@ -143,16 +143,16 @@ TEST_F(ClientIntegration, FailingCommandPrintsOneLineAndExitsNonZero) {
   EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
   EXPECT_NE(result.err.find("ferry: "), std::string::npos);
   const auto unknown = Alice({"frobnicate"});
-  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.exit_code, 2);  // a usage error
   // The wording is the point: the client itself knows no such command, before any request reaches the server.
   EXPECT_NE(unknown.err.find("unknown command"), std::string::npos) << unknown.err;
 }
 
 TEST_F(ClientIntegration, WrongPasswordFails) {
   const auto result = server_.Client("alice", "wrong", {"pwd"});
-  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_EQ(result.exit_code, 4) << result.err;  // the login was refused
   const auto unknown = server_.Client("nobody", "wrong", {"pwd"});
-  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.exit_code, 4);
   EXPECT_EQ(unknown.err, result.err);
   // What the server answers such a login.
   RawClient raw(server_.port());
@@ -367,6 +367,10 @@ TEST_F(ClientIntegration, ChmodLnDfAndLsOptionsWorkAsCoreutilsDo) {
   const auto link = Alice({"ln", "-s", "docs", "latest"});
   ASSERT_EQ(link.exit_code, 0) << link.err;
   EXPECT_EQ(fs::read_symlink(home + "/latest").string(), "docs");
+  const auto long_link = Alice({"ls", "-l", "latest"});
+  EXPECT_THAT(long_link.out, ::testing::EndsWith(" latest -> docs\n"));
+  EXPECT_THAT(Alice({"ls", "-l"}).out, ::testing::HasSubstr(" latest -> docs\n"));
+  EXPECT_THAT(Alice({"stat", "latest"}).out, ::testing::HasSubstr("  File: latest -> docs\n"));
   const auto out = Alice({"ln", "-s", "../../../elsewhere", "escape"});
   EXPECT_NE(out.exit_code, 0);
   EXPECT_FALSE(fs::is_symlink(home + "/escape"));
@@ -439,6 +443,24 @@ TEST_F(ClientIntegration, HostAliasesComeFromTheConfigFileAsSshReadsItsOwn) {
   const auto bad = RunProcess({FerryPath(), "-F", other / "bad", "b2", "pwd"}, env);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find(other / "bad" + ":2: unknown keyword 'colour'"), std::string::npos) << bad.err;
+}
+
+TEST_F(ClientIntegration, ExitStatusesTellFailuresApart) {
+  WriteFile(server_.home("alice") + "/a.txt", "a");
+  TempDir local;
+  EXPECT_EQ(Alice({"get", "a.txt", local / "a.txt"}).exit_code, 0);
+  EXPECT_EQ(Alice({"get", "--bogus", "a.txt"}).exit_code, 2);                        // usage
+  EXPECT_EQ(Alice({"get", "missing.txt", local / "m.txt"}).exit_code, 1);           // the server's refusal
+  EXPECT_EQ(Alice({"get", "a.txt", local / "no/such/folder/a.txt"}).exit_code, 5);  // a local file
+  EXPECT_EQ(Alice({"put", local / "absent.txt"}).exit_code, 5);
+  const auto partial = Alice({"get", "a.txt", "missing.txt", local.path()});
+  EXPECT_EQ(partial.exit_code, 6) << partial.err;                                    // some of several
+  EXPECT_EQ(ReadFile(local / "a.txt"), "a");
+  EXPECT_EQ(server_.Client("alice", "wrong", {"pwd"}).exit_code, 4);               // the login
+  // In a batch, the failing line's status.
+  EXPECT_EQ(Alice({"-b", "-"}, "pwd\nget missing.txt " + (local / "x") + "\n").exit_code, 1);
+  server_.Stop();
+  EXPECT_EQ(Alice({"pwd"}).exit_code, 3);                                            // no server
 }
 
 TEST_F(ClientIntegration, ErrorsNameWhatTheUserNamed) {

@@ -1219,6 +1219,27 @@ TEST_F(TransferIntegration, GetRecursiveSynchronisesATreeAndDeleteRemovesLinksNo
   EXPECT_EQ(ReadFile(decoy + "/keep.txt"), "keep");
 }
 
+// A rate limit is what it promises only if the transfer takes at least the time its bytes need at that rate: a
+// lower bound, which a slow machine cannot break.
+TEST_F(TransferIntegration, LimitRateKeepsTransfersUnderTheRate) {
+  ASSERT_NO_FATAL_FAILURE(WriteRandomFile(local_ / "r.bin", kMiB, 41));
+  auto start = std::chrono::steady_clock::now();
+  const auto put = Alice({"put", "--limit-rate", "512K", local_ / "r.bin"});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(SameBytes(local_ / "r.bin", Home("r.bin")));
+
+  start = std::chrono::steady_clock::now();
+  const auto get = server_.ClientWithFlags({"--limit-rate=1M"}, "alice", "alice-secret",
+                                           {"get", "r.bin", local_ / "back.bin"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(750));
+  EXPECT_TRUE(SameBytes(local_ / "r.bin", local_ / "back.bin"));
+
+  EXPECT_EQ(Alice({"put", "--limit-rate", "fast", local_ / "r.bin"}).exit_code, 2);
+  EXPECT_EQ(server_.ClientWithFlags({"--limit-rate", "0"}, "alice", "alice-secret", {"pwd"}).exit_code, 2);
+}
+
 // ---- what the client prints ----
 
 TEST_F(TransferIntegration, QuietPutPrintsNothingAndOtherwiseOneSummaryLine) {

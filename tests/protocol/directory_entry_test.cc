@@ -15,7 +15,7 @@ using testing::With;
 using testing::Without;
 
 DirectoryEntry Notes() {
-  return DirectoryEntry{"notes.txt", EntryType::kFile, 1234, 0644, 1763932800, 5, 1};
+  return DirectoryEntry{"notes.txt", EntryType::kFile, 1234, 0644, 1763932800, 5, 1, ""};
 }
 
 TEST(DirectoryEntry, EncodesTheDocumentedObject) {
@@ -25,9 +25,9 @@ TEST(DirectoryEntry, EncodesTheDocumentedObject) {
 
 TEST(DirectoryEntry, RoundTripsThroughTheWire) {
   for (const DirectoryEntry& entry :
-       {Notes(), DirectoryEntry{"docs", EntryType::kDirectory, 4096, 07755, 0, 999999999, 3},
-        DirectoryEntry{"link", EntryType::kLink, 7, 0777, -86400, 0, 1},
-        DirectoryEntry{"fifo", EntryType::kOther, 0, 0, 1, 0, 1}, DirectoryEntry{"ü\xef\xbf\xbd", {}, 0, 0, 0, 0, 0}}) {
+       {Notes(), DirectoryEntry{"docs", EntryType::kDirectory, 4096, 07755, 0, 999999999, 3, ""},
+        DirectoryEntry{"link", EntryType::kLink, 7, 0777, -86400, 0, 1, "../docs"},
+        DirectoryEntry{"fifo", EntryType::kOther, 0, 0, 1, 0, 1, ""}, DirectoryEntry{"ü\xef\xbf\xbd", {}, 0, 0, 0, 0, 0, ""}}) {
     auto parsed = DirectoryEntry::Parse(OverTheWire(entry.Encode()));
     ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
     EXPECT_EQ(*parsed, entry) << entry.name;
@@ -61,6 +61,14 @@ TEST(DirectoryEntry, RejectsModeAndNanosecondsOutOfRange) {
                           "mtime_nsec"));
 }
 
+TEST(DirectoryEntry, ALinksTargetIsSentOnlyForALinkAndMustBeAString) {
+  EXPECT_FALSE(Notes().Encode().contains("target"));
+  const DirectoryEntry link{"latest", EntryType::kLink, 4, 0777, 1, 0, 1, "docs"};
+  EXPECT_EQ(link.Encode()["target"], "docs");
+  EXPECT_TRUE(FailsNaming(DirectoryEntry::Parse(With(Notes().Encode(), "target", 5)).status(), ErrorCode::kProtocol,
+                          "target"));
+}
+
 TEST(DirectoryEntry, RejectsWhatIsNotAnObject) {
   EXPECT_TRUE(FailsWith(DirectoryEntry::Parse(Json::array()).status(), ErrorCode::kProtocol));
   EXPECT_TRUE(FailsWith(DirectoryEntry::Parse("notes.txt").status(), ErrorCode::kProtocol));
@@ -80,7 +88,7 @@ TEST(EntryType, NamesRoundTrip) {
 }
 
 TEST(EntryList, RoundTripsAsABody) {
-  const std::vector<DirectoryEntry> entries = {Notes(), DirectoryEntry{"a", EntryType::kDirectory, 0, 0755, 2, 0, 2}};
+  const std::vector<DirectoryEntry> entries = {Notes(), DirectoryEntry{"a", EntryType::kDirectory, 0, 0755, 2, 0, 2, ""}};
   auto parsed = ParseEntryList(EncodeEntryList(entries));
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_EQ(*parsed, entries);

@@ -20,7 +20,7 @@ const std::string kNulPath("a\0b", 3);
 const std::string kLongPath(kMaxPathLength + 1, 'a');
 
 DirectoryEntry Docs() {
-  return DirectoryEntry{"docs", EntryType::kDirectory, 4096, 0755, 1763932800, 12, 2};
+  return DirectoryEntry{"docs", EntryType::kDirectory, 4096, 0755, 1763932800, 12, 2, ""};
 }
 
 // ---- stat ----
@@ -80,7 +80,7 @@ TEST(SymlinkRequest, RoundTripsAndNeedsBothPaths) {
 TEST(ListReply, RoundTripsWithItsBody) {
   for (const ListReply& reply :
        {ListReply{true, false, {Docs(), Docs()}}, ListReply{false, false, {}},
-        ListReply{false, true, {DirectoryEntry{"a.txt", EntryType::kFile, 1, 0600, 5, 0, 1}}}}) {
+        ListReply{false, true, {DirectoryEntry{"a.txt", EntryType::kFile, 1, 0600, 5, 0, 1, ""}}}}) {
     const Json header = testing::OverTheWire(OkReply(3, reply));
     ExpectRoundTrip(ListReply::Parse(header, reply.EncodeBody()), reply);
   }

@@ -31,12 +31,21 @@ Result<Json> ChangeDirectory(Session& session, const Json& /*id*/, const Fields&
   return AsFields(protocol::CdReply{session.cwd()});
 }
 
+// What the link at `path` says, for ls -l and stat ("" if it cannot be read: the entry is still listed).
+std::string LinkText(Session& session, const std::string& path) {
+  auto text = session.user().ReadLink(path);
+  return text.ok() ? *text : std::string();
+}
+
 Result<Json> Stat(Session& session, const Json& /*id*/, const Fields& fields) {
   auto request = protocol::StatRequest::Parse(fields.header());
   if (!request.ok()) return request.status();
-  auto info = session.user().Stat(session.PathOf(request->path));
+  const std::string path = session.PathOf(request->path);
+  auto info = session.user().Stat(path);
   if (!info.ok()) return info.status();
-  return AsFields(protocol::StatReply{EntryOf(*info)});
+  protocol::DirectoryEntry entry = EntryOf(*info);
+  if (entry.type == protocol::EntryType::kLink) entry.target = LinkText(session, path);
+  return AsFields(protocol::StatReply{std::move(entry)});
 }
 
 asio::awaitable<void> List(Session& session, const Json& id, const Fields& fields) {
@@ -52,7 +61,8 @@ asio::awaitable<void> List(Session& session, const Json& id, const Fields& field
       session.ReplyError(id, Status(ErrorCode::kNotDirectory, fmt::format("{}: not a folder", request->path)));
       co_return;
     }
-    const protocol::ListReply reply{false, true, {EntryOf(*info)}};
+    protocol::ListReply reply{false, true, {EntryOf(*info)}};
+    if (info->type == service::FileType::kSymlink) reply.entries.front().target = LinkText(session, path);
     session.Reply(protocol::OkReply(id, reply), reply.EncodeBody());
     co_return;
   }
@@ -72,7 +82,12 @@ asio::awaitable<void> List(Session& session, const Json& id, const Fields& field
     reply.more = batch->size() == protocol::kListBatchSize;
     reply.entries.reserve(batch->size());
     for (const auto& info : *batch) {
-      if (request->match.empty() || GlobMatches(request->match, info.name)) reply.entries.push_back(EntryOf(info));
+      if (!request->match.empty() && !GlobMatches(request->match, info.name)) continue;
+      reply.entries.push_back(EntryOf(info));
+      protocol::DirectoryEntry& entry = reply.entries.back();
+      if (entry.type == protocol::EntryType::kLink) {
+        entry.target = LinkText(session, path.ends_with('/') ? path + info.name : path + "/" + info.name);
+      }
     }
     session.Reply(protocol::OkReply(id, reply), reply.EncodeBody());
     if (!reply.more || !co_await session.FlushIfFull()) co_return;
