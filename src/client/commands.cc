@@ -341,7 +341,12 @@ Result<std::vector<std::string>> CommandRunner::ExpandRemote(const std::string& 
         std::sort(entries.begin(), entries.end(),
                   [](const DirectoryEntry& a, const DirectoryEntry& b) { return a.name < b.name; });
         for (const DirectoryEntry& entry : entries) {
-          // Inside the pattern only folders lead on (a link may lead to one: the next listing says).
+          // A name no server should send is never joined to a path.
+          if (entry.name.empty() || entry.name == "." || entry.name == ".." ||
+              entry.name.find('/') != std::string::npos) {
+            continue;
+          }
+          // Inside the pattern only folders lead on (a link may lead to one: the server follows it to match).
           if (!last && entry.type != EntryType::kDirectory && entry.type != EntryType::kLink) continue;
           next.push_back(JoinRemote(path, entry.name));
         }
@@ -619,7 +624,14 @@ Status CommandRunner::Link(const std::vector<std::string>& args) {
   }
   if (paths.empty() || paths.size() > 2) return Usage("ln");
   // As ln -s TARGET alone: a link of the target's name in the current folder.
-  const std::string name = paths.size() == 2 ? paths[1] : std::filesystem::path(paths[0]).filename().string();
+  std::string name = paths.size() == 2 ? paths[1] : paths[0];
+  if (paths.size() == 1) {
+    while (name.size() > 1 && name.back() == '/') name.pop_back();
+    name = std::filesystem::path(name).filename().string();
+    if (name.empty() || name == "." || name == ".." || name == "/") {
+      return Status(ErrorCode::kInvalid, fmt::format("ln: '{}' has no name of its own: ln -s TARGET NAME", paths[0]));
+    }
+  }
   auto reply = connection().Call(protocol::SymlinkRequest{name, paths[0]}.Encode());
   if (!reply.ok()) return reply.status();
   return Status::Ok();
@@ -677,6 +689,8 @@ Status CommandRunner::LocalMakeDir(const std::vector<std::string>& args) {
 }
 
 Status CommandRunner::LocalShell(const std::string& command) {
+  partial_ = false;  // its failure is its own (a batch runs it without Run)
+  if (session_.connected()) connection().ForgetRefusal();
   out_.flush();
   std::cout.flush();
   const char* shell = std::getenv("SHELL");
@@ -856,8 +870,8 @@ Status CommandRunner::Transfer(const std::vector<std::string>& words) {
   }
   if (!many && paths.size() == 1 && sources.size() == 1) {
     Status status = one(sources.front(), target);
-    // A tree that failed with the connection still up failed in part: each failure was reported as it came.
-    if (!status.ok() && options.recursive && connection().connected()) return Partial(std::move(status));
+    // A tree in which some entries failed (each reported as it came) failed in part.
+    if (!status.ok() && options.recursive && transfers_.failed_in_part()) return Partial(std::move(status));
     return status;
   }
   // Several sources: each goes into a folder, the last argument's (or the current one's); as cp, a failure is
@@ -990,38 +1004,42 @@ std::string ShortSize(std::uint64_t bytes) {
 
 Result<std::uint32_t> ParseChmodMode(std::string_view text, std::uint32_t current, bool is_directory) {
   const auto invalid = [&] { return Status(ErrorCode::kInvalid, fmt::format("chmod: invalid mode: '{}'", text)); };
+  // The server keeps the permission bits only (no setuid, setgid or sticky bit in a home).
+  const auto only_permissions = [&] {
+    return Status(ErrorCode::kInvalid, fmt::format("chmod: '{}': only permission bits (up to 777) can be set", text));
+  };
   if (text.empty()) return invalid();
   if (text.find_first_not_of("01234567") == std::string_view::npos) {
-    if (text.size() > 4) return invalid();
-    return static_cast<std::uint32_t>(std::stoul(std::string(text), nullptr, 8));
+    const auto mode = static_cast<std::uint32_t>(std::stoul(std::string(text), nullptr, 8));
+    if (text.size() > 4 || mode > 0777) return only_permissions();
+    return mode;
   }
-  std::uint32_t mode = current & 07777;
+  std::uint32_t mode = current & 0777;
   std::size_t i = 0;
   while (true) {
     // Who: u g o a (none: all, as chmod does without a umask).
     std::uint32_t who = 0;
     for (; i < text.size() && std::string_view("ugoa").find(text[i]) != std::string_view::npos; ++i) {
-      who |= text[i] == 'u' ? 04700 : text[i] == 'g' ? 02070 : text[i] == 'o' ? 01007 : 07777;
+      who |= text[i] == 'u' ? 0700 : text[i] == 'g' ? 0070 : text[i] == 'o' ? 0007 : 0777;
     }
-    if (who == 0) who = 07777;
+    if (who == 0) who = 0777;
     if (i >= text.size() || std::string_view("+-=").find(text[i]) == std::string_view::npos) return invalid();
     while (i < text.size() && std::string_view("+-=").find(text[i]) != std::string_view::npos) {
       const char op = text[i++];
       std::uint32_t bits = 0;
-      for (; i < text.size() && std::string_view("rwxXst").find(text[i]) != std::string_view::npos; ++i) {
+      if (i < text.size() && (text[i] == 's' || text[i] == 't')) return only_permissions();
+      for (; i < text.size() && std::string_view("rwxX").find(text[i]) != std::string_view::npos; ++i) {
         switch (text[i]) {
           case 'r': bits |= 0444; break;
           case 'w': bits |= 0222; break;
           case 'x': bits |= 0111; break;
           case 'X': if (is_directory || (mode & 0111) != 0) bits |= 0111; break;
-          case 's': bits |= 06000; break;
-          case 't': bits |= 01000; break;
         }
       }
       bits &= who;
       if (op == '+') mode |= bits;
       if (op == '-') mode &= ~bits;
-      if (op == '=') mode = (mode & ~(who & 07777)) | bits;
+      if (op == '=') mode = (mode & ~who) | bits;
     }
     if (i == text.size()) return mode;
     if (text[i] != ',') return invalid();

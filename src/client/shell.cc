@@ -21,6 +21,7 @@
 #include "client/command_line.h"
 #include "client/interrupt.h"
 #include "client/terminal_text.h"
+#include "common/glob.h"
 
 namespace ferry::client {
 namespace {
@@ -61,7 +62,14 @@ int IsQuoted(char* text, int index) {
 char* QuoteName(char* match, int match_type, char* quote) {
   std::string out;
   const char q = quote != nullptr ? *quote : '\0';
-  const std::string_view name(match);
+  // A name is a pattern's plain text (common/glob.h): its * ? [ and \ get a backslash first, which the quoting
+  // below keeps through word splitting, so "a*" completes to a word naming that file, not every a-file.
+  std::string escaped;
+  for (const char c : std::string_view(match)) {
+    if (c == '*' || c == '?' || c == '[' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  const std::string_view name(escaped);
   if (q == '\'' || q == '"') {
     out += q;
     for (const char c : name) {
@@ -106,7 +114,7 @@ char** Complete(const char* text, int start, int /*end*/) {
   }
   auto words = SplitWords(head);
   if (!words.ok()) return nullptr;
-  const std::string prefix = Unescape(text, static_cast<char>(rl_completion_quote_character));
+  const std::string prefix = UnescapeGlob(Unescape(text, static_cast<char>(rl_completion_quote_character)));
   if (words->empty()) {
     for (const auto& info : AllCommands()) {
       if (info.name.starts_with(prefix)) g_matches.emplace_back(info.name);
@@ -222,6 +230,7 @@ Status RunLines(CommandRunner& runner, std::istream& in, bool echo, const std::s
     if (text.empty() || text.front() == '#') continue;
     const bool may_fail = text.front() == '-';
     if (may_fail) text.remove_prefix(1);
+    if (text.empty()) continue;
     if (echo) std::cout << "ferry> " << EscapeForTerminal(text) << std::endl;
     // !COMMAND: the rest of the line goes to a local shell as it is.
     auto words = text.front() == '!' ? Result<std::vector<std::string>>(std::vector<std::string>{})

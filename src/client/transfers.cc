@@ -37,6 +37,17 @@ std::string BaseName(std::string path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// The name a copy of `path` takes in a folder: its last part. "", "." and ".." name no entry of their own (joined to
+// a folder they would lead to the folder itself or above it), so they are refused: the caller names the copy.
+Result<std::string> NameOfCopy(const std::string& path) {
+  std::string name = BaseName(path);
+  if (name.empty() || name == "." || name == ".." || name == "/") {
+    return Status(ErrorCode::kInvalid,
+                  fmt::format("'{}' has no name of its own for the copy: name where it goes (get -r . backup)", path));
+  }
+  return name;
+}
+
 std::string JoinPath(const std::string& folder, const std::string& name) {
   if (folder.empty()) return name;
   return folder.back() == '/' ? folder + name : folder + "/" + name;
@@ -309,13 +320,22 @@ protocol::PutRequest Transfers::PutRequestFor(const LocalFile& file, transfer::C
 
 Status Transfers::Put(const std::string& local, const std::string& remote_arg, const TransferOptions& options) {
   pace_.Start(options.limit_rate);
+  failed_in_part_ = false;
   struct stat st {};
   if (::stat(local.c_str(), &st) != 0) return Status::FromErrno(errno, local);
-  std::string remote = remote_arg.empty() ? BaseName(local) : remote_arg;
-  if (!remote_arg.empty()) {
+  std::string remote = remote_arg;
+  if (remote_arg.empty()) {
+    auto name = NameOfCopy(local);
+    if (!name.ok()) return name.status();
+    remote = *name;
+  } else {
     auto into_folder = remote_arg.back() == '/' ? Result<bool>(true) : RemoteIsDirectory(remote_arg);
     if (!into_folder.ok()) return into_folder.status();
-    if (*into_folder) remote = JoinPath(remote_arg, BaseName(local));
+    if (*into_folder) {
+      auto name = NameOfCopy(local);
+      if (!name.ok()) return name.status();
+      remote = JoinPath(remote_arg, *name);
+    }
   }
   if (S_ISDIR(st.st_mode)) {
     if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use put -r)", local));
@@ -634,6 +654,7 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
   }
   if (deleted > 0 && !options.quiet) Note(fmt::format("{} removed from the server (--delete)", deleted));
   if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the upload");
+  failed_in_part_ = !first_failure.ok();  // files, folders or removals of the tree, each reported
   return first_failure;
 }
 
@@ -641,12 +662,17 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
 
 Status Transfers::Get(const std::string& remote, const std::string& local_arg, const TransferOptions& options) {
   pace_.Start(options.limit_rate);
+  failed_in_part_ = false;
   auto stat = connection().Call<protocol::StatReply>(protocol::StatRequest{remote});
   if (!stat.ok()) return stat.status();
   const protocol::DirectoryEntry& entry = stat->entry;
-  std::string local = local_arg.empty() ? BaseName(remote) : local_arg;
+  std::string local = local_arg;
   std::error_code error;
-  if (!local_arg.empty() && fs::is_directory(local_arg, error)) local = JoinPath(local_arg, BaseName(remote));
+  if (local_arg.empty() || fs::is_directory(local_arg, error)) {
+    auto name = NameOfCopy(remote);
+    if (!name.ok()) return name.status();
+    local = local_arg.empty() ? *name : JoinPath(local_arg, *name);
+  }
   if (entry.type == protocol::EntryType::kDirectory) {
     if (!options.recursive) return Status(ErrorCode::kIsDirectory, fmt::format("{} is a folder (use get -r)", remote));
     // `get -r tree dest` made dest itself the copy when dest did not exist; once interrupted, dest exists, and the
@@ -783,6 +809,7 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     std::string remote;
     std::string local;
     protocol::DirectoryEntry entry;
+    bool through_link = false;  // the local path passes a symbolic link below the root: --delete stays out of it
   };
   std::vector<Folder> folders;
   std::vector<RemoteFile> files;
@@ -810,7 +837,10 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
       if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) continue;
       remote_names.back().insert(name);
       if (entry.type == protocol::EntryType::kDirectory) {
-        folders.push_back({JoinPath(folder.remote, name), JoinPath(folder.local, name), entry});
+        const std::string local = JoinPath(folder.local, name);
+        std::error_code link_error;
+        folders.push_back(
+            {JoinPath(folder.remote, name), local, entry, folder.through_link || fs::is_symlink(local, link_error)});
       } else if (entry.type == protocol::EntryType::kFile) {
         auto target = ResolveLocalTarget(JoinPath(folder.local, name));
         if (!target.ok()) return target.status();
@@ -853,6 +883,10 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   std::vector<std::string> extra;
   if (options.delete_extra) {
     for (std::size_t i = 0; i < folders.size(); ++i) {
+      if (folders[i].through_link) {
+        Warn(fmt::format("{}: a symbolic link; nothing is removed behind it", folders[i].local));
+        continue;
+      }
       for (const std::string& name : LocalNames(folders[i].local)) {
         const std::string_view of = PartialOf(name);
         if (remote_names[i].count(name) > 0 || (!of.empty() && remote_names[i].count(std::string(of)) > 0)) continue;
@@ -942,6 +976,7 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   }
   if (deleted > 0 && !options.quiet) Note(fmt::format("{} removed here (--delete)", deleted));
   if (!c.connected() && first_failure.ok()) return Status(ErrorCode::kIo, "connection lost during the download");
+  failed_in_part_ = !first_failure.ok();
   return first_failure;
 }
 

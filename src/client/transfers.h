@@ -59,6 +59,9 @@ class Transfers {
   Status Put(const std::string& local, const std::string& remote, const TransferOptions& options);
   // get REMOTE [LOCAL]: the mirror image.
   Status Get(const std::string& remote, const std::string& local, const TransferOptions& options);
+  // The last Put or Get was a tree that failed in part: some of its files or folders failed (each was reported), not
+  // the tree as a whole.
+  bool failed_in_part() const { return failed_in_part_; }
 
  private:
   struct LocalFile {
@@ -121,7 +124,8 @@ class Transfers {
   ClientSession& session_;
   std::function<std::string()> remote_cwd_;
   std::size_t already_complete_ = 0;
-  RatePace pace_;  // --limit-rate, for the transfer under way  // files a resumed upload found complete on the server and did not send
+  RatePace pace_;  // --limit-rate, for the transfer under way
+  bool failed_in_part_ = false;  // the last Put or Get was a tree in which some entries failed  // files a resumed upload found complete on the server and did not send
 };
 
 // Where a download to a local path is written.

@@ -86,7 +86,7 @@ TEST(ShortSize, PrintsSizesAsLsDashHDoes) {
 
 TEST(ParseChmodMode, TakesOctalAndSymbolicModesAsChmodDoes) {
   EXPECT_EQ(*ParseChmodMode("600", 0644, false), 0600u);
-  EXPECT_EQ(*ParseChmodMode("4755", 0, false), 04755u);
+  EXPECT_EQ(*ParseChmodMode("0755", 0, false), 0755u);
   EXPECT_EQ(*ParseChmodMode("u+x", 0644, false), 0744u);
   EXPECT_EQ(*ParseChmodMode("go-r", 0644, false), 0600u);
   EXPECT_EQ(*ParseChmodMode("a=r", 0755, false), 0444u);
@@ -95,6 +95,10 @@ TEST(ParseChmodMode, TakesOctalAndSymbolicModesAsChmodDoes) {
   EXPECT_EQ(*ParseChmodMode("a+X", 0644, true), 0755u);   // X: folders
   EXPECT_EQ(*ParseChmodMode("a+X", 0644, false), 0644u);  // and files executable by someone
   EXPECT_EQ(*ParseChmodMode("a+X", 0744, false), 0755u);
+  // Only permission bits: the server keeps no setuid, setgid or sticky bit.
+  for (const char* special : {"4755", "1777", "u+s", "+t", "u+xs"}) {
+    EXPECT_EQ(ParseChmodMode(special, 0644, false).status().code(), ErrorCode::kInvalid) << special;
+  }
   for (const char* bad : {"", "9", "12345", "u", "u+q", "x+r", "u+x,", "+x;"}) {
     EXPECT_EQ(ParseChmodMode(bad, 0644, false).status().code(), ErrorCode::kInvalid) << bad;
   }

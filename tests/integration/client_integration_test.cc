@@ -374,6 +374,13 @@ TEST_F(ClientIntegration, ChmodLnDfAndLsOptionsWorkAsCoreutilsDo) {
   const auto out = Alice({"ln", "-s", "../../../elsewhere", "escape"});
   EXPECT_NE(out.exit_code, 0);
   EXPECT_FALSE(fs::is_symlink(home + "/escape"));
+  const auto nameless = Alice({"ln", "-s", "/"});
+  EXPECT_NE(nameless.exit_code, 0);
+  EXPECT_NE(nameless.err.find("has no name of its own"), std::string::npos) << nameless.err;
+  ASSERT_EQ(Alice({"ln", "-s", "docs/"}).exit_code, 1);  // named "docs", which exists
+  const auto special = Alice({"chmod", "4755", "small.txt"});
+  EXPECT_NE(special.exit_code, 0);
+  EXPECT_NE(special.err.find("only permission bits"), std::string::npos) << special.err;
   const auto hard = Alice({"ln", "small.txt", "hard"});
   EXPECT_NE(hard.exit_code, 0);
   EXPECT_NE(hard.err.find("only symbolic links"), std::string::npos) << hard.err;
@@ -403,7 +410,7 @@ TEST_F(ClientIntegration, ChmodLnDfAndLsOptionsWorkAsCoreutilsDo) {
 
 TEST_F(ClientIntegration, LocalFoldersAndALocalShellFromTheShellLines) {
   TempDir local;
-  const auto batch = Alice({"-b", "-"}, "lmkdir -p " + (local / "a/b") + "\n!echo from-the-shell > '" +
+  const auto batch = Alice({"-b", "-"}, "-\nlmkdir -p " + (local / "a/b") + "\n!echo from-the-shell > '" +
                                             (local / "a/b/said.txt") + "'\n-!exit 3\npwd\n");
   ASSERT_EQ(batch.exit_code, 0) << batch.err;
   EXPECT_TRUE(fs::is_directory(local / "a/b"));
@@ -457,6 +464,8 @@ TEST_F(ClientIntegration, ExitStatusesTellFailuresApart) {
   EXPECT_EQ(partial.exit_code, 6) << partial.err;                                    // some of several
   EXPECT_EQ(ReadFile(local / "a.txt"), "a");
   EXPECT_EQ(server_.Client("alice", "wrong", {"pwd"}).exit_code, 4);               // the login
+  EXPECT_EQ(Alice({"get", "-r", "missing-tree", local.path()}).exit_code, 1);       // a tree that is not there
+  EXPECT_EQ(Alice({"-b", "-"}, "-get missing.txt " + (local / "y") + "\n!false\n").exit_code, 5);  // its own
   // In a batch, the failing line's status.
   EXPECT_EQ(Alice({"-b", "-"}, "pwd\nget missing.txt " + (local / "x") + "\n").exit_code, 1);
   server_.Stop();

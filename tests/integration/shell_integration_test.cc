@@ -206,6 +206,16 @@ TEST_F(ShellIntegration, CompletionEscapesSpacesAndWorksInsideQuotes) {
   shell->Type("\n");
   ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
   EXPECT_EQ(ReadFile(local / "it's.txt"), "quote");
+  // A name with glob characters completes to a word naming that file, not a pattern: "[x].txt" as a pattern would
+  // be "x.txt".
+  WriteFile(server_.home("alice") + "/my photos/[x].txt", "brackets");
+  WriteFile(server_.home("alice") + "/my photos/x.txt", "plain");
+  shell->Type("rm [\t");
+  ASSERT_TRUE(shell->WaitFor("[x\\].txt ")) << shell->screen();
+  shell->Type("\n");
+  ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
+  EXPECT_FALSE(Exists(server_.home("alice") + "/my photos/[x].txt"));
+  EXPECT_TRUE(Exists(server_.home("alice") + "/my photos/x.txt"));
   shell->Type("quit\n");
   EXPECT_EQ(shell->WaitExit(), 0) << shell->screen();
 }

@@ -1087,6 +1087,12 @@ TEST_F(TransferIntegration, RemotePatternsAreMatchedByTheServerAndLocalOnesByThe
   EXPECT_FALSE(Exists(local_ / "none.out"));
 
   // ls, stat, sum and rm take patterns too.
+  // A pattern inside a link to a folder is matched in the folder it leads to.
+  fs::create_directory_symlink("photos/2024-01", Home("latest"));
+  const auto through_link = Alice({"ls", "latest/*.jpg"});
+  ASSERT_EQ(through_link.exit_code, 0) << through_link.err;
+  EXPECT_EQ(through_link.out, "latest/a.jpg\n");
+
   const auto listed = Alice({"ls", "star*"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_EQ(listed.out, "star*.dat\nstarX.dat\n");
@@ -1210,13 +1216,35 @@ TEST_F(TransferIntegration, GetRecursiveSynchronisesATreeAndDeleteRemovesLinksNo
   EXPECT_EQ(ReadFile(back + "/src/b.txt"), "bb");
   EXPECT_TRUE(Exists(back + "/src/old.txt"));
 
+  // Below the top, a link to a folder the server also has: nothing behind it is removed.
+  ASSERT_EQ(::mkdir(Home("src/linked").c_str(), 0755), 0);
+  WriteFile(Home("src/linked/server.txt"), "s");
+  const std::string decoy2 = local_ / "decoy2";
+  fs::create_directories(decoy2);
+  WriteFile(decoy2 + "/precious.txt", "precious");
+  fs::create_directory_symlink(decoy2, back + "/src/linked");
+
   const auto sync = Alice({"get", "-r", "--delete", "src", back});
   ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_EQ(ReadFile(decoy2 + "/precious.txt"), "precious");
+  EXPECT_NE(sync.err.find("nothing is removed behind it"), std::string::npos) << sync.err;
   EXPECT_EQ(ReadFile(back + "/src/b.txt"), "bbbb");
   EXPECT_EQ(StatOf(back + "/src/a.txt").st_ino, a_inode);
   EXPECT_FALSE(Exists(back + "/src/old.txt"));
   EXPECT_FALSE(fs::is_symlink(back + "/src/link"));
   EXPECT_EQ(ReadFile(decoy + "/keep.txt"), "keep");
+
+  // A source with no name of its own cannot go into a folder: "src/.." joined to back would be back's parent.
+  WriteFile(local_ / "beside-back.txt", "stays");
+  for (const char* nameless : {"..", ".", "src/..", "/"}) {
+    const auto refused = Alice({"get", "-r", "--delete", nameless, back});
+    EXPECT_NE(refused.exit_code, 0) << nameless;
+    EXPECT_NE(refused.err.find("has no name of its own"), std::string::npos) << nameless << ": " << refused.err;
+  }
+  EXPECT_EQ(ReadFile(local_ / "beside-back.txt"), "stays");
+  const auto put_nameless = Alice({"put", "-r", "--delete", local_ / "back/..", "/"});
+  EXPECT_NE(put_nameless.exit_code, 0);
+  EXPECT_NE(put_nameless.err.find("has no name of its own"), std::string::npos) << put_nameless.err;
 }
 
 // A rate limit is what it promises only if the transfer takes at least the time its bytes need at that rate: a

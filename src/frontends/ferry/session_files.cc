@@ -55,8 +55,10 @@ asio::awaitable<void> List(Session& session, const Json& id, const Fields& field
     co_return;
   }
   const std::string path = session.PathOf(request->path);
-  // A file lists as itself, like ls(1); a pattern matches names in a folder.
-  if (auto info = session.user().Stat(path); info.ok() && info->type != service::FileType::kDirectory) {
+  // A file lists as itself, like ls(1); a pattern matches names in a folder, which may be a link to one (inside the
+  // home, as every path).
+  if (auto info = session.user().Stat(path, /*follow=*/!request->match.empty());
+      info.ok() && info->type != service::FileType::kDirectory) {
     if (!request->match.empty()) {
       session.ReplyError(id, Status(ErrorCode::kNotDirectory, fmt::format("{}: not a folder", request->path)));
       co_return;
