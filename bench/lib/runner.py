@@ -66,6 +66,25 @@ def repeat(runs, fn, warmup=True):
     return [fn() for _ in range(runs)]
 
 
+def alternate(runs, first, second, warmup=True):
+    """Runs two systems' measurements in turn (after one untimed warm-up of each), swapping which goes first every
+    round (ABBA), and returns both lists of results. On a VM whose speed drifts over minutes, or where the first
+    write after memory was freed pays for getting it back from the host, whichever system runs first or in a slow
+    minute would otherwise carry it alone; in turn, both see the same machine."""
+    if warmup:
+        first()
+        second()
+    a, b = [], []
+    for i in range(runs):
+        if i % 2 == 0:
+            a.append(first())
+            b.append(second())
+        else:
+            b.append(second())
+            a.append(first())
+    return a, b
+
+
 def make_file(path, size):
     """A file of `size` pseudo-random bytes (incompressible, so no layer can cheat)."""
     if os.path.exists(path) and os.path.getsize(path) == size:
@@ -341,15 +360,33 @@ class Bench:
                      lambda: c.sftp_download("large.bin", "/dev/null", cipher=gcm),
                      lambda: c.sftp_upload(self.large, "upload.bin", cipher=gcm))]
 
-        others = curl_clients("ferry", self.ferry_ftp) if self.ferry_ftp else []
+        # Ferry's front ends and the servers they are compared with run in turn, with the same clients (see
+        # alternate()); a system without its counterpart in this run is timed alone.
+        mine = curl_clients("ferry", self.ferry_ftp) if self.ferry_ftp else []
         if self.ferry_sftp:
-            others += sftp_clients("ferry SSH: ", self.ferry_sftp)
-        if self.peers:
-            others += curl_clients("vsftpd", self.peers) + sftp_clients("", self.peers)
-        for label, empty, down, up in others:
-            setup = self.setup_time(label, empty)
-            self.add_transfer(label, "download", repeat(self.runs, down), setup)
-            self.add_transfer(label, "upload", repeat(self.runs, up), setup)
+            mine += sftp_clients("ferry SSH: ", self.ferry_sftp)
+        theirs = (curl_clients("vsftpd", self.peers) + sftp_clients("", self.peers)) if self.peers else []
+        pairs = []
+        for kind in ("FTP (curl)", "FTPS TLS 1.3 (curl)", "sftp (default cipher)", "sftp (aes128-gcm)"):
+            a = next((c for c in mine if c[0].endswith(kind)), None)
+            b = next((c for c in theirs if c[0].endswith(kind)), None)
+            if a or b:
+                pairs.append((a, b))
+        for a, b in pairs:
+            if a and b:
+                setups = alternate(max(self.runs, 5), a[1], b[1])
+                for (label, *_), samples in zip((a, b), setups):
+                    self.figures.add("large", label, "session set-up", "ms", [s * 1e3 for s in samples], False)
+                setup_a, setup_b = (statistics.median(samples) for samples in setups)
+                for measure, index in (("download", 2), ("upload", 3)):
+                    times_a, times_b = alternate(self.runs, a[index], b[index])
+                    self.add_transfer(a[0], measure, times_a, setup_a)
+                    self.add_transfer(b[0], measure, times_b, setup_b)
+            else:
+                label, empty, down, up = a or b
+                setup = self.setup_time(label, empty)
+                self.add_transfer(label, "download", repeat(self.runs, down), setup)
+                self.add_transfer(label, "upload", repeat(self.runs, up), setup)
 
     def iperf3(self):
         """iperf3's single-stream loopback rate; the server takes one test at a time, so a busy answer is retried."""
@@ -514,12 +551,18 @@ class Bench:
             label = f"ferry stat ({'TLS 1.3' if server.tls else '--plain'})"
             times = repeat(self.runs, lambda: server.load("rtt", n)["seconds"])
             f.add("latency", label, "round trip", "us", [s / n * 1e6 for s in times], False)
-        if self.ferry_ftp:
+        if self.ferry_ftp and self.peers:
+            mine, theirs = alternate(self.runs, lambda: self.ferry_ftp.ftp_noop_rtt(n),
+                                     lambda: self.peers.ftp_noop_rtt(n))
+            f.add("latency", "ferry FTP NOOP", "round trip", "us", [s * 1e6 for s in mine], False)
+            f.add("latency", "vsftpd FTP NOOP", "round trip", "us", [s * 1e6 for s in theirs], False)
+        elif self.ferry_ftp:
             f.add("latency", "ferry FTP NOOP", "round trip", "us",
                   [s * 1e6 for s in repeat(self.runs, lambda: self.ferry_ftp.ftp_noop_rtt(n))], False)
         if self.peers:
-            f.add("latency", "vsftpd FTP NOOP", "round trip", "us",
-                  [s * 1e6 for s in repeat(self.runs, lambda: self.peers.ftp_noop_rtt(n))], False)
+            if not self.ferry_ftp:
+                f.add("latency", "vsftpd FTP NOOP", "round trip", "us",
+                      [s * 1e6 for s in repeat(self.runs, lambda: self.peers.ftp_noop_rtt(n))], False)
             f.add("latency", "sftp STAT", "round trip", "us",
                   [s * 1e6 for s in repeat(self.runs, lambda: self.peers.sftp_stat_rtt(n))], False)
 
