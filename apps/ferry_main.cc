@@ -55,6 +55,7 @@ int ExitCodeFor(const Status& status, ferry::client::ClientSession& session,
   if (!session.connected()) return kExitConnection;
   if (IsUsageError(status)) return 2;
   if (runner.partial_failure()) return kExitPartial;
+  if (runner.remote_failure()) return kExitRemote;
   const Status& refused = session.connection().last_refusal();
   if (!refused.ok() && refused.code() == status.code()) return kExitRemote;
   return kExitLocal;

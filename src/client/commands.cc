@@ -126,6 +126,13 @@ const std::vector<CommandInfo>& AllCommands() {
        "  mv draft.txt final.txt      mv final.txt docs/"},
       {"chmod", "chmod MODE PATH...", "Change the permissions of remote entries (octal, or as chmod: u+x,go-w)",
        true, "  chmod 600 secret.txt      chmod +x 'bin/*'"},
+      {"cp", "cp [-r] [-p] [-n] FROM... TO", "Copy remote files on the server (the bytes stay there); trees with -r",
+       true,
+       "  -r  folder trees (links in them are copied as links)\n"
+       "  -p  keep modification times (and the modes of folders)\n"
+       "  -n  do not replace a file that exists\n"
+       "Examples:\n"
+       "  cp report.pdf report-old.pdf      cp -r photos backup/      cp '*.txt' notes/"},
       {"ln", "ln -s TARGET NAME", "Make a remote symbolic link (its target stays inside the home)", true,
        "  ln -s reports/2026 latest      (latest leads to reports/2026)"},
       {"df", "df [-h]", "Show your quota as a file system: size, used, available (-h: 1.2G)", false, "  df -h"},
@@ -189,6 +196,7 @@ CommandRunner::CommandRunner(ClientSession& session, std::ostream& out)
 
 Status CommandRunner::Run(const std::vector<std::string>& words) {
   partial_ = false;
+  remote_ = false;
   if (session_.connected()) connection().ForgetRefusal();
   if (words.empty()) return Status::Ok();
   const std::string& name = words[0];
@@ -231,6 +239,7 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   if (name == "mv" || name == "rename") return Move(words);
   if (name == "chmod") return ChangeMode(words);
   if (name == "ln") return Link(words);
+  if (name == "cp" || name == "copy") return Copy(words);
   if (name == "df") return DiskFree(words);
   if (name == "lmkdir") return LocalMakeDir(words);
   if (name == "lcd") return LocalChangeDir(words);
@@ -637,6 +646,196 @@ Status CommandRunner::Link(const std::vector<std::string>& args) {
   return Status::Ok();
 }
 
+namespace {
+
+// `path` made absolute against `cwd` and normalised lexically ("." and ".." resolved, as the server resolves them;
+// ".." stops at the top).
+std::string AbsoluteRemote(const std::string& cwd, const std::string& path) {
+  std::vector<std::string> parts;
+  bool absolute = false;
+  for (const std::string& part : SplitPathParts(path.starts_with('/') ? path : cwd + "/" + path, absolute)) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string joined;
+  for (const std::string& part : parts) joined += "/" + part;
+  return joined.empty() ? "/" : joined;
+}
+
+}  // namespace
+
+Result<bool> CommandRunner::IsRemoteFolder(const std::string& path) {
+  auto reply = connection().Call<protocol::StatReply>(protocol::StatRequest{path});
+  if (!reply.ok()) {
+    if (reply.status().code() == ErrorCode::kNotFound) return false;
+    return reply.status();
+  }
+  if (reply->entry.type == EntryType::kDirectory) return true;
+  if (reply->entry.type != EntryType::kLink) return false;
+  // A link: a folder if a listing through it works (a pattern makes the server follow it).
+  std::vector<DirectoryEntry> entries;
+  bool is_file = true;
+  if (!FetchListing(path, entries, &is_file, "*").ok()) {
+    if (!connection().connected()) return Status(ErrorCode::kIo, "the connection was lost");
+    return false;
+  }
+  return !is_file;
+}
+
+Status CommandRunner::Copy(const std::vector<std::string>& args) {
+  std::set<char> flags;
+  std::vector<std::string> words;
+  if (Status s = ParseFlags(args, "rRpn", flags, words); !s.ok()) return s;
+  if (words.size() < 2) return Usage("cp");
+  const bool recursive = flags.count('r') > 0 || flags.count('R') > 0;
+  const bool preserve = flags.count('p') > 0;
+  const bool no_clobber = flags.count('n') > 0;
+  auto destination = ExpandRemote(words.back());
+  if (!destination.ok()) return destination.status();
+  if (destination->size() != 1) {
+    return Remote(Status(ErrorCode::kInvalid, fmt::format("cp: '{}' names {} paths; give one destination",
+                                                          words.back(), destination->size())));
+  }
+  const std::string to = destination->front();
+  auto sources = ExpandRemote(std::vector<std::string>(words.begin(), words.end() - 1));
+  if (!sources.ok()) return sources.status();
+  auto into_folder = IsRemoteFolder(to);
+  if (!into_folder.ok()) return into_folder.status();
+  if (sources->size() > 1 && !*into_folder) {
+    return Remote(
+        Status(ErrorCode::kNotDirectory, fmt::format("cp: copying several entries, but {} is not a folder", to)));
+  }
+  Status result = Status::Ok();
+  auto report = [&](const Status& failure) {
+    std::cerr << "ferry: " << EscapeForTerminal(failure.message()) << "\n";  // as cp(1): go on with the others
+    result = Partial(Status(failure.code(), "some entries could not be copied"), sources->size() > 1);
+  };
+  for (const std::string& from : *sources) {
+    Status copied = Status::Ok();
+    auto entry = connection().Call<protocol::StatReply>(protocol::StatRequest{from});
+    if (!entry.ok()) {
+      copied = entry.status();
+    } else if (entry->entry.type == EntryType::kDirectory && !recursive) {
+      copied = Remote(Status(ErrorCode::kIsDirectory, fmt::format("cp: -r not given; omitting folder {}", from)));
+    } else if (recursive && entry->entry.type != EntryType::kFile) {
+      // As cp -r: a folder as a tree, a link as a link (not what it leads to).
+      std::string target = to;
+      if (*into_folder) {
+        // The source's own name, as typed ("." and ".." have none).
+        std::string name = from;
+        while (name.size() > 1 && name.back() == '/') name.pop_back();
+        name = name.substr(name.rfind('/') + 1);
+        if (name.empty() || name == "." || name == ".." || name == "/") {
+          copied = Remote(
+              Status(ErrorCode::kInvalid, fmt::format("cp: '{}' has no name of its own: name the copy", from)));
+        }
+        target = JoinRemote(to, name);
+      }
+      if (copied.ok()) copied = CopyTree(from, entry->entry, target, preserve, no_clobber);
+    } else {
+      auto reply = connection().Call<protocol::CpReply>(protocol::CpRequest{from, to, preserve, no_clobber});
+      copied = reply.status();
+      if (no_clobber && copied.code() == ErrorCode::kExists) copied = Status::Ok();  // as cp -n: left as it is
+    }
+    if (!copied.ok()) {
+      if (!connection().connected() || sources->size() == 1) return copied;
+      report(copied);
+    }
+  }
+  return result;
+}
+
+Status CommandRunner::CopyTree(const std::string& from, const DirectoryEntry& top, const std::string& to,
+                               bool preserve, bool no_clobber) {
+  if (top.type == EntryType::kLink) {
+    return connection().Call(protocol::SymlinkRequest{to, top.target}.Encode()).status();
+  }
+  if (top.type != EntryType::kDirectory) {
+    return Remote(Status(ErrorCode::kInvalid, fmt::format("cp: {} is neither a file, a folder nor a link", from)));
+  }
+  const std::string source = AbsoluteRemote(remote_cwd_, from);
+  const std::string target = AbsoluteRemote(remote_cwd_, to);
+  if (target == source || target.starts_with(source == "/" ? source : source + "/")) {
+    return Remote(Status(ErrorCode::kInvalid, fmt::format("cp: cannot copy a folder, {}, into itself, {}", from, to)));
+  }
+  // The whole tree is listed before anything is made, so a copy can never come to copy itself.
+  struct Item {
+    std::string path;  // below the top, "a/b"
+    DirectoryEntry entry;
+  };
+  std::vector<Item> items;
+  std::vector<std::string> folders = {""};
+  for (std::size_t i = 0; i < folders.size(); ++i) {
+    std::vector<DirectoryEntry> entries;
+    bool is_file = false;
+    if (Status s = FetchListing(JoinRemote(source, folders[i]), entries, &is_file); !s.ok()) return s;
+    for (DirectoryEntry& entry : entries) {
+      if (entry.name == "." || entry.name == "..") continue;
+      std::string path = JoinRemote(folders[i], entry.name);
+      if (entry.type == EntryType::kDirectory) folders.push_back(path);
+      items.push_back({std::move(path), std::move(entry)});
+      if (items.size() > kMaxGlobMatches) {
+        return Status(ErrorCode::kTooBig, fmt::format("cp: {} holds more than {} entries", from, kMaxGlobMatches));
+      }
+    }
+  }
+  auto made = connection().Call(protocol::MkdirRequest{target, false}.Encode());
+  if (!made.ok() && made.status().code() != ErrorCode::kExists) return made.status();
+  Status result = Status::Ok();
+  auto report = [&](const Status& failure) {
+    std::cerr << "ferry: " << EscapeForTerminal(failure.message()) << "\n";
+    result = Partial(Status(failure.code(), "some entries could not be copied"));
+  };
+  for (const Item& item : items) {
+    const std::string from_path = JoinRemote(source, item.path);
+    const std::string to_path = JoinRemote(target, item.path);
+    Status done = Status::Ok();
+    switch (item.entry.type) {
+      case EntryType::kDirectory: {
+        auto reply = connection().Call(protocol::MkdirRequest{to_path, false}.Encode());
+        if (!reply.ok() && reply.status().code() != ErrorCode::kExists) done = reply.status();
+        break;
+      }
+      case EntryType::kFile:
+        done = connection().Call<protocol::CpReply>(protocol::CpRequest{from_path, to_path, preserve, no_clobber})
+                   .status();
+        if (no_clobber && done.code() == ErrorCode::kExists) done = Status::Ok();  // as cp -n: left as it is
+        break;
+      case EntryType::kLink:
+        done = connection().Call(protocol::SymlinkRequest{to_path, item.entry.target}.Encode()).status();
+        if (no_clobber && done.code() == ErrorCode::kExists) done = Status::Ok();
+        break;
+      default:
+        done = Status(ErrorCode::kInvalid, fmt::format("cp: {}: not a file, folder or link; skipped", from_path));
+    }
+    if (!done.ok()) {
+      if (!connection().connected()) return done;
+      report(done);
+    }
+  }
+  if (preserve) {
+    // Folders last, deepest first: copying into them changed their times.
+    std::vector<std::pair<std::string, const DirectoryEntry*>> dirs = {{target, &top}};
+    for (const Item& item : items) {
+      if (item.entry.type == EntryType::kDirectory) dirs.emplace_back(JoinRemote(target, item.path), &item.entry);
+    }
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+      auto reply = connection().Call(
+          protocol::SetStatRequest{it->first, it->second->mode & 0777, it->second->mtime, it->second->mtime_nsec}
+              .Encode());
+      if (!reply.ok()) {
+        if (!connection().connected()) return reply.status();
+        report(reply.status());
+      }
+    }
+  }
+  return result;
+}
+
 Status CommandRunner::DiskFree(const std::vector<std::string>& args) {
   std::set<char> flags;
   std::vector<std::string> paths;
@@ -690,6 +889,7 @@ Status CommandRunner::LocalMakeDir(const std::vector<std::string>& args) {
 
 Status CommandRunner::LocalShell(const std::string& command) {
   partial_ = false;  // its failure is its own (a batch runs it without Run)
+  remote_ = false;
   if (session_.connected()) connection().ForgetRefusal();
   out_.flush();
   std::cout.flush();

@@ -43,6 +43,9 @@ class CommandRunner {
   Status Reconnect();
   // The last command failed in part: of several paths, or in a tree, some failed and were reported (exit status 6).
   bool partial_failure() const { return partial_; }
+  // The last command failed over a remote path, though this client saw it before asking (cp -r of a folder into
+  // itself, say): an exit status of a remote file error.
+  bool remote_failure() const { return remote_; }
   // `!COMMAND` (run by /bin/sh -c) or `!` alone (an interactive $SHELL): waits for it; its exit status, if not 0,
   // is the error.
   Status LocalShell(const std::string& command);
@@ -106,6 +109,13 @@ class CommandRunner {
   Status ChangeMode(const std::vector<std::string>& args);
   Status DiskFree(const std::vector<std::string>& args);
   Status Link(const std::vector<std::string>& args);
+  // cp (server-side copies): files by a cp request each; with -r, folders as trees (listed whole first, then made
+  // entry by entry) and links as links.
+  Status Copy(const std::vector<std::string>& args);
+  Status CopyTree(const std::string& from, const protocol::DirectoryEntry& top, const std::string& to, bool preserve,
+                  bool no_clobber);
+  // Whether a remote path is a folder, or a link to one; false when it does not exist.
+  Result<bool> IsRemoteFolder(const std::string& path);
   Status LocalMakeDir(const std::vector<std::string>& args);
 
   Connection& connection() { return session_.connection(); }
@@ -121,6 +131,12 @@ class CommandRunner {
   std::optional<int> exec_exit_code_;
   std::uint64_t limit_rate_ = 0;  // ferry --limit-rate: every transfer's, unless one gives its own
   bool partial_ = false;
+  bool remote_ = false;
+  // `status`, noted as a failure over a remote path.
+  Status Remote(Status status) {
+    remote_ = true;
+    return status;
+  }
   // `status`, noted as a partial failure when it is one of several (always, without `several`).
   Status Partial(Status status, bool several = true) {
     partial_ = partial_ || several;

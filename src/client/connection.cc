@@ -206,11 +206,15 @@ Result<protocol::Frame> Connection::ReceiveNext(std::uint64_t* body_len) {
 Status Connection::CallStream(Json request, const std::function<Status(const protocol::Frame&)>& on_frame) {
   auto id = Send(std::move(request));
   if (!id.ok()) return id.status();
+  return ReceiveStream(*id, on_frame);
+}
+
+Status Connection::ReceiveStream(std::uint64_t id, const std::function<Status(const protocol::Frame&)>& on_frame) {
   while (true) {
     auto frame = Receive();
     if (!frame.ok()) return frame.status();
     const Json reply_id = protocol::RequestId(frame->header);
-    if (reply_id.is_null() || reply_id.get<std::uint64_t>() != *id) {
+    if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
       // An id-less error is the server refusing the stream itself before closing it.
       Status status = protocol::StatusOfReply(frame->header);
       if (!status.ok()) return last_refusal_ = status;

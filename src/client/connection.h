@@ -59,6 +59,8 @@ class Connection {
   }
   // Like Call for requests answered by several frames ("more": true on all but the last); `on_frame` sees each.
   Status CallStream(Json request, const std::function<Status(const protocol::Frame&)>& on_frame);
+  // The frames of request `id`, already sent (several may be in flight: replies come in request order).
+  Status ReceiveStream(std::uint64_t id, const std::function<Status(const protocol::Frame&)>& on_frame);
 
   // Sends one request with an optional body, returning its id.
   Result<std::uint64_t> Send(Json request, std::string_view body = {});

@@ -417,11 +417,15 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
 
 Status Transfers::ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree) {
   tree.folders = {{local_root, remote_root}};
+  // The iterator's paths are local_root joined with what lies below it: cut it off (fs::relative would resolve
+  // every path's links and parents on the disk, a dozen system calls a file).
+  const std::size_t prefix = local_root.size() + (local_root.ends_with('/') ? 0 : 1);
   std::error_code error;
   for (auto it = fs::recursive_directory_iterator(local_root, error); !error && it != fs::recursive_directory_iterator();
        it.increment(error)) {
-    const std::string relative = fs::relative(it->path(), local_root).string();
-    const std::string remote = JoinPath(remote_root, relative);
+    const std::string& path = it->path().native();
+    const std::string remote =
+        JoinPath(remote_root, path.size() > prefix ? path.substr(prefix) : fs::relative(it->path(), local_root).string());
     if (it->is_symlink(error)) {
       Warn(fmt::format("{}: symbolic link skipped", it->path().string()));
     } else if (it->is_directory(error)) {
@@ -525,10 +529,22 @@ void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& option
 }
 
 Status Transfers::ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed) {
-  for (const auto& [local, remote] : tree.folders) {
+  Connection& c = connection();
+  // Pipelined: up to kWindow listings in flight, their frames read in order.
+  std::deque<std::pair<std::uint64_t, const std::string*>> in_flight;
+  std::size_t next = 0;
+  while (next < tree.folders.size() || !in_flight.empty()) {
+    while (next < tree.folders.size() && in_flight.size() < kWindow) {
+      const std::string& remote = tree.folders[next++].second;
+      auto id = c.Send(protocol::ListRequest{remote, ""}.Encode());
+      if (!id.ok()) return id.status();
+      in_flight.emplace_back(*id, &remote);
+    }
+    const auto [id, remote] = in_flight.front();
+    in_flight.pop_front();
     std::map<std::string, protocol::DirectoryEntry> entries;
     bool is_folder = true;
-    Status status = connection().CallStream(protocol::ListRequest{remote, ""}.Encode(), [&](const protocol::Frame& frame) {
+    Status status = c.ReceiveStream(id, [&](const protocol::Frame& frame) {
       auto batch = protocol::ListReply::Parse(frame.header, frame.body);
       if (!batch.ok()) return batch.status();
       is_folder = !batch->file;
@@ -539,8 +555,8 @@ Status Transfers::ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed
       return Status::Ok();
     });
     if (!status.ok() && status.code() != ErrorCode::kNotFound) return status;
-    if (!status.ok()) connection().ForgetRefusal();  // a folder still to be made
-    if (status.ok() && is_folder) listed.emplace(remote, std::move(entries));
+    if (!status.ok()) c.ForgetRefusal();  // a folder still to be made
+    if (status.ok() && is_folder) listed.emplace(*remote, std::move(entries));
   }
   return Status::Ok();
 }
@@ -616,8 +632,12 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
                      tree.files.size(), scanned, HumanBytes(static_cast<double>(tree.total)), unchanged, extra.size()));
     return Status::Ok();
   }
-  // Folders first, so every file has its folder.
-  MakeRemoteFolders(tree, first_failure);
+  // Folders first, so every file has its folder; those the listing found are there already.
+  LocalTree missing;
+  for (const auto& folder : tree.folders) {
+    if (remote.count(folder.second) == 0) missing.folders.push_back(folder);
+  }
+  MakeRemoteFolders(missing, first_failure);
   if (!c.connected()) return first_failure;
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", tree.total, tree.files.size());
   already_complete_ = 0;
@@ -634,10 +654,40 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
       if (first_failure.ok()) first_failure = reply.status();
     }
   }
-  // Folder modes and times last: adding files changes a folder's mtime.
+  // Folder modes and times last: adding files changes a folder's mtime. A folder whose entry in its parent's
+  // listing has them already, and that nothing was added to or removed from, is left alone.
+  const auto parent_of = [](const std::string& path) {
+    const std::size_t slash = path.find_last_not_of('/') == std::string::npos
+                                  ? std::string::npos
+                                  : path.rfind('/', path.find_last_not_of('/'));
+    return slash == std::string::npos ? std::string() : path.substr(0, path.find_last_not_of('/', slash) + 1);
+  };
+  const auto without_slash = [](std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path;
+  };
+  std::set<std::string> touched;  // folders something was added to or removed from
+  for (const auto& file : tree.files) touched.insert(parent_of(file.remote));
+  for (const auto& path : extra) touched.insert(parent_of(path));
+  for (const auto& folder : missing.folders) touched.insert(parent_of(folder.second));
+  std::map<std::string, const protocol::DirectoryEntry*> listed_folders;
+  for (const auto& [folder, entries] : remote) {
+    for (const auto& [name, entry] : entries) {
+      if (entry.type == protocol::EntryType::kDirectory) {
+        listed_folders.emplace(without_slash(JoinPath(folder, name)), &entry);
+      }
+    }
+  }
   for (auto it = tree.folders.rbegin(); it != tree.folders.rend() && c.connected(); ++it) {
     struct stat st {};
     if (::stat(it->first.c_str(), &st) != 0) continue;
+    const std::string folder = without_slash(it->second);
+    const auto listed = touched.count(folder) > 0 ? listed_folders.end() : listed_folders.find(folder);
+    if (listed != listed_folders.end() && listed->second->mode == (st.st_mode & 07777) &&
+        listed->second->mtime == st.st_mtim.tv_sec &&
+        listed->second->mtime_nsec == static_cast<std::uint32_t>(st.st_mtim.tv_nsec)) {
+      continue;
+    }
     auto reply = c.Call(protocol::SetStatRequest{it->second, static_cast<std::uint32_t>(st.st_mode & 07777),
                                                  st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)}
                             .Encode());

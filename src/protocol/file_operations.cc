@@ -142,6 +142,44 @@ Result<MvRequest> MvRequest::Parse(const Json& header) {
   return request;
 }
 
+Result<CpRequest> CpRequest::Parse(const Json& header) {
+  const RequestFields fields(header);
+  CpRequest request;
+  FirstError error;
+  error.Take(fields.Path("from"), request.from);
+  error.Take(fields.Path("to"), request.to);
+  error.Take(fields.OptionalBool("preserve", false), request.preserve);
+  error.Take(fields.OptionalBool("no_clobber", false), request.no_clobber);
+  if (!error.ok()) return error.status();
+  return request;
+}
+
+Json CpRequest::Encode() const {
+  Json header = RequestHeader(kOp);
+  auto& fields = FieldsOf(header);
+  fields.emplace("from", from);
+  fields.emplace("to", to);
+  fields.emplace("preserve", preserve);
+  fields.emplace("no_clobber", no_clobber);
+  return header;
+}
+
+Result<CpReply> CpReply::Parse(const Json& header) {
+  const ReplyFields fields(header);
+  CpReply reply;
+  FirstError error;
+  error.Take(fields.String("path"), reply.path);
+  error.Take(fields.Unsigned("size"), reply.size);
+  if (!error.ok()) return error.status();
+  return reply;
+}
+
+void CpReply::AppendTo(Json& reply) const {
+  auto& fields = FieldsOf(reply);
+  fields.emplace("path", path);
+  fields.emplace("size", size);
+}
+
 Result<SymlinkRequest> SymlinkRequest::Parse(const Json& header) {
   const RequestFields fields(header);
   SymlinkRequest request;

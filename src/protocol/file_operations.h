@@ -1,4 +1,4 @@
-// The file operations' requests and replies: stat, ls, mkdir, rmdir, rm, mv, symlink, setstat, quota and sum.
+// The file operations' requests and replies: stat, ls, mkdir, rmdir, rm, mv, cp, symlink, setstat, quota and sum.
 //
 // Shared by server and client; docs/protocol.md is the reference, and session_operations.h states the conventions
 // (Parse/Encode for requests, Parse/AppendTo for replies, ids kept apart). Paths are checked as RequestFields::Path
@@ -107,6 +107,32 @@ struct MvRequest {
   Json Encode() const;
 
   bool operator==(const MvRequest&) const = default;
+};
+
+// Copies the regular file `from` to `to` (into `to` when it is a folder) on the server, as cp does: links in `from`
+// are followed, the copy has the source's permission bits and, with `preserve`, its modification time; a file at
+// the target is replaced unless `no_clobber`. The whole file's room is reserved first.
+struct CpRequest {
+  static constexpr std::string_view kOp = "cp";
+  std::string from;
+  std::string to;
+  bool preserve = false;
+  bool no_clobber = false;
+
+  static Result<CpRequest> Parse(const Json& header);
+  Json Encode() const;
+
+  bool operator==(const CpRequest&) const = default;
+};
+
+struct CpReply {
+  std::string path;        // the copy's path, as the server joined it (the folder's name added when `to` is one)
+  std::uint64_t size = 0;  // bytes copied
+
+  static Result<CpReply> Parse(const Json& header);
+  void AppendTo(Json& reply) const;
+
+  bool operator==(const CpReply&) const = default;
 };
 
 // Makes `path` a symbolic link to `target` (as ln -s TARGET PATH): a path of the home, absolute from its top or

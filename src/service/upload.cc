@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "service/file_copy.h"
 #include "service/file_service.h"
 #include "service/user_session.h"
 #include "transfer/checksum_cache.h"
@@ -36,6 +37,41 @@ Status WriteAll(int fd, std::string_view bytes, std::uint64_t offset) {
   return Status::Ok();
 }
 
+// Copies up to `count` bytes of `from` at `*from_offset` to `to` at `*to_offset`, advancing both; 0 at the end of
+// `from`. In the kernel where it can (copy_file_range: a reflink or a copy that never reaches user space), else
+// through a buffer.
+Result<std::uint64_t> CopyRange(int from, std::uint64_t* from_offset, int to, std::uint64_t* to_offset,
+                                std::uint64_t count) {
+  while (true) {
+    auto in = static_cast<loff_t>(*from_offset);
+    auto out = static_cast<loff_t>(*to_offset);
+    const ssize_t n = ::copy_file_range(from, &in, to, &out, static_cast<std::size_t>(count), 0);
+    if (n >= 0) {
+      *from_offset += static_cast<std::uint64_t>(n);
+      *to_offset += static_cast<std::uint64_t>(n);
+      return static_cast<std::uint64_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+      return Status::FromErrno(errno, "copying");
+    }
+    break;  // across file systems, or a kind of file the kernel will not copy: by hand
+  }
+  const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(count, kHashChunk));
+  const auto buffer = std::make_unique_for_overwrite<char[]>(chunk);
+  ssize_t n;
+  do {
+    n = ::pread(from, buffer.get(), chunk, static_cast<off_t>(*from_offset));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Status::FromErrno(errno, "reading the file to copy");
+  if (Status s = WriteAll(to, std::string_view(buffer.get(), static_cast<std::size_t>(n)), *to_offset); !s.ok()) {
+    return s;
+  }
+  *from_offset += static_cast<std::uint64_t>(n);
+  *to_offset += static_cast<std::uint64_t>(n);
+  return static_cast<std::uint64_t>(n);
+}
+
 Status HashPrefix(int fd, std::uint64_t length, transfer::Checksum& checksum) {
   const auto buffer = std::make_unique_for_overwrite<char[]>(kHashChunk);
   for (std::uint64_t offset = 0; offset < length;) {
@@ -51,13 +87,58 @@ Status HashPrefix(int fd, std::uint64_t length, transfer::Checksum& checksum) {
 }  // namespace
 
 Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptions& options) {
+  auto upload = StartUpload(path, options);
+  if (!upload.ok()) Audit("upload", path, upload.status(), std::uint64_t{0});
+  return upload;
+}
+
+Result<FileCopy> UserSession::BeginCopy(std::string_view from, std::string_view to, bool preserve_time,
+                                        bool no_clobber) {
+  auto refuse = [&](Status status) -> Result<FileCopy> {
+    Audit("copy", from, status, std::uint64_t{0}, to);
+    return status;
+  };
+  if (Status writable = CheckWritable(); !writable.ok()) return refuse(writable);
+  // As cp: the source's links are followed (inside the home), and a folder is not a file to copy.
+  auto source = home_.OpenPath(from, O_RDONLY | O_NONBLOCK);
+  if (!source.ok()) return refuse(source.status());
+  struct stat st {};
+  if (::fstat(source->get(), &st) != 0) return refuse(Status::FromErrno(errno, from));
+  if (S_ISDIR(st.st_mode)) {
+    return refuse(Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", from)));
+  }
+  if (!S_ISREG(st.st_mode)) return refuse(Status(ErrorCode::kInvalid, fmt::format("not a regular file: {}", from)));
+  // Into a folder that `to` names, under the source's name.
+  std::string target(to);
+  if (auto folder = Stat(to, /*follow=*/true); folder.ok() && folder->type == storage::FileType::kDirectory) {
+    const auto name = storage::HomeDir::SplitLast(from).second;
+    target = storage::HomeDir::Join(to, name);
+  }
+  if (auto existing = Stat(target, /*follow=*/true); existing.ok()) {
+    if (no_clobber) return refuse(Status(ErrorCode::kExists, fmt::format("{} exists", target)));
+    if (auto same = home_.OpenPath(target, O_PATH); same.ok()) {
+      struct stat other {};
+      if (::fstat(same->get(), &other) == 0 && other.st_dev == st.st_dev && other.st_ino == st.st_ino) {
+        return refuse(Status(ErrorCode::kInvalid, fmt::format("{} and {} are the same file", from, target)));
+      }
+    }
+  }
+  UploadOptions options;
+  options.size = static_cast<std::uint64_t>(st.st_size);
+  options.mode = st.st_mode & 0777;
+  if (preserve_time) options.mtime = st.st_mtim;
+  auto upload = StartUpload(target, options);
+  if (!upload.ok()) return refuse(upload.status());
+  upload->copied_from_ = std::string(from);
+  return FileCopy(std::move(source).value(), static_cast<std::uint64_t>(st.st_size), std::move(target),
+                  std::move(upload).value());
+}
+
+Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptions& options) {
   Upload upload;
   upload.session_ = this;
   upload.path_ = std::string(path);
-  auto refuse = [&](Status status) -> Result<Upload> {
-    Audit("upload", path, status, std::uint64_t{0});
-    return status;
-  };
+  auto refuse = [](Status status) -> Result<Upload> { return status; };
   if (Status writable = CheckWritable(); !writable.ok()) return refuse(writable);
   auto target = home_.OpenParent(path);
   if (!target.ok()) return refuse(target.status());
@@ -197,6 +278,36 @@ Status Upload::WriteAt(std::uint64_t offset, std::string_view bytes) {
   return Status::Ok();
 }
 
+Status Upload::CopyFrom(int fd, std::uint64_t offset, std::uint64_t max_bytes, std::uint64_t* copied) {
+  *copied = 0;
+  if (!error_.ok()) return error_;
+  if (!file_.valid()) return Fail(Status(ErrorCode::kInvalid, fmt::format("{}: the upload was discarded", path_)));
+  std::uint64_t want = max_bytes;
+  if (declared_) want = std::min(want, *declared_ > written_ ? *declared_ - written_ : 0);
+  if (want == 0) return Status::Ok();
+  if (Status room = Grow(written_, written_ + want); !room.ok()) return Fail(room);
+  std::uint64_t at = written_;
+  auto n = CopyRange(fd, &offset, file_.get(), &at, want);
+  if (!n.ok()) {
+    // Count what reached the file before the copy stopped, as a failed write does.
+    struct stat now {};
+    const std::uint64_t size_now = ::fstat(file_.get(), &now) == 0 ? static_cast<std::uint64_t>(now.st_size) : written_;
+    if (size_now > written_) reservation_.Use(size_now - written_);
+    written_ = std::max(written_, size_now);
+    const Status failed = n.status().code() == ErrorCode::kNoSpace || n.status().code() == ErrorCode::kQuota
+                              ? n.status()
+                              : Status(n.status().code(), fmt::format("{}: {}", path_, n.status().message()));
+    Fail(failed);
+    if (failed.code() == ErrorCode::kNoSpace || failed.code() == ErrorCode::kQuota) Discard();
+    return error_;
+  }
+  checksum_running_ = false;  // the bytes never passed through here: Publish hashes the file
+  reservation_.Use(*n);
+  written_ += *n;
+  *copied = *n;
+  return Status::Ok();
+}
+
 void Upload::Discard() {
   if (!file_.valid()) return;
   if (!partial_name_.empty()) {
@@ -216,7 +327,11 @@ void Upload::Discard() {
 
 Result<UploadResult> Upload::Commit(std::optional<std::string_view> expected_checksum) {
   auto result = Publish(expected_checksum);
-  session_->Audit("upload", path_, result.status(), written_);
+  if (copied_from_.empty()) {
+    session_->Audit("upload", path_, result.status(), written_);
+  } else {
+    session_->Audit("copy", copied_from_, result.status(), written_, path_);
+  }
   return result;
 }
 

@@ -59,6 +59,10 @@ class Upload {
   Status Write(std::string_view bytes);
   // Writes `bytes` at `offset` (the file grows as needed; a gap reads as zeros).
   Status WriteAt(std::uint64_t offset, std::string_view bytes);
+  // Appends up to `max_bytes` of the file `fd` from `offset` on (never past a declared size), copied inside the kernel
+  // (copy_file_range(2), which shares blocks where the file system can; read and write where it cannot). `*copied`
+  // is what was appended: 0 at the end of `fd`.
+  Status CopyFrom(int fd, std::uint64_t offset, std::uint64_t max_bytes, std::uint64_t* copied);
   // Verifies the size and (when given) the checksum, sets mode and time, and publishes the file: for an atomic
   // upload by renaming it over its name, replacing what was there. Audited, failed or not. A short upload keeps its
   // partial for a resume; a corrupted one is discarded.
@@ -68,6 +72,7 @@ class Upload {
 
  private:
   friend class UserSession;
+  friend class FileCopy;
   Upload() = default;
 
   // Fails the upload: later writes are refused and Commit reports `status`.
@@ -84,6 +89,7 @@ class Upload {
   storage::DirFd target_parent_;
   std::string target_name_;
   std::string path_;  // as the user named it
+  std::string copied_from_;  // a server-side copy's source: its audit line is a "copy" from there
   transfer::Checksum checksum_{transfer::kDefaultChecksum};
   bool checksum_running_ = true;  // every byte so far came in order: checksum_ covers the file
   std::uint64_t written_ = 0;     // the file's size

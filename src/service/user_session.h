@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "service/audit_log.h"
 #include "service/download.h"
+#include "service/file_copy.h"
 #include "service/partial_store.h"
 #include "service/upload.h"
 #include "service/paths.h"
@@ -96,17 +97,25 @@ class UserSession {
   // Starts an upload to `path`: refused here (and audited) before any byte when not permitted or out of room.
   // REQUIRES: this session outlives the upload.
   Result<Upload> BeginUpload(std::string_view path, const UploadOptions& options);
+  // Starts a copy of the regular file `from` (its links followed) to `to`, or into `to` when it is a folder, as cp
+  // does: the copy has the source's permission bits, and its modification time with `preserve_time`; a file at the
+  // target is replaced when the copy is published, unless `no_clobber` (then EEXIST). Room for the whole file is
+  // reserved here. REQUIRES: this session outlives the copy.
+  Result<FileCopy> BeginCopy(std::string_view from, std::string_view to, bool preserve_time, bool no_clobber);
 
  private:
   friend class FileService;
   friend class Upload;
   friend class Download;
+  friend class FileCopy;
   friend class ProgramService;
   friend class RunningProgram;
 
   UserSession(const FileServiceOptions& options, ClientInfo client, std::string user, storage::HomeDir home,
               PartialStore partials, std::shared_ptr<void> slot);
 
+  // BeginUpload without its audit line (a copy writes its own).
+  Result<Upload> StartUpload(std::string_view path, const UploadOptions& options);
   // Room under the user's quota as it is now (read on each use, so a change applies to open sessions).
   Result<storage::QuotaLedger::Reservation> Reserve(std::uint64_t bytes, std::uint64_t entries) const;
   void ApplyChange(const storage::SpaceChange& change) const;

@@ -89,6 +89,7 @@ Json SampleRequest(std::string_view op) {
       {"cd", {{"path", "empty"}}},
       {"pwd", Json::object()},
       {"mkdir", {{"path", "/made"}}},
+      {"cp", {{"from", "/file.txt"}, {"to", "/copy.txt"}}},
       {"rm", {{"path", "/file.txt"}}},
       {"rmdir", {{"path", "/empty"}}},
       {"mv", {{"from", "/made"}, {"to", "/renamed"}}},
@@ -152,6 +153,7 @@ TEST_F(FerrySessionTest, AReadOnlyAccountIsRefusedExactlyTheOperationsTheTableMa
   EXPECT_TRUE(Exists(root.home_of("bob") + "/empty"));
   EXPECT_FALSE(Exists(root.home_of("bob") + "/made"));
   EXPECT_FALSE(Exists(root.home_of("bob") + "/new.txt"));
+  EXPECT_FALSE(Exists(root.home_of("bob") + "/copy.txt"));
 }
 
 TEST_F(FerrySessionTest, AnAccountThatMayWriteGetsEveryWritingOperationDone) {
@@ -170,6 +172,7 @@ TEST_F(FerrySessionTest, AnAccountThatMayWriteGetsEveryWritingOperationDone) {
   EXPECT_FALSE(Exists(root.home_of("alice") + "/file.txt"));
   EXPECT_FALSE(Exists(root.home_of("alice") + "/empty"));
   EXPECT_TRUE(Exists(root.home_of("alice") + "/renamed"));
+  EXPECT_TRUE(Exists(root.home_of("alice") + "/copy.txt"));
 }
 
 TEST_F(FerrySessionTest, RequestsBeforeHelloOrLoginAreRefusedByState) {

@@ -5,12 +5,14 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "support/audit_lines.h"
 #include "support/raw_client.h"
 #include "support/temp_dir.h"
 #include "support/test_files.h"
@@ -406,6 +408,111 @@ TEST_F(ClientIntegration, ChmodLnDfAndLsOptionsWorkAsCoreutilsDo) {
   EXPECT_THAT(limited.out, ::testing::HasSubstr("alice@127.0.0.1"));
   EXPECT_THAT(limited.out, ::testing::HasSubstr(" 10M "));
   EXPECT_THAT(limited.out, ::testing::HasSubstr("% /\n"));
+}
+
+// Everything read back from the file at `path` ("" when it cannot be read).
+std::string Contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_F(ClientIntegration, CpCopiesOnTheServerWithinTheHomeAndTheQuota) {
+  const std::string home = server_.home("alice");
+  const std::string original = RandomBytes(20 * 1024 * 1024 + 12345, 7);  // more than one step of the server's copy
+  WriteFile(home + "/a.bin", original);
+  ASSERT_EQ(::chmod((home + "/a.bin").c_str(), 0640), 0);
+  const struct timespec old_times[2] = {{1600000000, 0}, {1600000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (home + "/a.bin").c_str(), old_times, 0), 0);
+  ASSERT_EQ(::mkdir((home + "/docs").c_str(), 0755), 0);
+
+  // A file to a new name, into a folder, and with -p its time; the mode comes along.
+  const auto copy = Alice({"cp", "a.bin", "b.bin"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  EXPECT_TRUE(Contents(home + "/b.bin") == original);
+  EXPECT_EQ(ModeOf(home + "/b.bin"), 0640u);
+  struct stat st {};
+  ASSERT_EQ(::stat((home + "/b.bin").c_str(), &st), 0);
+  EXPECT_NE(st.st_mtim.tv_sec, 1600000000);
+  ASSERT_EQ(Alice({"cp", "-p", "a.bin", "docs/"}).exit_code, 0);
+  ASSERT_EQ(::stat((home + "/docs/a.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
+  EXPECT_TRUE(Contents(home + "/docs/a.bin") == original);
+
+  // -n keeps what is there; without it the file is replaced; a file is not copied onto itself.
+  WriteFile(home + "/b.bin", "kept");
+  ASSERT_EQ(Alice({"cp", "-n", "a.bin", "b.bin"}).exit_code, 0);
+  EXPECT_EQ(Contents(home + "/b.bin"), "kept");
+  ASSERT_EQ(Alice({"cp", "a.bin", "b.bin"}).exit_code, 0);
+  EXPECT_TRUE(Contents(home + "/b.bin") == original);
+  const auto same = Alice({"cp", "a.bin", "."});
+  EXPECT_EQ(same.exit_code, 1);
+  EXPECT_THAT(same.err, ::testing::HasSubstr("are the same file")) << same.err;
+  const auto folder = Alice({"cp", "docs", "docs2"});
+  EXPECT_EQ(folder.exit_code, 1);
+  EXPECT_THAT(folder.err, ::testing::HasSubstr("-r not given; omitting folder docs")) << folder.err;
+  EXPECT_FALSE(fs::exists(home + "/docs2"));
+
+  // A tree, with a link in it copied as a link; several sources by pattern into a folder.
+  ASSERT_EQ(::mkdir((home + "/tree").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((home + "/tree/sub").c_str(), 0700), 0);
+  WriteFile(home + "/tree/one.txt", "one");
+  WriteFile(home + "/tree/sub/two.txt", "two");
+  ASSERT_EQ(::symlink("one.txt", (home + "/tree/link").c_str()), 0);
+  const auto tree = Alice({"cp", "-r", "tree", "copy"});
+  ASSERT_EQ(tree.exit_code, 0) << tree.err;
+  EXPECT_EQ(Contents(home + "/copy/one.txt"), "one");
+  EXPECT_EQ(Contents(home + "/copy/sub/two.txt"), "two");
+  EXPECT_EQ(fs::read_symlink(home + "/copy/link").string(), "one.txt");
+  ASSERT_EQ(Alice({"cp", "-r", "tree", "docs"}).exit_code, 0);  // into the folder, under its name
+  EXPECT_EQ(Contents(home + "/docs/tree/sub/two.txt"), "two");
+  const auto itself = Alice({"cp", "-r", "tree", "tree/sub"});
+  EXPECT_EQ(itself.exit_code, 1);
+  EXPECT_THAT(itself.err, ::testing::HasSubstr("into itself")) << itself.err;
+  EXPECT_FALSE(fs::exists(home + "/tree/sub/tree"));
+  ASSERT_EQ(Alice({"cp", "tree/*.txt", "tree/sub/*.txt", "docs"}).exit_code, 0);
+  EXPECT_EQ(Contents(home + "/docs/one.txt"), "one");
+  EXPECT_EQ(Contents(home + "/docs/two.txt"), "two");
+  const auto not_folder = Alice({"cp", "tree/one.txt", "tree/sub/two.txt", "a.bin"});
+  EXPECT_EQ(not_folder.exit_code, 1);
+  EXPECT_THAT(not_folder.err, ::testing::HasSubstr("is not a folder")) << not_folder.err;
+
+  // Links cannot lead a copy out of the home, either way: a decoy folder of this test's own stands outside.
+  TempDir outside;
+  WriteFile(outside / "secret.txt", "outside");
+  ASSERT_EQ(::symlink(outside.path().c_str(), (home + "/out").c_str()), 0);
+  EXPECT_NE(Alice({"cp", "out/secret.txt", "stolen.txt"}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(home + "/stolen.txt"));
+  EXPECT_NE(Alice({"cp", "tree/one.txt", "out/planted.txt"}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(outside / "planted.txt"));
+  EXPECT_EQ(Names(outside.path()), std::vector<std::string>{"secret.txt"});
+
+  // A copy that does not fit the quota is refused before a byte, and leaves nothing behind.
+  ASSERT_EQ(RunProcess({FerrydPath(), "user", "set-quota", "--root", server_.root(), "alice", "70M"}).exit_code, 0);  // 60 MiB used
+  const auto full = Alice({"cp", "a.bin", "c.bin"});
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_THAT(full.err, ::testing::HasSubstr("quota")) << full.err;
+  EXPECT_FALSE(fs::exists(home + "/c.bin"));
+  EXPECT_TRUE(Names(server_.root() + "/partials/alice").empty());
+
+  // A read-only account copies nothing.
+  ASSERT_EQ(RunProcess({FerrydPath(), "user", "set-perm", "--root", server_.root(), "alice", "--read-only"}).exit_code,
+            0);
+  EXPECT_NE(Alice({"cp", "tree/one.txt", "ro.txt"}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(home + "/ro.txt"));
+
+  // One audit line a copy, with where from and where to.
+  server_.Stop();
+  bool copied = false;
+  bool refused = false;
+  for (const auto& line : ReadAuditLines(server_.root() + "/audit.log")) {
+    if (line.value("event", "") != "copy") continue;
+    copied = copied || (line.value("path", "") == "/a.bin" && line.value("to", "") == "/b.bin" &&
+                        line.value("result", "") == "ok" && line.value("bytes", std::uint64_t{0}) == original.size());
+    refused = refused || (line.value("path", "") == "/a.bin" && line.value("to", "") == "/c.bin" &&
+                          line.value("result", "") == "EQUOTA");
+  }
+  EXPECT_TRUE(copied);
+  EXPECT_TRUE(refused);
 }
 
 TEST_F(ClientIntegration, LocalFoldersAndALocalShellFromTheShellLines) {

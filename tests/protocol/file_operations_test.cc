@@ -77,6 +77,26 @@ TEST(SymlinkRequest, RoundTripsAndNeedsBothPaths) {
   EXPECT_TRUE(FailsWith(RequestRoundTrip(SymlinkRequest{"a", kNulPath}).status(), ErrorCode::kInvalid));
 }
 
+TEST(CpRequest, RoundTripsAndNeedsBothPaths) {
+  ExpectRoundTrip(RequestRoundTrip(CpRequest{"a", "b", true, false}), CpRequest{"a", "b", true, false});
+  ExpectRoundTrip(RequestRoundTrip(CpRequest{"a", "dir/", false, true}), CpRequest{"a", "dir/", false, true});
+  EXPECT_TRUE(FailsNaming(CpRequest::Parse(Json({{"from", "a"}})).status(), ErrorCode::kProtocol, "to"));
+  EXPECT_TRUE(FailsNaming(CpRequest::Parse(Json({{"to", "a"}})).status(), ErrorCode::kProtocol, "from"));
+  EXPECT_TRUE(FailsNaming(CpRequest::Parse(Json({{"from", "a"}, {"to", "b"}, {"preserve", "yes"}})).status(),
+                          ErrorCode::kProtocol, "preserve"));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(CpRequest{kNulPath, "b"}).status(), ErrorCode::kInvalid));
+  EXPECT_TRUE(FailsWith(RequestRoundTrip(CpRequest{"a", kLongPath}).status(), ErrorCode::kNameTooLong));
+}
+
+TEST(CpReply, RoundTripsAndRejectsEachMissingField) {
+  const CpReply reply{"/docs/a.txt", 4096};
+  ExpectRoundTrip(ReplyRoundTrip(reply), reply);
+  const Json json = OkReply(1, reply);
+  for (const char* field : {"path", "size"}) {
+    EXPECT_TRUE(FailsNaming(CpReply::Parse(Without(json, field)).status(), ErrorCode::kProtocol, field));
+  }
+}
+
 TEST(ListReply, RoundTripsWithItsBody) {
   for (const ListReply& reply :
        {ListReply{true, false, {Docs(), Docs()}}, ListReply{false, false, {}},

@@ -117,6 +117,37 @@ Result<Json> MakeSymlink(Session& session, const Json& /*id*/, const Fields& fie
   return Json::object();
 }
 
+// A server-side copy, in steps of kCopyStep with a turn for the loop's other sessions between them.
+asio::awaitable<void> Copy(Session& session, const Json& id, const Fields& fields) {
+  constexpr std::uint64_t kCopyStep = 16ull << 20;
+  auto request = protocol::CpRequest::Parse(fields.header());
+  if (!request.ok()) {
+    session.ReplyError(id, request.status());
+    co_return;
+  }
+  auto copy = session.user().BeginCopy(session.PathOf(request->from), session.PathOf(request->to), request->preserve,
+                                       request->no_clobber);
+  if (!copy.ok()) {
+    session.ReplyError(id, copy.status());
+    co_return;
+  }
+  while (true) {
+    auto done = copy->Step(kCopyStep);
+    if (!done.ok()) {
+      session.ReplyError(id, done.status());
+      co_return;
+    }
+    if (*done) break;
+    co_await session.TakeTurns();
+  }
+  auto published = copy->Commit();
+  if (!published.ok()) {
+    session.ReplyError(id, published.status());
+    co_return;
+  }
+  session.Reply(protocol::OkReply(id, protocol::CpReply{copy->path(), published->size}));
+}
+
 Result<Json> RemoveDirectory(Session& session, const Json& /*id*/, const Fields& fields) {
   auto request = protocol::RmdirRequest::Parse(fields.header());
   if (!request.ok()) return request.status();
@@ -173,6 +204,7 @@ std::span<const Session::Operation> FileOperations() {
       {"cd", kLoggedIn, false, &ChangeDirectory, nullptr, nullptr},
       {"pwd", kLoggedIn, false, &Pwd, nullptr, nullptr},
       {"mkdir", kLoggedIn, true, &MakeDirectory, nullptr, nullptr},
+      {"cp", kLoggedIn, true, nullptr, &Copy, nullptr},
       {"rm", kLoggedIn, true, &Remove, nullptr, nullptr},
       {"rmdir", kLoggedIn, true, &RemoveDirectory, nullptr, nullptr},
       {"mv", kLoggedIn, true, &Rename, nullptr, nullptr},
