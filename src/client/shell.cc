@@ -47,6 +47,25 @@ bool TakesRemotePaths(const std::string& command) {
   return false;
 }
 
+// Whether the path being completed after `words` (the command and the words before this one) is a local one, as
+// sftp completes them: put's first path is local and the ones after it remote, get's first remote and then local;
+// mput's are all local. Options (and the value --algo and --limit-rate take) are not paths.
+bool CompletesLocally(const std::vector<std::string>& words) {
+  const std::string& command = words.front();
+  std::size_t paths = 0;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--algo" || words[i] == "--limit-rate") {
+      ++i;
+    } else if (!words[i].starts_with('-')) {
+      ++paths;
+    }
+  }
+  if (command == "mput") return true;
+  if (command == "put" || command == "reput") return paths == 0;
+  if (command == "get" || command == "reget") return paths > 0;
+  return !TakesRemotePaths(command);
+}
+
 // Characters a completed name is escaped for, outside quotes: those SplitWords gives a meaning to.
 constexpr const char* kSpecialInNames = " \t\n\\\"'`$&|;()<>*?[]#!{}";
 
@@ -122,8 +141,8 @@ char** Complete(const char* text, int start, int /*end*/) {
     rl_attempted_completion_over = 1;
     return g_matches.empty() ? nullptr : rl_completion_matches(text, NextMatch);
   }
-  if (!TakesRemotePaths(words->front()) || g_completion_runner == nullptr) {
-    return nullptr;  // local commands: readline's own file-name completion
+  if (CompletesLocally(*words) || g_completion_runner == nullptr) {
+    return nullptr;  // local paths: readline's own file-name completion (quoted by QuoteName too)
   }
   rl_attempted_completion_over = 1;
   // Names are quoted or escaped on the way in (QuoteName); a remote folder is not a local one to stat.

@@ -54,7 +54,15 @@ Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_targe
   if (::flock(locked.file.get(), LOCK_EX | LOCK_NB) != 0) {
     return Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", canonical_target));
   }
-  if (created) locked.evicted_bytes = Evict(locked.name);
+  if (created) {
+    constexpr auto kLookAgain = std::chrono::seconds(1);
+    const auto now = std::chrono::steady_clock::now();
+    if (looked_ != std::chrono::steady_clock::time_point{} && now - looked_ < kLookAgain && counted_ + 1 <= max_kept_) {
+      ++counted_;
+    } else {
+      locked.evicted_bytes = Evict(locked.name);
+    }
+  }
   return locked;
 }
 
@@ -63,8 +71,8 @@ std::uint64_t PartialStore::Evict(const std::string& keep) const {
     std::string name;
     timespec modified;
   };
-  // This runs for every new upload: the names alone (one getdents) decide whether anything goes; only then is each
-  // partial looked at.
+  // This runs for a new upload when the count could pass the bound (see counted_): the names alone (one getdents)
+  // decide whether anything goes; only then is each partial looked at.
   std::vector<std::string> names;
   const int stream_fd = ::openat(fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (stream_fd < 0) return 0;
@@ -79,6 +87,8 @@ std::uint64_t PartialStore::Evict(const std::string& keep) const {
     names.emplace_back(entry->d_name);
   }
   ::closedir(dir);
+  looked_ = std::chrono::steady_clock::now();
+  counted_ = names.size() + 1;
   if (names.size() + 1 <= max_kept_) return 0;
   std::vector<Kept> kept;
   for (std::string& name : names) {
@@ -103,6 +113,7 @@ std::uint64_t PartialStore::Evict(const std::string& keep) const {
     freed += static_cast<std::uint64_t>(st.st_size);
     --left;
   }
+  counted_ = left;
   return freed;
 }
 

@@ -6,6 +6,7 @@
 // Thread-compatible: one store per logged-in session; the sweep is a static function over the whole folder.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -54,6 +55,11 @@ class PartialStore {
 
   UniqueFd fd_;
   std::size_t max_kept_;
+  // The partials the folder held at the last look, plus those this store made since (none are subtracted), and
+  // when that look was: a new partial looks again only when this count could pass the bound, or after a second
+  // (other sessions of the user may have added some). A tree of small files then costs one look, not one each.
+  mutable std::size_t counted_ = 0;
+  mutable std::chrono::steady_clock::time_point looked_{};
 };
 
 }  // namespace ferry::service

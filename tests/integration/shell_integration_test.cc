@@ -206,6 +206,19 @@ TEST_F(ShellIntegration, CompletionEscapesSpacesAndWorksInsideQuotes) {
   shell->Type("\n");
   ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
   EXPECT_EQ(ReadFile(local / "it's.txt"), "quote");
+  // Local paths where they are local, as sftp completes them: put's first path, get's second (and lcd's).
+  WriteFile(local / "upload me.txt", "up");
+  ASSERT_EQ(::mkdir((local / "copies").c_str(), 0755), 0);
+  shell->Type("put upl\t");
+  ASSERT_TRUE(shell->WaitFor("put upload\\ me.txt ")) << shell->screen();
+  shell->Type("\n");
+  ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
+  EXPECT_EQ(ReadFile(server_.home("alice") + "/my photos/upload me.txt"), "up");
+  shell->Type("get beach\\ day.jpg cop\t");
+  ASSERT_TRUE(shell->WaitFor("get beach\\ day.jpg copies/")) << shell->screen();
+  shell->Type("\n");
+  ASSERT_TRUE(shell->WaitFor(":/my photos> ")) << shell->screen();
+  EXPECT_EQ(ReadFile(local / "copies/beach day.jpg"), "sand");
   // A name with glob characters completes to a word naming that file, not a pattern: "[x].txt" as a pattern would
   // be "x.txt".
   WriteFile(server_.home("alice") + "/my photos/[x].txt", "brackets");

@@ -1136,6 +1136,20 @@ TEST_F(TransferIntegration, PutRecursiveSynchronisesATreeAndDeletesOnlyWhatItIsA
   EXPECT_NE(again.err.find("3 of 3 files were unchanged (same size and modification time) and were not sent"),
             std::string::npos) << again.err;
   EXPECT_EQ(StatOf(Home("src/a.txt")).st_ino, a_inode);
+  // Folders carry the local folders' modes and times, however little a sync changed in them.
+  const auto same_folders = [&] {
+    for (const char* folder : {"", "/sub"}) {
+      const struct stat local = StatOf(src + folder);
+      const struct stat remote = StatOf(Home(std::string("src") + folder));
+      EXPECT_EQ(remote.st_mode & 07777, local.st_mode & 07777) << folder;
+      EXPECT_EQ(remote.st_mtim.tv_sec, local.st_mtim.tv_sec) << folder;
+      EXPECT_EQ(remote.st_mtim.tv_nsec, local.st_mtim.tv_nsec) << folder;
+    }
+  };
+  same_folders();
+  ASSERT_EQ(::chmod((src + "/sub").c_str(), 0700), 0);  // only a folder's mode changes: it is set again
+  ASSERT_EQ(Alice({"put", "-r", src, "/"}).exit_code, 0);
+  same_folders();
 
   // a.txt changes but keeps its size and time (only --checksum sees it); b.txt grows; d.txt is new; sub/c.txt goes;
   // the server has a file the tree never had.
@@ -1168,6 +1182,7 @@ TEST_F(TransferIntegration, PutRecursiveSynchronisesATreeAndDeletesOnlyWhatItIsA
   EXPECT_EQ(ReadFile(Home("src/a.txt")), "aaaa");
   EXPECT_TRUE(Exists(Home("src/extra.txt")));
   EXPECT_TRUE(Exists(Home("src/sub/c.txt")));
+  same_folders();
 
   const auto deleting = Alice({"put", "-r", "--checksum", "--delete", src, "/"});
   ASSERT_EQ(deleting.exit_code, 0) << deleting.err;
@@ -1176,6 +1191,7 @@ TEST_F(TransferIntegration, PutRecursiveSynchronisesATreeAndDeletesOnlyWhatItIsA
   EXPECT_FALSE(Exists(Home("src/sub/c.txt")));
   EXPECT_TRUE(Exists(Home("src/sub")));
   EXPECT_NE(deleting.err.find("2 removed from the server (--delete)"), std::string::npos) << deleting.err;
+  same_folders();
 
   const auto not_a_tree = Alice({"put", "--delete", src + "/a.txt", "/"});
   EXPECT_NE(not_a_tree.exit_code, 0);
