@@ -752,14 +752,18 @@ Status CommandRunner::Copy(const std::vector<std::string>& args) {
 Status CommandRunner::CopyTree(const std::string& from, const DirectoryEntry& top, const std::string& to,
                                bool preserve, bool no_clobber) {
   if (top.type == EntryType::kLink) {
-    return connection().Call(protocol::SymlinkRequest{to, top.target}.Encode()).status();
+    Status made = connection().Call(protocol::SymlinkRequest{to, top.target}.Encode()).status();
+    return no_clobber && made.code() == ErrorCode::kExists ? Status::Ok() : made;  // as cp -n: left as it is
   }
   if (top.type != EntryType::kDirectory) {
     return Remote(Status(ErrorCode::kInvalid, fmt::format("cp: {} is neither a file, a folder nor a link", from)));
   }
-  const std::string source = AbsoluteRemote(remote_cwd_, from);
-  const std::string target = AbsoluteRemote(remote_cwd_, to);
-  if (target == source || target.starts_with(source == "/" ? source : source + "/")) {
+  // Compared as the paths read (the server resolves them the same way unless links intervene; the listing below is
+  // whole before anything is made, so even then a copy cannot come to copy itself).
+  const std::string absolute_source = AbsoluteRemote(remote_cwd_, from);
+  const std::string absolute_target = AbsoluteRemote(remote_cwd_, to);
+  if (absolute_target == absolute_source ||
+      absolute_target.starts_with(absolute_source == "/" ? absolute_source : absolute_source + "/")) {
     return Remote(Status(ErrorCode::kInvalid, fmt::format("cp: cannot copy a folder, {}, into itself, {}", from, to)));
   }
   // The whole tree is listed before anything is made, so a copy can never come to copy itself.
@@ -772,27 +776,37 @@ Status CommandRunner::CopyTree(const std::string& from, const DirectoryEntry& to
   for (std::size_t i = 0; i < folders.size(); ++i) {
     std::vector<DirectoryEntry> entries;
     bool is_file = false;
-    if (Status s = FetchListing(JoinRemote(source, folders[i]), entries, &is_file); !s.ok()) return s;
+    if (Status s = FetchListing(JoinRemote(from, folders[i]), entries, &is_file); !s.ok()) return s;
     for (DirectoryEntry& entry : entries) {
       if (entry.name == "." || entry.name == "..") continue;
       std::string path = JoinRemote(folders[i], entry.name);
       if (entry.type == EntryType::kDirectory) folders.push_back(path);
       items.push_back({std::move(path), std::move(entry)});
       if (items.size() > kMaxGlobMatches) {
-        return Status(ErrorCode::kTooBig, fmt::format("cp: {} holds more than {} entries", from, kMaxGlobMatches));
+        return Remote(
+            Status(ErrorCode::kTooBig, fmt::format("cp: {} holds more than {} entries", from, kMaxGlobMatches)));
       }
     }
   }
-  auto made = connection().Call(protocol::MkdirRequest{target, false}.Encode());
+  auto made = connection().Call(protocol::MkdirRequest{to, false}.Encode());
   if (!made.ok() && made.status().code() != ErrorCode::kExists) return made.status();
+  if (!made.ok()) {
+    connection().ForgetRefusal();
+    auto folder = IsRemoteFolder(to);
+    if (!folder.ok()) return folder.status();
+    if (!*folder) {
+      return Remote(Status(ErrorCode::kNotDirectory,
+                           fmt::format("cp: cannot overwrite non-folder {} with folder {}", to, from)));
+    }
+  }
   Status result = Status::Ok();
   auto report = [&](const Status& failure) {
     std::cerr << "ferry: " << EscapeForTerminal(failure.message()) << "\n";
     result = Partial(Status(failure.code(), "some entries could not be copied"));
   };
   for (const Item& item : items) {
-    const std::string from_path = JoinRemote(source, item.path);
-    const std::string to_path = JoinRemote(target, item.path);
+    const std::string from_path = JoinRemote(from, item.path);
+    const std::string to_path = JoinRemote(to, item.path);
     Status done = Status::Ok();
     switch (item.entry.type) {
       case EntryType::kDirectory: {
@@ -801,7 +815,8 @@ Status CommandRunner::CopyTree(const std::string& from, const DirectoryEntry& to
         break;
       }
       case EntryType::kFile:
-        done = connection().Call<protocol::CpReply>(protocol::CpRequest{from_path, to_path, preserve, no_clobber})
+        done = connection()
+                   .Call<protocol::CpReply>(protocol::CpRequest{from_path, to_path, preserve, no_clobber, true})
                    .status();
         if (no_clobber && done.code() == ErrorCode::kExists) done = Status::Ok();  // as cp -n: left as it is
         break;
@@ -819,9 +834,9 @@ Status CommandRunner::CopyTree(const std::string& from, const DirectoryEntry& to
   }
   if (preserve) {
     // Folders last, deepest first: copying into them changed their times.
-    std::vector<std::pair<std::string, const DirectoryEntry*>> dirs = {{target, &top}};
+    std::vector<std::pair<std::string, const DirectoryEntry*>> dirs = {{to, &top}};
     for (const Item& item : items) {
-      if (item.entry.type == EntryType::kDirectory) dirs.emplace_back(JoinRemote(target, item.path), &item.entry);
+      if (item.entry.type == EntryType::kDirectory) dirs.emplace_back(JoinRemote(to, item.path), &item.entry);
     }
     for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
       auto reply = connection().Call(

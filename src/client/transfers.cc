@@ -544,9 +544,14 @@ Status Transfers::ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed
     in_flight.pop_front();
     std::map<std::string, protocol::DirectoryEntry> entries;
     bool is_folder = true;
+    Status unreadable = Status::Ok();
+    // Every frame of the stream is read, a bad one too, so the replies after it stay in step.
     Status status = c.ReceiveStream(id, [&](const protocol::Frame& frame) {
       auto batch = protocol::ListReply::Parse(frame.header, frame.body);
-      if (!batch.ok()) return batch.status();
+      if (!batch.ok()) {
+        if (unreadable.ok()) unreadable = batch.status();
+        return Status::Ok();
+      }
       is_folder = !batch->file;
       for (auto& entry : batch->entries) {
         std::string name = entry.name;
@@ -554,7 +559,15 @@ Status Transfers::ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed
       }
       return Status::Ok();
     });
-    if (!status.ok() && status.code() != ErrorCode::kNotFound) return status;
+    if (status.ok()) status = unreadable;
+    if (!status.ok() && status.code() != ErrorCode::kNotFound) {
+      // Read the answers still on their way before giving up, so the next command gets its own.
+      while (!in_flight.empty() && c.connected()) {
+        c.ReceiveStream(in_flight.front().first, [](const protocol::Frame&) { return Status::Ok(); });
+        in_flight.pop_front();
+      }
+      return status;
+    }
     if (!status.ok()) c.ForgetRefusal();  // a folder still to be made
     if (status.ok() && is_folder) listed.emplace(*remote, std::move(entries));
   }

@@ -150,6 +150,7 @@ Result<CpRequest> CpRequest::Parse(const Json& header) {
   error.Take(fields.Path("to"), request.to);
   error.Take(fields.OptionalBool("preserve", false), request.preserve);
   error.Take(fields.OptionalBool("no_clobber", false), request.no_clobber);
+  error.Take(fields.OptionalBool("exact", false), request.exact);
   if (!error.ok()) return error.status();
   return request;
 }
@@ -161,6 +162,7 @@ Json CpRequest::Encode() const {
   fields.emplace("to", to);
   fields.emplace("preserve", preserve);
   fields.emplace("no_clobber", no_clobber);
+  fields.emplace("exact", exact);
   return header;
 }
 

@@ -118,6 +118,7 @@ struct CpRequest {
   std::string to;
   bool preserve = false;
   bool no_clobber = false;
+  bool exact = false;  // `to` is the copy's own name, never a folder to copy into (EISDIR if it is one), as cp -T
 
   static Result<CpRequest> Parse(const Json& header);
   Json Encode() const;

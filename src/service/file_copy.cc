@@ -1,5 +1,7 @@
 #include "service/file_copy.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "service/user_session.h"
@@ -8,6 +10,13 @@ namespace ferry::service {
 
 FileCopy::FileCopy(UniqueFd source, std::uint64_t size, std::string path, Upload upload)
     : source_(std::move(source)), path_(std::move(path)), size_(size), upload_(std::move(upload)) {}
+
+FileCopy::FileCopy(FileCopy&& other) noexcept
+    : source_(std::move(other.source_)),
+      path_(std::move(other.path_)),
+      size_(other.size_),
+      copied_(other.copied_),
+      upload_(std::exchange(other.upload_, std::nullopt)) {}
 
 FileCopy::~FileCopy() {
   if (!upload_) return;

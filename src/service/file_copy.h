@@ -22,7 +22,8 @@ class UserSession;
 
 class FileCopy {
  public:
-  FileCopy(FileCopy&& other) noexcept = default;
+  // A moved-from copy holds nothing (its destructor neither audits nor discards).
+  FileCopy(FileCopy&& other) noexcept;
   FileCopy& operator=(FileCopy&& other) = delete;
   // An unfinished copy is discarded, and audited as failed.
   ~FileCopy();

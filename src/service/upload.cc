@@ -93,7 +93,7 @@ Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptio
 }
 
 Result<FileCopy> UserSession::BeginCopy(std::string_view from, std::string_view to, bool preserve_time,
-                                        bool no_clobber) {
+                                        bool no_clobber, bool exact) {
   auto refuse = [&](Status status) -> Result<FileCopy> {
     Audit("copy", from, status, std::uint64_t{0}, to);
     return status;
@@ -108,13 +108,19 @@ Result<FileCopy> UserSession::BeginCopy(std::string_view from, std::string_view 
     return refuse(Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", from)));
   }
   if (!S_ISREG(st.st_mode)) return refuse(Status(ErrorCode::kInvalid, fmt::format("not a regular file: {}", from)));
-  // Into a folder that `to` names, under the source's name.
+  // Into a folder that `to` names, under the source's name (unless `exact`: then `to` is the copy's own name).
   std::string target(to);
-  if (auto folder = Stat(to, /*follow=*/true); folder.ok() && folder->type == storage::FileType::kDirectory) {
+  const auto folder = Stat(to, /*follow=*/true);
+  const bool is_folder = folder.ok() && folder->type == storage::FileType::kDirectory;
+  if (is_folder && exact) return refuse(Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", to)));
+  if (is_folder) {
     const auto name = storage::HomeDir::SplitLast(from).second;
     target = storage::HomeDir::Join(to, name);
+  } else if (to.ends_with('/')) {
+    return refuse(Status(ErrorCode::kNotDirectory, fmt::format("not a directory: {}", to)));
   }
-  if (auto existing = Stat(target, /*follow=*/true); existing.ok()) {
+  // Anything under the name counts, a link that leads nowhere too.
+  if (Stat(target, /*follow=*/false).ok()) {
     if (no_clobber) return refuse(Status(ErrorCode::kExists, fmt::format("{} exists", target)));
     if (auto same = home_.OpenPath(target, O_PATH); same.ok()) {
       struct stat other {};
@@ -301,7 +307,8 @@ Status Upload::CopyFrom(int fd, std::uint64_t offset, std::uint64_t max_bytes, s
     if (failed.code() == ErrorCode::kNoSpace || failed.code() == ErrorCode::kQuota) Discard();
     return error_;
   }
-  checksum_running_ = false;  // the bytes never passed through here: Publish hashes the file
+  checksum_running_ = false;
+  unhashed_ = true;  // the bytes never passed through here: Publish does not read them back to hash them
   reservation_.Use(*n);
   written_ += *n;
   *copied = *n;
@@ -343,7 +350,9 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
     return Status(ErrorCode::kInvalid, fmt::format("{}: received {} of {} bytes", path_, written_, *declared_));
   }
   std::string actual;
-  if (checksum_running_) {
+  if (unhashed_) {
+    // A server-side copy: hashing would read the whole file in one go on the event loop; none is remembered.
+  } else if (checksum_running_) {
     actual = checksum_.HexDigest();
   } else {
     auto computed = transfer::ChecksumOfFile(file_.get(), checksum_.algorithm());
@@ -364,7 +373,7 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
   }
   struct stat final_stat {};
   if (::fstat(file_.get(), &final_stat) == 0) {
-    transfer::StoreCachedChecksum(file_.get(), checksum_.algorithm(), final_stat, actual);
+    if (!actual.empty()) transfer::StoreCachedChecksum(file_.get(), checksum_.algorithm(), final_stat, actual);
   }
   if (!partial_name_.empty()) {
     // The name it replaces (if any) gives its space back; otherwise the new name takes its reserved place.

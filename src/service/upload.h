@@ -63,6 +63,7 @@ class Upload {
   // (copy_file_range(2), which shares blocks where the file system can; read and write where it cannot). `*copied`
   // is what was appended: 0 at the end of `fd`.
   Status CopyFrom(int fd, std::uint64_t offset, std::uint64_t max_bytes, std::uint64_t* copied);
+  // After CopyFrom, no checksum is computed (UploadResult::checksum is empty) and none may be expected.
   // Verifies the size and (when given) the checksum, sets mode and time, and publishes the file: for an atomic
   // upload by renaming it over its name, replacing what was there. Audited, failed or not. A short upload keeps its
   // partial for a resume; a corrupted one is discarded.
@@ -92,6 +93,7 @@ class Upload {
   std::string copied_from_;  // a server-side copy's source: its audit line is a "copy" from there
   transfer::Checksum checksum_{transfer::kDefaultChecksum};
   bool checksum_running_ = true;  // every byte so far came in order: checksum_ covers the file
+  bool unhashed_ = false;         // bytes were copied in the kernel (CopyFrom): the file is published unhashed
   std::uint64_t written_ = 0;     // the file's size
   std::optional<std::uint64_t> declared_;
   std::uint64_t resumed_ = 0;

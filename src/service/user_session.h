@@ -100,8 +100,10 @@ class UserSession {
   // Starts a copy of the regular file `from` (its links followed) to `to`, or into `to` when it is a folder, as cp
   // does: the copy has the source's permission bits, and its modification time with `preserve_time`; a file at the
   // target is replaced when the copy is published, unless `no_clobber` (then EEXIST). Room for the whole file is
-  // reserved here. REQUIRES: this session outlives the copy.
-  Result<FileCopy> BeginCopy(std::string_view from, std::string_view to, bool preserve_time, bool no_clobber);
+  // reserved here. With `exact`, `to` is the copy's own name even when it is a folder (then EISDIR), as cp -T.
+  // REQUIRES: this session outlives the copy.
+  Result<FileCopy> BeginCopy(std::string_view from, std::string_view to, bool preserve_time, bool no_clobber,
+                             bool exact = false);
 
  private:
   friend class FileService;

@@ -472,6 +472,27 @@ TEST_F(ClientIntegration, CpCopiesOnTheServerWithinTheHomeAndTheQuota) {
   ASSERT_EQ(Alice({"cp", "tree/*.txt", "tree/sub/*.txt", "docs"}).exit_code, 0);
   EXPECT_EQ(Contents(home + "/docs/one.txt"), "one");
   EXPECT_EQ(Contents(home + "/docs/two.txt"), "two");
+  // Inside a tree a file keeps its name even where a folder has it (never copied into that folder); a tree does not
+  // go over a file; a trailing slash names a folder; -n leaves a link that leads nowhere as it is.
+  ASSERT_EQ(::mkdir((home + "/dest").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((home + "/dest/tree").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((home + "/dest/tree/one.txt").c_str(), 0755), 0);
+  const auto clash = Alice({"cp", "-r", "tree", "dest"});
+  EXPECT_EQ(clash.exit_code, 6) << clash.err;
+  EXPECT_THAT(clash.err, ::testing::HasSubstr("is a directory")) << clash.err;
+  EXPECT_FALSE(fs::exists(home + "/dest/tree/one.txt/one.txt"));
+  EXPECT_EQ(Contents(home + "/dest/tree/sub/two.txt"), "two");
+  const auto over_file = Alice({"cp", "-r", "tree", "a.bin"});
+  EXPECT_EQ(over_file.exit_code, 1);
+  EXPECT_THAT(over_file.err, ::testing::HasSubstr("cannot overwrite non-folder")) << over_file.err;
+  EXPECT_TRUE(Contents(home + "/a.bin") == original);
+  const auto slash = Alice({"cp", "tree/one.txt", "nofolder/"});
+  EXPECT_EQ(slash.exit_code, 1);
+  EXPECT_THAT(slash.err, ::testing::HasSubstr("not a directory")) << slash.err;
+  EXPECT_FALSE(fs::exists(home + "/nofolder"));
+  ASSERT_EQ(::symlink("nowhere", (home + "/dangling").c_str()), 0);
+  ASSERT_EQ(Alice({"cp", "-n", "tree/one.txt", "dangling"}).exit_code, 0);
+  EXPECT_TRUE(fs::is_symlink(home + "/dangling"));
   const auto not_folder = Alice({"cp", "tree/one.txt", "tree/sub/two.txt", "a.bin"});
   EXPECT_EQ(not_folder.exit_code, 1);
   EXPECT_THAT(not_folder.err, ::testing::HasSubstr("is not a folder")) << not_folder.err;
@@ -505,6 +526,7 @@ TEST_F(ClientIntegration, CpCopiesOnTheServerWithinTheHomeAndTheQuota) {
   bool copied = false;
   bool refused = false;
   for (const auto& line : ReadAuditLines(server_.root() + "/audit.log")) {
+    EXPECT_FALSE(line.value("event", "") == "upload") << "a copy is not an upload: " << line.dump();
     if (line.value("event", "") != "copy") continue;
     copied = copied || (line.value("path", "") == "/a.bin" && line.value("to", "") == "/b.bin" &&
                         line.value("result", "") == "ok" && line.value("bytes", std::uint64_t{0}) == original.size());

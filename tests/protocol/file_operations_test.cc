@@ -80,6 +80,7 @@ TEST(SymlinkRequest, RoundTripsAndNeedsBothPaths) {
 TEST(CpRequest, RoundTripsAndNeedsBothPaths) {
   ExpectRoundTrip(RequestRoundTrip(CpRequest{"a", "b", true, false}), CpRequest{"a", "b", true, false});
   ExpectRoundTrip(RequestRoundTrip(CpRequest{"a", "dir/", false, true}), CpRequest{"a", "dir/", false, true});
+  ExpectRoundTrip(RequestRoundTrip(CpRequest{"a", "b", false, false, true}), CpRequest{"a", "b", false, false, true});
   EXPECT_TRUE(FailsNaming(CpRequest::Parse(Json({{"from", "a"}})).status(), ErrorCode::kProtocol, "to"));
   EXPECT_TRUE(FailsNaming(CpRequest::Parse(Json({{"to", "a"}})).status(), ErrorCode::kProtocol, "from"));
   EXPECT_TRUE(FailsNaming(CpRequest::Parse(Json({{"from", "a"}, {"to", "b"}, {"preserve", "yes"}})).status(),

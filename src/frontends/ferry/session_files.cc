@@ -126,7 +126,7 @@ asio::awaitable<void> Copy(Session& session, const Json& id, const Fields& field
     co_return;
   }
   auto copy = session.user().BeginCopy(session.PathOf(request->from), session.PathOf(request->to), request->preserve,
-                                       request->no_clobber);
+                                       request->no_clobber, request->exact);
   if (!copy.ok()) {
     session.ReplyError(id, copy.status());
     co_return;
