@@ -136,9 +136,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ferry " FERRY_VERSION);
   app.prefix_command();
   app.footer(
-      "With a COMMAND, runs it and exits (0 on success). With -b FILE, runs FILE's commands, stopping at the first\n"
-      "failure. With neither, starts an interactive shell (type help). The password comes from FERRY_PASSWORD or\n"
-      "a prompt; with -i FILE the key logs in instead (see ferryd user key add).\n"
+      "Forms:\n"
+      "  ferry [OPTIONS] TARGET [COMMAND [ARGS...]]   a command, or the interactive shell (type help) without one\n"
+      "  ferry [OPTIONS] -b FILE TARGET               the commands of FILE, stopping at the first failure\n"
+      "  ferry ping [-c COUNT] HOST[:PORT]            UDP probes, as ping(8) (see ferry ping --help)\n"
+      "The password comes from --password-file, FERRY_PASSWORD_FILE, FERRY_PASSWORD, the config's PasswordFile or\n"
+      "a prompt; with -i FILE the key logs in instead (see ferryd user key add). See ferry(1).\n"
       "Remote patterns are matched by the server; quote them for your shell: ferry alice@host get '*.txt'\n"
       "Exit status: 0 done, 1 refused by the server, 2 usage, 3 no connection, 4 login refused, 5 local file error,\n"
       "6 partly done, 130 interrupted.");

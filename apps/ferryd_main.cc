@@ -66,6 +66,14 @@ std::string FormatLimit(const std::optional<std::uint64_t>& limit, bool is_size)
   return is_size ? ferry::HumanBytes(static_cast<double>(*limit)) : std::to_string(*limit);
 }
 
+// A quota as `user set-quota` reports it: "4.0 GiB and 1000 files", "none".
+std::string QuotaText(const ferry::storage::UserQuota& quota) {
+  if (!quota.max_bytes && !quota.max_files) return "none";
+  const std::string bytes = quota.max_bytes ? ferry::HumanBytes(static_cast<double>(*quota.max_bytes)) : "no byte limit";
+  const std::string files = quota.max_files ? fmt::format("{} files", *quota.max_files) : "no file limit";
+  return fmt::format("{}, {}", bytes, files);
+}
+
 Result<ferry::server::ServerConfig> LoadConfig(const ferry::server::DataRoot& root) {
   return ferry::server::ServerConfig::Load(root.config_path());
 }
@@ -136,7 +144,11 @@ int main(int argc, char** argv) {
   unsigned threads = 0;
   bool plain = false;
   auto* serve = app.add_subcommand("serve", "Serve clients");
-  serve->add_option("--root", root_dir, "Data root")->required();
+  // The data root: --root, else $FERRY_ROOT, else the packaged service's.
+  const auto add_root = [&root_dir](CLI::App* sub) {
+    sub->add_option("--root", root_dir, "Data root (default: $FERRY_ROOT, else /var/lib/ferry)");
+  };
+  add_root(serve);
   serve->add_option("--listen", listen, "Address to listen on, HOST:PORT (overrides the config)");
   serve->add_option("--ftp-listen", ftp_listen, "Serve FTP (with AUTH TLS) on HOST:PORT (overrides ftp.listen)");
   serve->add_option("--ftps-implicit-listen", ftps_implicit_listen,
@@ -175,12 +187,13 @@ int main(int argc, char** argv) {
   }
   user_set_perm->add_flag("--read-write", read_write, "May change files again");
   user_set_perm->add_flag("--no-exec", no_exec, "May no longer run programs");
-  for (auto* sub : {user_add, user_del, user_passwd, user_list, user_set_perm, user_set_quota}) {
-    sub->add_option("--root", root_dir, "Data root")->required();
-  }
-  for (auto* sub : {user_add, user_del, user_passwd, user_set_perm}) {
-    sub->add_option("NAME", names, "User name")->required();
-  }
+  for (auto* sub : {user_add, user_del, user_passwd, user_list, user_set_perm, user_set_quota}) add_root(sub);
+  for (auto* sub : {user_add, user_del, user_set_perm}) sub->add_option("NAME", names, "User names")->required();
+  std::string passwd_name;
+  user_passwd->add_option("NAME", passwd_name, "User name")->required();
+  bool adopt_home = false;
+  user_add->add_flag("--adopt-home", adopt_home,
+                     "Give the user a home folder that exists already (left by 'user del' without --remove-home)");
   for (auto* sub : {user_add, user_passwd}) {
     sub->add_flag("--password-stdin", password_stdin, "Read the password from the first line of stdin");
   }
@@ -195,7 +208,7 @@ int main(int argc, char** argv) {
   auto* key_list = user_key->add_subcommand("list", "List a user's keys: size, SHA256 fingerprint, comment, type");
   auto* key_del = user_key->add_subcommand("del", "Remove a user's key by its fingerprint");
   for (auto* sub : {key_add, key_list, key_del}) {
-    sub->add_option("--root", root_dir, "Data root")->required();
+    add_root(sub);
     sub->add_option("NAME", key_user, "User name")->required();
   }
   key_add->add_option("FILE", key_file, "File of public keys (id_ed25519.pub, authorized_keys), or - for stdin")
@@ -217,6 +230,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (root_dir.empty()) {  // not CLI11's envname: it would let the variable override --root of another subcommand
+    const char* env = std::getenv("FERRY_ROOT");
+    root_dir = env != nullptr && *env != '\0' ? env : "/var/lib/ferry";
+  }
   const ferry::server::DataRoot root(root_dir);
   auto config = LoadConfig(root);
   if (!config.ok()) return Fail(config.status());
@@ -277,13 +294,16 @@ int main(int argc, char** argv) {
     if (Status s = (*users)->SetQuota(quota_name, max_bytes, max_files); !s.ok()) return Fail(s);
     auto record = (*users)->Find(quota_name);
     if (!record.ok()) return Fail(record.status());
-    std::cout << fmt::format("Quota of {}: {} bytes, {} files\n", quota_name, FormatLimit(record->quota.max_bytes, true),
-                             FormatLimit(record->quota.max_files, false));
+    std::cout << fmt::format("Quota of {}: {}\n", quota_name, QuotaText(record->quota));
     return 0;
   }
   if (*user_set_perm) {
+    if (!read_only && !read_write && !exec && !no_exec) {
+      return ferry::UsageError("ferryd user set-perm", "give the permissions to set: --read-only or --read-write, "
+                                                        "--exec or --no-exec");
+    }
     if ((read_only && read_write) || (exec && no_exec)) {
-      return Fail(Status(ferry::ErrorCode::kInvalid, "contradictory permissions given"));
+      return ferry::UsageError("ferryd user set-perm", "contradictory permissions given");
     }
     std::optional<bool> new_read_only;
     if (read_only || read_write) new_read_only = read_only;
@@ -293,7 +313,11 @@ int main(int argc, char** argv) {
     if (!users.ok()) return Fail(users.status());
     for (const auto& name : names) {
       if (Status s = (*users)->SetPermissions(name, new_read_only, new_exec); !s.ok()) return Fail(s);
-      std::cout << "Changed permissions of " << name << "\n";
+      auto record = (*users)->Find(name);
+      if (!record.ok()) return Fail(record.status());
+      std::cout << fmt::format("Permissions of {}: {}, {}\n", name,
+                               record->permissions.read_only ? "read-only" : "read-write",
+                               record->permissions.can_exec ? "exec" : "no-exec");
     }
     return 0;
   }
@@ -323,20 +347,21 @@ int main(int argc, char** argv) {
     auto password = NewPassword(password_stdin, names.front());
     if (!password.ok()) return Fail(password.status());
     for (const auto& name : names) {
-      if (Status s = root.AddUser(name, *password, cost, {read_only, exec}, quota); !s.ok()) return Fail(s);
+      if (Status s = root.AddUser(name, *password, cost, {read_only, exec}, quota, adopt_home); !s.ok()) {
+        return Fail(s);
+      }
       std::cout << "Added user " << name << "\n";
     }
     return 0;
   }
   if (*user_passwd) {
-    if (names.size() != 1) return Fail(Status(ferry::ErrorCode::kInvalid, "passwd takes exactly one user name"));
     auto users = root.OpenUsers();
     if (!users.ok()) return Fail(users.status());
-    if (auto found = (*users)->Find(names.front()); !found.ok()) return Fail(found.status());
-    auto password = NewPassword(password_stdin, names.front());
+    if (auto found = (*users)->Find(passwd_name); !found.ok()) return Fail(found.status());
+    auto password = NewPassword(password_stdin, passwd_name);
     if (!password.ok()) return Fail(password.status());
-    if (Status s = (*users)->SetPassword(names.front(), *password, cost); !s.ok()) return Fail(s);
-    std::cout << "Changed password of " << names.front() << "\n";
+    if (Status s = (*users)->SetPassword(passwd_name, *password, cost); !s.ok()) return Fail(s);
+    std::cout << "Changed password of " << passwd_name << "\n";
     return 0;
   }
   return 0;

@@ -14,6 +14,17 @@
 namespace ferry::server {
 namespace {
 
+// Run as root on a data root that belongs to another user (the service's), what `ferryd` creates there is given to
+// that user: the server, running as it, must be able to use it.
+void GiveToOwnerOf(const std::string& dir, const std::string& path) {
+  if (::geteuid() != 0) return;
+  struct stat owner {};
+  if (::stat(dir.c_str(), &owner) != 0 || owner.st_uid == 0) return;
+  if (::lchown(path.c_str(), owner.st_uid, owner.st_gid) != 0) {
+    // Best effort: the server then says which file it cannot use.
+  }
+}
+
 Status MakeDir(const std::string& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Status::FromErrno(errno, path);
   return Status::Ok();
@@ -53,6 +64,12 @@ Status DataRoot::Init(const std::string& dir) {
   if (::access(root.database_path().c_str(), F_OK) == 0) {
     return Status(ErrorCode::kExists, fmt::format("{} is already a data root", dir));
   }
+  // The folders above the data root are made as mkdir -p makes them; the data root itself is private.
+  if (const auto parent = std::filesystem::path(root.dir()).parent_path(); !parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) return Status(ErrorCode::kIo, fmt::format("creating {}: {}", parent.string(), error.message()));
+  }
   if (Status s = MakeDir(root.dir(), 0700); !s.ok()) return s;
   if (Status s = MakeDir(root.homes_path(), 0711); !s.ok()) return s;
   if (Status s = MakeDir(root.partials_path(), 0700); !s.ok()) return s;
@@ -67,6 +84,11 @@ Status DataRoot::Init(const std::string& dir) {
   }
   auto users = storage::UserStore::Open(root.database_path(), /*create=*/true);
   if (!users.ok()) return users.status();
+  users->reset();  // closed, so that no -wal or -shm file is left for the chown below to miss
+  for (const char* made : {"homes", "partials", "tls", "tls/cert.pem", "tls/key.pem", "ssh", "ssh/host_ed25519_key",
+                           "ssh/host_ed25519_key.pub", "ferryd.toml", "ferry.db"}) {
+    GiveToOwnerOf(root.dir(), root.Resolve(made));
+  }
   return Status::Ok();
 }
 
@@ -91,15 +113,37 @@ Result<std::unique_ptr<storage::UserStore>> DataRoot::OpenUsers() const {
 }
 
 Status DataRoot::AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,
-                         const storage::UserPermissions& permissions, const storage::UserQuota& quota) const {
+                         const storage::UserPermissions& permissions, const storage::UserQuota& quota,
+                         bool adopt_home) const {
   if (Status s = storage::UserStore::ValidateName(name); !s.ok()) return s;
+  if (password.empty()) return Status(ErrorCode::kInvalid, "the password must not be empty");
   auto users = OpenUsers();
   if (!users.ok()) return users.status();
   if (Status s = (*users)->CheckAbsent(name); !s.ok()) return s;
-  if (Status s = MakeDir(home_of(name), 0700); !s.ok()) return s;
-  if (Status s = (*users)->Add(name, password, cost); !s.ok()) return s;
-  if (Status s = (*users)->SetPermissions(name, permissions.read_only, permissions.can_exec); !s.ok()) return s;
-  return (*users)->SetQuota(name, quota.max_bytes, quota.max_files);
+  // A folder already there (left by a removed user, or made by hand) is given to the new user only when asked.
+  const std::string home = home_of(name);
+  struct stat existing {};
+  const bool exists = ::lstat(home.c_str(), &existing) == 0;
+  if (exists && !adopt_home) {
+    return Status(ErrorCode::kExists,
+                  fmt::format("{} exists already (the home of a removed user?): remove it, or pass --adopt-home to "
+                              "give it and its files to {}",
+                              home, name));
+  }
+  if (exists && !S_ISDIR(existing.st_mode)) return Status(ErrorCode::kNotDirectory, fmt::format("{} is not a folder", home));
+  if (!exists) {
+    if (::mkdir(home.c_str(), 0700) != 0) return Status::FromErrno(errno, home);
+    GiveToOwnerOf(dir_, home);
+  }
+  // Nothing is left behind when a step fails: neither the account nor a home made for it.
+  Status status = (*users)->Add(name, password, cost);
+  if (status.ok()) {
+    status = (*users)->SetPermissions(name, permissions.read_only, permissions.can_exec);
+    if (status.ok()) status = (*users)->SetQuota(name, quota.max_bytes, quota.max_files);
+    if (!status.ok()) (void)(*users)->Remove(name);
+  }
+  if (!status.ok() && !exists) ::rmdir(home.c_str());
+  return status;
 }
 
 Status DataRoot::RemoveUser(std::string_view name, bool remove_home) const {

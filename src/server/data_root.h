@@ -22,8 +22,9 @@ class DataRoot {
  public:
   explicit DataRoot(std::string dir);
 
-  // Creates a new data root at `dir` (which may exist but must be empty). Fails without touching anything if
-  // `dir` already holds a database.
+  // Creates a new data root at `dir` (which may exist but must be empty; missing folders above it are made). Fails
+  // without touching anything if `dir` already holds a database. Run as root in a folder owned by another user, what
+  // it creates is given to that user.
   static Status Init(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
@@ -44,9 +45,12 @@ class DataRoot {
   // Opens the user database of an initialised data root (ENOENT naming `ferryd init` otherwise).
   Result<std::unique_ptr<storage::UserStore>> OpenUsers() const;
 
-  // Adds a user and creates the home (kept if it already exists, e.g. after `user del` without --remove-home).
+  // Adds a user and creates the home. A folder already there (e.g. after `user del` without --remove-home) is
+  // refused unless `adopt_home`. Leaves nothing behind on failure. Run as root on a data root owned by another user,
+  // the home is given to that user.
   Status AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,
-                 const storage::UserPermissions& permissions = {}, const storage::UserQuota& quota = {}) const;
+                 const storage::UserPermissions& permissions = {}, const storage::UserQuota& quota = {},
+                 bool adopt_home = false) const;
   // Removes a user; with `remove_home`, deletes the home and everything in it.
   Status RemoveUser(std::string_view name, bool remove_home) const;
 

@@ -1,6 +1,7 @@
 // ferryd's administration commands: init, user add/del/passwd/list, and config validation.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -261,6 +262,106 @@ TEST_F(AdminIntegration, InvalidConfigIsRefusedNamingKeyAndLine) {
 
   WriteFile(root_ + "/ferryd.toml", "[server\n");
   EXPECT_NE(Ferryd({"serve", "--root", root_}).exit_code, 0);
+}
+
+TEST_F(AdminIntegration, AFailedAddLeavesNoHomeAndAnOldHomeIsGivenOnlyWithAdoptHome) {
+  // An empty password: refused before anything is made.
+  const auto empty = Ferryd({"user", "add", "--root", root_, "--password-stdin", "bob"}, {}, "\n");
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_EQ(empty.err, "ferryd: the password must not be empty\n");
+  EXPECT_FALSE(Exists(root_ + "/homes/bob"));
+  EXPECT_EQ(Ferryd({"user", "list", "--root", root_}).out, "");
+
+  // The home of a removed user is not handed to the next user of that name unless asked.
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "pw1\n").exit_code, 0);
+  WriteFile(root_ + "/homes/carol/old.txt", "left behind");
+  ASSERT_EQ(Ferryd({"user", "del", "--root", root_, "carol"}).exit_code, 0);
+  const auto again = Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "pw2\n");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, ::testing::HasSubstr("homes/carol exists already"));
+  EXPECT_THAT(again.err, ::testing::HasSubstr("--adopt-home"));
+  EXPECT_EQ(Ferryd({"user", "list", "--root", root_}).out, "");
+  EXPECT_EQ(ReadFile(root_ + "/homes/carol/old.txt"), "left behind");
+  const auto adopted = Ferryd({"user", "add", "--root", root_, "--password-stdin", "--adopt-home", "carol"}, {}, "pw2\n");
+  EXPECT_EQ(adopted.exit_code, 0) << adopted.err;
+  EXPECT_EQ(ReadFile(root_ + "/homes/carol/old.txt"), "left behind");
+
+  // --adopt-home is for folders: a file in the home's place is refused, and left.
+  WriteFile(root_ + "/homes/dave", "not a folder");
+  const auto file = Ferryd({"user", "add", "--root", root_, "--password-stdin", "--adopt-home", "dave"}, {}, "pw\n");
+  EXPECT_EQ(file.exit_code, 1);
+  EXPECT_THAT(file.err, ::testing::HasSubstr("is not a folder"));
+  EXPECT_EQ(ReadFile(root_ + "/homes/dave"), "not a folder");
+}
+
+TEST_F(AdminIntegration, QuotasAndPermissionsAreReportedAsSetAndAFlaglessSetPermIsAUsageError) {
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root_, "--password-stdin", "carol"}, {}, "pw1\n").exit_code, 0);
+  EXPECT_EQ(Ferryd({"user", "set-quota", "--root", root_, "carol", "4G"}).out,
+            "Quota of carol: 4.0 GiB, no file limit\n");
+  EXPECT_EQ(Ferryd({"user", "set-quota", "--root", root_, "carol", "none", "--max-files", "10"}).out,
+            "Quota of carol: no byte limit, 10 files\n");
+  EXPECT_EQ(Ferryd({"user", "set-quota", "--root", root_, "carol", "--max-files", "none"}).out,
+            "Quota of carol: none\n");
+
+  const auto nothing = Ferryd({"user", "set-perm", "--root", root_, "carol"});
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_THAT(nothing.err, ::testing::StartsWith("ferryd user set-perm: give the permissions to set"));
+  EXPECT_EQ(nothing.out, "");
+  EXPECT_EQ(Ferryd({"user", "set-perm", "--root", root_, "carol", "--read-only", "--exec"}).out,
+            "Permissions of carol: read-only, exec\n");
+  EXPECT_EQ(Ferryd({"user", "set-perm", "--root", root_, "carol", "--no-exec"}).out,
+            "Permissions of carol: read-only, no-exec\n");
+
+  // passwd takes one name, and its usage says so.
+  const auto help = Ferryd({"user", "passwd", "--help"});
+  EXPECT_THAT(help.out, ::testing::HasSubstr("passwd [OPTIONS] NAME\n"));
+  EXPECT_EQ(Ferryd({"user", "passwd", "--root", root_, "--password-stdin", "carol", "dave"}, {}, "x\n").exit_code, 2);
+}
+
+TEST_F(AdminIntegration, TheDataRootComesFromRootElseFerryRootAndUnknownOptionsComeFirst) {
+  ASSERT_EQ(Ferryd({"user", "add", "--password-stdin", "carol"}, {{"FERRY_ROOT", root_}}, "pw1\n").exit_code, 0);
+  EXPECT_TRUE(Exists(root_ + "/homes/carol"));
+  EXPECT_THAT(Ferryd({"user", "list"}, {{"FERRY_ROOT", root_}}).out, ::testing::StartsWith("NAME"));
+  // --root wins over the environment.
+  EXPECT_THAT(Ferryd({"user", "list", "--root", root_}, {{"FERRY_ROOT", dir_ / "elsewhere"}}).out,
+              ::testing::HasSubstr("carol"));
+  const auto bogus = Ferryd({"serve", "--bogus"}, {{"FERRY_ROOT", dir_ / "elsewhere"}});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_THAT(bogus.err, ::testing::StartsWith("ferryd: The following argument was not expected: --bogus\n"));
+  EXPECT_THAT(Ferryd({"serve", "--help"}).out, ::testing::HasSubstr("$FERRY_ROOT, else /var/lib/ferry"));
+}
+
+TEST_F(AdminIntegration, InitMakesMissingParentFolders) {
+  const auto init = Ferryd({"init", dir_ / "a/b/root"});
+  EXPECT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_TRUE(Exists(dir_ / "a/b/root/ferry.db"));
+  EXPECT_EQ(ModeOf(dir_ / "a/b/root"), 0700u);
+}
+
+// Run as root on a data root that belongs to the service's user, init and user add give what they make to that user,
+// so the server running as it can use it.
+TEST_F(AdminIntegration, AsRootWhatInitAndUserAddMakeBelongsToTheDataRootsOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  constexpr uid_t kOwner = 65534;  // nobody
+  constexpr gid_t kGroup = 65534;
+  const std::string root = dir_ / "service-root";
+  ASSERT_EQ(::mkdir(root.c_str(), 0750), 0);
+  ASSERT_EQ(::chown(root.c_str(), kOwner, kGroup), 0);
+  const auto init = Ferryd({"init", root});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  ASSERT_EQ(Ferryd({"user", "add", "--root", root, "--password-stdin", "carol"}, {}, "pw1\n").exit_code, 0);
+  for (const std::string made : {"ferry.db", "ferryd.toml", "homes", "partials", "tls", "tls/key.pem",
+                                 "ssh/host_ed25519_key", "homes/carol"}) {
+    struct stat st {};
+    ASSERT_EQ(::lstat((root + "/" + made).c_str(), &st), 0) << made;
+    EXPECT_EQ(st.st_uid, kOwner) << made;
+    EXPECT_EQ(st.st_gid, kGroup) << made;
+  }
+  EXPECT_FALSE(Exists(root + "/ferry.db-wal"));
+  // A data root of root's own stays root's.
+  struct stat own {};
+  ASSERT_EQ(::stat((root_ + "/ferry.db").c_str(), &own), 0);
+  EXPECT_EQ(own.st_uid, ::geteuid());
 }
 
 TEST_F(AdminIntegration, ServeOnMissingDataRootExplains) {

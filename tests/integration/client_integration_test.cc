@@ -250,6 +250,9 @@ TEST_F(ClientIntegration, UnknownOptionsAndMissingTargetsAreUsageErrors) {
   const auto help = RunProcess({FerryPath(), "--help"}, env);
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--port"), std::string::npos) << help.out;
+  // The forms the program takes: a command, a batch, ping.
+  EXPECT_NE(help.out.find("\n  ferry [OPTIONS] TARGET [COMMAND [ARGS...]] "), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("\n  ferry ping [-c COUNT] HOST[:PORT] "), std::string::npos) << help.out;
 
   const auto ping = RunProcess({FerryPath(), "ping", "--bogus", "127.0.0.1"}, env);
   EXPECT_EQ(ping.exit_code, 2);
