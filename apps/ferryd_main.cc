@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
   auto* init = app.add_subcommand("init", "Create a data root: database, homes/, TLS identity, config file");
   init->add_option("DIR", init_dir, "Folder to create the data root in")->required();
 
+  auto* default_config = app.add_subcommand(
+      "default-config", "Print the default ferryd.toml (every key commented out at its default, as init writes it)");
+
   std::string root_dir;
   std::string listen;
   std::string ftp_listen;
@@ -216,6 +219,11 @@ int main(int argc, char** argv) {
   key_del->add_option("FINGERPRINT", key_fingerprint, "SHA256:... as 'ferryd user key list' shows")->required();
 
   if (auto done = ferry::ParseCommandLine(app, argc, argv, "ferryd")) return *done;
+
+  if (*default_config) {
+    std::cout << ferry::server::ServerConfig::DefaultFileText();
+    return 0;
+  }
 
   if (*init) {
     if (Status s = ferry::server::DataRoot::Init(init_dir); !s.ok()) return Fail(s);

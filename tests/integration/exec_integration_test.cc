@@ -444,3 +444,25 @@ TEST(Ping, RepliesAreRateLimitedPerAddress) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// The packaged unit runs ferryd with NoNewPrivileges=yes (packaging/ferryd.service.in): the sandbox must still work
+// under it. setpriv sets the same flag (PR_SET_NO_NEW_PRIVS) that systemd does, and programs inherit it.
+TEST(ExecUnderServiceHardening, ProgramsRunInTheSandboxUnderNoNewPrivileges) {
+  TestServerOptions options;
+  options.launch_prefix = {"/usr/bin/setpriv", "--no-new-privs", "--"};
+  TestServer server(options);
+  ASSERT_TRUE(server.started());
+  GrantExec(server, "alice");
+  const auto ran = server.Client("alice", "alice-secret", {"exec", "grep", "NoNewPrivs", "/proc/self/status"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_THAT(ran.out, ::testing::MatchesRegex("NoNewPrivs:\\s+1\n"));
+  // Still inside the sandbox: the home is the only user data there.
+  const auto home = server.Client("alice", "alice-secret", {"exec", "pwd"});
+  EXPECT_EQ(home.out, "/home/alice\n") << home.err;
+}
+
+}  // namespace
+}  // namespace ferry::testing

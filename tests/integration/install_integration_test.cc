@@ -3,6 +3,7 @@
 // the generated ferryd.toml), and `cmake --install` putting everything where Debian expects it.
 #include <sys/stat.h>
 
+#include <map>
 #include <regex>
 #include <set>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "client/commands.h"
@@ -138,27 +140,146 @@ TEST(ManPages, FerrydTomlNamesEverySectionAndKeyOfTheGeneratedConfig) {
   EXPECT_GT(keys, 15u) << config;
 }
 
+// `cmake --install` into a staging folder (DESTDIR: nothing is installed on this machine), once for the tests below.
+class InstallTree : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    stage_ = new TempDir();
+    const auto installed = RunProcess({FERRY_CMAKE, "--install", FERRY_BUILD_DIR}, {{"DESTDIR", stage_->path()}});
+    ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+  }
+  static void TearDownTestSuite() {
+    delete stage_;
+    stage_ = nullptr;
+  }
+  // Where `path` (absolute, as installed) is in the staging folder.
+  static std::string Staged(const std::string& path) { return stage_->path() + path; }
+  static std::string Prefixed(const std::string& path) { return Staged(std::string(FERRY_PREFIX) + "/" + path); }
+
+  // What bash completion offers for `line` (words split on spaces; a trailing space starts a new, empty word),
+  // with the completion script `script` loaded, as a sorted list.
+  static std::vector<std::string> Complete(const std::string& script, const std::string& line,
+                                           const std::map<std::string, std::string>& env) {
+    const std::string program =
+        "source \"$1\"; read -r -a COMP_WORDS <<< \"$2\"; [[ $2 == *' ' ]] && COMP_WORDS+=(''); "
+        "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _${COMP_WORDS[0]}; printf '%s\\n' \"${COMPREPLY[@]}\" | sort";
+    const auto result = RunProcess({"/bin/bash", "--norc", "--noprofile", "-c", program, "bash", script, line}, env);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    std::vector<std::string> words;
+    std::size_t at = 0;
+    while (at < result.out.size()) {
+      const auto end = result.out.find('\n', at);
+      if (end > at) words.push_back(result.out.substr(at, end - at));
+      at = end + 1;
+    }
+    return words;
+  }
+
+  static TempDir* stage_;
+};
+
+TempDir* InstallTree::stage_ = nullptr;
+
 bool IsExecutableFile(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) == 0111;
 }
 
-TEST(InstallTree, PutsTheProgramsAndManPagesWhereDebianExpectsThem) {
-  TempDir dir;
-  const std::string prefix = dir / "usr";
-  const auto installed = RunProcess({FERRY_CMAKE, "--install", FERRY_BUILD_DIR, "--prefix", prefix});
-  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
-  EXPECT_TRUE(IsExecutableFile(prefix + "/bin/ferry"));
-  EXPECT_TRUE(IsExecutableFile(prefix + "/sbin/ferryd"));
-  EXPECT_FALSE(Exists(prefix + "/bin/ferryd"));
+TEST_F(InstallTree, PutsEverythingWhereDebianExpectsIt) {
+  EXPECT_TRUE(IsExecutableFile(Prefixed("bin/ferry")));
+  EXPECT_TRUE(IsExecutableFile(Prefixed("sbin/ferryd")));
+  EXPECT_FALSE(Exists(Prefixed("bin/ferryd")));
   for (const std::string page : {"man1/ferry.1", "man8/ferryd.8", "man5/ferryd.toml.5"}) {
-    EXPECT_EQ(ReadFile(prefix + "/share/man/" + page), ReadFile(kManDir + page.substr(page.find('/')))) << page;
+    EXPECT_EQ(ReadFile(Prefixed("share/man/" + page)), ReadFile(kManDir + page.substr(page.find('/')))) << page;
   }
+  EXPECT_TRUE(Exists(Prefixed("lib/systemd/system/ferryd.service")));
+  EXPECT_TRUE(Exists(Staged(std::string(FERRY_SYSCONFDIR) + "/logrotate.d/ferryd")));
+  EXPECT_TRUE(Exists(Prefixed("share/bash-completion/completions/ferry")));
+  EXPECT_TRUE(Exists(Prefixed("share/bash-completion/completions/ferryd")));
+  // The example configuration is the one init writes.
+  TempDir dir;
+  ASSERT_EQ(RunProcess({FerrydPath(), "init", dir / "root"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(Prefixed("share/doc/ferry/examples/ferryd.toml")), ReadFile(dir / "root/ferryd.toml"));
   // The installed programs run from there.
-  const auto version = RunProcess({prefix + "/sbin/ferryd", "--version"});
+  const auto version = RunProcess({Prefixed("sbin/ferryd"), "--version"});
   EXPECT_EQ(version.exit_code, 0) << version.err;
-  EXPECT_NE(version.out.find(FERRY_VERSION), std::string::npos) << version.out;
-  EXPECT_EQ(RunProcess({prefix + "/bin/ferry", "--version"}).exit_code, 0);
+  EXPECT_EQ(version.out, std::string("ferryd ") + FERRY_VERSION + "\n");
+  EXPECT_EQ(RunProcess({Prefixed("bin/ferry"), "--version"}).exit_code, 0);
+}
+
+TEST_F(InstallTree, TheUnitRunsTheInstalledServerAsFerryAndPassesSystemdAnalyzeVerify) {
+  const std::string unit = ReadFile(Prefixed("lib/systemd/system/ferryd.service"));
+  const std::string exec_start = std::string("ExecStart=") + FERRY_FULL_SBINDIR + "/ferryd serve --root /var/lib/ferry\n";
+  EXPECT_NE(unit.find(exec_start), std::string::npos) << unit;
+  for (const std::string line : {"User=ferry\n", "Restart=on-failure\n", "ExecReload=/bin/kill -HUP $MAINPID\n",
+                                 "ProtectSystem=strict\n", "ReadWritePaths=/var/lib/ferry\n", "PrivateTmp=yes\n",
+                                 "NoNewPrivileges=yes\n"}) {
+    EXPECT_NE(unit.find("\n" + line), std::string::npos) << line;
+  }
+  // SIGTERM's grace period (30 s by default) fits in the stop timeout.
+  EXPECT_NE(unit.find("\nTimeoutStopSec=45\n"), std::string::npos);
+  // systemd-analyze checks every directive and that the program exists: the staged copy stands in for the path
+  // the unit names. MANPATH lets it find the pages the unit's Documentation= names.
+  TempDir dir;
+  std::string staged = unit;
+  staged.replace(staged.find(exec_start) + 10, std::string(FERRY_FULL_SBINDIR).size(), Staged(FERRY_FULL_SBINDIR));
+  WriteFile(dir / "ferryd.service", staged);
+  const auto verified = RunProcess({"/usr/bin/systemd-analyze", "verify", dir / "ferryd.service"},
+                                   {{"MANPATH", Prefixed("share/man")}, {"SYSTEMD_LOG_COLOR", "0"}});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_EQ(verified.err, "");  // a directive systemd does not understand is only a warning, with status 0
+  // And the check can fail: a directive with a bad value.
+  WriteFile(dir / "ferryd.service", staged + "[Service]\nKillSignal=SIGNOTHING\n");
+  const auto bad = RunProcess({"/usr/bin/systemd-analyze", "verify", dir / "ferryd.service"},
+                              {{"MANPATH", Prefixed("share/man")}});
+  EXPECT_NE(bad.err.find("SIGNOTHING"), std::string::npos) << bad.err;
+}
+
+TEST_F(InstallTree, LogrotateRotatesTheAuditLogAndSignalsTheServer) {
+  const std::string snippet = ReadFile(Staged(std::string(FERRY_SYSCONFDIR) + "/logrotate.d/ferryd"));
+  EXPECT_NE(snippet.find("/var/lib/ferry/audit.log {"), std::string::npos) << snippet;
+  EXPECT_NE(snippet.find("create 0600 ferry ferry"), std::string::npos);
+  EXPECT_NE(snippet.find("systemctl kill --signal=HUP --kill-whom=main ferryd.service"), std::string::npos);
+}
+
+TEST_F(InstallTree, BashCompletesSubcommandsOptionsUsersAndHosts) {
+  const std::string ferryd = Prefixed("share/bash-completion/completions/ferryd");
+  const std::map<std::string, std::string> env = {
+      {"PATH", Prefixed("sbin") + ":/usr/bin:/bin"}, {"FERRY_ROOT", ""}};
+  using ::testing::ElementsAre;
+  EXPECT_THAT(Complete(ferryd, "ferryd ", env),
+              ElementsAre("--help", "--version", "default-config", "init", "serve", "user"));
+  EXPECT_THAT(Complete(ferryd, "ferryd user s", env), ElementsAre("set-perm", "set-quota"));
+  EXPECT_THAT(Complete(ferryd, "ferryd serve --ftp", env), ElementsAre("--ftp-listen", "--ftps-implicit-listen"));
+  EXPECT_THAT(Complete(ferryd, "ferryd serve --log-level w", env), ElementsAre("warn"));
+  // User names come from the data root named on the line (or FERRY_ROOT).
+  TempDir dir;
+  const std::string root = dir / "root";
+  ASSERT_EQ(RunProcess({FerrydPath(), "init", root}).exit_code, 0);
+  for (const std::string name : {"alice", "albert", "bob"}) {
+    ASSERT_EQ(RunProcess({FerrydPath(), "user", "add", "--root", root, "--password-stdin", name}, {}, "pw\n").exit_code,
+              0);
+  }
+  EXPECT_THAT(Complete(ferryd, "ferryd user del --root " + root + " al", env), ElementsAre("albert", "alice"));
+  auto with_root = env;
+  with_root["FERRY_ROOT"] = root;
+  EXPECT_THAT(Complete(ferryd, "ferryd user passwd b", with_root), ElementsAre("bob"));
+  // passwd takes one name: then only its options are left.
+  EXPECT_THAT(Complete(ferryd, "ferryd user passwd bob ", with_root),
+              ElementsAre("--help", "--password-stdin", "--root"));
+
+  const std::string ferry = Prefixed("share/bash-completion/completions/ferry");
+  TempDir home;
+  ASSERT_EQ(::mkdir((home / ".ferry").c_str(), 0700), 0);
+  WriteFile(home / ".ferry/config", "Host backup nas-*\n  HostName 192.0.2.7\nHost bastion\n  Port 7022\n");
+  WriteFile(home / ".ferry/known_hosts", "files.example.org:7021 SHA256:00\n[2001:db8::1]:7021 SHA256:11\n");
+  const std::map<std::string, std::string> client_env = {{"HOME", home.path()}};
+  EXPECT_THAT(Complete(ferry, "ferry ba", client_env), ElementsAre("backup", "bastion"));
+  EXPECT_THAT(Complete(ferry, "ferry alice@f", client_env), ElementsAre("alice@files.example.org"));
+  EXPECT_THAT(Complete(ferry, "ferry -p 7022 b", client_env), ElementsAre("backup", "bastion"));
+  EXPECT_THAT(Complete(ferry, "ferry --pass", client_env), ElementsAre("--password-file"));
+  EXPECT_THAT(Complete(ferry, "ferry backup m", client_env), ElementsAre("mget", "mkdir", "mput", "mv"));
+  EXPECT_THAT(Complete(ferry, "ferry pi", client_env), ElementsAre("ping"));
 }
 
 }  // namespace
