@@ -201,6 +201,8 @@ int main(int argc, char** argv) {
     sub->add_flag("--password-stdin", password_stdin, "Read the password from the first line of stdin");
   }
   user_del->add_flag("--remove-home", remove_home, "Also delete the user's home and everything in it");
+  bool logout = false;
+  user_passwd->add_flag("--logout", logout, "Also end the user's sessions open now (a running server ends them)");
 
   auto* user_key = user->add_subcommand("key", "Manage a user's public keys (SSH and ferry -i logins)");
   user_key->require_subcommand(1);
@@ -369,7 +371,10 @@ int main(int argc, char** argv) {
     auto password = NewPassword(password_stdin, passwd_name);
     if (!password.ok()) return Fail(password.status());
     if (Status s = (*users)->SetPassword(passwd_name, *password, cost); !s.ok()) return Fail(s);
-    std::cout << "Changed password of " << passwd_name << "\n";
+    if (logout) {
+      if (Status s = (*users)->EndSessions(passwd_name); !s.ok()) return Fail(s);
+    }
+    std::cout << "Changed password of " << passwd_name << (logout ? "; their open sessions end" : "") << "\n";
     return 0;
   }
   return 0;

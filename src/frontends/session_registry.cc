@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <sys/socket.h>
+#include <time.h>
+
 #include <algorithm>
 
 #include <asio/post.hpp>
@@ -34,8 +37,45 @@ void SessionRegistry::DrainAll() {
         asio::error_code ignored;
         handle->socket->close(ignored);  // ends the wait for a request
       }
+      // An SSH connection (libssh's descriptor) has no idle moment to wait for: it ends now, as OpenSSH's sshd
+      // ends its sessions.
+      if (handle->fd >= 0) ::shutdown(handle->fd, SHUT_RDWR);
     });
   }
+}
+
+void SessionRegistry::LoggedIn(const std::shared_ptr<SessionHandle>& handle, std::string_view user) {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  std::lock_guard lock(mutex_);
+  handle->user = std::string(user);
+  handle->login_time = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+std::size_t SessionRegistry::EndWhere(
+    const std::function<bool(const std::string& user, std::int64_t login_time)>& end) {
+  std::lock_guard lock(mutex_);
+  std::size_t ended = 0;
+  for (const auto& weak : handles_) {
+    auto handle = weak.lock();
+    if (!handle || handle->user.empty() || !end(handle->user, handle->login_time)) continue;
+    handle->user.clear();  // ended once
+    ++ended;
+    asio::post(handle->executor, [handle] {
+      if (handle->program > 0) {
+        ::kill(-handle->program, SIGKILL);
+        ::kill(handle->program, SIGKILL);
+      }
+      // Shut down rather than close: the descriptor stays the session's own (libssh holds it too) until it ends.
+      if (handle->socket != nullptr) {
+        asio::error_code ignored;
+        handle->socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      } else if (handle->fd >= 0) {
+        ::shutdown(handle->fd, SHUT_RDWR);
+      }
+    });
+  }
+  return ended;
 }
 
 std::size_t SessionRegistry::live() {

@@ -1,11 +1,14 @@
 #include "server/server.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdint>
+#include <tuple>
+#include <unordered_map>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
@@ -242,6 +245,48 @@ asio::awaitable<void> Server::SweepPartials() {
   }
 }
 
+// The administration commands change the database from another process. Twice a second the database's files are
+// looked at (two stat calls); when they changed, the users are listed again, and the sessions of a user who is gone
+// (or was removed and added again since they logged in), or who logged in before `ferryd user passwd --logout`, end.
+asio::awaitable<void> Server::WatchUsers() {
+  const auto stamp_of = [](const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::tuple<ino_t, off_t, std::int64_t>{0, -1, 0};
+    return std::tuple<ino_t, off_t, std::int64_t>{st.st_ino, st.st_size,
+                                                  std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+  };
+  const std::string database = root_.database_path();
+  auto seen = std::pair(stamp_of(database), stamp_of(database + "-wal"));
+  asio::steady_timer timer(*loops_[0]);
+  while (true) {
+    timer.expires_after(std::chrono::milliseconds(500));
+    auto [error] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (error) co_return;
+    const auto now = std::pair(stamp_of(database), stamp_of(database + "-wal"));
+    if (now == seen) continue;
+    seen = now;
+    auto users = users_->List();
+    if (!users.ok()) {
+      spdlog::warn("listing users to end the sessions of removed ones: {}", users.status().message());
+      continue;
+    }
+    std::unordered_map<std::string, std::int64_t> valid_since;  // a session older than this is to end
+    for (const auto& user : *users) {
+      valid_since.emplace(user.name, std::max(user.created * 1'000'000'000, user.sessions_ended_at));
+    }
+    const std::size_t ended = registry_.EndWhere([&](const std::string& user, std::int64_t login_time) {
+      const auto it = valid_since.find(user);
+      const bool end = it == valid_since.end() || login_time < it->second;
+      if (end) {
+        spdlog::info("ending a session of {}: {}", user,
+                     it == valid_since.end() ? "the user was removed" : "its sessions were ended (passwd --logout)");
+      }
+      return end;
+    });
+    if (ended > 0) spdlog::info("ended {} session(s) of removed or logged-out users", ended);
+  }
+}
+
 void Server::SetUpExec() {
   exec_slots_ = std::make_unique<ConnectionLimiter>(config_.exec_max_running, config_.exec_max_programs_per_user);
   service::ProgramPolicy programs;
@@ -350,6 +395,7 @@ void Server::SetUpServices() {
     ssh.max_login_attempts = config_.max_login_attempts;
     ssh.login_timeout = std::chrono::seconds(config_.login_timeout_seconds);
     ssh.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
+    ssh.registry = &registry_;
     front_ends_.push_back(std::make_unique<frontends::sftp::SshFrontEnd>(std::move(ssh)));
     sftp_ = front_ends_.back().get();
   }
@@ -389,6 +435,7 @@ void Server::Run() {
   WaitForSignal();
   for (auto& listener : listeners_) asio::co_spawn(*loops_[0], Accept(*listener), asio::detached);
   asio::co_spawn(*loops_[0], SweepPartials(), asio::detached);
+  asio::co_spawn(*loops_[0], WatchUsers(), asio::detached);
   if (ping_) asio::co_spawn(*loops_[0], ping_->Serve(), asio::detached);
 
   std::vector<std::thread> workers;

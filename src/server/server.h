@@ -75,6 +75,8 @@ class Server {
   asio::awaitable<void> ShutDownGracefully();
   // Deletes stale partial uploads now and every hour after.
   asio::awaitable<void> SweepPartials();
+  // Ends the sessions of removed users and those `ferryd user passwd --logout` ended (see the .cc).
+  asio::awaitable<void> WatchUsers();
   // Deletes abandoned partial uploads and gives their space back to their users.
   void RemoveStalePartials();
   // Checks that remote commands can run as configured; logs why not where they cannot.

@@ -32,6 +32,8 @@ constexpr const char* kMigrations[] = {
     "CREATE TABLE user_keys(user_name TEXT NOT NULL, fingerprint TEXT NOT NULL, type TEXT NOT NULL, "
     "blob TEXT NOT NULL, comment TEXT NOT NULL, bits INTEGER NOT NULL, added INTEGER NOT NULL, "
     "UNIQUE(user_name, fingerprint))",
+    // Sessions that logged in before this time (unix nanoseconds) are to end (ferryd user passwd --logout).
+    "ALTER TABLE users ADD COLUMN sessions_ended_at INTEGER NOT NULL DEFAULT 0",
 };
 constexpr std::uint64_t kMaxLimit = std::uint64_t{1} << 62;
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -104,13 +106,15 @@ std::optional<std::uint64_t> ColumnLimit(sqlite3_stmt* statement, int column) {
 }
 
 // The columns of a UserRecord, in the order RecordFromRow reads them.
-constexpr std::string_view kRecordColumns = "name, created, read_only, can_exec, quota_bytes, quota_files";
+constexpr std::string_view kRecordColumns =
+    "name, created, read_only, can_exec, quota_bytes, quota_files, sessions_ended_at";
 
 UserRecord RecordFromRow(sqlite3_stmt* statement) {
   return UserRecord{ColumnText(statement, 0),
                     sqlite3_column_int64(statement, 1),
                     {sqlite3_column_int(statement, 2) != 0, sqlite3_column_int(statement, 3) != 0},
-                    {ColumnLimit(statement, 4), ColumnLimit(statement, 5)}};
+                    {ColumnLimit(statement, 4), ColumnLimit(statement, 5)},
+                    sqlite3_column_int64(statement, 6)};
 }
 
 // Runs `body` in an IMMEDIATE transaction (the write lock taken first), committing if it succeeds.
@@ -406,6 +410,19 @@ Status UserStore::SetPassword(std::string_view name, std::string_view password, 
     return SqliteError(db_, "binding a password");
   }
   if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "changing a password");
+  if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
+  return Status::Ok();
+}
+
+Status UserStore::EndSessions(std::string_view name) {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  std::lock_guard lock(mutex_);
+  auto statement = Prepare(db_, "UPDATE users SET sessions_ended_at = ?2 WHERE name = ?1");
+  if (!statement.ok()) return statement.status();
+  if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
+  sqlite3_bind_int64(statement->get(), 2, std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec);
+  if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "ending sessions");
   if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
   return Status::Ok();
 }

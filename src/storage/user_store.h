@@ -41,6 +41,8 @@ struct UserRecord {
   std::int64_t created = 0;  // unix seconds
   UserPermissions permissions;
   UserQuota quota;
+  // Sessions of the user that logged in before this (unix nanoseconds; 0: none) are to end: EndSessions.
+  std::int64_t sessions_ended_at = 0;
 };
 
 // Cost of each new argon2id hash. Verification uses the cost stored in each hash.
@@ -69,6 +71,9 @@ class UserStore {
   // ENOENT if there is no such user.
   Status Remove(std::string_view name);
   Status SetPassword(std::string_view name, std::string_view password, const PasswordHashCost& cost);
+  // Asks servers to end the user's sessions open now (those that logged in before this call); NOTFOUND for an
+  // unknown user.
+  Status EndSessions(std::string_view name);
   // Every user, sorted by name; EIO if the database fails.
   Result<std::vector<UserRecord>> List();
   // The current permissions of a user: asked on every write request, so a change applies to open sessions. Answers

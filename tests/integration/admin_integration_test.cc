@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "support/ftp_control.h"
+#include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
@@ -456,6 +458,104 @@ TEST(PartialSweep, AbandonedPartialUploadsAreRemovedAtStartAndFreshOnesKept) {
   ASSERT_TRUE(server.started());
   EXPECT_FALSE(Exists(partials + "/old.part"));
   EXPECT_TRUE(Exists(partials + "/fresh.part"));
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+bool AnswersNoop(RawClient& client) {
+  const auto reply = client.Call({{"op", "noop"}});
+  return !reply.is_null() && reply.value("ok", false);
+}
+
+// Removing a user ends their sessions on every protocol, as a changed permission or quota applies at once; a changed
+// password ends the user's other sessions only with --logout. Other users' sessions go on.
+TEST(SessionsOfChangedUsers, RemovingAUserEndsTheirSessionsOnEveryProtocol) {
+  TestServerOptions options;
+  options.ftp = true;
+  options.sftp = true;
+  options.config = "[ftp]\nrequire_tls = false\n";
+  options.users = {{"alice", "alice-secret"}, {"bob", "bob-secret"}};
+  TestServer server(options);
+  ASSERT_TRUE(server.started());
+  TempDir keys;
+  ASSERT_EQ(RunProcess({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", keys / "key"}).exit_code, 0);
+  ASSERT_EQ(RunProcess({FerrydPath(), "user", "key", "add", "--root", server.root(), "alice", keys / "key.pub"})
+                .exit_code,
+            0);
+
+  RawClient ferry(server.port());
+  ASSERT_TRUE(ferry.HelloAndLogin("alice", "alice-secret"));
+  FtpControl ftp(server.ftp_port());
+  ASSERT_TRUE(ftp.Login("alice", "alice-secret"));
+  // sftp waits for commands on its stdin, which stays open: only the server can end it.
+  Subprocess sftp({"/usr/bin/sftp", "-b", "-", "-P", std::to_string(server.sftp_port()), "-F", "/dev/null", "-o",
+                   "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=" + keys / "known_hosts", "-o",
+                   "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", keys / "key", "alice@127.0.0.1"},
+                  {{"HOME", keys.path()}});
+  const std::string home = server.home("alice");
+  // Logged in once the server's audit log says so (the sftp client prints nothing before a command).
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::string audit = ReadFile(server.root() + "/audit.log");
+        return audit.find("\"protocol\":\"sftp\"") != std::string::npos &&
+               audit.find("\"event\":\"login\"") != std::string::npos;
+      },
+      std::chrono::seconds(20)));
+  RawClient bob(server.port());
+  ASSERT_TRUE(bob.HelloAndLogin("bob", "bob-secret"));
+
+  const auto removed = RunProcess({FerrydPath(), "user", "del", "--root", server.root(), "alice"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_TRUE(ferry.WaitClosed());
+  EXPECT_TRUE(ftp.Closed());
+  // ssh, under sftp, says so at once; sftp itself notices at its next command.
+  EXPECT_TRUE(sftp.WaitForStderrLine("closed by remote host", std::chrono::seconds(20))) << sftp.stderr_so_far();
+  sftp.CloseStdin("pwd\n");
+  EXPECT_FALSE(sftp.Wait(std::chrono::seconds(20)).timed_out);
+  EXPECT_TRUE(AnswersNoop(bob));
+  // Logging in again is refused, as for any unknown user.
+  RawClient again(server.port());
+  EXPECT_FALSE(again.HelloAndLogin("alice", "alice-secret"));
+}
+
+TEST(SessionsOfChangedUsers, PasswdWithLogoutEndsTheSessionsOpenThenAndNoLaterOnes) {
+  TestServerOptions options;
+  options.users = {{"alice", "alice-secret"}, {"bob", "bob-secret"}, {"dave", "dave-secret"}};
+  TestServer server(options);
+  ASSERT_TRUE(server.started());
+  const auto passwd = [&](const std::string& password, bool logout) {
+    std::vector<std::string> argv = {FerrydPath(), "user", "passwd", "--root", server.root(), "--password-stdin"};
+    if (logout) argv.push_back("--logout");
+    argv.push_back("alice");
+    return RunProcess(argv, {}, password + "\n");
+  };
+
+  // Without --logout, an open session goes on (its login was good).
+  RawClient kept(server.port());
+  ASSERT_TRUE(kept.HelloAndLogin("alice", "alice-secret"));
+  ASSERT_EQ(passwd("second-secret", false).exit_code, 0);
+  RawClient first(server.port());
+  ASSERT_TRUE(first.HelloAndLogin("alice", "second-secret"));
+
+  const auto changed = passwd("third-secret", true);
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_EQ(changed.out, "Changed password of alice; their open sessions end\n");
+  EXPECT_TRUE(kept.WaitClosed());
+  EXPECT_TRUE(first.WaitClosed());
+
+  // A session that logs in afterwards stays: once dave's session has been ended (the server looked at the users
+  // after this login), alice's new session still answers.
+  RawClient later(server.port());
+  ASSERT_TRUE(later.HelloAndLogin("alice", "third-secret"));
+  RawClient dave(server.port());
+  ASSERT_TRUE(dave.HelloAndLogin("dave", "dave-secret"));
+  ASSERT_EQ(RunProcess({FerrydPath(), "user", "del", "--root", server.root(), "dave"}).exit_code, 0);
+  EXPECT_TRUE(dave.WaitClosed());
+  EXPECT_TRUE(AnswersNoop(later));
 }
 
 }  // namespace

@@ -415,7 +415,8 @@ TEST(UserStore, UsesWalAndRecordsTheSchemaVersion) {
   const std::string path = dir / "users.db";
   ASSERT_NE(OpenOrFail(path, true), nullptr);
   EXPECT_EQ(QueryFile(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "4");  // 2: permissions, 3: quotas, 4: keys
+  // 2: permissions, 3: quotas, 4: keys, 5: sessions_ended_at
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "5");
 }
 
 TEST(UserStore, NewUsersHaveNoQuota) {
@@ -489,7 +490,8 @@ TEST(UserStore, MigratesAVersion2DatabaseKeepingItsUsers) {
   ASSERT_TRUE(record.ok()) << record.status().message();
   EXPECT_TRUE(record->permissions.read_only);
   EXPECT_FALSE(record->quota.max_bytes.has_value());
-  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "4");
+  EXPECT_EQ(record->sessions_ended_at, 0);
+  EXPECT_EQ(QueryFile(path, "PRAGMA user_version"), "5");
   auto keys = store->Keys("old");
   ASSERT_TRUE(keys.ok()) << keys.status().message();
   EXPECT_TRUE(keys->empty());
@@ -564,6 +566,26 @@ TEST(UserStore, KeysOfUnknownUsersAreRefusedAndGoWithTheirUser) {
   auto keys = store->Keys("alice");
   ASSERT_TRUE(keys.ok());
   EXPECT_TRUE(keys->empty());
+}
+
+}  // namespace
+}  // namespace ferry::storage
+
+namespace ferry::storage {
+namespace {
+
+TEST(UserStore, EndSessionsRecordsWhenForAKnownUserOnly) {
+  TempDir dir;
+  auto store = OpenOrFail(dir / "users.db", true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Add("alice", "pw", kFast).ok());
+  EXPECT_EQ(store->Find("alice")->sessions_ended_at, 0);
+  struct timespec before {};
+  ::clock_gettime(CLOCK_REALTIME, &before);
+  ASSERT_TRUE(store->EndSessions("alice").ok());
+  const auto ended = store->Find("alice")->sessions_ended_at;
+  EXPECT_GE(ended, std::int64_t{before.tv_sec} * 1'000'000'000 + before.tv_nsec);
+  EXPECT_EQ(store->EndSessions("nobody").code(), ErrorCode::kNotFound);
 }
 
 }  // namespace

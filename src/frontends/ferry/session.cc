@@ -336,6 +336,7 @@ asio::awaitable<void> Session::Login(Session& session, const Json& id, const Fie
     co_return;
   }
   session.user_ = std::move(logged_in).value();
+  if (session.env_.registry != nullptr) session.env_.registry->LoggedIn(session.handle_, session.user_->user());
   session.decoder_.set_limits(session.env_.frames);
   session.cwd_ = "/";
   session.state_ = State::kReady;

@@ -280,6 +280,7 @@ asio::awaitable<void> FtpSession::Pass(std::string_view argument) {
     co_return;
   }
   user_ = std::move(logged_in).value();
+  if (env_.registry != nullptr) env_.registry->LoggedIn(handle_, user_->user());
   cwd_ = "/";
   Reply(230, fmt::format("Logged in as {}.", user_->user()));
 }

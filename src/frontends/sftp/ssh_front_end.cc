@@ -264,6 +264,16 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
     ssh_set_auth_methods(session,
                          SSH_AUTH_METHOD_PUBLICKEY | (env_.password_auth ? SSH_AUTH_METHOD_PASSWORD : 0));
     SshLink link(executor, session, fd);
+    // Known to the registry, so that removing the user (or passwd --logout) ends the session: it shuts the
+    // descriptor down, on this loop, while libssh still holds it (forgotten here before the link closes it).
+    auto handle = std::make_shared<SessionHandle>();
+    handle->executor = executor;
+    handle->fd = fd;
+    if (env_.registry != nullptr) env_.registry->Add(handle);
+    struct ForgetDescriptor {
+      SessionHandle& handle;
+      ~ForgetDescriptor() { handle.fd = -1; }
+    } forget_descriptor{*handle};
     spdlog::debug("{}: connected (sftp)", peer);
     const auto login_deadline = Clock::now() + env_.login_timeout;
 
@@ -329,6 +339,7 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       if (login.ok()) {
         ssh_message_auth_reply_success(message.get(), 0);
         user = std::move(login).value();
+        if (env_.registry != nullptr) env_.registry->LoggedIn(handle, user->user());
         break;
       }
       ssh_message_reply_default(message.get());

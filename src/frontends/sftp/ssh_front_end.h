@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "frontends/front_end.h"
+#include "frontends/session_registry.h"
 #include "service/file_service.h"
 #include "service/program_service.h"
 
@@ -29,6 +30,7 @@ struct SshEnvironment {
   unsigned max_login_attempts = 3;
   std::chrono::seconds login_timeout{30};  // from connect to a logged-in session, key exchange included
   std::chrono::seconds idle_timeout{600};
+  SessionRegistry* registry = nullptr;  // may be null (no session ended from outside)
 };
 
 class SshFrontEnd final : public FrontEnd {
