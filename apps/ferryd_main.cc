@@ -1,8 +1,11 @@
 // ferryd: the Ferry server, and the administration of its data root.
+#include <grp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -66,7 +69,21 @@ std::string FormatLimit(const std::optional<std::uint64_t>& limit, bool is_size)
   return is_size ? ferry::HumanBytes(static_cast<double>(*limit)) : std::to_string(*limit);
 }
 
-// A quota as `user set-quota` reports it: "4.0 GiB and 1000 files", "none".
+// Run as root on a data root that belongs to another user (the service's own), an administration command acts as
+// that user: what it creates is that user's, so the server running as it can use it, and no link planted in the
+// data root (which that user can write) can lead root to write, or hand over, anything elsewhere.
+Status ActAsOwnerOf(const std::string& dir) {
+  if (::geteuid() != 0) return Status::Ok();
+  struct stat owner {};
+  if (::stat(dir.c_str(), &owner) != 0 || owner.st_uid == 0) return Status::Ok();  // a new or root's own data root
+  if (::setgroups(0, nullptr) != 0 || ::setgid(owner.st_gid) != 0 || ::setuid(owner.st_uid) != 0) {
+    return Status(ferry::ErrorCode::kNotPermitted,
+                  fmt::format("cannot act as the owner of {} (uid {}): {}", dir, owner.st_uid, std::strerror(errno)));
+  }
+  return Status::Ok();
+}
+
+// A quota as `user set-quota` reports it: "4.0 GiB, 1000 files", "none".
 std::string QuotaText(const ferry::storage::UserQuota& quota) {
   if (!quota.max_bytes && !quota.max_files) return "none";
   const std::string bytes = quota.max_bytes ? ferry::HumanBytes(static_cast<double>(*quota.max_bytes)) : "no byte limit";
@@ -228,6 +245,7 @@ int main(int argc, char** argv) {
   }
 
   if (*init) {
+    if (Status s = ActAsOwnerOf(init_dir); !s.ok()) return Fail(s);
     if (Status s = ferry::server::DataRoot::Init(init_dir); !s.ok()) return Fail(s);
     const ferry::server::DataRoot root(init_dir);
     auto fingerprint = ferry::CertificateFileFingerprint(root.Resolve("tls/cert.pem"));
@@ -243,6 +261,9 @@ int main(int argc, char** argv) {
   if (root_dir.empty()) {  // not CLI11's envname: it would let the variable override --root of another subcommand
     const char* env = std::getenv("FERRY_ROOT");
     root_dir = env != nullptr && *env != '\0' ? env : "/var/lib/ferry";
+  }
+  if (*user) {
+    if (Status s = ActAsOwnerOf(root_dir); !s.ok()) return Fail(s);
   }
   const ferry::server::DataRoot root(root_dir);
   auto config = LoadConfig(root);

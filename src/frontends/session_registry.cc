@@ -11,8 +11,22 @@
 
 namespace ferry::frontends {
 
+namespace {
+
+std::int64_t UnixNanoseconds() {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+}  // namespace
+
 void SessionRegistry::Add(std::shared_ptr<SessionHandle> handle) {
+  // Stamped before the connection authenticates: a login verified against a password (or a user) that is replaced
+  // meanwhile is older than the change, and ends with the sessions it ends.
+  const std::int64_t now = UnixNanoseconds();
   std::lock_guard lock(mutex_);
+  handle->login_time = now;
   // Forget ended sessions now and then, so the list stays as long as the live ones.
   if (handles_.size() >= 64 && handles_.size() == handles_.capacity()) {
     std::erase_if(handles_, [](const auto& weak) { return weak.expired(); });
@@ -45,11 +59,14 @@ void SessionRegistry::DrainAll() {
 }
 
 void SessionRegistry::LoggedIn(const std::shared_ptr<SessionHandle>& handle, std::string_view user) {
-  struct timespec now {};
-  ::clock_gettime(CLOCK_REALTIME, &now);
   std::lock_guard lock(mutex_);
   handle->user = std::string(user);
-  handle->login_time = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  ++logins_;
+}
+
+std::uint64_t SessionRegistry::logins() {
+  std::lock_guard lock(mutex_);
+  return logins_;
 }
 
 std::size_t SessionRegistry::EndWhere(

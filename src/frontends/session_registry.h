@@ -28,7 +28,7 @@ struct SessionHandle {
   bool draining = false;  // the server is shutting down: leave at the next idle moment
   pid_t program = -1;     // a remote command running (not yet reaped): killed when the server shuts down
   std::string user;            // "" until logged in
-  std::int64_t login_time = 0;  // unix nanoseconds
+  std::int64_t login_time = 0;  // unix nanoseconds: when the connection was added, before it authenticated
 };
 
 // Thread-safe.
@@ -39,6 +39,8 @@ class SessionRegistry {
   void DrainAll();
   // Records that `handle`'s connection is now logged in as `user`.
   void LoggedIn(const std::shared_ptr<SessionHandle>& handle, std::string_view user);
+  // How many LoggedIn calls there have been: a change says sessions may have logged in since the last EndWhere.
+  std::uint64_t logins();
   // Ends at once (its connection shut down, its program killed) every logged-in session for which `end(user,
   // login_time)` is true; returns how many.
   std::size_t EndWhere(const std::function<bool(const std::string& user, std::int64_t login_time)>& end);
@@ -47,6 +49,7 @@ class SessionRegistry {
  private:
   std::mutex mutex_;
   std::vector<std::weak_ptr<SessionHandle>> handles_;
+  std::uint64_t logins_ = 0;
 };
 
 }  // namespace ferry::frontends

@@ -14,17 +14,6 @@
 namespace ferry::server {
 namespace {
 
-// Run as root on a data root that belongs to another user (the service's), what `ferryd` creates there is given to
-// that user: the server, running as it, must be able to use it.
-void GiveToOwnerOf(const std::string& dir, const std::string& path) {
-  if (::geteuid() != 0) return;
-  struct stat owner {};
-  if (::stat(dir.c_str(), &owner) != 0 || owner.st_uid == 0) return;
-  if (::lchown(path.c_str(), owner.st_uid, owner.st_gid) != 0) {
-    // Best effort: the server then says which file it cannot use.
-  }
-}
-
 Status MakeDir(const std::string& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Status::FromErrno(errno, path);
   return Status::Ok();
@@ -84,11 +73,6 @@ Status DataRoot::Init(const std::string& dir) {
   }
   auto users = storage::UserStore::Open(root.database_path(), /*create=*/true);
   if (!users.ok()) return users.status();
-  users->reset();  // closed, so that no -wal or -shm file is left for the chown below to miss
-  for (const char* made : {"homes", "partials", "tls", "tls/cert.pem", "tls/key.pem", "ssh", "ssh/host_ed25519_key",
-                           "ssh/host_ed25519_key.pub", "ferryd.toml", "ferry.db"}) {
-    GiveToOwnerOf(root.dir(), root.Resolve(made));
-  }
   return Status::Ok();
 }
 
@@ -133,7 +117,6 @@ Status DataRoot::AddUser(std::string_view name, std::string_view password, const
   if (exists && !S_ISDIR(existing.st_mode)) return Status(ErrorCode::kNotDirectory, fmt::format("{} is not a folder", home));
   if (!exists) {
     if (::mkdir(home.c_str(), 0700) != 0) return Status::FromErrno(errno, home);
-    GiveToOwnerOf(dir_, home);
   }
   // Nothing is left behind when a step fails: neither the account nor a home made for it.
   Status status = (*users)->Add(name, password, cost);

@@ -22,9 +22,8 @@ class DataRoot {
  public:
   explicit DataRoot(std::string dir);
 
-  // Creates a new data root at `dir` (which may exist but must be empty; missing folders above it are made). Fails
-  // without touching anything if `dir` already holds a database. Run as root in a folder owned by another user, what
-  // it creates is given to that user.
+  // Creates a new data root at `dir` (which may exist; missing folders above it are made). Fails without touching
+  // anything if `dir` already holds a database.
   static Status Init(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
@@ -46,8 +45,7 @@ class DataRoot {
   Result<std::unique_ptr<storage::UserStore>> OpenUsers() const;
 
   // Adds a user and creates the home. A folder already there (e.g. after `user del` without --remove-home) is
-  // refused unless `adopt_home`. Leaves nothing behind on failure. Run as root on a data root owned by another user,
-  // the home is given to that user.
+  // refused unless `adopt_home`. Leaves nothing behind on failure.
   Status AddUser(std::string_view name, std::string_view password, const storage::PasswordHashCost& cost,
                  const storage::UserPermissions& permissions = {}, const storage::UserQuota& quota = {},
                  bool adopt_home = false) const;

@@ -247,7 +247,9 @@ asio::awaitable<void> Server::SweepPartials() {
 
 // The administration commands change the database from another process. Twice a second the database's files are
 // looked at (two stat calls); when they changed, the users are listed again, and the sessions of a user who is gone
-// (or was removed and added again since they logged in), or who logged in before `ferryd user passwd --logout`, end.
+// (or was removed and added again since they connected), or who connected before `ferryd user passwd --logout`, end.
+// Sessions that logged in since the last look are checked against the last list too (a login verified just before
+// its user was removed). A list taken while the files were still changing, or that failed, is taken again.
 asio::awaitable<void> Server::WatchUsers() {
   const auto stamp_of = [](const std::string& path) {
     struct stat st {};
@@ -255,25 +257,38 @@ asio::awaitable<void> Server::WatchUsers() {
     return std::tuple<ino_t, off_t, std::int64_t>{st.st_ino, st.st_size,
                                                   std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
   };
+  constexpr std::int64_t kSettledNs = 250'000'000;  // as UserStore's cache: older changes are all in the files
   const std::string database = root_.database_path();
   auto seen = std::pair(stamp_of(database), stamp_of(database + "-wal"));
+  std::uint64_t logins_seen = registry_.logins();
+  std::unordered_map<std::string, std::int64_t> valid_since;  // a session that connected before this is to end
+  bool listed = false;
   asio::steady_timer timer(*loops_[0]);
   while (true) {
     timer.expires_after(std::chrono::milliseconds(500));
     auto [error] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (error) co_return;
     const auto now = std::pair(stamp_of(database), stamp_of(database + "-wal"));
-    if (now == seen) continue;
-    seen = now;
-    auto users = users_->List();
-    if (!users.ok()) {
-      spdlog::warn("listing users to end the sessions of removed ones: {}", users.status().message());
+    const std::uint64_t logins = registry_.logins();
+    if (now != seen) {
+      auto users = users_->List();
+      if (!users.ok()) {
+        spdlog::warn("listing users to end the sessions of removed ones: {}", users.status().message());
+        continue;  // looked at again at the next tick
+      }
+      valid_since.clear();
+      for (const auto& user : *users) {
+        valid_since.emplace(user.name, std::max(user.created * 1'000'000'000, user.sessions_ended_at));
+      }
+      listed = true;
+      struct timespec wall {};
+      ::clock_gettime(CLOCK_REALTIME, &wall);
+      const std::int64_t newest = std::max(std::get<2>(now.first), std::get<2>(now.second));
+      if (std::int64_t{wall.tv_sec} * 1'000'000'000 + wall.tv_nsec - newest >= kSettledNs) seen = now;
+    } else if (logins == logins_seen || !listed) {
       continue;
     }
-    std::unordered_map<std::string, std::int64_t> valid_since;  // a session older than this is to end
-    for (const auto& user : *users) {
-      valid_since.emplace(user.name, std::max(user.created * 1'000'000'000, user.sessions_ended_at));
-    }
+    logins_seen = logins;
     const std::size_t ended = registry_.EndWhere([&](const std::string& user, std::int64_t login_time) {
       const auto it = valid_since.find(user);
       const bool end = it == valid_since.end() || login_time < it->second;

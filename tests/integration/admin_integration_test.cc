@@ -340,12 +340,14 @@ TEST_F(AdminIntegration, InitMakesMissingParentFolders) {
   EXPECT_EQ(ModeOf(dir_ / "a/b/root"), 0700u);
 }
 
-// Run as root on a data root that belongs to the service's user, init and user add give what they make to that user,
-// so the server running as it can use it.
-TEST_F(AdminIntegration, AsRootWhatInitAndUserAddMakeBelongsToTheDataRootsOwner) {
+// Run as root on a data root that belongs to the service's user, init and user act as that user: what they make is
+// that user's, so the server running as it can use it, and a link planted in the data root leads nowhere root could
+// write.
+TEST_F(AdminIntegration, AsRootInitAndUserCommandsActAsTheDataRootsOwner) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   constexpr uid_t kOwner = 65534;  // nobody
   constexpr gid_t kGroup = 65534;
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0);  // the owner must reach its data root, as in /var/lib
   const std::string root = dir_ / "service-root";
   ASSERT_EQ(::mkdir(root.c_str(), 0750), 0);
   ASSERT_EQ(::chown(root.c_str(), kOwner, kGroup), 0);
@@ -360,6 +362,16 @@ TEST_F(AdminIntegration, AsRootWhatInitAndUserAddMakeBelongsToTheDataRootsOwner)
     EXPECT_EQ(st.st_gid, kGroup) << made;
   }
   EXPECT_FALSE(Exists(root + "/ferry.db-wal"));
+  // The data root's owner replaced homes/ by a link to a folder only root may write (a decoy this test made): the
+  // new home is not made there.
+  const std::string decoy = dir_ / "decoy";
+  ASSERT_EQ(::mkdir(decoy.c_str(), 0755), 0);
+  ASSERT_EQ(::rename((root + "/homes").c_str(), (root + "/homes-moved").c_str()), 0);
+  ASSERT_EQ(::symlink(decoy.c_str(), (root + "/homes").c_str()), 0);
+  const auto planted = Ferryd({"user", "add", "--root", root, "--password-stdin", "dave"}, {}, "pw2\n");
+  EXPECT_EQ(planted.exit_code, 1);
+  EXPECT_THAT(planted.err, ::testing::HasSubstr("ermission denied")) << planted.err;
+  EXPECT_FALSE(Exists(decoy + "/dave"));
   // A data root of root's own stays root's.
   struct stat own {};
   ASSERT_EQ(::stat((root_ + "/ferry.db").c_str(), &own), 0);

@@ -239,6 +239,7 @@ TEST_F(InstallTree, LogrotateRotatesTheAuditLogAndSignalsTheServer) {
   const std::string snippet = ReadFile(Staged(std::string(FERRY_SYSCONFDIR) + "/logrotate.d/ferryd"));
   EXPECT_NE(snippet.find("/var/lib/ferry/audit.log {"), std::string::npos) << snippet;
   EXPECT_NE(snippet.find("create 0600 ferry ferry"), std::string::npos);
+  EXPECT_NE(snippet.find("\n\tsu ferry ferry\n"), std::string::npos);  // not root, in a folder ferry can write
   EXPECT_NE(snippet.find("systemctl kill --signal=HUP --kill-whom=main ferryd.service"), std::string::npos);
 }
 
@@ -266,7 +267,7 @@ TEST_F(InstallTree, BashCompletesSubcommandsOptionsUsersAndHosts) {
   EXPECT_THAT(Complete(ferryd, "ferryd user passwd b", with_root), ElementsAre("bob"));
   // passwd takes one name: then only its options are left.
   EXPECT_THAT(Complete(ferryd, "ferryd user passwd bob ", with_root),
-              ElementsAre("--help", "--password-stdin", "--root"));
+              ElementsAre("--help", "--logout", "--password-stdin", "--root"));
 
   const std::string ferry = Prefixed("share/bash-completion/completions/ferry");
   TempDir home;

@@ -74,6 +74,9 @@ class SshLink {
   SshLink& operator=(const SshLink&) = delete;
 
   ssh_session session() const { return session_; }
+  // The dup of the connection's descriptor this link waits on: it stays open (and so its number is not reused) until
+  // the link is destroyed, even after libssh has closed its own.
+  int descriptor() { return descriptor_.native_handle(); }
 
   bool AddToEvent() {
     in_event_ = ssh_event_add_session(event_, session_) == SSH_OK;
@@ -265,10 +268,11 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
                          SSH_AUTH_METHOD_PUBLICKEY | (env_.password_auth ? SSH_AUTH_METHOD_PASSWORD : 0));
     SshLink link(executor, session, fd);
     // Known to the registry, so that removing the user (or passwd --logout) ends the session: it shuts the
-    // descriptor down, on this loop, while libssh still holds it (forgotten here before the link closes it).
+    // connection down, on this loop, through the link's own descriptor (libssh may close its one at any time; the
+    // link's stays open, and is forgotten here before the link closes it).
     auto handle = std::make_shared<SessionHandle>();
     handle->executor = executor;
-    handle->fd = fd;
+    handle->fd = link.descriptor();
     if (env_.registry != nullptr) env_.registry->Add(handle);
     struct ForgetDescriptor {
       SessionHandle& handle;
