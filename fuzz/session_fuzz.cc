@@ -33,6 +33,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fuzz_check.h"
+#include "fuzz_fs.h"
 #include "protocol/frame.h"
 #include "protocol/frame_decoder.h"
 #include "server/data_root.h"
@@ -66,9 +67,8 @@ void WriteFile(const std::string& path, std::string_view content) {
 void ResetAlice() {
   const std::string home = world->root->home_of("alice");
   const std::string partials = world->root->partials_of("alice");
-  std::error_code ec;
-  fs::remove_all(home, ec);
-  fs::remove_all(partials, ec);
+  ferry::fuzz::RemoveTree(home);
+  ferry::fuzz::RemoveTree(partials);
   FUZZ_CHECK(::mkdir(home.c_str(), 0700) == 0);
   WriteFile(home + "/a.txt", "hello, ferry\n");
   FUZZ_CHECK(::mkdir((home + "/dir").c_str(), 0755) == 0);

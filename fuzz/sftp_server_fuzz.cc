@@ -31,6 +31,7 @@
 
 #include "frontends/sftp/sftp_server.h"
 #include "fuzz_check.h"
+#include "fuzz_fs.h"
 #include "server/data_root.h"
 #include "service/audit_log.h"
 #include "storage/user_store.h"
@@ -70,22 +71,10 @@ std::string ReadFile(const std::string& path) {
   return content;
 }
 
-// Gives the owner back every folder's permissions (an input may chmod a folder to 000), so it can be removed.
-void MakeRemovable(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
-  ::chmod(path.c_str(), 0700);
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(path, ec)) MakeRemovable(entry.path());
-}
-
 void ResetAlice() {
   const std::string home = world->root->home_of("alice");
-  std::error_code ec;
-  MakeRemovable(home);
-  MakeRemovable(world->root->partials_of("alice"));
-  fs::remove_all(home, ec);
-  fs::remove_all(world->root->partials_of("alice"), ec);
+  ferry::fuzz::RemoveTree(home);
+  ferry::fuzz::RemoveTree(world->root->partials_of("alice"));
   FUZZ_CHECK(::mkdir(home.c_str(), 0700) == 0);
   WriteFile(home + "/a.txt", "hello, ferry\n");
   FUZZ_CHECK(::mkdir((home + "/dir").c_str(), 0755) == 0);
