@@ -132,6 +132,17 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
   // Run a trivial program in the sandbox, as every exec will, to find out now whether the kernel allows it.
   CommandLauncher launcher(std::move(resolved));
   launcher.cgroups_ = ProcessLimitForRoot(policy.max_processes);
+  if (::geteuid() != 0) {
+    // RLIMIT_NPROC on bubblewrap would count every process of the server's user, the server's own threads and
+    // other programs included, when it makes the sandbox's user namespace: enough threads and no program could
+    // start. Set inside that namespace, the kernel counts only the processes in it, this program's.
+    launcher.prlimit_ = FindProgram("prlimit", kSearchPath);
+    if (launcher.prlimit_.empty()) {
+      spdlog::warn("prlimit (util-linux) was not found in {}: a program's process limit (exec.max_processes = {}) "
+                   "counts every process of ferryd's user, the server's threads and other programs included",
+                   kSearchPath, policy.max_processes);
+    }
+  }
   LaunchRequest probe;
   probe.argv = {"true"};
   probe.user = "probe";
@@ -235,6 +246,10 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
       return Status::FromErrno(errno, "writing the sandbox's set-up");
     }
     argv = {policy_.bwrap, "--args", std::to_string(kSandboxOptionsFd), "--"};
+    if (!prlimit_.empty()) {
+      // prlimit sets the limit (soft and hard) and executes the program in its place.
+      argv.insert(argv.end(), {prlimit_, fmt::format("--nproc={}", policy_.max_processes), "--"});
+    }
     argv.insert(argv.end(), request.argv.begin(), request.argv.end());
     program = policy_.bwrap;
     environment = {"PATH=/usr/bin:/bin"};
@@ -265,7 +280,8 @@ Result<LaunchedProcess> CommandLauncher::Launch(const LaunchRequest& request) co
   }
   const int cwd_fd = policy_.sandbox ? -1 : request.cwd_fd;
   const int options_fd = sandbox_options.valid() ? sandbox_options.get() : -1;
-  const bool limit_processes = ::geteuid() != 0;  // the kernel ignores RLIMIT_NPROC for root: a cgroup instead
+  // The kernel ignores RLIMIT_NPROC for root: a cgroup instead. In a sandbox, prlimit sets it.
+  const bool limit_processes = ::geteuid() != 0 && !(policy_.sandbox && !prlimit_.empty());
   ProgramCgroup cgroup;
   if (cgroups_) {
     auto added = cgroups_->Add();

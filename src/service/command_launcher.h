@@ -87,6 +87,9 @@ class CommandLauncher {
 
   LaunchPolicy policy_;
   std::shared_ptr<PidsCgroups> cgroups_;
+  // util-linux's prlimit, run first in the sandbox to set RLIMIT_NPROC there (see Launch); empty when the limit is
+  // set on bubblewrap itself or not at all (root).
+  std::string prlimit_;
 };
 
 }  // namespace ferry::service

@@ -2,6 +2,11 @@
 // naming every option, subcommand and configuration key the programs have, so they cannot drift from --help and
 // the generated ferryd.toml), and `cmake --install` putting everything where Debian expects it.
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
 
 #include <map>
 #include <regex>
@@ -15,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "client/commands.h"
+#include "support/process_probe.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
 #include "support/test_files.h"
@@ -235,6 +241,66 @@ TEST_F(InstallTree, TheUnitRunsTheInstalledServerAsFerryAndPassesSystemdAnalyzeV
   const auto bad = RunProcess({"/usr/bin/systemd-analyze", "verify", dir / "ferryd.service"},
                               {{"MANPATH", Prefixed("share/man")}});
   EXPECT_NE(bad.err.find("SIGNOTHING"), std::string::npos) << bad.err;
+}
+
+// As the package sets it up: root prepares the data root of the service user with the installed ferryd, and the
+// installed server runs as that user (nobody here, with no privileges left). A client logs in, uploads, and runs a
+// program, whose processes the kernel's RLIMIT_NPROC holds (root would be exempt; see ExecConfinement for root).
+TEST_F(InstallTree, TheInstalledServerRunsUnprivilegedOnADataRootRootPrepared) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to prepare a data root for another user";
+  constexpr uid_t kService = 65534;  // nobody
+  const std::string ferryd = Prefixed("sbin/ferryd");
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0711), 0);  // the service user reaches its data root, as in /var/lib
+  const std::string root = dir / "ferry";
+  ASSERT_EQ(::mkdir(root.c_str(), 0750), 0);
+  ASSERT_EQ(::chown(root.c_str(), kService, kService), 0);
+  const auto init = RunProcess({ferryd, "init", root});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  WriteFile(root + "/ferryd.toml", "[exec]\nmax_processes = 20\ntime_limit_seconds = 20\n");
+  const auto add = RunProcess({ferryd, "user", "add", "--root", root, "--password-stdin", "alice"}, {}, "s3cret\n");
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  ASSERT_EQ(RunProcess({ferryd, "user", "set-perm", "--root", root, "--exec", "alice"}).exit_code, 0);
+
+  Subprocess server({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ferryd, "serve",
+                     "--root", root, "--listen", "127.0.0.1:0"});
+  const auto listening = server.WaitForStderrLine("listening on ", std::chrono::seconds(30));
+  ASSERT_TRUE(listening.has_value()) << server.stderr_so_far();
+  const std::string rest = listening->substr(listening->find("listening on ") + 13);
+  const std::string address = rest.substr(0, rest.find(' '));
+
+  TempDir client_home;
+  WriteFile(client_home / "report.txt", "quarterly figures\n");
+  const std::map<std::string, std::string> env = {
+      {"HOME", client_home.path()}, {"FERRY_PASSWORD", "s3cret"}, {"SSH_AUTH_SOCK", ""}};
+  auto client = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {Prefixed("bin/ferry"), "--accept-new-host", "alice@" + address};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv, env, "", std::chrono::seconds(60));
+  };
+  const auto put = client({"put", client_home / "report.txt"});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(ReadFile(root + "/homes/alice/report.txt"), "quarterly figures\n");
+  struct stat st {};
+  ASSERT_EQ(::stat((root + "/homes/alice/report.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kService);
+
+  // Up to 200 background processes, each announced once it started; a fork that fails ends the shell.
+  const auto run = client(
+      {"exec", "sh", "-c", "n=0; while [ $n -lt 200 ]; do sleep 46.25 & n=$((n+1)); echo $n; done; echo all"});
+  EXPECT_THAT(run.out, ::testing::Not(::testing::HasSubstr("all"))) << run.err;
+  std::istringstream lines(run.out);
+  int started = 0;
+  for (std::string line; std::getline(lines, line);) started = std::max(started, std::stoi(line));
+  EXPECT_GT(started, 0) << run.err;
+  EXPECT_LT(started, 20);
+
+  server.Signal(SIGTERM);
+  const auto stopped = server.Wait(std::chrono::seconds(45));
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  // The program's processes went with its sandbox.
+  EXPECT_TRUE(WaitUntil([] { return RunProcess({"/usr/bin/pgrep", "-f", "^sleep 46.25"}).exit_code == 1; },
+                        std::chrono::seconds(30)));
 }
 
 TEST_F(InstallTree, LogrotateRotatesTheAuditLogAndSignalsTheServer) {
