@@ -54,6 +54,7 @@ void AuditLog::Record(const AuditEvent& event) {
   if (!event.path.empty()) line["path"] = event.path;
   if (!event.to.empty()) line["to"] = event.to;
   if (event.command != nullptr) line["command"] = *event.command;
+  if (!event.stopped.empty()) line["stopped"] = event.stopped;
   if (event.program != nullptr) {
     if (event.program->exit_status) line["exit_status"] = *event.program->exit_status;
     if (event.program->signal) line["signal"] = *event.program->signal;

@@ -3,7 +3,8 @@
 // Each line: {"time": ISO-8601 UTC, "event": ..., "user": ..., "address": ..., "path": ..., "bytes": ...,
 // "result": "ok" or an error code}; a login also has "method" ("password" or "publickey") and, for a key, "key" (its
 // SHA256 fingerprint); a program run also has "command" (its argument list) and, once it ran, how it
-// ended: "exit_status" or "signal", and "stopped" when the server stopped it. Reopen() (on SIGHUP) starts writing
+// ended: "exit_status" or "signal", and "stopped" when the server stopped it; a transfer that ended unfinished (the
+// connection dropped, or the client gave up) has "stopped": "interrupted". Reopen() (on SIGHUP) starts writing
 // to a fresh file at the same path, so logrotate can move the old one away. Thread-safe.
 #pragma once
 
@@ -40,6 +41,7 @@ struct AuditEvent {
   std::string_view protocol;          // "ferry", "ftp": what the client spoke
   std::string_view method;            // how a login proved who it was: "password", "publickey"
   std::string_view key;               // the fingerprint of the key a publickey login used
+  std::string_view stopped;           // a transfer that ended before it was complete: "interrupted"
 };
 
 class AuditLog {

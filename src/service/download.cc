@@ -32,7 +32,11 @@ Download::Download(Download&& other) noexcept
       audited_(std::exchange(other.audited_, true)) {}
 
 Download::~Download() {
-  if (!audited_) Fail(Status(ErrorCode::kIo, "interrupted"), position_ > offset_ ? position_ - offset_ : 0);
+  if (!audited_) {
+    audited_ = true;
+    session_->Audit("download", path_, Status(ErrorCode::kIo, "interrupted"),
+                    position_ > offset_ ? position_ - offset_ : 0, {}, "interrupted");
+  }
 }
 
 Result<std::size_t> Download::Read(std::span<char> buffer) {

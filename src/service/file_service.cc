@@ -89,7 +89,7 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::FinishLogin(C
   const auto refuse = [&](Status status) -> Result<std::unique_ptr<UserSession>> {
     if (options_.audit != nullptr) {
       options_.audit->Record({"login", user, client.peer, {}, {}, nullptr, nullptr, std::nullopt, &status,
-                              client.protocol, method, key});
+                              client.protocol, method, key, {}});
     }
     return status;
   };
@@ -136,7 +136,7 @@ asio::awaitable<Result<std::unique_ptr<UserSession>>> FileService::FinishLogin(C
   if (options_.audit != nullptr) {
     const Status ok;
     options_.audit->Record({"login", session->user(), session->client().peer, {}, {}, nullptr, nullptr, std::nullopt,
-                            &ok, session->client().protocol, method, key});
+                            &ok, session->client().protocol, method, key, {}});
   }
   co_return session;
 }

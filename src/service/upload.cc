@@ -88,7 +88,11 @@ Status HashPrefix(int fd, std::uint64_t length, transfer::Checksum& checksum) {
 
 Result<Upload> UserSession::BeginUpload(std::string_view path, const UploadOptions& options) {
   auto upload = StartUpload(path, options);
-  if (!upload.ok()) Audit("upload", path, upload.status(), std::uint64_t{0});
+  if (upload.ok()) {
+    upload->audit_.Set();  // by Commit, or when it is dropped unfinished
+  } else {
+    Audit("upload", path, upload.status(), std::uint64_t{0});
+  }
   return upload;
 }
 
@@ -332,9 +336,17 @@ void Upload::Discard() {
   file_.Reset();  // written_ stays: the audit line says how much arrived
 }
 
+Upload::~Upload() {
+  if (audit_.Take()) {
+    session_->Audit("upload", path_, error_.ok() ? Status(ErrorCode::kIo, "interrupted") : error_, written_, {},
+                    "interrupted");
+  }
+}
+
 Result<UploadResult> Upload::Commit(std::optional<std::string_view> expected_checksum) {
   auto result = Publish(expected_checksum);
   if (copied_from_.empty()) {
+    if (!audit_.Take()) return result;  // a second Commit: audited once
     session_->Audit("upload", path_, result.status(), written_);
   } else {
     session_->Audit("copy", copied_from_, result.status(), written_, path_);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -43,7 +44,9 @@ class Upload {
  public:
   Upload(Upload&& other) noexcept = default;
   Upload& operator=(Upload&& other) noexcept = default;
-  ~Upload() = default;
+  // An upload dropped before Commit (the connection ended, the client gave up, a write failed and the front end
+  // let it go) is audited here: its error, else "interrupted", with the bytes that arrived.
+  ~Upload();
 
   // Bytes in the file: the resumed prefix at first, then all that was written.
   std::uint64_t size() const { return written_; }
@@ -65,8 +68,8 @@ class Upload {
   Status CopyFrom(int fd, std::uint64_t offset, std::uint64_t max_bytes, std::uint64_t* copied);
   // After CopyFrom, no checksum is computed (UploadResult::checksum is empty) and none may be expected.
   // Verifies the size and (when given) the checksum, sets mode and time, and publishes the file: for an atomic
-  // upload by renaming it over its name, replacing what was there. Audited, failed or not. A short upload keeps its
-  // partial for a resume; a corrupted one is discarded.
+  // upload by renaming it over its name, replacing what was there. Audited, failed or not (then not again). A short
+  // upload keeps its partial for a resume; a corrupted one is discarded.
   Result<UploadResult> Commit(std::optional<std::string_view> expected_checksum);
   // Deletes what was written (an atomic upload's partial) and gives its room back.
   void Discard();
@@ -103,6 +106,25 @@ class Upload {
   std::optional<timespec> mtime_;
   bool new_name_ = false;  // no file had the target's name when it began: publishing adds an entry
   storage::QuotaLedger::Reservation reservation_;  // room for the bytes still to come and the new name
+
+  // Whether the upload's audit line is still to be written (set by BeginUpload; a copy writes its own): cleared by
+  // Commit and the destructor, and in an Upload moved from.
+  class AuditPending {
+   public:
+    AuditPending() = default;
+    AuditPending(AuditPending&& other) noexcept : pending_(std::exchange(other.pending_, false)) {}
+    AuditPending& operator=(AuditPending&& other) noexcept {
+      pending_ = std::exchange(other.pending_, false);
+      return *this;
+    }
+    void Set() { pending_ = true; }
+    // True once: whoever gets it writes the line.
+    bool Take() { return std::exchange(pending_, false); }
+
+   private:
+    bool pending_ = false;
+  };
+  AuditPending audit_;
 };
 
 }  // namespace ferry::service

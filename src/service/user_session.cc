@@ -31,17 +31,17 @@ UserSession::UserSession(const FileServiceOptions& options, ClientInfo client, s
 UserSession::~UserSession() { Audit("logout", "", Status::Ok()); }
 
 void UserSession::Audit(std::string_view event, std::string_view path, const Status& result,
-                        std::optional<std::uint64_t> bytes, std::string_view to) const {
+                        std::optional<std::uint64_t> bytes, std::string_view to, std::string_view stopped) const {
   if (options_.audit == nullptr) return;
   options_.audit->Record(
-      {event, user_, client_.peer, path, to, nullptr, nullptr, bytes, &result, client_.protocol, {}, {}});
+      {event, user_, client_.peer, path, to, nullptr, nullptr, bytes, &result, client_.protocol, {}, {}, stopped});
 }
 
 void UserSession::AuditExec(std::string_view cwd, const Status& result, const std::vector<std::string>& command,
                             const ProgramEnd* program, std::optional<std::uint64_t> output_bytes) const {
   if (options_.audit == nullptr) return;
   options_.audit->Record(
-      {"exec", user_, client_.peer, cwd, {}, &command, program, output_bytes, &result, client_.protocol, {}, {}});
+      {"exec", user_, client_.peer, cwd, {}, &command, program, output_bytes, &result, client_.protocol, {}, {}, {}});
 }
 
 Status UserSession::CheckWritable() const {
@@ -197,6 +197,14 @@ Status UserSession::Rename(std::string_view from, std::string_view to, bool over
   }
   Audit("rename", from, status, std::nullopt, to);
   return status;
+}
+
+Result<storage::FileInfo> UserSession::StatRenameSource(std::string_view from) {
+  if (Status writable = CheckWritable(); !writable.ok()) {
+    Audit("rename", from, writable);
+    return writable;
+  }
+  return Stat(from);
 }
 
 Status UserSession::SetAttributes(std::string_view path, std::optional<std::uint32_t> mode,

@@ -87,6 +87,9 @@ class UserSession {
   Status Remove(std::string_view path, bool recursive);
   // Moves `from` to `to`, or into `to` when it is a folder; an existing file there is replaced only with `overwrite`.
   Status Rename(std::string_view from, std::string_view to, bool overwrite);
+  // The first half of a rename in two steps (FTP's RNFR): what `from` is, when the account may rename; a refusal
+  // is audited as the rename it stops.
+  Result<storage::FileInfo> StatRenameSource(std::string_view from);
   // Without `follow`, a symlink `path` names is changed itself (its time; it has no permissions of its own).
   Status SetAttributes(std::string_view path, std::optional<std::uint32_t> mode, std::optional<timespec> mtime,
                        bool follow = true);
@@ -124,7 +127,8 @@ class UserSession {
   // Measures the home again (after a program ran in it).
   void Remeasure() const;
   void Audit(std::string_view event, std::string_view path, const Status& result,
-             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {}) const;
+             std::optional<std::uint64_t> bytes = std::nullopt, std::string_view to = {},
+             std::string_view stopped = {}) const;
   // The audit line of a program run: refused or failed to start (`program` null), or ran and ended as `program` says.
   void AuditExec(std::string_view cwd, const Status& result, const std::vector<std::string>& command,
                  const ProgramEnd* program, std::optional<std::uint64_t> output_bytes) const;

@@ -2,10 +2,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
 #include "support/audit_lines.h"
+#include "support/raw_client.h"
+#include "support/subprocess.h"
 #include "support/temp_dir.h"
 #include "support/test_server.h"
 
@@ -69,6 +74,75 @@ TEST(AuditIntegration, FailuresAreRecordedWithTheirCode) {
   EXPECT_NE(server.Client("alice", "alice-secret", {"rm", "nothing-here"}).exit_code, 0);
   const auto lines = AuditLines(server.root() + "/audit.log");
   EXPECT_FALSE(FindLine(lines, "delete", {{"path", "/nothing-here"}, {"result", "ENOENT"}}).is_null());
+}
+
+// Every attempt to change something gets its line, whatever its result: a read-only account's upload, mkdir, rm and
+// mv (EPERM); an upload the quota stops midway (FTP declares no size: EQUOTA); an upload whose connection dropped
+// (stopped "interrupted", with the bytes that arrived); and a program the account may not run, with its command.
+TEST(AuditIntegration, RefusedWritesInterruptedUploadsAndRefusedProgramsAreRecorded) {
+  TestServerOptions options = WithConfig("[ftp]\nrequire_tls = false\n");
+  options.ftp = true;
+  TestServer server(options);
+  ASSERT_TRUE(server.started());
+  auto ferryd = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), FerrydPath());
+    args.insert(args.begin() + 3, {"--root", server.root()});
+    const auto result = RunProcess(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+  };
+  ferryd({"user", "set-perm", "bob", "--read-only"});
+  ferryd({"user", "set-quota", "alice", "64K"});
+  WriteFile(server.home("bob") + "/keep.txt", "kept");
+  TempDir local;
+  WriteFile(local / "small.txt", "small");
+  WriteFile(local / "big.bin", std::string(200 * 1024, 'x'));
+  for (const std::vector<std::string>& refused :
+       {std::vector<std::string>{"put", local / "small.txt", "small.txt"}, {"mkdir", "box"}, {"rm", "keep.txt"},
+        {"mv", "keep.txt", "moved.txt"}, {"exec", "true"}}) {
+    EXPECT_NE(server.Client("bob", "bob-secret", refused).exit_code, 0) << refused[0];
+  }
+  const std::string ftp_root = "ftp://127.0.0.1:" + std::to_string(server.ftp_port()) + "/";
+  const auto rnfr = RunProcess({"/usr/bin/curl", "-sS", "--max-time", "60", "-u", "bob:bob-secret", "-Q",
+                                "RNFR keep.txt", "-Q", "RNTO moved.txt", ftp_root});
+  EXPECT_NE(rnfr.exit_code, 0) << rnfr.out;
+  const auto over = RunProcess({"/usr/bin/curl", "-sS", "--max-time", "60", "-u", "alice:alice-secret", "-T",
+                                local / "big.bin",
+                                ftp_root + "big.bin"});
+  EXPECT_NE(over.exit_code, 0) << over.err;
+  {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+    const auto begun = client.Call({{"op", "put"}, {"path", "cut.bin"}, {"size", 10000}});
+    ASSERT_TRUE(begun.value("ok", false)) << begun.dump();
+    ASSERT_TRUE(client.SendFrame({{"op", "data"}, {"ref", begun["id"]}}, std::string(1000, 'c')));
+    ASSERT_TRUE(client.Call({{"op", "noop"}}).value("ok", false));  // the data has been taken in
+    client.Reset();
+  }
+  server.Stop();  // every session has ended
+
+  const auto lines = AuditLines(server.root() + "/audit.log");
+  EXPECT_FALSE(FindLine(lines, "upload", {{"user", "bob"}, {"path", "/small.txt"}, {"result", "EPERM"}}).is_null());
+  EXPECT_FALSE(FindLine(lines, "mkdir", {{"user", "bob"}, {"path", "/box"}, {"result", "EPERM"}}).is_null());
+  EXPECT_FALSE(FindLine(lines, "delete", {{"user", "bob"}, {"path", "/keep.txt"}, {"result", "EPERM"}}).is_null());
+  EXPECT_FALSE(
+      FindLine(lines, "rename", {{"user", "bob"}, {"path", "/keep.txt"}, {"to", "/moved.txt"}, {"result", "EPERM"}})
+          .is_null());
+  EXPECT_FALSE(
+      FindLine(lines, "rename", {{"user", "bob"}, {"path", "/keep.txt"}, {"protocol", "ftp"}, {"result", "EPERM"}})
+          .is_null());
+  EXPECT_FALSE(
+      FindLine(lines, "exec", {{"user", "bob"}, {"command", Json::array({"true"})}, {"result", "EPERM"}}).is_null());
+  const Json quota = FindLine(lines, "upload", {{"user", "alice"}, {"path", "/big.bin"}, {"protocol", "ftp"}});
+  ASSERT_FALSE(quota.is_null());
+  EXPECT_EQ(quota.value("result", ""), "EQUOTA") << quota.dump();
+  const Json cut = FindLine(lines, "upload", {{"user", "alice"}, {"path", "/cut.bin"}});
+  ASSERT_FALSE(cut.is_null());
+  EXPECT_EQ(cut.value("result", ""), "EIO") << cut.dump();
+  EXPECT_EQ(cut.value("bytes", 0), 1000) << cut.dump();
+  EXPECT_EQ(cut.value("stopped", ""), "interrupted") << cut.dump();
+  for (const auto& line : lines) {  // one line each
+    EXPECT_LE(std::count(lines.begin(), lines.end(), line), 1) << line.dump();
+  }
 }
 
 TEST(AuditIntegration, SighupReopensTheLogForLogrotate) {

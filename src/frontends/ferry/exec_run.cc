@@ -51,7 +51,7 @@ asio::awaitable<void> Exec(Session& session, const Json& id, const protocol::Req
 std::span<const Session::Operation> ExecOperations() {
   using enum Session::Operation::StateBits;
   static constexpr Session::Operation kOperations[] = {
-      {"exec", kLoggedIn, false, nullptr, &Exec, nullptr},
+      {"exec", kLoggedIn, nullptr, &Exec, nullptr},
   };
   return kOperations;
 }

@@ -43,9 +43,6 @@ class Session {
     enum StateBits : unsigned { kBeforeHello = 1, kBeforeLogin = 2, kLoggedIn = 4 };
     std::string_view name;
     unsigned states;  // StateBits where it is allowed
-    // It changes the home: refused at once, before its fields are read, for an account that may not write. (The
-    // file service checks again in every mutating call; this answers such a request before any work.)
-    bool writes;
     // Answers with one reply: the fields it returns, or its error.
     Result<Json> (*reply)(Session& session, const Json& id, const Fields& fields);
     // Answers by itself: several frames, or after a wait.

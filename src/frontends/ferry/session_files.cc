@@ -198,20 +198,20 @@ Result<Json> Sum(Session& session, const Json& /*id*/, const Fields& fields) {
 std::span<const Session::Operation> FileOperations() {
   using enum Session::Operation::StateBits;
   static constexpr Session::Operation kOperations[] = {
-      {"stat", kLoggedIn, false, &Stat, nullptr, nullptr},
-      {"ls", kLoggedIn, false, nullptr, &List, nullptr},
-      {"sum", kLoggedIn, false, &Sum, nullptr, nullptr},
-      {"cd", kLoggedIn, false, &ChangeDirectory, nullptr, nullptr},
-      {"pwd", kLoggedIn, false, &Pwd, nullptr, nullptr},
-      {"mkdir", kLoggedIn, true, &MakeDirectory, nullptr, nullptr},
-      {"cp", kLoggedIn, true, nullptr, &Copy, nullptr},
-      {"rm", kLoggedIn, true, &Remove, nullptr, nullptr},
-      {"rmdir", kLoggedIn, true, &RemoveDirectory, nullptr, nullptr},
-      {"mv", kLoggedIn, true, &Rename, nullptr, nullptr},
-      {"symlink", kLoggedIn, true, &MakeSymlink, nullptr, nullptr},
-      {"setstat", kLoggedIn, true, &SetStat, nullptr, nullptr},
-      {"quota", kLoggedIn, false, &Quota, nullptr, nullptr},
-      {"whoami", kLoggedIn, false, &Whoami, nullptr, nullptr},
+      {"stat", kLoggedIn, &Stat, nullptr, nullptr},
+      {"ls", kLoggedIn, nullptr, &List, nullptr},
+      {"sum", kLoggedIn, &Sum, nullptr, nullptr},
+      {"cd", kLoggedIn, &ChangeDirectory, nullptr, nullptr},
+      {"pwd", kLoggedIn, &Pwd, nullptr, nullptr},
+      {"mkdir", kLoggedIn, &MakeDirectory, nullptr, nullptr},
+      {"cp", kLoggedIn, nullptr, &Copy, nullptr},
+      {"rm", kLoggedIn, &Remove, nullptr, nullptr},
+      {"rmdir", kLoggedIn, &RemoveDirectory, nullptr, nullptr},
+      {"mv", kLoggedIn, &Rename, nullptr, nullptr},
+      {"symlink", kLoggedIn, &MakeSymlink, nullptr, nullptr},
+      {"setstat", kLoggedIn, &SetStat, nullptr, nullptr},
+      {"quota", kLoggedIn, &Quota, nullptr, nullptr},
+      {"whoami", kLoggedIn, &Whoami, nullptr, nullptr},
   };
   return kOperations;
 }

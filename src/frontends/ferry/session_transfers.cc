@@ -172,10 +172,10 @@ bool WriteUploadData(Session& session, const protocol::Frame& frame) {
 std::span<const Session::Operation> TransferOperations() {
   using enum Session::Operation::StateBits;
   static constexpr Session::Operation kOperations[] = {
-      {"get", kLoggedIn, false, nullptr, &Get, nullptr},
-      {"put", kLoggedIn, true, &PutOpen, nullptr, &RememberFailedUpload},
-      {"put_close", kLoggedIn, false, &PutClose, nullptr, nullptr},
-      {"put_abort", kLoggedIn, false, &PutAbort, nullptr, nullptr},
+      {"get", kLoggedIn, nullptr, &Get, nullptr},
+      {"put", kLoggedIn, &PutOpen, nullptr, &RememberFailedUpload},
+      {"put_close", kLoggedIn, &PutClose, nullptr, nullptr},
+      {"put_abort", kLoggedIn, &PutAbort, nullptr, nullptr},
   };
   return kOperations;
 }

@@ -73,11 +73,7 @@ asio::awaitable<void> FtpSession::Rnfr(std::string_view argument) {
     Reply(501, "RNFR wants a name.");
     co_return;
   }
-  if (Status writable = user_->CheckWritable(); !writable.ok()) {
-    ReplyError(writable);
-    co_return;
-  }
-  auto info = user_->Stat(path);
+  auto info = user_->StatRenameSource(path);
   if (!info.ok()) {
     ReplyError(info.status());
     co_return;
