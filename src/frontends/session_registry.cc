@@ -9,22 +9,14 @@
 
 #include <asio/post.hpp>
 
+#include "common/clock.h"
+
 namespace ferry::frontends {
-
-namespace {
-
-std::int64_t UnixNanoseconds() {
-  struct timespec now {};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
-
-}  // namespace
 
 void SessionRegistry::Add(std::shared_ptr<SessionHandle> handle) {
   // Stamped before the connection authenticates: a login verified against a password (or a user) that is replaced
   // meanwhile is older than the change, and ends with the sessions it ends.
-  const std::int64_t now = UnixNanoseconds();
+  const std::int64_t now = UnixNanosecondsNow();
   std::lock_guard lock(mutex_);
   handle->login_time = now;
   // Forget ended sessions now and then, so the list stays as long as the live ones.

@@ -27,6 +27,7 @@
 #include "frontends/ftp/tls_binding.h"
 #include "frontends/sftp/ssh_front_end.h"
 #include "service/partial_store.h"
+#include "storage/database_stamp.h"
 #include "storage/mount_info.h"
 
 namespace ferry::server {
@@ -251,15 +252,8 @@ asio::awaitable<void> Server::SweepPartials() {
 // Sessions that logged in since the last look are checked against the last list too (a login verified just before
 // its user was removed). A list taken while the files were still changing, or that failed, is taken again.
 asio::awaitable<void> Server::WatchUsers() {
-  const auto stamp_of = [](const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return std::tuple<ino_t, off_t, std::int64_t>{0, -1, 0};
-    return std::tuple<ino_t, off_t, std::int64_t>{st.st_ino, st.st_size,
-                                                  std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
-  };
-  constexpr std::int64_t kSettledNs = 250'000'000;  // as UserStore's cache: older changes are all in the files
   const std::string database = root_.database_path();
-  auto seen = std::pair(stamp_of(database), stamp_of(database + "-wal"));
+  auto seen = storage::DatabaseStamp::Of(database);
   std::uint64_t logins_seen = registry_.logins();
   std::unordered_map<std::string, std::int64_t> valid_since;  // a session that connected before this is to end
   bool listed = false;
@@ -268,7 +262,7 @@ asio::awaitable<void> Server::WatchUsers() {
     timer.expires_after(std::chrono::milliseconds(500));
     auto [error] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (error) co_return;
-    const auto now = std::pair(stamp_of(database), stamp_of(database + "-wal"));
+    const auto now = storage::DatabaseStamp::Of(database);
     const std::uint64_t logins = registry_.logins();
     if (now != seen) {
       auto users = users_->List();
@@ -281,10 +275,7 @@ asio::awaitable<void> Server::WatchUsers() {
         valid_since.emplace(user.name, std::max(user.created * 1'000'000'000, user.sessions_ended_at));
       }
       listed = true;
-      struct timespec wall {};
-      ::clock_gettime(CLOCK_REALTIME, &wall);
-      const std::int64_t newest = std::max(std::get<2>(now.first), std::get<2>(now.second));
-      if (std::int64_t{wall.tv_sec} * 1'000'000'000 + wall.tv_nsec - newest >= kSettledNs) seen = now;
+      if (now.Settled()) seen = now;  // else listed again at the next tick: a later commit may keep the stamp
     } else if (logins == logins_seen || !listed) {
       continue;
     }

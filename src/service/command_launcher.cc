@@ -137,6 +137,15 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
     // other programs included, when it makes the sandbox's user namespace: enough threads and no program could
     // start. Set inside that namespace, the kernel counts only the processes in it, this program's.
     launcher.prlimit_ = FindProgram("prlimit", kSearchPath);
+    // Nor can a program be given more than the server has: prlimit would fail to raise the hard limit, and no
+    // program would run.
+    rlimit own {};
+    if (::getrlimit(RLIMIT_NPROC, &own) == 0 && own.rlim_max != RLIM_INFINITY &&
+        launcher.policy_.max_processes > own.rlim_max) {
+      spdlog::warn("exec.max_processes = {} is above ferryd's own hard limit of processes ({}): programs get {}",
+                   launcher.policy_.max_processes, own.rlim_max, own.rlim_max);
+      launcher.policy_.max_processes = static_cast<unsigned>(own.rlim_max);
+    }
     if (launcher.prlimit_.empty()) {
       spdlog::warn("prlimit (util-linux) was not found in {}: a program's process limit (exec.max_processes = {}) "
                    "counts every process of ferryd's user, the server's threads and other programs included",

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/unique_fd.h"
 
 namespace ferry::storage {
@@ -187,28 +188,13 @@ UserStore::UserStore(sqlite3* db, std::string path) : db_(db), path_(std::move(p
 
 namespace {
 
-// How old the newest change to the database files must be before answers read after it are cached: far beyond
-// the granularity of file timestamps, so that any later commit is sure to move them.
-constexpr std::int64_t kSettledNs = 250'000'000;
 // Users whose last verified password is remembered at once (the cache starts afresh beyond).
 constexpr std::size_t kMaxVerifiedPasswords = 100'000;
 
 }  // namespace
 
 bool UserStore::CacheUsable() {
-  const auto stamp_of = [](const std::string& path) {
-    FileStamp file;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) {
-      file.exists = true;
-      file.device = st.st_dev;
-      file.inode = st.st_ino;
-      file.size = static_cast<std::uint64_t>(st.st_size);
-      file.mtime_ns = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-    }
-    return file;
-  };
-  const DatabaseStamp now{stamp_of(path_), stamp_of(path_ + "-wal")};
+  const DatabaseStamp now = DatabaseStamp::Of(path_);
   if (!now.db.exists) {
     DropCache();
     return false;
@@ -217,10 +203,7 @@ bool UserStore::CacheUsable() {
     DropCache();
     stamp_ = now;
   }
-  struct timespec wall {};
-  ::clock_gettime(CLOCK_REALTIME, &wall);
-  const std::int64_t wall_ns = std::int64_t{wall.tv_sec} * 1'000'000'000 + wall.tv_nsec;
-  return wall_ns - std::max(now.db.mtime_ns, now.wal.mtime_ns) >= kSettledNs;
+  return now.Settled();
 }
 
 void UserStore::DropCache() {
@@ -415,13 +398,12 @@ Status UserStore::SetPassword(std::string_view name, std::string_view password, 
 }
 
 Status UserStore::EndSessions(std::string_view name) {
-  struct timespec now {};
-  ::clock_gettime(CLOCK_REALTIME, &now);
+  const std::int64_t now = UnixNanosecondsNow();
   std::lock_guard lock(mutex_);
   auto statement = Prepare(db_, "UPDATE users SET sessions_ended_at = ?2 WHERE name = ?1");
   if (!statement.ok()) return statement.status();
   if (!BindText(statement->get(), 1, name)) return SqliteError(db_, "binding a user name");
-  sqlite3_bind_int64(statement->get(), 2, std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec);
+  sqlite3_bind_int64(statement->get(), 2, now);
   if (sqlite3_step(statement->get()) != SQLITE_DONE) return SqliteError(db_, "ending sessions");
   if (sqlite3_changes(db_) == 0) return NoSuchUser(name);
   return Status::Ok();

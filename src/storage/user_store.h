@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "storage/database_stamp.h"
 #include "storage/ssh_keys.h"
 
 struct sqlite3;
@@ -121,17 +122,6 @@ class UserStore {
 
  private:
   UserStore(sqlite3* db, std::string path);
-  // Where the database files stand: identity, size and modification time of the database and its WAL.
-  struct FileStamp {
-    bool exists = false;
-    std::uint64_t device = 0, inode = 0, size = 0;
-    std::int64_t mtime_ns = 0;
-    bool operator==(const FileStamp&) const = default;
-  };
-  struct DatabaseStamp {
-    FileStamp db, wal;
-    bool operator==(const DatabaseStamp&) const = default;
-  };
   // Whether cached answers may be used (and new ones kept): drops the cache when the database files changed since
   // it was filled (any connection's commit, from any process, writes them), and says no while their last change
   // is so recent that a further one could leave the same coarse timestamp. REQUIRES: mutex_ held.
