@@ -32,11 +32,7 @@ Download::Download(Download&& other) noexcept
       audited_(std::exchange(other.audited_, true)) {}
 
 Download::~Download() {
-  if (!audited_) {
-    audited_ = true;
-    session_->Audit("download", path_, Status(ErrorCode::kIo, "interrupted"),
-                    position_ > offset_ ? position_ - offset_ : 0, {}, "interrupted");
-  }
+  if (!audited_) Interrupted(position_ > offset_ ? position_ - offset_ : 0);
 }
 
 Result<std::size_t> Download::Read(std::span<char> buffer) {
@@ -75,6 +71,11 @@ DownloadResult Download::Finish(std::uint64_t bytes_sent) {
     transfer::StoreCachedChecksum(file_.get(), checksum_.algorithm(), stat_, digest);
   }
   return {position_, std::move(digest)};
+}
+
+void Download::Interrupted(std::uint64_t bytes_sent) {
+  audited_ = true;
+  session_->Audit("download", path_, Status(ErrorCode::kIo, "interrupted"), bytes_sent, {}, "interrupted");
 }
 
 void Download::Fail(const Status& why, std::uint64_t bytes_sent) {

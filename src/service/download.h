@@ -48,6 +48,9 @@ class Download {
   DownloadResult Finish(std::uint64_t bytes_sent);
   // It stopped after `bytes_sent`: the audit line says why.
   void Fail(const Status& why, std::uint64_t bytes_sent);
+  // It ended unfinished after `bytes_sent` (the connection dropped, or the client gave up): audited as EIO with
+  // "stopped": "interrupted". The destructor does this for a download neither finished nor failed.
+  void Interrupted(std::uint64_t bytes_sent);
 
  private:
   friend class UserSession;

@@ -319,6 +319,11 @@ Status Upload::CopyFrom(int fd, std::uint64_t offset, std::uint64_t max_bytes, s
   return Status::Ok();
 }
 
+void Upload::Abandon() {
+  audit_.Take();
+  Discard();
+}
+
 void Upload::Discard() {
   if (!file_.valid()) return;
   if (!partial_name_.empty()) {
@@ -337,9 +342,11 @@ void Upload::Discard() {
 }
 
 Upload::~Upload() {
-  if (audit_.Take()) {
-    session_->Audit("upload", path_, error_.ok() ? Status(ErrorCode::kIo, "interrupted") : error_, written_, {},
-                    "interrupted");
+  if (!audit_.Take()) return;
+  if (error_.ok()) {
+    session_->Audit("upload", path_, Status(ErrorCode::kIo, "interrupted"), written_, {}, "interrupted");
+  } else {
+    session_->Audit("upload", path_, error_, written_);
   }
 }
 

@@ -73,6 +73,8 @@ class Upload {
   Result<UploadResult> Commit(std::optional<std::string_view> expected_checksum);
   // Deletes what was written (an atomic upload's partial) and gives its room back.
   void Discard();
+  // Discard, and no audit line: the front end begins the same upload again another way (FTP's APPE onto a file).
+  void Abandon();
 
  private:
   friend class UserSession;

@@ -93,7 +93,7 @@ asio::awaitable<bool> SendWholeFile(Session& session, const Json& id, service::D
     const std::uint64_t count = std::min<std::uint64_t>(kSendFileChunk, size - position);
     session.ReplyHead(protocol::OkReply(id, protocol::GetDataReply{}), count);
     if (!co_await session.Flush() || !co_await session.SendFile(download.fd(), position, count)) {
-      download.Fail(Status(ErrorCode::kIo, "interrupted"), position);
+      download.Interrupted(position);
       co_return false;
     }
     position += count;
@@ -144,7 +144,7 @@ asio::awaitable<void> Get(Session& session, const Json& id, const Fields& fields
     session.Reply(protocol::OkReply(id, protocol::GetDataReply{}), std::string_view(chunk.get(), *n));
     sent += *n;
     if (!co_await session.Flush()) {
-      download->Fail(Status(ErrorCode::kIo, "interrupted"), sent);
+      download->Interrupted(sent);
       co_return;
     }
     // Not after the last chunk: a small file (one chunk) costs no extra hand-off, which a get -r of many would feel.

@@ -482,7 +482,7 @@ asio::awaitable<void> FtpSession::Retr(std::string_view argument) {
   const auto outcome = co_await WhileWatchingControl(pump());
   co_await CloseData(*data, outcome && outcome->ok());
   if (!outcome) {
-    download->Fail(Status(ErrorCode::kIo, "aborted"), sent);
+    download->Interrupted(sent);  // ABOR
     ReplyAborted();
     co_return;
   }
@@ -529,7 +529,7 @@ asio::awaitable<void> FtpSession::Receive(std::string_view path, Transfer kind) 
     // No interrupted upload to continue: APPE adds to the file itself, when there is one.
     auto existing = user_->Stat(path);
     if (existing.ok() && existing->type == service::FileType::kFile && existing->size > 0) {
-      upload->Discard();
+      upload->Abandon();  // the upload below writes the line
       options.atomic = false;
       upload = user_->BeginUpload(path, options);
       if (!upload.ok()) {

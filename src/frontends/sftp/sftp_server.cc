@@ -169,7 +169,7 @@ SftpServer::~SftpServer() { CloseAll(); }
 
 void SftpServer::CloseAll() {
   for (auto& [number, handle] : handles_) {
-    if (handle->download) handle->download->Fail(Status(ErrorCode::kIo, "the connection closed"), handle->bytes_read);
+    if (handle->download) handle->download->Interrupted(handle->bytes_read);  // the connection closed
   }
   handles_.clear();  // an upload not closed stays a partial, for a resume
 }
