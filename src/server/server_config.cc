@@ -267,8 +267,9 @@ std::string ServerConfig::DefaultFileText() {
 # output_limit_bytes = 67108864
 # Address space of each process (RLIMIT_AS), open files (RLIMIT_NOFILE), and processes of each program
 # (RLIMIT_NPROC, set in the sandbox's user namespace so that only the program's own processes count; without the
-# sandbox every process of ferryd's user counts, the server's threads included). The kernel exempts root from RLIMIT_NPROC: a ferryd running as root gives each program a pids cgroup
-# with this as pids.max instead, and warns at start where no pids controller is writable.
+# sandbox every process of ferryd's user counts, the server's threads included). The kernel exempts root from
+# RLIMIT_NPROC: a ferryd running as root gives each program a pids cgroup with this as pids.max instead, and warns at
+# start where no pids controller is writable.
 # memory_limit_bytes = 1073741824
 # max_open_files = 256
 # max_processes = 64
