@@ -10,6 +10,7 @@ if(NOT ferry_changelog_head MATCHES "^ferry \\(${PROJECT_VERSION}\\) ")
 endif()
 set(ferry_changelog_gz ${CMAKE_BINARY_DIR}/packaging/changelog.gz)
 add_custom_command(OUTPUT ${ferry_changelog_gz}
+                   COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/packaging
                    COMMAND sh -c "gzip -9n -c \"$1\" > \"$2.tmp\" && mv \"$2.tmp\" \"$2\"" gzip
                            ${CMAKE_SOURCE_DIR}/packaging/debian/changelog ${ferry_changelog_gz}
                    DEPENDS ${CMAKE_SOURCE_DIR}/packaging/debian/changelog
