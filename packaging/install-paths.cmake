@@ -5,20 +5,25 @@
 # Set before this runs (CMakeLists.txt): FERRY_SOURCE_DIR, FERRY_SBINDIR_SETTING and FERRY_SYSCONFDIR_SETTING
 # (CMAKE_INSTALL_SBINDIR and CMAKE_INSTALL_SYSCONFDIR as configured: relative to the prefix, or absolute).
 
-# The system's configuration folder as GNUInstallDirs makes it: /etc for the prefixes / and /usr, else under the
-# prefix.
-if(IS_ABSOLUTE "${FERRY_SYSCONFDIR_SETTING}")
-  set(sysconfdir "${FERRY_SYSCONFDIR_SETTING}")
-elseif(CMAKE_INSTALL_PREFIX STREQUAL "/" OR CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  set(sysconfdir "/${FERRY_SYSCONFDIR_SETTING}")
-else()
-  set(sysconfdir "${CMAKE_INSTALL_PREFIX}/${FERRY_SYSCONFDIR_SETTING}")
-endif()
-if(IS_ABSOLUTE "${FERRY_SBINDIR_SETTING}")
-  set(FERRY_SBINDIR "${FERRY_SBINDIR_SETTING}")
-else()
-  set(FERRY_SBINDIR "${CMAKE_INSTALL_PREFIX}/${FERRY_SBINDIR_SETTING}")
-endif()
+# A folder of this install as GNUInstallDirs makes its CMAKE_INSTALL_FULL_<dir>: an absolute setting as it is, else
+# under the prefix ("/" adds no second slash). A system folder (`system`: sysconfdir) is /etc itself for the prefixes /
+# and /usr, and /etc/opt/<pkg> for /opt/<pkg>.
+function(ferry_full_dir out setting system)
+  if(IS_ABSOLUTE "${setting}")
+    set(dir "${setting}")
+  elseif(system AND (CMAKE_INSTALL_PREFIX STREQUAL "/" OR CMAKE_INSTALL_PREFIX STREQUAL "/usr"))
+    set(dir "/${setting}")
+  elseif(system AND CMAKE_INSTALL_PREFIX MATCHES "^/opt/([^/]+)/?$")
+    set(dir "/${setting}/opt/${CMAKE_MATCH_1}")
+  elseif(CMAKE_INSTALL_PREFIX STREQUAL "/")
+    set(dir "/${setting}")
+  else()
+    set(dir "${CMAKE_INSTALL_PREFIX}/${setting}")
+  endif()
+  set(${out} "${dir}" PARENT_SCOPE)
+endfunction()
+ferry_full_dir(sysconfdir "${FERRY_SYSCONFDIR_SETTING}" TRUE)
+ferry_full_dir(FERRY_SBINDIR "${FERRY_SBINDIR_SETTING}" FALSE)
 
 # The systemd unit, whose ExecStart names the installed ferryd: in /lib/systemd/system for the prefixes / and /usr
 # (where Debian 12's systemd.pc puts system units), else under the prefix.

@@ -103,13 +103,27 @@ std::shared_ptr<PidsCgroups> ProcessLimitForRoot(unsigned max_processes) {
   return std::shared_ptr<PidsCgroups>(std::move(cgroups).value());
 }
 
+// A program cannot be given more processes than the server may have: raising the hard limit fails (prlimit would
+// refuse to start the program; setrlimit would leave the server's own). Root has no such bound.
+unsigned ClampToOwnProcessLimit(unsigned max_processes) {
+  rlimit own {};
+  if (::geteuid() == 0 || ::getrlimit(RLIMIT_NPROC, &own) != 0 || own.rlim_max == RLIM_INFINITY ||
+      max_processes <= own.rlim_max) {
+    return max_processes;
+  }
+  spdlog::warn("exec.max_processes = {} is above ferryd's own hard limit of processes ({}): programs get {}",
+               max_processes, own.rlim_max, own.rlim_max);
+  return static_cast<unsigned>(own.rlim_max);
+}
+
 }  // namespace
 
 Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, const std::string& data_root) {
   LaunchPolicy resolved = policy;
+  resolved.max_processes = ClampToOwnProcessLimit(policy.max_processes);
   if (!policy.sandbox) {
     CommandLauncher unconfined(std::move(resolved));
-    unconfined.cgroups_ = ProcessLimitForRoot(policy.max_processes);
+    unconfined.cgroups_ = ProcessLimitForRoot(unconfined.policy_.max_processes);
     return unconfined;
   }
   const char* path = std::getenv("PATH");
@@ -131,25 +145,16 @@ Result<CommandLauncher> CommandLauncher::Create(const LaunchPolicy& policy, cons
 
   // Run a trivial program in the sandbox, as every exec will, to find out now whether the kernel allows it.
   CommandLauncher launcher(std::move(resolved));
-  launcher.cgroups_ = ProcessLimitForRoot(policy.max_processes);
+  launcher.cgroups_ = ProcessLimitForRoot(launcher.policy_.max_processes);
   if (::geteuid() != 0) {
     // RLIMIT_NPROC on bubblewrap would count every process of the server's user, the server's own threads and
     // other programs included, when it makes the sandbox's user namespace: enough threads and no program could
     // start. Set inside that namespace, the kernel counts only the processes in it, this program's.
     launcher.prlimit_ = FindProgram("prlimit", kSearchPath);
-    // Nor can a program be given more than the server has: prlimit would fail to raise the hard limit, and no
-    // program would run.
-    rlimit own {};
-    if (::getrlimit(RLIMIT_NPROC, &own) == 0 && own.rlim_max != RLIM_INFINITY &&
-        launcher.policy_.max_processes > own.rlim_max) {
-      spdlog::warn("exec.max_processes = {} is above ferryd's own hard limit of processes ({}): programs get {}",
-                   launcher.policy_.max_processes, own.rlim_max, own.rlim_max);
-      launcher.policy_.max_processes = static_cast<unsigned>(own.rlim_max);
-    }
     if (launcher.prlimit_.empty()) {
       spdlog::warn("prlimit (util-linux) was not found in {}: a program's process limit (exec.max_processes = {}) "
                    "counts every process of ferryd's user, the server's threads and other programs included",
-                   kSearchPath, policy.max_processes);
+                   kSearchPath, launcher.policy_.max_processes);
     }
   }
   LaunchRequest probe;

@@ -4,13 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
+
 namespace ferry::transfer {
 namespace {
 
 std::string AttributeName(ChecksumAlgorithm algorithm) { return fmt::format("user.ferry.{}", ChecksumName(algorithm)); }
 
 std::string Stamp(const struct stat& st) {
-  return fmt::format("{}:{}:", st.st_size, static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec);
+  return fmt::format("{}:{}:", st.st_size, UnixNanoseconds(st.st_mtim));
 }
 
 }  // namespace

@@ -1,19 +1,18 @@
 // What bounds a program run with exec, against a real ferryd and the real client: the user's quota watched while
 // the program runs, the size of its /tmp and /dev/shm, the programs one user may run at once, no host path in its
 // /proc, the process limit under root (pids cgroups), and what the audit log keeps of a run.
-#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <sstream>
-#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
 #include "support/audit_lines.h"
+#include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -37,32 +36,6 @@ void SetQuota(const TestServer& server, const std::string& user, const std::stri
   if (!max_files.empty()) argv.insert(argv.end(), {"--max-files", max_files});
   const auto result = RunProcess(argv);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-}
-
-// Polls `condition` until it holds or `limit` passes; whether it held.
-template <typename Condition>
-bool Eventually(Condition condition, std::chrono::seconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
-
-// How many processes on this machine have a command line starting with `marker`.
-int ProcessesWith(const std::string& marker) {
-  int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
-    std::string args = ReadFile(entry.path().string() + "/cmdline");
-    for (char& c : args) {
-      if (c == '\0') c = ' ';
-    }
-    if (args.rfind(marker, 0) == 0) ++count;
-  }
-  return count;
 }
 
 // Bytes of regular files and number of entries under `home`, as the quota counts them.
@@ -104,7 +77,7 @@ TEST(ExecConfinement, AProgramPastTheByteQuotaIsStoppedAndUsageIsExactAfterwards
   EXPECT_EQ(result.exit_code, 137) << result.err;  // killed, and said why
   EXPECT_THAT(result.err, HasSubstr("stopped: the program passed your quota"));
   EXPECT_THAT(result.err, Not(HasSubstr("time limit")));
-  EXPECT_TRUE(Eventually([] { return ProcessesWith("sleep 47.25") == 0; }));
+  EXPECT_TRUE(WaitUntil([] { return ProcessesWith("sleep 47.25") == 0; }));
   // Usage is what the home holds.
   // Named variables, not a structured binding: clang 14 cannot capture those in the lambda below.
   const auto on_disk = UsageOnDisk(server.home("alice"));
@@ -112,14 +85,14 @@ TEST(ExecConfinement, AProgramPastTheByteQuotaIsStoppedAndUsageIsExactAfterwards
   const std::uint64_t entries = on_disk.second;
   EXPECT_GT(bytes, 1024u * 1024u);
   Json quota;
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     quota = AliceQuota(server);
     return quota.value("bytes", std::uint64_t{0}) == bytes;
   })) << quota.dump() << " on disk: " << bytes;
   EXPECT_EQ(quota.value("files", std::uint64_t{0}), entries) << quota.dump();
   // The audit line says so.
   std::vector<Json> lines;
-  ASSERT_TRUE(Eventually([&] { return !(lines = ExecAuditLines(server)).empty(); }));
+  ASSERT_TRUE(WaitUntil([&] { return !(lines = ExecAuditLines(server)).empty(); }));
   EXPECT_EQ(lines.back().value("stopped", ""), "quota") << lines.back().dump();
   EXPECT_EQ(lines.back().value("result", ""), "ok") << lines.back().dump();
 }
@@ -134,10 +107,10 @@ TEST(ExecConfinement, AProgramPastTheFileQuotaIsStopped) {
   EXPECT_EQ(result.exit_code, 137) << result.err;
   EXPECT_THAT(result.err, HasSubstr("stopped: the program passed your quota"));
   EXPECT_THAT(result.err, HasSubstr("files of 50"));
-  EXPECT_TRUE(Eventually([] { return ProcessesWith("sleep 47.5") == 0; }));
+  EXPECT_TRUE(WaitUntil([] { return ProcessesWith("sleep 47.5") == 0; }));
   const std::uint64_t entries = UsageOnDisk(server.home("alice")).second;
   Json quota;
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     quota = AliceQuota(server);
     return quota.value("files", std::uint64_t{0}) == entries;
   })) << quota.dump() << " on disk: " << entries;
@@ -187,7 +160,7 @@ TEST(ExecConfinement, OneUserCannotTakeEveryProgramSlot) {
   EXPECT_EQ(bobs.exit_code, 0) << bobs.err;
   EXPECT_EQ(bobs.out, "bob runs\n");
   running.clear();  // their programs go with their connections
-  EXPECT_TRUE(Eventually([] { return ProcessesWith("sleep 48.25") == 0; }));
+  EXPECT_TRUE(WaitUntil([] { return ProcessesWith("sleep 48.25") == 0; }));
   const auto again = server.Client("alice", "alice-secret", {"exec", "echo", "again"});
   EXPECT_EQ(again.out, "again\n") << again.err;
 }
@@ -307,9 +280,9 @@ TEST(ExecConfinement, TheProcessLimitHoldsForAServerRunningAsRoot) {
   for (std::string line; std::getline(lines, line);) started = std::max(started, std::stoi(line));
   EXPECT_GT(started, 0) << result.err;
   EXPECT_LT(started, 20) << "bwrap's own processes count too";
-  EXPECT_TRUE(Eventually([] { return ProcessesWith("sleep 48.75") == 0; }));
+  EXPECT_TRUE(WaitUntil([] { return ProcessesWith("sleep 48.75") == 0; }));
   // The program's cgroup went with it; the server's goes with the server.
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     for (const auto& entry : std::filesystem::directory_iterator(cgroup)) {
       if (entry.is_directory()) return false;
     }
@@ -329,7 +302,7 @@ TEST(ExecConfinement, TheAuditLogKeepsTheArgumentsAndHowTheProgramEnded) {
   EXPECT_EQ(server.Client("alice", "alice-secret", {"exec", "echo", "a b", "c"}).exit_code, 0);
   EXPECT_EQ(server.Client("bob", "bob-secret", {"exec", "true"}).exit_code, 1);
   std::vector<Json> lines;
-  ASSERT_TRUE(Eventually([&] { return (lines = ExecAuditLines(server)).size() == 5; })) << lines.size();
+  ASSERT_TRUE(WaitUntil([&] { return (lines = ExecAuditLines(server)).size() == 5; })) << lines.size();
   EXPECT_EQ(lines[0]["command"], Json::array({"sh", "-c", "exit 3"})) << lines[0].dump();
   EXPECT_EQ(lines[0].value("result", ""), "ok") << lines[0].dump();
   EXPECT_EQ(lines[0].value("exit_status", -1), 3) << lines[0].dump();

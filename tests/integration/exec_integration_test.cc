@@ -1,7 +1,6 @@
 // Remote execution and the UDP ping service against a real ferryd: output streams and exit status through the real
 // client, arguments without a shell, the exec permission, limits (time, output), the kill on disconnect, and what the
 // sandbox lets a program see.
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -35,34 +35,9 @@ void GrantExec(const TestServer& server, const std::string& user) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
 }
 
-// How many processes on this machine have a command line starting with `marker`.
-int ProcessesWith(const std::string& marker) {
-  int count = 0;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return -1;
-  while (const dirent* entry = ::readdir(proc)) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    std::ifstream in(std::string("/proc/") + entry->d_name + "/cmdline", std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string args = text.str();
-    for (char& c : args) {
-      if (c == '\0') c = ' ';
-    }
-    if (args.rfind(marker, 0) == 0) ++count;
-  }
-  ::closedir(proc);
-  return count;
-}
-
 // Waits (bounded) until no command line starts with `marker`; true if that happened.
-bool NoProcessLeft(const std::string& marker, std::chrono::seconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ProcessesWith(marker) == 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return ProcessesWith(marker) == 0;
+bool NoProcessLeft(const std::string& marker) {
+  return WaitUntil([&] { return ProcessesWith(marker) == 0; }, std::chrono::seconds(10));
 }
 
 // alice may run programs, bob may not.

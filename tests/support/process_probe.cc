@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -34,6 +35,21 @@ bool IsLocked(const std::string& path) {
   if (!locked) ::flock(fd, LOCK_UN);
   ::close(fd);
   return locked;
+}
+
+int ProcessesWith(const std::string& marker) {
+  int count = 0;
+  std::error_code error;
+  for (std::filesystem::directory_iterator it("/proc", error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    // A process that ends meanwhile reads as empty.
+    std::ifstream in(it->path() / "cmdline", std::ios::binary);
+    std::string args((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(args.begin(), args.end(), '\0', ' ');
+    if (args.starts_with(marker)) ++count;
+  }
+  return count;
 }
 
 int OpenSocketsAndFiles(pid_t pid) {
