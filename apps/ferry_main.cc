@@ -52,7 +52,7 @@ bool IsUsageError(const Status& status) {
 // The exit status for a command's failure.
 int ExitCodeFor(const Status& status, ferry::client::ClientSession& session,
                 const ferry::client::CommandRunner& runner) {
-  if (!session.connected()) return kExitConnection;
+  if (!session.connected() || status.code() == ferry::ErrorCode::kShuttingDown) return kExitConnection;
   if (IsUsageError(status)) return 2;
   if (runner.partial_failure()) return kExitPartial;
   if (runner.remote_failure()) return kExitRemote;
@@ -249,6 +249,10 @@ int main(int argc, char** argv) {
   Status result = Status::Ok();
   if (!command.empty()) {
     runner.set_columns(::isatty(STDOUT_FILENO) != 0, 80);
+    // The hint that continues a cut-off transfer names this command line: what came before the command, then it.
+    std::string prefix = "ferry ";
+    for (int i = 1; i + static_cast<int>(command.size()) < argc; ++i) prefix += ferry::QuoteWord(argv[i]) + " ";
+    runner.set_continue_prefix(std::move(prefix));
     result = runner.Run(command);
     if (command.front() == "exec" && runner.exec_exit_code()) {
       // The program ran: its exit status is ours, and it has said what went wrong itself, unless the server stopped

@@ -251,7 +251,13 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   }
   if (name == "lls") return LocalList(words);
   if (name == "put" || name == "get" || name == "mput" || name == "mget" || name == "reput" || name == "reget") {
-    return Transfer(words);
+    Status status = Transfer(words);
+    // Cut off (the server went away, or is shutting down): what came across is kept, for -c to continue.
+    if (!status.ok() && (!session_.connected() || status.code() == ErrorCode::kShuttingDown)) {
+      status = Status(status.code(), fmt::format("{}; what was transferred is kept: `{}{}` continues it",
+                                                 status.message(), continue_prefix_, ContinuingCommand(words)));
+    }
+    return status;
   }
   if (name == "sum") return Sum(words);
   if (name == "exec") return Exec(words);
@@ -263,6 +269,17 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
     return Status::Ok();
   }
   return Status(ErrorCode::kInvalid, fmt::format("unknown command '{}' (try help)", name));
+}
+
+std::string ContinuingCommand(const std::vector<std::string>& words) {
+  const std::string& name = words.front();
+  std::string again = name;
+  if ((name == "put" || name == "get" || name == "mput" || name == "mget") &&
+      std::find(words.begin() + 1, words.end(), "-c") == words.end()) {
+    again += " -c";
+  }
+  for (std::size_t i = 1; i < words.size(); ++i) again += " " + QuoteWord(words[i]);
+  return again;
 }
 
 Status CommandRunner::Reconnect() {

@@ -29,6 +29,10 @@ struct CommandInfo {
 // Every command, in the order `help` lists them.
 const std::vector<CommandInfo>& AllCommands();
 
+// The command that continues an interrupted transfer command `words` (put, get, mput, mget with -c added; reput and
+// reget as they are), its words quoted for the shell.
+std::string ContinuingCommand(const std::vector<std::string>& words);
+
 class CommandRunner {
  public:
   // REQUIRES: `session` is open and outlives the runner.
@@ -55,6 +59,10 @@ class CommandRunner {
   void AbandonConnection() {
     if (session_.connected()) connection().Abandon();
   }
+
+  // What comes before a command in the hint that continues an interrupted transfer: "ferry HOST " when the command
+  // came on ferry's command line; empty in the shell and in batches.
+  void set_continue_prefix(std::string prefix) { continue_prefix_ = std::move(prefix); }
 
   // The session's current remote folder (as of the last cd), for prompts.
   const std::string& remote_cwd() const { return remote_cwd_; }
@@ -124,6 +132,7 @@ class CommandRunner {
   std::ostream& out_;
   std::string remote_cwd_ = "/";
   bool quit_requested_ = false;
+  std::string continue_prefix_;
   bool columns_ = false;
   bool quiet_ = false;
   Transfers transfers_;

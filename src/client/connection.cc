@@ -121,12 +121,18 @@ Result<protocol::Frame> Connection::MatchReply(std::uint64_t id, protocol::Frame
   Status status = protocol::StatusOfReply(frame.header);
   if (!status.ok()) last_refusal_ = status;
   if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
-    if (!status.ok()) return status;  // the server refusing the stream itself
+    if (!status.ok()) return Farewell(status);  // the server refusing the stream itself
     connected_ = false;
     return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
   }
   if (!status.ok()) return status;
   return frame;
+}
+
+Status Connection::Farewell(Status status) {
+  // Said before the server closes the connection: it is over.
+  if (status.code() == ErrorCode::kShuttingDown) connected_ = false;
+  return status;
 }
 
 Result<protocol::Frame> Connection::AwaitReplyStreaming(std::uint64_t id,
@@ -217,7 +223,7 @@ Status Connection::ReceiveStream(std::uint64_t id, const std::function<Status(co
     if (reply_id.is_null() || reply_id.get<std::uint64_t>() != id) {
       // An id-less error is the server refusing the stream itself before closing it.
       Status status = protocol::StatusOfReply(frame->header);
-      if (!status.ok()) return last_refusal_ = status;
+      if (!status.ok()) return last_refusal_ = Farewell(status);
       return Status(ErrorCode::kProtocol, "reply to an unexpected request id");
     }
     if (Status status = protocol::StatusOfReply(frame->header); !status.ok()) return last_refusal_ = status;

@@ -108,6 +108,8 @@ class Connection {
   // Decodes the next frame, reading from the server as needed; with `body_len`, only its head (its body is then
   // the caller's to consume, see FrameDecoder::NextHead).
   Result<protocol::Frame> ReceiveNext(std::uint64_t* body_len);
+  // An error the server sent with no request id, the last thing it says: one saying it shuts down ends the connection.
+  Status Farewell(Status status);
   // `frame` if it answers request `id` successfully; else the server's error, or EPROTO for a stray id.
   Result<protocol::Frame> MatchReply(std::uint64_t id, protocol::Frame frame);
 

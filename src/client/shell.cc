@@ -178,11 +178,10 @@ bool IsReadOnly(const std::string& name) {
 // What the shell says when Ctrl-C stopped a command; for a transfer, the command that continues it.
 std::string InterruptedMessage(const std::vector<std::string>& words) {
   const std::string& name = words.front();
-  if (name != "put" && name != "get") return "interrupted";
-  std::string again = name;
-  if (std::find(words.begin() + 1, words.end(), "-c") == words.end()) again += " -c";
-  for (std::size_t i = 1; i < words.size(); ++i) again += " " + QuoteWord(words[i]);
-  return fmt::format("interrupted; what was transferred is kept: `{}` continues it", again);
+  if (name != "put" && name != "get" && name != "mput" && name != "mget" && name != "reput" && name != "reget") {
+    return "interrupted";
+  }
+  return fmt::format("interrupted; what was transferred is kept: `{}` continues it", ContinuingCommand(words));
 }
 
 // readline's callback interface, so that Ctrl-C can discard the line being typed and give a fresh prompt, as bash

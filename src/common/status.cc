@@ -33,6 +33,7 @@ constexpr std::array kCodeNames = {
     CodeName{ErrorCode::kBusy, "EBUSY"},
     CodeName{ErrorCode::kCrossDevice, "EXDEV"},
     CodeName{ErrorCode::kQuota, "EQUOTA"},
+    CodeName{ErrorCode::kShuttingDown, "ESHUTDOWN"},
     CodeName{ErrorCode::kIo, "EIO"},
 };
 

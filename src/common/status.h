@@ -32,6 +32,7 @@ enum class ErrorCode {
   kBusy,             // EBUSY
   kCrossDevice,      // EXDEV
   kQuota,            // EQUOTA
+  kShuttingDown,     // ESHUTDOWN: the server is shutting down
   kIo,               // EIO: anything else the system reported
 };
 

@@ -41,11 +41,15 @@ void SessionRegistry::DrainAll() {
       }
       if (handle->socket != nullptr && handle->idle) {
         asio::error_code ignored;
-        handle->socket->close(ignored);  // ends the wait for a request
+        handle->socket->cancel(ignored);  // ends the wait for a request: the session says why and closes
       }
-      // An SSH connection (libssh's descriptor) has no idle moment to wait for: it ends now, as OpenSSH's sshd
-      // ends its sessions.
-      if (handle->fd >= 0) ::shutdown(handle->fd, SHUT_RDWR);
+      // An SSH connection (libssh's descriptor) in its session looks at `draining` when woken; one still in its key
+      // exchange or login ends now.
+      if (handle->wake) {
+        handle->wake();
+      } else if (handle->fd >= 0) {
+        ::shutdown(handle->fd, SHUT_RDWR);
+      }
     });
   }
 }

@@ -27,6 +27,7 @@ struct SessionHandle {
   bool idle = false;      // waiting for a request with no transfer open
   bool draining = false;  // the server is shutting down: leave at the next idle moment
   pid_t program = -1;     // a remote command running (not yet reaped): killed when the server shuts down
+  std::function<void()> wake;  // for an `fd` connection: ends its wait, so it sees `draining` (set while it can)
   std::string user;            // "" until logged in
   std::int64_t login_time = 0;  // unix nanoseconds: when the connection was added, before it authenticated
 };

@@ -192,7 +192,8 @@ std::string ServerConfig::DefaultFileText() {
 # Log level on stderr: trace, debug, info, warn, error or off.
 # log_level = "info"
 # On SIGTERM or SIGINT the server stops accepting, closes idle sessions, and gives transfers in progress this many
-# seconds to finish before it closes the rest. An unfinished upload is never presented as complete.
+# seconds to finish before it closes the rest (nothing new starts meanwhile). An unfinished upload is never presented
+# as complete.
 # shutdown_grace_seconds = 30
 
 [tls]

@@ -157,6 +157,12 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   if (replacing && S_ISDIR(existing.st_mode)) {
     return refuse(Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", path)));
   }
+  if (replacing && options.target == UploadTarget::kMustNotExist) {
+    return refuse(Status(ErrorCode::kExists, fmt::format("file exists: {}", path)));
+  }
+  if (!replacing && options.target == UploadTarget::kMustExist) {
+    return refuse(Status(ErrorCode::kNotFound, fmt::format("no such file or directory: {}", path)));
+  }
   upload.checksum_ = transfer::Checksum(options.algorithm);
   upload.declared_ = options.size;
   upload.mode_ = options.mode & 0777;

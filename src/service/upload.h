@@ -26,6 +26,9 @@ namespace ferry::service {
 
 class UserSession;
 
+// What an upload requires of its target before it starts (as open(2)'s O_EXCL, and an open without O_CREAT).
+enum class UploadTarget { kAny, kMustNotExist, kMustExist };
+
 struct UploadOptions {
   std::optional<std::uint64_t> size;  // the total the client declares; none: reserve as it grows
   std::uint32_t mode = 0644;          // permission bits of the published file (setuid and the like are dropped)
@@ -33,6 +36,7 @@ struct UploadOptions {
   bool resume = false;                // keep what an earlier upload of this target left, if it fits
   transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
   bool atomic = true;                 // false: write the target in place
+  UploadTarget target = UploadTarget::kAny;  // refused (EEXIST, ENOENT) otherwise
 };
 
 struct UploadResult {

@@ -187,12 +187,12 @@ Status UserSession::Remove(std::string_view path, bool recursive) {
   return status;
 }
 
-Status UserSession::Rename(std::string_view from, std::string_view to, bool overwrite) {
+Status UserSession::Rename(std::string_view from, std::string_view to, bool overwrite, storage::RenameTarget how) {
   Status status = CheckWritable();
   if (status.ok()) {
     // A rename inside the home adds nothing; a replaced target gives its space back.
     storage::SpaceChange change;
-    status = storage::Rename(home_, from, to, overwrite, &change);
+    status = storage::Rename(home_, from, to, overwrite, &change, how);
     ApplyChange(change);
   }
   Audit("rename", from, status, std::nullopt, to);
@@ -208,8 +208,16 @@ Result<storage::FileInfo> UserSession::StatRenameSource(std::string_view from) {
 }
 
 Status UserSession::SetAttributes(std::string_view path, std::optional<std::uint32_t> mode,
-                                  std::optional<timespec> mtime, bool follow) {
+                                  std::optional<timespec> mtime, bool follow, std::optional<std::uint64_t> size) {
+  bool resize = false;
+  if (size) {
+    auto info = Stat(path, follow);
+    if (!info.ok()) return info.status();  // nothing there: a failed look, not a refused change
+    resize = info->size != *size;
+  }
+  if (size && !mode && !mtime && !resize) return Status::Ok();
   Status status = CheckWritable();
+  if (status.ok() && resize) status = Status(ErrorCode::kNotSupported, "changing a file's size is not supported");
   if (status.ok()) status = storage::SetAttributes(home_, path, mode, mtime, follow);
   Audit("setattr", path, status);
   return status;

@@ -24,6 +24,7 @@
 #include "service/partial_store.h"
 #include "service/upload.h"
 #include "service/paths.h"
+#include "storage/file_ops.h"
 #include "storage/home_dir.h"
 #include "storage/quota_ledger.h"
 #include "transfer/checksum.h"
@@ -85,14 +86,18 @@ class UserSession {
   Status MakeDirectory(std::string_view path, bool parents);
   Status RemoveDirectory(std::string_view path);
   Status Remove(std::string_view path, bool recursive);
-  // Moves `from` to `to`, or into `to` when it is a folder; an existing file there is replaced only with `overwrite`.
-  Status Rename(std::string_view from, std::string_view to, bool overwrite);
+  // Moves `from` to `to`, or into `to` when it is a folder (unless `how` is kExactName, as SFTP's RENAME); what is
+  // there is replaced only with `overwrite` (storage::Rename).
+  Status Rename(std::string_view from, std::string_view to, bool overwrite,
+                storage::RenameTarget how = storage::RenameTarget::kIntoFolder);
   // The first half of a rename in two steps (FTP's RNFR): what `from` is, when the account may rename; a refusal
   // is audited as the rename it stops.
   Result<storage::FileInfo> StatRenameSource(std::string_view from);
-  // Without `follow`, a symlink `path` names is changed itself (its time; it has no permissions of its own).
+  // Without `follow`, a symlink `path` names is changed itself (its time; it has no permissions of its own). A
+  // `size` (SFTP's SETSTAT carries one) must be the file's own: files are not truncated or extended here (ENOSYS).
+  // Only the size the file has (and no mode or time) is no change: not checked, not audited.
   Status SetAttributes(std::string_view path, std::optional<std::uint32_t> mode, std::optional<timespec> mtime,
-                       bool follow = true);
+                       bool follow = true, std::optional<std::uint64_t> size = std::nullopt);
   // Makes `path` a symbolic link to `target`, a path of the home (absolute from its top, or relative to the link's
   // folder) that may not lead out of it; kept relative to the link's folder (storage::LinkText). Takes one entry of
   // the file-count quota.

@@ -336,13 +336,16 @@ Status SetAttributes(const HomeDir& home, std::string_view path, std::optional<s
   return Status::Ok();
 }
 
-Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite, SpaceChange* change) {
+Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite, SpaceChange* change,
+              RenameTarget how) {
   auto source = home.OpenParent(from);
   if (!source.ok()) return source.status();
   DirFd target_parent;
   std::string target_name;
   std::string target_shown(to);  // the target as errors name it
-  if (auto into = home.OpenPath(to, O_PATH | O_DIRECTORY); into.ok()) {
+  auto into = how == RenameTarget::kIntoFolder ? home.OpenPath(to, O_PATH | O_DIRECTORY)
+                                               : Result<UniqueFd>(Status(ErrorCode::kNotDirectory, "not asked"));
+  if (into.ok()) {
     target_parent = DirFd(std::move(into).value());
     target_name = source->name;
     if (target_shown.empty() || target_shown.back() != '/') target_shown += '/';

@@ -111,10 +111,14 @@ Result<std::string> LinkText(std::string_view link_folder, std::string_view targ
 // Makes `path` a symbolic link to `target` (see LinkText). EEXIST if `path` exists. One entry is added in `change`.
 Status MakeSymlink(const HomeDir& home, std::string_view path, std::string_view target, SpaceChange* change = nullptr);
 
-// Renames `from` to `to`. If `to` is an existing folder, `from` moves into it under its own name (like mv).
-// An existing non-folder target is replaced only with `overwrite`; otherwise EEXIST. Moving a folder into itself
-// is EINVAL. A replaced target is subtracted in `change`.
+// How Rename takes its target: as mv does (an existing folder receives `from` under its own name), or as rename(2)
+// does (the target is the new name itself, whatever is there).
+enum class RenameTarget { kIntoFolder, kExactName };
+
+// Renames `from` to `to`. If `to` is an existing folder, `from` moves into it under its own name (like mv), unless
+// `how` is kExactName. An existing target is replaced only with `overwrite` (a folder only when empty, as rename(2)
+// does); otherwise EEXIST. Moving a folder into itself is EINVAL. A replaced target is subtracted in `change`.
 Status Rename(const HomeDir& home, std::string_view from, std::string_view to, bool overwrite,
-              SpaceChange* change = nullptr);
+              SpaceChange* change = nullptr, RenameTarget how = RenameTarget::kIntoFolder);
 
 }  // namespace ferry::storage

@@ -18,7 +18,8 @@ constexpr ErrorCode kAllCodes[] = {
     ErrorCode::kNotDirectory, ErrorCode::kIsDirectory, ErrorCode::kNotEmpty,     ErrorCode::kAuthFailed,
     ErrorCode::kProtocol,     ErrorCode::kTooBig,      ErrorCode::kNotPermitted, ErrorCode::kInvalid,
     ErrorCode::kNotSupported, ErrorCode::kNameTooLong, ErrorCode::kTooManyLinks, ErrorCode::kNoSpace,
-    ErrorCode::kBusy,         ErrorCode::kCrossDevice, ErrorCode::kQuota,        ErrorCode::kIo,
+    ErrorCode::kBusy,         ErrorCode::kCrossDevice, ErrorCode::kQuota,        ErrorCode::kShuttingDown,
+    ErrorCode::kIo,
 };
 
 TEST(ErrorCode, NameRoundTripsForEveryCode) {

@@ -299,6 +299,12 @@ TEST(ExecLimits, ShutdownKillsRunningPrograms) {
   ASSERT_TRUE(raw.SendFrame({{"op", "exec"}, {"id", 3}, {"argv", {"sh", "-c", "sleep 45.25 & sleep 45.5"}}}));
   auto started = raw.ReadFrame();
   ASSERT_TRUE(started && started->header.value("ok", false));
+  // Another session ran a program that has ended, and waits for its next request: idle.
+  RawClient after(server.port());
+  ASSERT_TRUE(after.HelloAndLogin("alice", "alice-secret"));
+  ASSERT_TRUE(after.SendFrame({{"op", "exec"}, {"id", 4}, {"argv", {"true"}}}));
+  for (auto frame = after.ReadFrame(); frame && frame->header.value("more", false); frame = after.ReadFrame()) {
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (ProcessesWith("sleep 45.") < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -307,6 +313,18 @@ TEST(ExecLimits, ShutdownKillsRunningPrograms) {
   const auto stopped = server.Stop();
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
   EXPECT_TRUE(NoProcessLeft("sleep 45."));
+  // The client is told why its program ended, and then why its session does.
+  const auto end = raw.ReadFrame();
+  ASSERT_TRUE(end.has_value()) << stopped.err;
+  EXPECT_EQ(end->header.value("stopped", ""), "the server is shutting down") << end->header.dump();
+  const auto farewell = raw.ReadFrame();
+  ASSERT_TRUE(farewell.has_value());
+  EXPECT_EQ(farewell->header.value("code", ""), "ESHUTDOWN") << farewell->header.dump();
+  const auto idle_farewell = after.ReadFrame();
+  ASSERT_TRUE(idle_farewell.has_value());
+  EXPECT_EQ(idle_farewell->header.value("code", ""), "ESHUTDOWN") << idle_farewell->header.dump();
+  // Neither held the server to the end of its grace period.
+  EXPECT_EQ(stopped.err.find("grace period over"), std::string::npos) << stopped.err;
 }
 
 TEST(ExecLimits, TheShellFormWorksWhereAllowed) {

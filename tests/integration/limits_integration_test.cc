@@ -8,14 +8,18 @@
 #include <limits>
 #include <sstream>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "support/ftp_control.h"
 #include "support/partial_upload.h"
+#include "support/process_probe.h"
 #include "support/raw_client.h"
 #include "support/temp_dir.h"
 #include "support/test_files.h"
 #include "support/test_server.h"
+#include "support/upload_frames.h"
 
 namespace ferry::testing {
 namespace {
@@ -285,14 +289,27 @@ TEST(LimitsIntegration, SessionsPerUserAreLimited) {
   EXPECT_TRUE(admitted);
 }
 
-TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndClosesIdleSessions) {
-  TestServer server;
+// An id-less ESHUTDOWN reply: the server saying it shuts down, before it closes the connection.
+bool ToldShuttingDown(RawClient& client) {
+  const auto frame = client.ReadFrame();
+  return frame && frame->header.value("id", Json(0)).is_null() && frame->header.value("code", "") == "ESHUTDOWN" &&
+         frame->header.value("message", "") == "the server is shutting down";
+}
+
+TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndTellsIdleSessionsWhyTheyEnd) {
+  TestServerOptions options = WithConfig("[ftp]\nrequire_tls = false\n");
+  options.ftp = true;
+  TestServer server(options);
   ASSERT_TRUE(server.started());
   TempDir local;
   const std::string content = RandomBytes(200 * 1024 * 1024, 3);
   WriteFile(local / "big.bin", content);
   RawClient idle(server.port());
   ASSERT_TRUE(idle.HelloAndLogin("bob", "bob-secret"));
+  RawClient anonymous(server.port());  // connected, not logged in
+  ASSERT_EQ(anonymous.Call({{"op", "hello"}, {"versions", {1}}}).value("ok", false), true);
+  FtpControl ftp(server.ftp_port());
+  ASSERT_TRUE(ftp.Login("bob", "bob-secret"));
 
   const auto upload = server.StartClientWithFlags({"-q"}, "alice", "alice-secret", {"put", local / "big.bin"});
   // Wait (bounded) until the upload is under way, then ask the server to stop.
@@ -302,12 +319,104 @@ TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndClosesIdleSessions) 
   ASSERT_GE(seen.size, 1024u * 1024) << "the upload was not seen under way";
   server.process().Signal(SIGTERM);
 
-  EXPECT_TRUE(idle.WaitClosed(std::chrono::seconds(20)));  // idle sessions go at once
+  // Idle sessions go at once, told why.
+  EXPECT_TRUE(ToldShuttingDown(idle));
+  EXPECT_TRUE(idle.WaitClosed(std::chrono::seconds(20)));
+  EXPECT_TRUE(ToldShuttingDown(anonymous));
+  EXPECT_TRUE(anonymous.WaitClosed(std::chrono::seconds(20)));
+  const FtpReply said = ftp.Read();
+  EXPECT_EQ(said.code, 421) << said.text;
+  EXPECT_TRUE(ftp.Closed());
   const auto result = upload->Wait(std::chrono::seconds(60));
   EXPECT_EQ(result.exit_code, 0) << result.err;  // the running upload finished
   EXPECT_TRUE(ReadFile(server.home("alice") + "/big.bin") == content);
   const auto stopped = server.process().Wait(std::chrono::seconds(60));
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(stopped.err.find("grace period over"), std::string::npos) << stopped.err;
+}
+
+// While the server shuts down, an open upload takes its data and put_close; every request that would start something
+// new is answered ESHUTDOWN (a refused put's data and put_close are taken, and its put_close says why); once nothing
+// is open, the session says it ends.
+TEST(LimitsIntegration, DuringAShutdownOpenUploadsFinishAndNothingNewStarts) {
+  TestServer server;
+  ASSERT_TRUE(server.started());
+  WriteFile(server.home("alice") + "/old.txt", "old");
+  RawClient client(server.port());
+  ASSERT_TRUE(client.HelloAndLogin("alice", "alice-secret"));
+  const std::string first = RandomBytes(300000, 1);
+  const std::string second = RandomBytes(200000, 2);
+  const std::string content = first + second;
+  const Json opened = client.Call(PutHeader("/new.bin", content.size()));
+  ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
+  const auto ref = opened["id"].get<std::uint64_t>();
+  ASSERT_TRUE(client.SendFrame(DataHeader(ref), first));
+  server.process().Signal(SIGTERM);
+  ASSERT_TRUE(server.process().WaitForStderrLine("shutting down", std::chrono::seconds(20)));
+
+  // The drain reaches the session on its loop: until then, a request may still be answered as usual.
+  Json refused;
+  ASSERT_TRUE(WaitUntil([&] {
+    refused = client.Call({{"op", "stat"}, {"path", "/old.txt"}});
+    return refused.value("code", "") == "ESHUTDOWN";
+  }, std::chrono::seconds(20))) << refused.dump();
+  EXPECT_EQ(refused.value("message", ""), "the server is shutting down");
+  EXPECT_FALSE(refused["id"].is_null());
+  const Json another = client.Call(PutHeader("/other.bin", 3));
+  EXPECT_EQ(another.value("code", ""), "ESHUTDOWN") << another.dump();
+  const auto another_ref = another["id"].get<std::uint64_t>();
+  ASSERT_TRUE(client.SendFrame(DataHeader(another_ref), "abc"));
+  const Json another_closed = client.Call(PutCloseHeader(another_ref, Xxh3("abc")));
+  EXPECT_EQ(another_closed.value("code", ""), "ESHUTDOWN") << another_closed.dump();
+  EXPECT_EQ(client.Call({{"op", "mkdir"}, {"path", "/d"}}).value("code", ""), "ESHUTDOWN");
+  EXPECT_TRUE(client.Call({{"op", "noop"}}).value("ok", false));
+
+  ASSERT_TRUE(client.SendFrame(DataHeader(ref), second));
+  const Json closed = client.Call(PutCloseHeader(ref, Xxh3(content)));
+  EXPECT_TRUE(closed.value("ok", false)) << closed.dump();
+  EXPECT_TRUE(ToldShuttingDown(client));
+  EXPECT_TRUE(client.WaitClosed(std::chrono::seconds(20)));
+  EXPECT_TRUE(ReadFile(server.home("alice") + "/new.bin") == content);
+  EXPECT_FALSE(Exists(server.home("alice") + "/other.bin"));
+  EXPECT_FALSE(Exists(server.home("alice") + "/d"));
+  const auto stopped = server.process().Wait(std::chrono::seconds(60));
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+}
+
+// A transfer still running when the grace period is over is cut off; the client says how to continue it, and the
+// command it names does, once the server is back.
+TEST(LimitsIntegration, AtTheEndOfTheGracePeriodTransfersAreCutAndTheClientSaysHowToContinue) {
+  TestServer server(WithConfig("[server]\nshutdown_grace_seconds = 1\n"));
+  ASSERT_TRUE(server.started());
+  TempDir local;
+  const std::string content = RandomBytes(40 * 1024 * 1024, 4);
+  WriteFile(local / "big.bin", content);
+  // 4 MB a second: ten seconds, far past the grace period.
+  const auto upload =
+      server.StartClientWithFlags({"--limit-rate", "4M"}, "alice", "alice-secret", {"put", local / "big.bin"});
+  const PartialUpload seen =
+      WaitForPartialUpload(server.root() + "/partials/alice", 1024 * 1024 - 1,
+                           std::numeric_limits<std::uint64_t>::max(), upload->pid(), std::chrono::seconds(30));
+  ASSERT_GE(seen.size, 1024u * 1024) << "the upload was not seen under way";
+  server.process().Signal(SIGTERM);
+  ASSERT_TRUE(server.process().WaitForStderrLine("grace period over: closing 1 session(s) still running",
+                                                 std::chrono::seconds(30)));
+  const auto stopped = server.process().Wait(std::chrono::seconds(30));
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+
+  const auto cut = upload->Wait(std::chrono::seconds(60));
+  EXPECT_EQ(cut.exit_code, 3) << cut.err;  // the connection was lost
+  // The same command line with -c: what the user typed, less the password the client took from the environment.
+  EXPECT_THAT(cut.err, ::testing::HasSubstr("what was transferred is kept: `ferry --plain --limit-rate 4M alice@" +
+                                            server.address() + " put -c " + (local / "big.bin") + "` continues it"));
+  EXPECT_FALSE(Exists(server.home("alice") + "/big.bin"));
+
+  // Continued once the server is back (without the rate limit: the same transfer, sooner).
+  server.RestartOnTheSamePort();
+  ASSERT_TRUE(server.started());
+  const auto resumed = server.ClientWithFlags({"-q"}, "alice", "alice-secret", {"put", "-c", local / "big.bin"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_TRUE(ReadFile(server.home("alice") + "/big.bin") == content);
 }
 
 }  // namespace

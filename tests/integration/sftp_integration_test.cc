@@ -2,7 +2,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <thread>
 #include <string>
@@ -540,6 +542,139 @@ TEST_F(SftpIntegration, AProgramEndsWithTheConnectionThatStartedIt) {
     if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(recorded);
+}
+
+// On SIGTERM an idle SSH session is disconnected at once with the reason; one with a file open may finish it (nothing
+// new is opened or changed meanwhile) and is disconnected the same way once it has closed it; a running program is
+// stopped, saying why. The server is done before its grace period is over.
+TEST_F(SftpIntegration, AShutdownLetsOpenFilesFinishStopsProgramsAndTellsEveryClientWhy) {
+  GrantExec("alice");
+  const std::string script = R"(
+import logging, sys, time, paramiko
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+port = int(sys.argv[1])
+def connect():
+    transport = paramiko.Transport(("127.0.0.1", port))
+    transport.connect(username="alice", password="alice-secret")
+    return transport, paramiko.SFTPClient.from_transport(transport)
+def ended(transport):
+    deadline = time.time() + 20
+    while transport.is_active() and time.time() < deadline:
+        time.sleep(0.02)
+    return not transport.is_active()
+idle_transport, idle = connect()
+busy_transport, busy = connect()
+upload = busy.open("up.bin", "wb")
+upload.write(b"a" * 65536)
+upload.flush()
+print("UPLOAD-OPEN", file=sys.stderr, flush=True)
+sys.stdin.read()  # the server has been told to stop
+print("idle ended", ended(idle_transport), flush=True)
+try:
+    busy.open("other.bin", "wb")
+    print("other opened", flush=True)
+except IOError as error:
+    print("other refused:", error, flush=True)
+upload.write(b"b" * 65536)
+upload.close()
+print("upload closed", flush=True)
+print("busy ended", ended(busy_transport), flush=True)
+)";
+  WriteFile(work_ / "shutdown.py", script);
+  Subprocess clients({"/usr/bin/python3", work_ / "shutdown.py", std::to_string(server_->sftp_port())});
+  ASSERT_TRUE(clients.WaitForStderrLine("UPLOAD-OPEN", std::chrono::seconds(30))) << clients.stderr_so_far();
+  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+  const auto options = CommonOptions("alice_key");
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"alice@127.0.0.1", "sh", "-c", "'echo started >&2; exec sleep 302'"});
+  Subprocess program(argv, {{"HOME", keys_.path()}});
+  ASSERT_TRUE(program.WaitForStderrLine("started", std::chrono::seconds(30)));
+
+  server_->process().Signal(SIGTERM);
+  ASSERT_TRUE(server_->process().WaitForStderrLine("shutting down", std::chrono::seconds(20)));
+  clients.CloseStdin();
+  const auto result = clients.Wait(std::chrono::seconds(60));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, ::testing::HasSubstr("idle ended True"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("other refused: the server is shutting down"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("upload closed"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("busy ended True"));
+  // Both connections were told why (paramiko logs the disconnect message).
+  std::size_t told = 0;
+  for (std::size_t at = 0; (at = result.err.find("(code 11): the server is shutting down", at)) != std::string::npos;
+       ++at) {
+    ++told;
+  }
+  EXPECT_EQ(told, 2u) << result.err;
+  EXPECT_TRUE(ReadFile(server_->home("alice") + "/up.bin") == std::string(65536, 'a') + std::string(65536, 'b'));
+  EXPECT_FALSE(Exists(server_->home("alice") + "/other.bin"));
+
+  const auto ended = program.Wait(std::chrono::seconds(30));
+  EXPECT_NE(ended.exit_code, 0);
+  EXPECT_THAT(ended.err, ::testing::HasSubstr("ferryd: the program was stopped: the server is shutting down"));
+  EXPECT_TRUE(WaitUntil([] { return ProcessesWith("sleep 302") == 0; }));
+  const auto stopped = server_->process().Wait(std::chrono::seconds(60));
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(stopped.err.find("grace period over"), std::string::npos) << stopped.err;
+}
+
+// What SFTP itself refuses (RENAME onto an existing name, O_EXCL onto one, an open without O_CREAT of none, a new size
+// in SETSTAT) is refused by the file service, which audits each attempt like any other refused change.
+TEST_F(SftpIntegration, RefusalsOfSftpsOwnRulesAreAuditedLikeAnyOther) {
+  const std::string script = R"(
+import sys, paramiko
+transport = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
+transport.connect(username="alice", password="alice-secret")
+sftp = paramiko.SFTPClient.from_transport(transport)
+for name in ("a.txt", "b.txt"):
+    with sftp.open(name, "w") as f:
+        f.write(name)
+sftp.mkdir("d")
+def attempt(what, action):
+    try:
+        action()
+        print(what, "done")
+    except IOError as error:
+        print(what, "refused:", error)
+attempt("rename", lambda: sftp.rename("a.txt", "b.txt"))
+attempt("rename-onto-folder", lambda: sftp.rename("a.txt", "d"))
+attempt("exclusive", lambda: sftp.open("b.txt", "wx"))
+attempt("no-create", lambda: sftp.open("missing.txt", "r+"))
+attempt("truncate", lambda: sftp.truncate("a.txt", 1))
+attempt("same-size", lambda: sftp.truncate("a.txt", 5))
+attempt("posix-rename", lambda: sftp.posix_rename("a.txt", "b.txt"))
+transport.close()
+)";
+  WriteFile(work_ / "refusals.py", script);
+  const auto result = RunInWork({"/usr/bin/python3", "refusals.py", std::to_string(server_->sftp_port())}, "");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, ::testing::HasSubstr("rename refused:"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("rename-onto-folder refused:"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("exclusive refused:"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("no-create refused:"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("truncate refused:"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("same-size done"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("posix-rename done"));
+  const std::string home = server_->home("alice");
+  EXPECT_FALSE(Exists(home + "/a.txt"));
+  EXPECT_EQ(ReadFile(home + "/b.txt"), "a.txt");  // replaced by the posix rename, not before
+  EXPECT_TRUE(std::filesystem::is_directory(home + "/d"));
+  EXPECT_FALSE(Exists(home + "/d/a.txt"));
+  EXPECT_FALSE(Exists(home + "/missing.txt"));
+
+  const auto lines = ReadAuditLines(server_->root() + "/audit.log");
+  auto count = [&](const std::string& event, const std::string& path, const std::string& outcome) {
+    return std::count_if(lines.begin(), lines.end(), [&](const auto& line) {
+      return line.value("event", "") == event && line.value("path", "") == path &&
+             line.value("protocol", "") == "sftp" && line.value("result", "") == outcome;
+    });
+  };
+  EXPECT_EQ(count("rename", "/a.txt", "EEXIST"), 2);  // onto the file, and onto the folder
+  EXPECT_EQ(count("rename", "/a.txt", "ok"), 1);
+  EXPECT_EQ(count("upload", "/b.txt", "EEXIST"), 1);
+  EXPECT_EQ(count("upload", "/missing.txt", "ENOENT"), 1);
+  EXPECT_EQ(count("setattr", "/a.txt", "ENOSYS"), 1);
+  EXPECT_EQ(count("setattr", "/a.txt", "ok"), 0);  // the size it has: no change, no line
 }
 
 TEST_F(SftpIntegration, SymlinksAreMadeInsideTheHomeAndHardLinksRefused) {

@@ -138,6 +138,11 @@ asio::awaitable<void> ExecRun::WaitForExit() {
   Kill();
   wait_status_ = service::CommandLauncher::Reap(program_.process());
   session_.handle_->program = -1;
+  if (session_.handle_->draining && stop_ == service::ProgramStop::kNone) {
+    // SessionRegistry::DrainAll killed it: the server is shutting down.
+    stop_ = service::ProgramStop::kInterrupted;
+    stop_reason_ = "the server is shutting down";
+  }
   state_ = State::kExited;
   quota_timer_.cancel();
   asio::error_code ignored;
@@ -182,8 +187,8 @@ Json ExecRun::Tail() const {
     end.signal = WTERMSIG(wait_status_);
   }
   end.timed_out = stop_ == service::ProgramStop::kTimeLimit;
-  end.killed = stop_ == service::ProgramStop::kInterrupted;
-  if (stop_ == service::ProgramStop::kQuota) end.stopped = stop_reason_;
+  end.killed = stop_ == service::ProgramStop::kInterrupted && stop_reason_.empty();
+  if (!stop_reason_.empty()) end.stopped = stop_reason_;
   end.truncated = truncated_;
   if (truncated_) end.output_limit = session_.env().programs->policy().output_limit;
   return protocol::OkReply(id_, end);
@@ -198,6 +203,15 @@ asio::awaitable<void> ExecRun::Conclude() {
   co_await session_.Flush();
   // The client's next request ends the input reader; one that never comes must not hold the session.
   session_.Arm(session_.env_.idle_timeout);
+  if (reading_) {
+    // The reader's wait, begun while the program ran, is now the session's idle moment (see ReadInput). If the server
+    // is shutting down already (it stopped the program), the wait ends and the session says why it closes.
+    session_.handle_->idle = true;
+    if (session_.handle_->draining) {
+      asio::error_code ignored;
+      session_.transport_.socket().cancel(ignored);
+    }
+  }
 }
 
 asio::awaitable<bool> ExecRun::TakeInput(protocol::Frame& frame) {
@@ -244,7 +258,19 @@ asio::awaitable<void> ExecRun::ReadInput() {
       session_.state_ = Session::State::kClosing;
       co_return;
     }
+    // Once the program has ended, waiting for the client's next request is a session's idle moment: a shutdown ends
+    // it (SessionRegistry::DrainAll cancels the read, or has already begun), and the session says why it closes.
+    const bool ended = state_ == State::kEnded;
+    if (ended && session_.handle_->draining) co_return;
+    session_.handle_->idle = ended;
+    reading_ = true;
     auto [error, n] = co_await session_.transport_.ReadSome(buffer.data(), buffer.size());
+    reading_ = false;
+    session_.handle_->idle = false;
+    if (error && session_.handle_->draining && error == asio::error::operation_aborted &&
+        !session_.handle_->watchdog_fired) {
+      co_return;
+    }
     if (error) {
       // Gone: the program goes too.
       if (state_ == State::kRunning) {

@@ -67,7 +67,8 @@ class ExecRun {
   asio::steady_timer drain_;
   asio::steady_timer quota_timer_;
   service::ProgramStop stop_ = service::ProgramStop::kNone;  // why the server stopped it, if it did
-  std::string stop_reason_;                                   // for the user, when the quota stopped it
+  std::string stop_reason_;  // for the user, when the quota or a shutdown stopped it
+  bool reading_ = false;     // ReadInput waits for the client's next bytes
   bool truncated_ = false;
   bool output_done_ = false;  // both pipes at end of file
   int wait_status_ = 0;

@@ -115,9 +115,12 @@ asio::awaitable<void> Session::Run() {
       state_ = State::kClosing;
     }
     if (!co_await Flush() || state_ == State::kClosing) break;
-    // Between requests with nothing in progress, a shutdown may end the session.
+    // Between requests with nothing in progress, a shutdown ends the session, saying so.
     handle_->idle = uploads_.empty();
-    if (handle_->draining && handle_->idle) break;
+    if (handle_->draining && handle_->idle) {
+      co_await SayShuttingDown();
+      break;
+    }
     // Waiting for a request: until the login deadline before login, the idle timeout after.
     const auto now = std::chrono::steady_clock::now();
     Arm(state_ == State::kReady ? std::chrono::steady_clock::duration(env_.idle_timeout)
@@ -125,6 +128,8 @@ asio::awaitable<void> Session::Run() {
     auto [error, n] = co_await transport_.ReadSome(read_buffer.get(), read_size);
     Disarm();
     handle_->idle = false;
+    // The shutdown ended the wait for a request (SessionRegistry::DrainAll): said above, on the next turn.
+    if (error && handle_->draining && error == asio::error::operation_aborted && !handle_->watchdog_fired) continue;
     if (error) {
       if (handle_->watchdog_fired) {
         spdlog::info("{}: closed after {}", peer, state_ == State::kReady ? "the idle timeout" : "the login timeout");
@@ -149,6 +154,12 @@ asio::awaitable<void> Session::Run() {
   uploads_.clear();
   user_.reset();  // the logout line
   spdlog::info("{}: disconnected{}", peer, user.empty() ? "" : " (user " + user + ")");
+}
+
+asio::awaitable<void> Session::SayShuttingDown() {
+  spdlog::info("{}: closed: the server is shutting down", client_.peer);
+  ReplyError(nullptr, Status(ErrorCode::kShuttingDown, "the server is shutting down"));
+  co_await Flush();
 }
 
 void Session::Reply(Json header, std::string_view body) { protocol::AppendFrame(output_, std::move(header), body); }
@@ -234,6 +245,14 @@ asio::awaitable<void> Session::Handle(protocol::Frame& frame) {
                              : state_ == State::kAwaitingLogin ? kBeforeLogin
                                                                : kLoggedIn;
   const Operation* op = FindOperation(*name);
+  // While the server shuts down, what is open may finish; nothing new starts.
+  // A refused put is remembered as failed, as any other, so that its data frames and put_close are taken.
+  if (handle_->draining && *name != "put_close" && *name != "put_abort" && *name != "noop" && *name != "quit") {
+    const Status refused(ErrorCode::kShuttingDown, "the server is shutting down");
+    if (op != nullptr && (op->states & state_bit) != 0 && op->on_failure != nullptr) op->on_failure(*this, id, refused);
+    ReplyError(id, refused);
+    co_return;
+  }
   if (op == nullptr || (op->states & state_bit) == 0) {
     ReplyError(id, Refusal(*name));
     if (state_ == State::kAwaitingHello) state_ = State::kClosing;

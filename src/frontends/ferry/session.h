@@ -85,6 +85,8 @@ class Session {
   void ReplyHead(Json header, std::uint64_t body_len);
   // Writes out buffered replies; false once the connection is unusable.
   asio::awaitable<bool> Flush();
+  // Tells the client the server is shutting down (an ESHUTDOWN reply with no id), before the session closes.
+  asio::awaitable<void> SayShuttingDown();
   asio::awaitable<bool> FlushIfFull();
   // Hands the event loop to the other sessions on it for a turn. A download to a client that reads fast never finds
   // its socket full, so without this it would hold the loop until it ends and the others would wait.

@@ -164,6 +164,8 @@ asio::awaitable<void> FtpSession::Run() {
     const auto [error, n] = co_await control_.ReadSome(read_buffer.get(), kReadSize);
     watchdog_.Disarm();
     handle_->idle = false;
+    // The shutdown ended the wait for a command (SessionRegistry::DrainAll): said above, on the next turn.
+    if (error && handle_->draining && error == asio::error::operation_aborted && !handle_->watchdog_fired) continue;
     if (error) {
       timed_out = handle_->watchdog_fired;
       break;

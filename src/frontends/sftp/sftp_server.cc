@@ -196,6 +196,12 @@ void SftpServer::Process() {
   }
 }
 
+bool SftpServer::RefusedForShutdown(std::uint32_t id) {
+  if (!shutting_down_) return false;
+  SendStatus(id, kFailure, "the server is shutting down");
+  return true;
+}
+
 void SftpServer::Dispatch(std::uint8_t type, std::string_view body) {
   Reader in(body);
   if (!initialised_) {
@@ -218,6 +224,12 @@ void SftpServer::Dispatch(std::uint8_t type, std::string_view body) {
   const std::uint32_t id = in.U32();
   if (!in.ok()) {
     failed_ = true;
+    return;
+  }
+  // While the server shuts down, the open handles may finish; nothing new is opened or changed.
+  // (SETSTAT and RENAME look for themselves: they come as extensions too.)
+  if ((type == kOpen || type == kOpenDir || type == kRemove || type == kMkdir || type == kRmdir || type == kSymlink) &&
+      RefusedForShutdown(id)) {
     return;
   }
   switch (type) {
@@ -269,13 +281,12 @@ void SftpServer::HandleOpen(std::uint32_t id, Reader& in) {
     handle->kind = Handle::Kind::kDownload;
     handle->download.emplace(std::move(download).value());
   } else {
-    auto existing = session_->Stat(path);
-    const bool exists = existing.ok();
-    if (exists && (flags & kOpenExclusive) && (flags & kOpenCreate)) {
-      return SendStatus(id, kFailure, fmt::format("{}: file exists", path));
-    }
-    if (!exists && (flags & kOpenCreate) == 0) return SendError(id, existing.status());
+    const bool exists = session_->Stat(path).ok();
     service::UploadOptions options;
+    // O_EXCL and an open without O_CREAT are refused by the service (and audited) when the target is or is not there.
+    options.target = (flags & kOpenCreate) == 0       ? service::UploadTarget::kMustExist
+                     : (flags & kOpenExclusive) != 0 ? service::UploadTarget::kMustNotExist
+                                                     : service::UploadTarget::kAny;
     if (attrs.mode) options.mode = *attrs.mode & 0777;
     // A new file, or one replaced whole, is written beside it and published when closed; a file opened without
     // truncation (reput, put -a) is continued in place.
@@ -429,19 +440,15 @@ void SftpServer::HandleFstat(std::uint32_t id, Reader& in) {
 }
 
 void SftpServer::HandleSetStat(std::uint32_t id, Reader& in, bool follow) {
+  if (RefusedForShutdown(id)) return;
   const std::string path = PathOf(in.String(kMaxPathLength));
   const auto attrs = in.ReadAttrs();
   if (!in.ok()) return SendStatus(id, kBadMessage, "malformed SETSTAT");
-  if (attrs.size) {
-    // Setting the size a file already has (scp does, after an upload) changes nothing; other sizes are refused.
-    auto info = session_->Stat(path);
-    if (!info.ok()) return SendError(id, info.status());
-    if (info->size != *attrs.size) return SendStatus(id, kOpUnsupported, "changing a file's size is not supported");
-  }
   std::optional<timespec> mtime;
   if (attrs.mtime) mtime = timespec{static_cast<time_t>(*attrs.mtime), 0};
-  if (!attrs.mode && !mtime) return SendError(id, Status::Ok());
-  SendError(id, session_->SetAttributes(path, attrs.mode, mtime, follow));
+  if (!attrs.mode && !mtime && !attrs.size) return SendError(id, Status::Ok());  // owners and the like: not changed
+  // The size a file already has (scp sets it after an upload) changes nothing; another is refused by the service.
+  SendError(id, session_->SetAttributes(path, attrs.mode, mtime, follow, attrs.size));
 }
 
 void SftpServer::HandleReadLink(std::uint32_t id, Reader& in) {
@@ -491,12 +498,13 @@ void SftpServer::HandleRealPath(std::uint32_t id, Reader& in) {
 }
 
 void SftpServer::HandleRename(std::uint32_t id, Reader& in, bool posix) {
+  if (RefusedForShutdown(id)) return;
   const std::string from = PathOf(in.String(kMaxPathLength));
   const std::string to = PathOf(in.String(kMaxPathLength));
   if (!in.ok()) return SendStatus(id, kBadMessage, "malformed RENAME");
-  // SFTP v3's RENAME does not replace an existing target; posix-rename@openssh.com does.
-  if (!posix && session_->Stat(to).ok()) return SendStatus(id, kFailure, fmt::format("{}: target exists", to));
-  SendError(id, session_->Rename(from, to, posix));
+  // SFTP v3's RENAME does not replace an existing target; posix-rename@openssh.com does, as rename(2). Neither moves
+  // into a folder that `to` names.
+  SendError(id, session_->Rename(from, to, posix, storage::RenameTarget::kExactName));
 }
 
 void SftpServer::HandleExtended(std::uint32_t id, Reader& in) {

@@ -48,12 +48,18 @@ class SftpServer {
   bool failed() const { return failed_; }
   // Ends every open transfer: downloads are finished with what was read, uploads left as partials for a resume.
   void CloseAll();
+  // The server is shutting down: requests that would open a handle or change something are refused from now on.
+  void ShutDown() { shutting_down_ = true; }
+  // Handles (files and folders) the client has open.
+  std::size_t open_handles() const { return handles_.size(); }
 
  private:
   struct Handle;
   class Reader;
 
   void Dispatch(std::uint8_t type, std::string_view body);
+  // While shutting down, refuses request `id` (a status is sent) and returns true.
+  bool RefusedForShutdown(std::uint32_t id);
   void HandleOpen(std::uint32_t id, Reader& in);
   void HandleClose(std::uint32_t id, Reader& in);
   void HandleRead(std::uint32_t id, Reader& in);
@@ -94,6 +100,7 @@ class SftpServer {
   std::string output_;
   bool initialised_ = false;
   bool failed_ = false;
+  bool shutting_down_ = false;
   std::uint32_t next_handle_ = 1;
   std::map<std::uint32_t, std::unique_ptr<struct Handle>> handles_;
 };

@@ -51,6 +51,8 @@ class SshExec {
 
   // Readable when a pipe or the pidfd has something for Step.
   asio::posix::stream_descriptor& wait_descriptor() { return wait_; }
+  // The server is shutting down: the program is stopped (a transfer is let finish; a program is not).
+  void ShutDown() { Stop(service::ProgramStop::kInterrupted, "the program was stopped: the server is shutting down"); }
   // The program has ended and been reaped.
   bool exited() const { return exited_; }
   // The program has ended and all its output has been given to the channel.

@@ -97,6 +97,11 @@ class SshLink {
     return (ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0;
   }
   bool more() const { return more_; }
+  // Ends a Wait now (it returns true): the caller has something to look at that is not on the socket.
+  void Wake() {
+    asio::error_code ignored;
+    descriptor_.cancel(ignored);
+  }
   bool write_pending() const { return (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0; }
 
   // Waits until the socket is readable (or, with output pending, a short while), `also` is readable, or `deadline`;
@@ -276,7 +281,10 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
     if (env_.registry != nullptr) env_.registry->Add(handle);
     struct ForgetDescriptor {
       SessionHandle& handle;
-      ~ForgetDescriptor() { handle.fd = -1; }
+      ~ForgetDescriptor() {
+        handle.fd = -1;
+        handle.wake = nullptr;
+      }
     } forget_descriptor{*handle};
     spdlog::debug("{}: connected (sftp)", peer);
     const auto login_deadline = Clock::now() + env_.login_timeout;
@@ -425,6 +433,10 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       }
       exec = std::make_unique<SshExec>(executor, std::move(program).value(), env_.programs->policy());
     };
+    // A shutdown wakes the session to look at `draining` (SessionRegistry::DrainAll); until then, it shuts the
+    // connection down.
+    handle->wake = [&link] { link.Wake(); };
+    bool shutting_down = false;
     while (true) {
       if (!link.Pump()) break;
       bool progress = false;
@@ -536,6 +548,18 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         idle_deadline = Clock::now() + env_.idle_timeout;
         continue;
       }
+      if (handle->draining) {
+        // The server is shutting down: open files may finish (within the grace period), nothing new starts, and a
+        // program is stopped. Once nothing is open and every answer has gone out, the client is told why it ends.
+        if (sftp) sftp->ShutDown();
+        if (exec && !exec->exited()) exec->ShutDown();
+        if (!exec && (!sftp || (sftp->open_handles() == 0 && sftp->output().empty())) && !link.write_pending()) {
+          spdlog::info("{}: closed: the server is shutting down (sftp)", peer);
+          ssh_session_set_disconnect_message(session, "the server is shutting down");
+          shutting_down = true;
+          break;
+        }
+      }
       if (exec) {
         // A running program is bounded by its own time limit, not the idle timeout; once it has ended, a client that
         // takes nothing more of its output is idle.
@@ -555,7 +579,14 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         break;
       }
     }
-    if (state.channel != nullptr) co_await end_channel();
+    if (shutting_down) {
+      // Straight to the disconnect (the link's end sends it), which the client shows: a channel closed first would
+      // end an sftp or ssh client before it reads why.
+      if (sftp) sftp->CloseAll();
+      exec.reset();
+    } else if (state.channel != nullptr) {
+      co_await end_channel();
+    }
     spdlog::debug("{}: disconnected (sftp)", peer);
   } catch (const std::exception& error) {
     spdlog::error("{}: sftp session ended by an exception: {}", peer, error.what());
