@@ -133,7 +133,11 @@ Status ClientSession::Open() {
     }
   }
   auto hello = connection->Hello();
-  if (!hello.ok()) return connection->connected() ? hello.status() : ExplainMismatch(hello.status());
+  if (!hello.ok()) {
+    // A server shutting down says so instead of answering: that is no mismatch.
+    const bool said = connection->connected() || hello.status().code() == ErrorCode::kShuttingDown;
+    return said ? hello.status() : ExplainMismatch(hello.status());
+  }
   if (!parameters_.identity_file.empty()) {
     if (!identity_) {
       auto identity = Identity::Load(parameters_.identity_file);

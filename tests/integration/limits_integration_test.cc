@@ -297,7 +297,8 @@ bool ToldShuttingDown(RawClient& client) {
 }
 
 TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndTellsIdleSessionsWhyTheyEnd) {
-  TestServerOptions options = WithConfig("[ftp]\nrequire_tls = false\n");
+  // The session that never logs in must outlast the wait for the upload below.
+  TestServerOptions options = WithConfig("[limits]\nlogin_timeout_seconds = 300\n[ftp]\nrequire_tls = false\n");
   options.ftp = true;
   TestServer server(options);
   ASSERT_TRUE(server.started());
@@ -310,6 +311,10 @@ TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndTellsIdleSessionsWhy
   ASSERT_EQ(anonymous.Call({{"op", "hello"}, {"versions", {1}}}).value("ok", false), true);
   FtpControl ftp(server.ftp_port());
   ASSERT_TRUE(ftp.Login("bob", "bob-secret"));
+  // A session whose put was refused, its put_close never sent: idle too.
+  RawClient refused(server.port());
+  ASSERT_TRUE(refused.HelloAndLogin("bob", "bob-secret"));
+  ASSERT_FALSE(refused.Call(PutHeader("/", 3)).value("ok", true));
 
   const auto upload = server.StartClientWithFlags({"-q"}, "alice", "alice-secret", {"put", local / "big.bin"});
   // Wait (bounded) until the upload is under way, then ask the server to stop.
@@ -324,6 +329,8 @@ TEST(LimitsIntegration, SigtermLetsRunningTransfersFinishAndTellsIdleSessionsWhy
   EXPECT_TRUE(idle.WaitClosed(std::chrono::seconds(20)));
   EXPECT_TRUE(ToldShuttingDown(anonymous));
   EXPECT_TRUE(anonymous.WaitClosed(std::chrono::seconds(20)));
+  EXPECT_TRUE(ToldShuttingDown(refused));
+  EXPECT_TRUE(refused.WaitClosed(std::chrono::seconds(20)));
   const FtpReply said = ftp.Read();
   EXPECT_EQ(said.code, 421) << said.text;
   EXPECT_TRUE(ftp.Closed());

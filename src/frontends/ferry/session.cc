@@ -115,8 +115,10 @@ asio::awaitable<void> Session::Run() {
       state_ = State::kClosing;
     }
     if (!co_await Flush() || state_ == State::kClosing) break;
-    // Between requests with nothing in progress, a shutdown ends the session, saying so.
-    handle_->idle = uploads_.empty();
+    // Between requests with nothing in progress, a shutdown ends the session, saying so. A put that was refused
+    // (and whose put_close the client may never send) is nothing in progress.
+    handle_->idle = std::none_of(uploads_.begin(), uploads_.end(),
+                                 [](const auto& open) { return open.second.upload.has_value(); });
     if (handle_->draining && handle_->idle) {
       co_await SayShuttingDown();
       break;

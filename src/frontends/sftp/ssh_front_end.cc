@@ -440,6 +440,17 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
     while (true) {
       if (!link.Pump()) break;
       bool progress = false;
+      if (handle->draining) {
+        // The server is shutting down: a program asked for now is refused, one running is stopped, and SFTP takes
+        // no new handle or change (also checked below, where the SFTP server is made).
+        if (state.command) {
+          state.command.reset();
+          state.exec = false;
+          state.refuse = "ferryd: the server is shutting down\r\n";
+        }
+        if (exec && !exec->exited()) exec->ShutDown();
+        if (sftp) sftp->ShutDown();
+      }
       if (state.command) {
         const std::string command = std::move(*state.command);
         state.command.reset();
@@ -478,6 +489,7 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         }
       }
       if (state.sftp && !sftp) sftp = std::make_unique<SftpServer>(user.get());
+      if (sftp && handle->draining) sftp->ShutDown();
       if (state.sftp) {
         if (!state.input.empty()) {
           sftp->Append(state.input);
@@ -549,10 +561,8 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
         continue;
       }
       if (handle->draining) {
-        // The server is shutting down: open files may finish (within the grace period), nothing new starts, and a
-        // program is stopped. Once nothing is open and every answer has gone out, the client is told why it ends.
-        if (sftp) sftp->ShutDown();
-        if (exec && !exec->exited()) exec->ShutDown();
+        // The server is shutting down (see the top of the loop): open files may finish, within the grace period. Once
+        // nothing is open and every answer has gone out, the client is told why it ends.
         if (!exec && (!sftp || (sftp->open_handles() == 0 && sftp->output().empty())) && !link.write_pending()) {
           spdlog::info("{}: closed: the server is shutting down (sftp)", peer);
           ssh_session_set_disconnect_message(session, "the server is shutting down");
