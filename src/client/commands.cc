@@ -250,7 +250,7 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
     return Status::Ok();
   }
   if (name == "lls") return LocalList(words);
-  if (name == "put" || name == "get" || name == "mput" || name == "mget" || name == "reput" || name == "reget") {
+  if (IsTransferCommand(name)) {
     Status status = Transfer(words);
     // Cut off (the server went away, or is shutting down): what came across is kept, for -c to continue.
     if (!status.ok() && (!session_.connected() || status.code() == ErrorCode::kShuttingDown)) {
@@ -271,11 +271,14 @@ Status CommandRunner::Run(const std::vector<std::string>& words) {
   return Status(ErrorCode::kInvalid, fmt::format("unknown command '{}' (try help)", name));
 }
 
+bool IsTransferCommand(const std::string& name) {
+  return name == "put" || name == "get" || name == "mput" || name == "mget" || name == "reput" || name == "reget";
+}
+
 std::string ContinuingCommand(const std::vector<std::string>& words) {
   const std::string& name = words.front();
   std::string again = name;
-  if ((name == "put" || name == "get" || name == "mput" || name == "mget") &&
-      std::find(words.begin() + 1, words.end(), "-c") == words.end()) {
+  if (name != "reput" && name != "reget" && std::find(words.begin() + 1, words.end(), "-c") == words.end()) {
     again += " -c";
   }
   for (std::size_t i = 1; i < words.size(); ++i) again += " " + QuoteWord(words[i]);

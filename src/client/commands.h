@@ -29,8 +29,10 @@ struct CommandInfo {
 // Every command, in the order `help` lists them.
 const std::vector<CommandInfo>& AllCommands();
 
-// The command that continues an interrupted transfer command `words` (put, get, mput, mget with -c added; reput and
-// reget as they are), its words quoted for the shell.
+// put, get, mput, mget, reput and reget: the commands that move files, which -c (or re-) continues.
+bool IsTransferCommand(const std::string& name);
+// The command that continues an interrupted transfer command `words` (-c added unless it is there, or the command is
+// reput or reget), its words quoted for the shell.
 std::string ContinuingCommand(const std::vector<std::string>& words);
 
 class CommandRunner {

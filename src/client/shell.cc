@@ -177,10 +177,7 @@ bool IsReadOnly(const std::string& name) {
 
 // What the shell says when Ctrl-C stopped a command; for a transfer, the command that continues it.
 std::string InterruptedMessage(const std::vector<std::string>& words) {
-  const std::string& name = words.front();
-  if (name != "put" && name != "get" && name != "mput" && name != "mget" && name != "reput" && name != "reget") {
-    return "interrupted";
-  }
+  if (!IsTransferCommand(words.front())) return "interrupted";
   return fmt::format("interrupted; what was transferred is kept: `{}` continues it", ContinuingCommand(words));
 }
 

@@ -75,12 +75,17 @@ class SftpIntegration : public ::testing::Test {
     return RunProcess({"/bin/sh", "-c", command}, {{"HOME", keys_.path()}}, input, std::chrono::seconds(60));
   }
 
+  // The ssh command line to this server with CommonOptions(key), then `rest` (options, the target, the command).
+  std::vector<std::string> SshArgv(const std::vector<std::string>& rest, const std::string& key = "alice_key") const {
+    std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
+    const auto options = CommonOptions(key);
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    return argv;
+  }
   // `ssh alice@host COMMAND...` with alice's key, `input` on its stdin.
   ProcessResult Ssh(const std::vector<std::string>& command, const std::string& input = "", const std::string& user = "alice") {
-    std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-    const auto options = CommonOptions("alice_key");
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back(user + "@127.0.0.1");
+    std::vector<std::string> argv = SshArgv({user + "@127.0.0.1"});
     argv.insert(argv.end(), command.begin(), command.end());
     return RunProcess(argv, {{"HOME", keys_.path()}}, input, std::chrono::seconds(60));
   }
@@ -304,10 +309,8 @@ TEST_F(SftpIntegration, PasswordLoginsWorkAndShellsCommandsAndLegacyScpAreRefuse
   const std::string askpass = keys_ / "askpass.sh";
   WriteFile(askpass, "#!/bin/sh\necho alice-secret\n");
   ASSERT_EQ(::chmod(askpass.c_str(), 0700), 0);
-  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-  const auto options = CommonOptions("");
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.insert(argv.end(), {"-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1", "alice@127.0.0.1", "ls"});
+  const std::vector<std::string> argv = SshArgv(
+      {"-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1", "alice@127.0.0.1", "ls"}, "");
   const auto result = RunProcess(argv, {{"HOME", keys_.path()}, {"SSH_ASKPASS", askpass},
                                         {"SSH_ASKPASS_REQUIRE", "force"}, {"DISPLAY", ":0"}},
                                  "", std::chrono::seconds(60));
@@ -327,10 +330,7 @@ TEST_F(SftpIntegration, PasswordLoginsWorkAndShellsCommandsAndLegacyScpAreRefuse
 
 TEST_F(SftpIntegration, ForwardingIsRefused) {
   const auto ssh = [&](const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-    const auto options = CommonOptions("alice_key");
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    const std::vector<std::string> argv = SshArgv(extra);
     return RunProcess(argv, {{"HOME", keys_.path()}}, "", std::chrono::seconds(60));
   };
   // Remote forwarding (a global request), and a direct-tcpip channel (what -L and -D open per connection).
@@ -347,10 +347,7 @@ TEST_F(SftpIntegration, ForwardingIsRefused) {
   const std::string agent_socket = keys_ / "agent.sock";
   Subprocess agent({"/usr/bin/ssh-agent", "-D", "-a", agent_socket});
   ASSERT_TRUE(WaitUntil([&] { return Exists(agent_socket); }, std::chrono::seconds(20)));
-  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-  const auto options = CommonOptions("alice_key");
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.insert(argv.end(), {"-A", "-o", "SetEnv=FERRY_PROBE=sent", "alice@127.0.0.1", "env"});
+  const std::vector<std::string> argv = SshArgv({"-A", "-o", "SetEnv=FERRY_PROBE=sent", "alice@127.0.0.1", "env"});
   result = RunProcess(argv, {{"HOME", keys_.path()}, {"SSH_AUTH_SOCK", agent_socket}}, "", std::chrono::seconds(60));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, ::testing::HasSubstr("HOME="));
@@ -524,10 +521,7 @@ TEST_F(SftpIntegration, RsyncOverSshCopiesATreeBothWaysForAnExecUser) {
 
 TEST_F(SftpIntegration, AProgramEndsWithTheConnectionThatStartedIt) {
   GrantExec("alice");
-  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-  const auto options = CommonOptions("alice_key");
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.insert(argv.end(), {"alice@127.0.0.1", "sh", "-c", "'echo started >&2; exec sleep 301'"});
+  const std::vector<std::string> argv = SshArgv({"alice@127.0.0.1", "sh", "-c", "'echo started >&2; exec sleep 301'"});
   Subprocess ssh(argv, {{"HOME", keys_.path()}});
   ASSERT_TRUE(ssh.WaitForStderrLine("started", std::chrono::seconds(30)));
   ssh.Signal(SIGKILL);
@@ -583,10 +577,7 @@ print("busy ended", ended(busy_transport), flush=True)
   WriteFile(work_ / "shutdown.py", script);
   Subprocess clients({"/usr/bin/python3", work_ / "shutdown.py", std::to_string(server_->sftp_port())});
   ASSERT_TRUE(clients.WaitForStderrLine("UPLOAD-OPEN", std::chrono::seconds(30))) << clients.stderr_so_far();
-  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-  const auto options = CommonOptions("alice_key");
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.insert(argv.end(), {"alice@127.0.0.1", "sh", "-c", "'echo started >&2; exec sleep 302'"});
+  const std::vector<std::string> argv = SshArgv({"alice@127.0.0.1", "sh", "-c", "'echo started >&2; exec sleep 302'"});
   Subprocess program(argv, {{"HOME", keys_.path()}});
   ASSERT_TRUE(program.WaitForStderrLine("started", std::chrono::seconds(30)));
 
@@ -705,10 +696,7 @@ TEST_F(SftpIntegration, AProgramsOutputAndInputArriveWholeWhateverTheClientsPace
   // Output: the program writes it all and exits while the client is not reading; none of it may be lost.
   std::string expected;
   for (int i = 1; i <= 400000; ++i) expected += std::to_string(i) + "\n";
-  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-  const auto options = CommonOptions("alice_key");
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.insert(argv.end(), {"alice@127.0.0.1", "seq", "1", "400000"});
+  const std::vector<std::string> argv = SshArgv({"alice@127.0.0.1", "seq", "1", "400000"});
   Subprocess slow(argv, {{"HOME", keys_.path()}});
   slow.CloseStdin();
   // A reader that comes back later than the server's drain time (2 s) for what is left in the program's pipes.
@@ -770,11 +758,7 @@ TEST_F(SftpTimeouts, SilentConnectionsAndIdleSessionsAreClosedAndFailedLoginsEnd
   EXPECT_TRUE(silent.WaitClosed(std::chrono::seconds(20)));
 
   // Logged in, no channel, nothing sent (ssh -N): closed at the idle timeout, and ssh ends.
-  std::vector<std::string> argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-  const auto options = CommonOptions("alice_key");
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.insert(argv.end(), {"-N", "alice@127.0.0.1"});
-  const auto idle = RunProcess(argv, {{"HOME", keys_.path()}}, "", std::chrono::seconds(30));
+  const auto idle = RunProcess(SshArgv({"-N", "alice@127.0.0.1"}), {{"HOME", keys_.path()}}, "", std::chrono::seconds(30));
   EXPECT_FALSE(idle.timed_out);
   EXPECT_TRUE(server_->process().WaitForStderrLine("closed after the idle timeout (sftp)", std::chrono::seconds(10)));
 
@@ -782,11 +766,9 @@ TEST_F(SftpTimeouts, SilentConnectionsAndIdleSessionsAreClosedAndFailedLoginsEnd
   const std::string askpass = keys_ / "wrong.sh";
   WriteFile(askpass, "#!/bin/sh\necho not-the-password\n");
   ASSERT_EQ(::chmod(askpass.c_str(), 0700), 0);
-  argv = {"/usr/bin/ssh", "-p", std::to_string(server_->sftp_port())};
-  const auto password_options = CommonOptions("");
-  argv.insert(argv.end(), password_options.begin(), password_options.end());
-  argv.insert(argv.end(), {"-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=6", "alice@127.0.0.1", "true"});
-  const auto wrong = RunProcess(argv, {{"HOME", keys_.path()}, {"SSH_ASKPASS", askpass}, {"SSH_ASKPASS_REQUIRE", "force"},
+  const auto wrong = RunProcess(SshArgv({"-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=6",
+                                         "alice@127.0.0.1", "true"},
+                                        ""), {{"HOME", keys_.path()}, {"SSH_ASKPASS", askpass}, {"SSH_ASKPASS_REQUIRE", "force"},
                                        {"DISPLAY", ":0"}},
                                 "", std::chrono::seconds(60));
   EXPECT_NE(wrong.exit_code, 0);
