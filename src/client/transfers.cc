@@ -1,5 +1,6 @@
 #include "client/transfers.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <iostream>
@@ -415,30 +417,48 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
   return Status::Ok();
 }
 
-Status Transfers::ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree) {
+Status Transfers::ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree,
+                                const std::function<void(const std::string& remote)>& on_folder) {
+  // Folder by folder, each opened once: its entries are looked at relative to it (fstatat), not by a path walked
+  // from the top for every file. Links are skipped, never followed.
   tree.folders = {{local_root, remote_root}};
-  // The iterator's paths are local_root joined with what lies below it: cut it off (fs::relative would resolve
-  // every path's links and parents on the disk, a dozen system calls a file).
-  const std::size_t prefix = local_root.size() + (local_root.ends_with('/') ? 0 : 1);
-  std::error_code error;
-  for (auto it = fs::recursive_directory_iterator(local_root, error); !error && it != fs::recursive_directory_iterator();
-       it.increment(error)) {
-    const std::string& path = it->path().native();
-    const std::string remote =
-        JoinPath(remote_root, path.size() > prefix ? path.substr(prefix) : fs::relative(it->path(), local_root).string());
-    if (it->is_symlink(error)) {
-      Warn(fmt::format("{}: symbolic link skipped", it->path().string()));
-    } else if (it->is_directory(error)) {
-      tree.folders.emplace_back(it->path().string(), remote);
-    } else if (it->is_regular_file(error)) {
+  if (on_folder) on_folder(remote_root);
+  for (std::size_t next = 0; next < tree.folders.size(); ++next) {
+    // Copied: folders found below are appended to tree.folders while this one is read.
+    const std::string local = tree.folders[next].first;
+    const std::string remote = tree.folders[next].second;
+    UniqueFd fd(::open(local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DIR* dir = fd.valid() ? ::fdopendir(fd.get()) : nullptr;
+    if (dir == nullptr) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(errno)));
+    const int dir_fd = fd.Release();  // the stream owns it now
+    errno = 0;
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string_view name = entry->d_name;
+      if (name == "." || name == "..") continue;
       struct stat st {};
-      if (::stat(it->path().c_str(), &st) != 0) continue;
-      tree.files.push_back({it->path().string(), remote, static_cast<std::uint64_t>(st.st_size), st.st_mode & 07777,
-                            st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)});
-      tree.total += tree.files.back().size;
+      unsigned char type = entry->d_type;
+      if (type == DT_UNKNOWN || type == DT_REG) {
+        if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+        type = S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
+      }
+      const std::string path = JoinPath(local, std::string(name));
+      if (type == DT_LNK) {
+        Warn(fmt::format("{}: symbolic link skipped", path));
+      } else if (type == DT_DIR) {
+        std::string remote_folder = JoinPath(remote, std::string(name));
+        if (on_folder) on_folder(remote_folder);
+        tree.folders.emplace_back(path, std::move(remote_folder));
+      } else if (type == DT_REG) {
+        tree.files.push_back({path, JoinPath(remote, std::string(name)), static_cast<std::uint64_t>(st.st_size),
+                              st.st_mode & 07777, st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)});
+        tree.total += tree.files.back().size;
+      }
+      errno = 0;
     }
+    const int read_error = errno;
+    ::closedir(dir);
+    if (read_error != 0) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(read_error)));
   }
-  if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", local_root, error.message()));
   return Status::Ok();
 }
 
@@ -528,50 +548,59 @@ void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& option
   while (!in_flight.empty() && c.connected()) settle_one();
 }
 
-Status Transfers::ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed) {
-  Connection& c = connection();
-  // Pipelined: up to kWindow listings in flight, their frames read in order.
-  std::deque<std::pair<std::uint64_t, const std::string*>> in_flight;
-  std::size_t next = 0;
-  while (next < tree.folders.size() || !in_flight.empty()) {
-    while (next < tree.folders.size() && in_flight.size() < kWindow) {
-      const std::string& remote = tree.folders[next++].second;
-      auto id = c.Send(protocol::ListRequest{remote, ""}.Encode());
-      if (!id.ok()) return id.status();
-      in_flight.emplace_back(*id, &remote);
-    }
-    const auto [id, remote] = in_flight.front();
-    in_flight.pop_front();
-    std::map<std::string, protocol::DirectoryEntry> entries;
-    bool is_folder = true;
-    Status unreadable = Status::Ok();
-    // Every frame of the stream is read, a bad one too, so the replies after it stay in step.
-    Status status = c.ReceiveStream(id, [&](const protocol::Frame& frame) {
-      auto batch = protocol::ListReply::Parse(frame.header, frame.body);
-      if (!batch.ok()) {
-        if (unreadable.ok()) unreadable = batch.status();
-        return Status::Ok();
-      }
-      is_folder = !batch->file;
-      for (auto& entry : batch->entries) {
-        std::string name = entry.name;
-        entries.emplace(std::move(name), std::move(entry));
-      }
-      return Status::Ok();
-    });
-    if (status.ok()) status = unreadable;
-    if (!status.ok() && status.code() != ErrorCode::kNotFound) {
-      // Read the answers still on their way before giving up, so the next command gets its own.
-      while (!in_flight.empty() && c.connected()) {
-        c.ReceiveStream(in_flight.front().first, [](const protocol::Frame&) { return Status::Ok(); });
-        in_flight.pop_front();
-      }
-      return status;
-    }
-    if (!status.ok()) c.ForgetRefusal();  // a folder still to be made
-    if (status.ok() && is_folder) listed.emplace(*remote, std::move(entries));
+Transfers::FolderLister::FolderLister(Connection& connection, RemoteFolders& listed)
+    : connection_(connection), listed_(listed) {}
+
+void Transfers::FolderLister::Add(const std::string& remote) {
+  if (!failed_.ok()) return;
+  if (in_flight_.size() >= kWindow) ReceiveOldest();
+  if (!failed_.ok()) return;
+  auto id = connection_.Send(protocol::ListRequest{remote, ""}.Encode());
+  if (!id.ok()) {
+    failed_ = id.status();
+    return;
   }
-  return Status::Ok();
+  in_flight_.emplace_back(*id, remote);
+}
+
+Status Transfers::FolderLister::Finish() {
+  while (!in_flight_.empty() && failed_.ok()) ReceiveOldest();
+  // Read the answers still on their way after a failure, so the next command gets its own.
+  while (!in_flight_.empty() && connection_.connected()) {
+    connection_.ReceiveStream(in_flight_.front().first, [](const protocol::Frame&) { return Status::Ok(); });
+    in_flight_.pop_front();
+  }
+  in_flight_.clear();
+  return failed_;
+}
+
+void Transfers::FolderLister::ReceiveOldest() {
+  auto [id, remote] = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  std::map<std::string, protocol::DirectoryEntry> entries;
+  bool is_folder = true;
+  Status unreadable = Status::Ok();
+  // Every frame of the stream is read, a bad one too, so the replies after it stay in step.
+  Status status = connection_.ReceiveStream(id, [&](const protocol::Frame& frame) {
+    auto batch = protocol::ListReply::Parse(frame.header, frame.body);
+    if (!batch.ok()) {
+      if (unreadable.ok()) unreadable = batch.status();
+      return Status::Ok();
+    }
+    is_folder = !batch->file;
+    for (auto& entry : batch->entries) {
+      std::string name = entry.name;
+      entries.emplace(std::move(name), std::move(entry));
+    }
+    return Status::Ok();
+  });
+  if (status.ok()) status = unreadable;
+  if (!status.ok() && status.code() != ErrorCode::kNotFound) {
+    failed_ = status;
+    return;
+  }
+  if (!status.ok()) connection_.ForgetRefusal();  // a folder still to be made
+  if (status.ok() && is_folder) listed_.emplace(std::move(remote), std::move(entries));
 }
 
 Result<bool> Transfers::SameChecksum(const std::string& remote, const std::string& path,
@@ -586,17 +615,21 @@ Result<bool> Transfers::SameChecksum(const std::string& remote, const std::strin
 
 Status Transfers::UploadTree(const std::string& local_root, const std::string& remote_root,
                              const TransferOptions& options) {
-  LocalTree tree;
-  if (Status s = ScanLocalTree(local_root, remote_root, tree); !s.ok()) return s;
   Connection& c = connection();
   Status first_failure = Status::Ok();
-  // Into a folder that exists: compare with what it holds (a first copy lists nothing).
+  // Into a folder that exists: compare with what it holds (a first copy lists nothing). Each folder is listed as
+  // the local scan finds it, so the server lists while this side scans.
   auto existed = RemoteIsDirectory(remote_root);
   if (!existed.ok()) return existed.status();
   RemoteFolders remote;
-  if (*existed) {
-    if (Status s = ListRemoteFolders(tree, remote); !s.ok()) return s;
-  }
+  FolderLister lister(c, remote);
+  LocalTree tree;
+  const Status scanned_tree = ScanLocalTree(local_root, remote_root, tree, [&](const std::string& folder) {
+    if (*existed) lister.Add(folder);
+  });
+  const Status listing = lister.Finish();
+  if (!scanned_tree.ok()) return scanned_tree;
+  if (!listing.ok()) return listing;
   const std::size_t scanned = tree.files.size();
   std::size_t unchanged = 0;
   if (!remote.empty() && !options.resume) {  // -c has its own check: the same checksum

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -98,7 +99,10 @@ class Transfers {
     std::vector<LocalFile> files;
     std::uint64_t total = 0;  // bytes
   };
-  Status ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree);
+  // Finds the folders and regular files below `local_root` (links are skipped, with a warning), calling `on_folder`
+  // with the remote path of each folder as it is found, the root first.
+  Status ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree,
+                       const std::function<void(const std::string& remote)>& on_folder = {});
   // The steps of UploadTree; each keeps the first failure in `first_failure` and warns of every one.
   void MakeRemoteFolders(const LocalTree& tree, Status& first_failure);
   void UploadFiles(const LocalTree& tree, const TransferOptions& options, ProgressBar& bar, Status& first_failure);
@@ -110,8 +114,23 @@ class Transfers {
   Status DownloadTree(const std::string& remote_root, const std::string& local_root, const TransferOptions& options);
   // The entries of remote folders, by folder and name: what a synchronising put -r compares with.
   using RemoteFolders = std::map<std::string, std::map<std::string, protocol::DirectoryEntry>>;
-  // Lists each of `folders` that exists into `listed`.
-  Status ListRemoteFolders(const LocalTree& tree, RemoteFolders& listed);
+  // Lists remote folders into `listed` (those that exist), pipelined: up to kWindow listings in flight, their
+  // answers read in order. Add sends one, reading the oldest answer first when the window is full; Finish reads the
+  // rest. After a failure (other than a folder that does not exist) nothing more is sent, and Finish reads what is
+  // still on its way and returns that failure.
+  class FolderLister {
+   public:
+    FolderLister(Connection& connection, RemoteFolders& listed);
+    void Add(const std::string& remote);
+    Status Finish();
+
+   private:
+    void ReceiveOldest();
+    Connection& connection_;
+    RemoteFolders& listed_;
+    std::deque<std::pair<std::uint64_t, std::string>> in_flight_;
+    Status failed_ = Status::Ok();
+  };
   // Whether the server's `remote` and the local `path` have the same checksum.
   Result<bool> SameChecksum(const std::string& remote, const std::string& path, transfer::ChecksumAlgorithm algorithm);
   // True if `remote` is an existing folder on the server, false if it is something else or nothing; EPROTO for a

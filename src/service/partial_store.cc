@@ -54,6 +54,7 @@ Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_targe
   if (::flock(locked.file.get(), LOCK_EX | LOCK_NB) != 0) {
     return Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", canonical_target));
   }
+  locked.created = created;
   if (created) {
     constexpr auto kLookAgain = std::chrono::seconds(1);
     const auto now = std::chrono::steady_clock::now();

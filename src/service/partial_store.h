@@ -32,6 +32,7 @@ class PartialStore {
   struct Locked {
     UniqueFd file;
     std::string name;  // in this store
+    bool created = false;  // made empty now, rather than found
     std::uint64_t evicted_bytes = 0;
   };
   Result<Locked> Lock(std::string_view canonical_target) const;

@@ -50,6 +50,7 @@ std::string_view StopName(ProgramStop stop) {
 
 Result<RunningProgram> ProgramService::Start(UserSession& session, std::string_view cwd,
                                              std::vector<std::string> argv, bool shell, bool with_stdin) const {
+  session.ForgetUploadFolder();  // the program may rename or remove folders
   std::vector<std::string> command = AuditedCommand(argv);
   const auto refuse = [&](const Status& status) -> Result<RunningProgram> {
     session.AuditExec(cwd, status, command, nullptr, std::nullopt);

@@ -1,6 +1,7 @@
 #include "service/upload.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,7 +151,8 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   upload.path_ = std::string(path);
   auto refuse = [](Status status) -> Result<Upload> { return status; };
   if (Status writable = CheckWritable(); !writable.ok()) return refuse(writable);
-  auto target = home_.OpenParent(path);
+  std::string parent_path;
+  auto target = OpenUploadParent(path, options.atomic ? &parent_path : nullptr);
   if (!target.ok()) return refuse(target.status());
   struct stat existing {};
   const bool replacing = ::fstatat(target->parent.get(), target->name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
@@ -171,9 +173,7 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
 
   std::uint64_t have = 0;
   if (options.atomic) {
-    auto parent_path = home_.VirtualPathOf(target->parent.get());
-    if (!parent_path.ok()) return refuse(parent_path.status());
-    auto locked = partials_.Lock((*parent_path == "/" ? "" : *parent_path) + "/" + target->name);
+    auto locked = partials_.Lock((parent_path == "/" ? "" : parent_path) + "/" + target->name);
     if (!locked.ok()) {
       return refuse(locked.status().code() == ErrorCode::kBusy
                         ? Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", path))
@@ -183,9 +183,13 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
     if (locked->evicted_bytes > 0) ApplyChange({-static_cast<std::int64_t>(locked->evicted_bytes), 0});
     upload.file_ = std::move(locked->file);
     upload.partial_name_ = std::move(locked->name);
-    struct stat partial {};
-    if (::fstat(upload.file_.get(), &partial) != 0) return refuse(Status::FromErrno(errno, "reading the partial upload"));
-    have = static_cast<std::uint64_t>(partial.st_size);
+    if (!locked->created) {
+      struct stat partial {};
+      if (::fstat(upload.file_.get(), &partial) != 0) {
+        return refuse(Status::FromErrno(errno, "reading the partial upload"));
+      }
+      have = static_cast<std::uint64_t>(partial.st_size);
+    }
   } else {
     // In place: the file itself, created if missing; without resume it starts empty.
     upload.file_.Reset(::openat(target->parent.get(), target->name.c_str(),
@@ -367,6 +371,12 @@ Result<UploadResult> Upload::Commit(std::optional<std::string_view> expected_che
   return result;
 }
 
+Status Upload::RenameError(int err) const {
+  return err == EXDEV ? Status(ErrorCode::kCrossDevice,
+                               "the server's partials folder is on another file system than the homes")
+                      : Status::FromErrno(err, path_);
+}
+
 Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
   if (!error_.ok()) return error_;
   if (!file_.valid()) return Status(ErrorCode::kInvalid, fmt::format("{}: the upload was discarded", path_));
@@ -392,24 +402,42 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
                                                        path_));
   }
   ::fchmod(file_.get(), mode_);
+  bool time_set = false;
   if (mtime_) {
     const timespec times[2] = {{0, UTIME_OMIT}, *mtime_};
-    ::futimens(file_.get(), times);
+    time_set = ::futimens(file_.get(), times) == 0;
   }
-  struct stat final_stat {};
-  if (::fstat(file_.get(), &final_stat) == 0) {
-    if (!actual.empty()) transfer::StoreCachedChecksum(file_.get(), checksum_.algorithm(), final_stat, actual);
+  if (!actual.empty()) {
+    // The checksum is remembered with the size and time it belongs to. A partial (locked, in a folder no one else
+    // writes) has exactly what was written and the time just set; otherwise the file says.
+    struct stat final_stat {};
+    bool known = false;
+    if (!partial_name_.empty() && time_set) {
+      final_stat.st_size = static_cast<off_t>(written_);
+      final_stat.st_mtim = *mtime_;
+      known = true;
+    } else {
+      known = ::fstat(file_.get(), &final_stat) == 0;
+    }
+    if (known) transfer::StoreCachedChecksum(file_.get(), checksum_.algorithm(), final_stat, actual);
   }
   if (!partial_name_.empty()) {
-    // The name it replaces (if any) gives its space back; otherwise the new name takes its reserved place.
+    // The name it replaces (if any) gives its space back; otherwise the new name takes its reserved place. A name
+    // that was free when the upload began most likely still is: renamed only if so, and looked at only if not.
     struct stat replaced {};
-    const bool replacing =
-        ::fstatat(target_parent_.get(), target_name_.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0;
-    if (::renameat(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(), target_name_.c_str()) != 0) {
-      const int err = errno;
-      return err == EXDEV ? Status(ErrorCode::kCrossDevice,
-                                   "the server's partials folder is on another file system than the homes")
-                          : Status::FromErrno(err, path_);
+    bool replacing = false;
+    bool moved = false;
+    if (new_name_) {
+      moved = ::renameat2(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(),
+                          target_name_.c_str(), RENAME_NOREPLACE) == 0;
+      if (!moved && errno != EEXIST && errno != EINVAL && errno != ENOSYS) return RenameError(errno);
+    }
+    if (!moved) {
+      replacing = ::fstatat(target_parent_.get(), target_name_.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0;
+      if (::renameat(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(), target_name_.c_str()) !=
+          0) {
+        return RenameError(errno);
+      }
     }
     if (replacing) {
       session_->ApplyChange({S_ISREG(replaced.st_mode) ? -static_cast<std::int64_t>(replaced.st_size) : 0, 0});

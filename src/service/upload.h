@@ -91,6 +91,8 @@ class Upload {
   // size was not declared.
   Status Grow(std::uint64_t old_end, std::uint64_t new_end);
   Result<UploadResult> Publish(std::optional<std::string_view> expected_checksum);
+  // What a failed rename of the partial onto the target (errno `err`) tells the client.
+  Status RenameError(int err) const;
 
   UserSession* session_ = nullptr;
   Status error_;

@@ -44,15 +44,75 @@ void UserSession::AuditExec(std::string_view cwd, const Status& result, const st
       {"exec", user_, client_.peer, cwd, {}, &command, program, output_bytes, &result, client_.protocol, {}, {}, {}});
 }
 
-Status UserSession::CheckWritable() const {
+void UserSession::BeginBatch() { batch_.emplace().started = std::chrono::steady_clock::now(); }
+
+void UserSession::EndBatch() { batch_.reset(); }
+
+UserSession::Batch* UserSession::OpenBatch() const {
+  if (batch_ && std::chrono::steady_clock::now() - batch_->started > kBatchLifetime) batch_.reset();
+  return batch_ ? &*batch_ : nullptr;
+}
+
+Result<storage::UserPermissions> UserSession::AccountPermissions() const {
+  Batch* batch = OpenBatch();
+  if (batch && batch->permissions) return *batch->permissions;
   auto permissions = options_.users->Permissions(user_);
+  if (batch && permissions.ok()) batch->permissions = *permissions;
+  return permissions;
+}
+
+Result<storage::UserQuota> UserSession::AccountQuota() const {
+  Batch* batch = OpenBatch();
+  if (batch && batch->quota) return *batch->quota;
+  auto quota = options_.users->Quota(user_);
+  if (batch && quota.ok()) batch->quota = *quota;
+  return quota;
+}
+
+Result<storage::ParentAndName> UserSession::OpenUploadParent(std::string_view path, std::string* virtual_path) const {
+  Batch* batch = OpenBatch();
+  auto [folder_path, name] = storage::HomeDir::SplitLast(path);
+  if (batch && batch->folder && batch->folder->path == folder_path && !name.empty() && name != "..") {
+    UploadFolder& folder = *batch->folder;
+    if (virtual_path != nullptr && folder.virtual_path.empty()) {
+      auto canonical = home_.VirtualPathOf(folder.fd->get());
+      if (!canonical.ok()) return canonical.status();
+      folder.virtual_path = std::move(canonical).value();
+    }
+    if (virtual_path != nullptr) *virtual_path = folder.virtual_path;
+    return storage::ParentAndName{storage::DirFd::Share(folder.fd), std::move(name)};
+  }
+  auto target = home_.OpenParent(path);
+  if (!target.ok()) return target.status();
+  std::string canonical;
+  if (virtual_path != nullptr) {
+    auto resolved = home_.VirtualPathOf(target->parent.get());
+    if (!resolved.ok()) return resolved.status();
+    canonical = std::move(resolved).value();
+    *virtual_path = canonical;
+  }
+  // A folder of its own (not the home's top level, which costs nothing to resolve) is kept for the next upload.
+  if (batch && target->parent.get() != home_.fd()) {
+    auto shared = std::make_shared<const UniqueFd>(target->parent.TakeOwned());
+    batch->folder = UploadFolder{std::move(folder_path), shared, std::move(canonical)};
+    target->parent = storage::DirFd::Share(std::move(shared));
+  }
+  return target;
+}
+
+void UserSession::ForgetUploadFolder() const {
+  if (batch_) batch_->folder.reset();
+}
+
+Status UserSession::CheckWritable() const {
+  auto permissions = AccountPermissions();
   if (!permissions.ok()) return kNoAccount;
   if (permissions->read_only) return Status(ErrorCode::kNotPermitted, "this account is read-only");
   return Status::Ok();
 }
 
 Result<storage::QuotaLedger::Reservation> UserSession::Reserve(std::uint64_t bytes, std::uint64_t entries) const {
-  auto quota = options_.users->Quota(user_);
+  auto quota = AccountQuota();
   if (!quota.ok()) return quota.status().code() == ErrorCode::kNotFound ? kNoAccount : quota.status();
   return options_.quotas->Reserve(user_, *quota, bytes, entries);
 }
@@ -80,7 +140,7 @@ Result<std::string> UserSession::ResolveDirectory(std::string_view path) const {
 }
 
 Result<QuotaReport> UserSession::Quota() const {
-  auto quota = options_.users->Quota(user_);
+  auto quota = AccountQuota();
   if (!quota.ok()) return quota.status();
   return QuotaReport{options_.quotas->Usage(user_), *quota};
 }
@@ -138,11 +198,12 @@ Result<Download> UserSession::OpenDownload(std::string_view path, std::uint64_t 
 }
 
 Status UserSession::MakeDirectory(std::string_view path, bool parents) {
+  ForgetUploadFolder();
   Status status = CheckWritable();
   if (status.ok()) {
     // mkdir -p creates at most one folder per component: reserve that many, or what is left if that is fewer (the
     // creation stops with EQUOTA if it needs more), and give back what was not needed.
-    auto quota = options_.users->Quota(user_);
+    auto quota = AccountQuota();
     const std::uint64_t wanted = parents ? storage::ComponentCount(path) : 1;
     auto reservation =
         quota.ok() ? options_.quotas->Reserve(
@@ -166,6 +227,7 @@ Status UserSession::MakeDirectory(std::string_view path, bool parents) {
 }
 
 Status UserSession::RemoveDirectory(std::string_view path) {
+  ForgetUploadFolder();
   Status status = CheckWritable();
   if (status.ok()) {
     storage::SpaceChange change;
@@ -177,6 +239,7 @@ Status UserSession::RemoveDirectory(std::string_view path) {
 }
 
 Status UserSession::Remove(std::string_view path, bool recursive) {
+  ForgetUploadFolder();
   Status status = CheckWritable();
   if (status.ok()) {
     storage::SpaceChange change;
@@ -188,6 +251,7 @@ Status UserSession::Remove(std::string_view path, bool recursive) {
 }
 
 Status UserSession::Rename(std::string_view from, std::string_view to, bool overwrite, storage::RenameTarget how) {
+  ForgetUploadFolder();
   Status status = CheckWritable();
   if (status.ok()) {
     // A rename inside the home adds nothing; a replaced target gives its space back.
@@ -216,6 +280,7 @@ Status UserSession::SetAttributes(std::string_view path, std::optional<std::uint
     resize = info->size != *size;
   }
   if (size && !mode && !mtime && !resize) return Status::Ok();
+  ForgetUploadFolder();
   Status status = CheckWritable();
   if (status.ok() && resize) status = Status(ErrorCode::kNotSupported, "changing a file's size is not supported");
   if (status.ok()) status = storage::SetAttributes(home_, path, mode, mtime, follow);
@@ -224,6 +289,7 @@ Status UserSession::SetAttributes(std::string_view path, std::optional<std::uint
 }
 
 Status UserSession::MakeSymlink(std::string_view path, std::string_view target) {
+  ForgetUploadFolder();
   Status status = CheckWritable();
   if (status.ok()) {
     auto reservation = Reserve(0, 1);

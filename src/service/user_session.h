@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "storage/file_ops.h"
 #include "storage/home_dir.h"
 #include "storage/quota_ledger.h"
+#include "storage/user_store.h"
 #include "transfer/checksum.h"
 
 namespace ferry::service {
@@ -60,6 +62,15 @@ class UserSession {
 
   const std::string& user() const { return user_; }
   const ClientInfo& client() const { return client_; }
+
+  // Requests that arrived together (what one read of a pipelining client brought) may share what the first of them
+  // looked up: while a batch is open, and for at most kBatchLifetime, the account's permissions and quota are read
+  // once, not once a request, and uploads into one folder resolve it once (until this session changes anything
+  // but uploads, or starts a program). A change an administrator makes meanwhile applies from the next batch, as
+  // it would to requests that came a moment earlier. A front end that opens no batch reads everything each time.
+  void BeginBatch();
+  void EndBatch();
+  static constexpr auto kBatchLifetime = std::chrono::milliseconds(100);
 
   // Reading. A symlink is described, not followed; with `follow`, what it leads to inside the home is.
   Result<storage::FileInfo> Stat(std::string_view path, bool follow = false) const;
@@ -126,8 +137,17 @@ class UserSession {
 
   // BeginUpload without its audit line (a copy writes its own).
   Result<Upload> StartUpload(std::string_view path, const UploadOptions& options);
-  // Room under the user's quota as it is now (read on each use, so a change applies to open sessions).
+  // Room under the user's quota as it is now (read on each use, or once a batch, so a change applies to open
+  // sessions).
   Result<storage::QuotaLedger::Reservation> Reserve(std::uint64_t bytes, std::uint64_t entries) const;
+  // The account's permissions and quota, from the open batch when it has them.
+  Result<storage::UserPermissions> AccountPermissions() const;
+  Result<storage::UserQuota> AccountQuota() const;
+  // The folder an upload to `path` goes into and the name in it; with `virtual_path`, also the folder's canonical
+  // virtual path (what names its partial). Reused within a batch for uploads into the same folder.
+  Result<storage::ParentAndName> OpenUploadParent(std::string_view path, std::string* virtual_path) const;
+  // Ends the reuse of the upload folder: this session changed names (or a program may have).
+  void ForgetUploadFolder() const;
   void ApplyChange(const storage::SpaceChange& change) const;
   // Measures the home again (after a program ran in it).
   void Remeasure() const;
@@ -144,6 +164,21 @@ class UserSession {
   storage::HomeDir home_;
   PartialStore partials_;
   std::shared_ptr<void> slot_;  // this session's place among its user's sessions
+
+  struct UploadFolder {
+    std::string path;  // as the request spelled it (lexically), the key
+    std::shared_ptr<const UniqueFd> fd;
+    std::string virtual_path;  // canonical, "" until an atomic upload needed it
+  };
+  struct Batch {
+    std::chrono::steady_clock::time_point started;
+    std::optional<storage::UserPermissions> permissions;
+    std::optional<storage::UserQuota> quota;
+    std::optional<UploadFolder> folder;
+  };
+  // The open batch, if any; it is not used past kBatchLifetime.
+  mutable std::optional<Batch> batch_;
+  Batch* OpenBatch() const;
 };
 
 }  // namespace ferry::service

@@ -87,6 +87,7 @@ UniqueFd DirFd::TakeOwned() {
   }
   UniqueFd copy(fd_ >= 0 ? ::fcntl(fd_, F_DUPFD_CLOEXEC, 0) : -1);
   fd_ = -1;
+  shared_.reset();
   return copy;
 }
 

@@ -6,17 +6,19 @@
 // No path is ever checked as a string and then re-opened. Thread-compatible: const methods may run concurrently.
 #pragma once
 
+#include <memory>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace ferry::storage {
 
-// An open folder of a home: a descriptor of its own, or the home's own descriptor borrowed (for the top level, which
-// needs no resolution). Valid while the HomeDir it came from lives.
+// An open folder of a home: a descriptor of its own, one shared with others (a session's cache of the folder it
+// uploads into), or the home's own descriptor borrowed (for the top level, which needs no resolution). A borrowed
+// one is valid while the HomeDir it came from lives.
 class DirFd {
  public:
   DirFd() = default;
@@ -26,21 +28,30 @@ class DirFd {
     dir.fd_ = fd;
     return dir;
   }
-  DirFd(DirFd&& other) noexcept : owned_(std::move(other.owned_)), fd_(std::exchange(other.fd_, -1)) {}
+  static DirFd Share(std::shared_ptr<const UniqueFd> shared) {
+    DirFd dir;
+    dir.fd_ = shared ? shared->get() : -1;
+    dir.shared_ = std::move(shared);
+    return dir;
+  }
+  DirFd(DirFd&& other) noexcept
+      : owned_(std::move(other.owned_)), shared_(std::move(other.shared_)), fd_(std::exchange(other.fd_, -1)) {}
   DirFd& operator=(DirFd&& other) noexcept {
     owned_ = std::move(other.owned_);
+    shared_ = std::move(other.shared_);
     fd_ = std::exchange(other.fd_, -1);
     return *this;
   }
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
-  // A descriptor of its own for the caller to keep: this one, or a duplicate of a borrowed one (invalid if the
-  // duplicate cannot be made; errno says why).
+  // A descriptor of its own for the caller to keep: this one, or a duplicate of a borrowed or shared one (invalid if
+  // the duplicate cannot be made; errno says why).
   UniqueFd TakeOwned();
 
  private:
   UniqueFd owned_;
+  std::shared_ptr<const UniqueFd> shared_;
   int fd_ = -1;
 };
 

@@ -1,23 +1,27 @@
 // Upload: from BeginUpload to Commit or Discard, with its quota reservation, its partial and its audit line.
 #include "service/upload.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "service/service_fixture.h"
 #include "service/user_session.h"
 #include "support/temp_dir.h"
 #include "support/test_files.h"
+#include "transfer/checksum_cache.h"
 
 namespace ferry::service {
 namespace {
 
 using ferry::testing::Exists;
+using ferry::testing::Names;
 using ferry::testing::RandomBytes;
 using ferry::testing::ReadFile;
 using ferry::testing::WriteFile;
@@ -532,6 +536,91 @@ TEST_F(UploadTest, TwoSessionsCannotTogetherPassTheQuota) {
   ASSERT_TRUE(second->Write(std::string(600, 'b')).ok());
   ASSERT_TRUE(second->Commit(std::nullopt).ok());
   ExpectUsageMatchesDisk("alice");
+}
+
+// ---- What uploads in one batch share ----
+
+TEST_F(UploadTest, ANameTakenWhileTheUploadRanIsReplacedAndCountedOnce) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  auto other = LoginOrFail("alice");
+  ASSERT_NE(other, nullptr);
+  const std::string content = RandomBytes(1500, 12);
+  auto upload = session_->BeginUpload("/x.bin", Declared(content.size()));
+  ASSERT_TRUE(upload.ok());
+  ASSERT_TRUE(upload->Write(content).ok());
+  // The name was free when the upload began; another session takes it before the upload is published.
+  auto taken = other->BeginUpload("/elsewhere", Declared(4000));
+  ASSERT_TRUE(taken.ok());
+  ASSERT_TRUE(taken->Write(std::string(4000, 'e')).ok());
+  ASSERT_TRUE(taken->Commit(std::nullopt).ok());
+  ASSERT_TRUE(other->Rename("/elsewhere", "/x.bin", false).ok());
+  ASSERT_TRUE(upload->Commit(Xxh3(content)).ok());
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/x.bin")), content);
+  EXPECT_EQ(quotas_.Usage("alice").bytes, content.size());
+  EXPECT_EQ(quotas_.Usage("alice").entries, 1u);
+  ExpectUsageMatchesDisk("alice");
+}
+
+TEST_F(UploadTest, TheChecksumRememberedForAnUploadMatchesTheFileItWasPublishedAs) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string content = RandomBytes(3000, 13);
+  UploadOptions options = Declared(content.size());
+  options.mtime = timespec{1'600'000'000, 123'456'789};
+  auto upload = session_->BeginUpload("/kept.bin", options);
+  ASSERT_TRUE(upload.ok());
+  ASSERT_TRUE(upload->Write(content).ok());
+  ASSERT_TRUE(upload->Commit(Xxh3(content)).ok());
+  UniqueFd file(::open(OnDisk("alice", "/kept.bin").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(file.valid());
+  struct stat st {};
+  ASSERT_EQ(::fstat(file.get(), &st), 0);
+  EXPECT_EQ(transfer::LoadCachedChecksum(file.get(), transfer::ChecksumAlgorithm::kXxh3, st),
+            std::optional<std::string>(Xxh3(content)));
+}
+
+TEST_F(UploadTest, InABatchUploadsFollowTheSessionsOwnRenamesAndRemovals) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(session_->MakeDirectory("/a", false).ok());
+  session_->BeginBatch();
+  ASSERT_TRUE(UploadWhole("/a/one", "1").ok());
+  ASSERT_TRUE(UploadWhole("/a/two", "2").ok());
+  // The folder /a named moves: a later upload to /a/... does not follow it there.
+  ASSERT_TRUE(session_->Rename("/a", "/b", false).ok());
+  EXPECT_EQ(UploadWhole("/a/three", "3").status().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(Exists(OnDisk("alice", "/b/three")));
+  // A new /a is a new folder; one removed with what it held is gone for uploads too.
+  ASSERT_TRUE(session_->MakeDirectory("/a", false).ok());
+  ASSERT_TRUE(UploadWhole("/a/four", "4").ok());
+  ASSERT_TRUE(session_->Remove("/a", true).ok());
+  ASSERT_TRUE(session_->MakeDirectory("/a", false).ok());
+  ASSERT_TRUE(UploadWhole("/a/five", "5").ok());
+  session_->EndBatch();
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/b/one")), "1");
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/b/two")), "2");
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/a/five")), "5");
+  EXPECT_THAT(Names(OnDisk("alice", "/a")), ::testing::ElementsAre("five"));
+  EXPECT_TRUE(PartialNames("alice").empty());
+  ExpectUsageMatchesDisk("alice");
+}
+
+TEST_F(UploadTest, APermissionChangeAppliesFromTheNextBatch) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  session_->BeginBatch();
+  ASSERT_TRUE(UploadWhole("/before", "b").ok());
+  session_->EndBatch();
+  ASSERT_TRUE(users_->SetPermissions("alice", true, std::nullopt).ok());
+  session_->BeginBatch();
+  EXPECT_EQ(session_->BeginUpload("/after", Declared(1)).status().code(), ErrorCode::kNotPermitted);
+  session_->EndBatch();
+  ASSERT_TRUE(users_->SetPermissions("alice", false, std::nullopt).ok());
+  ASSERT_TRUE(users_->SetQuota("alice", std::optional<std::optional<std::uint64_t>>(std::in_place, 1),
+                               std::nullopt)
+                  .ok());
+  session_->BeginBatch();
+  EXPECT_EQ(session_->BeginUpload("/big", Declared(2)).status().code(), ErrorCode::kQuota);
+  session_->EndBatch();
+  EXPECT_FALSE(Exists(OnDisk("alice", "/after")));
+  EXPECT_FALSE(Exists(OnDisk("alice", "/big")));
 }
 
 }  // namespace

@@ -108,7 +108,10 @@ asio::awaitable<void> Session::Run() {
       }
       return decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame;
     };
+    // The requests one read brought form a batch: they share the account's permissions, quota and upload folder.
+    if (user_) user_->BeginBatch();
     while (state_ != State::kClosing && !broken_ && next()) co_await Handle(frame);
+    if (user_) user_->EndBatch();
     if (!decoder_.error().ok()) {
       spdlog::info("{}: malformed stream, closing: {}", peer, decoder_.error().ToString());
       ReplyError(nullptr, decoder_.error());
