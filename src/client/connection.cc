@@ -80,6 +80,14 @@ Status Connection::Connect(const HostPort& address, bool tls) {
 
 Status Connection::WriteAll(const std::string& bytes) {
   if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  if (gathering_) {
+    gathered_ += bytes;
+    return gathered_.size() >= kGatherLimit ? FlushGathered() : Status::Ok();
+  }
+  return WriteNow(bytes);
+}
+
+Status Connection::WriteNow(const std::string& bytes) {
   asio::error_code error;
   if (tls_) {
     asio::write(*tls_, asio::buffer(bytes), error);
@@ -90,8 +98,20 @@ Status Connection::WriteAll(const std::string& bytes) {
   return Status::Ok();
 }
 
+Status Connection::FlushGathered() {
+  if (gathered_.empty()) return Status::Ok();
+  std::string out;
+  out.swap(gathered_);
+  if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  const Status sent = WriteNow(out);
+  out.clear();
+  gathered_.swap(out);  // its room is kept for the next round
+  return sent;
+}
+
 Result<std::size_t> Connection::ReadSome(char* data, std::size_t size) {
   if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  if (Status s = FlushGathered(); !s.ok()) return s;
   asio::error_code error;
   const std::size_t n =
       tls_ ? tls_->read_some(asio::buffer(data, size), error) : plain_->read_some(asio::buffer(data, size), error);
@@ -160,6 +180,7 @@ Result<protocol::Frame> Connection::AwaitReplyStreaming(std::uint64_t id,
 
 Result<bool> Connection::ReadAvailable() {
   if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  if (Status s = FlushGathered(); !s.ok()) return s;
   if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
   asio::error_code error;
   tls_->next_layer().set_dont_wait(true);

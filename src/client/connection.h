@@ -66,6 +66,23 @@ class Connection {
   Result<std::uint64_t> Send(Json request, std::string_view body = {});
   // Sends a frame as it is, without an id (upload data).
   Status SendFrame(Json header, std::string_view body = {});
+  // While a Gathering lives, what Send and SendFrame write is gathered and goes out together: when it passes
+  // kGatherLimit, before anything is read, and when the Gathering ends. Many small requests then cost a few writes
+  // (and TLS records) instead of one each.
+  class Gathering {
+   public:
+    explicit Gathering(Connection& connection) : connection_(connection) { connection_.gathering_ = true; }
+    ~Gathering() {
+      connection_.gathering_ = false;
+      connection_.FlushGathered();  // a failure marks the connection broken: the next call reports it
+    }
+    Gathering(const Gathering&) = delete;
+    Gathering& operator=(const Gathering&) = delete;
+
+   private:
+    Connection& connection_;
+  };
+  static constexpr std::size_t kGatherLimit = 64 * 1024;
   // Waits for the next frame from the server.
   Result<protocol::Frame> Receive();
   // Waits for the next frame, which must answer request `id` (replies come in request order); an error reply
@@ -99,7 +116,11 @@ class Connection {
   void ForgetRefusal() { last_refusal_ = Status::Ok(); }
 
  private:
+  // Sends `bytes`, or gathers them while a Gathering lives.
   Status WriteAll(const std::string& bytes);
+  Status WriteNow(const std::string& bytes);
+  // Sends what a Gathering holds.
+  Status FlushGathered();
   Result<std::size_t> ReadSome(char* data, std::size_t size);
   Status Broken(const std::string& what, const asio::error_code& error);
   // TLS only: decrypts whatever the TLS layer and the socket hold right now into the decoder, without waiting.
@@ -122,6 +143,8 @@ class Connection {
   std::string read_buffer_;
   std::uint64_t next_id_ = 1;
   bool connected_ = false;
+  bool gathering_ = false;
+  std::string gathered_;
   Status last_refusal_ = Status::Ok();
 };
 

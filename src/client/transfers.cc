@@ -474,6 +474,7 @@ void Transfers::MakeRemoteFolders(const LocalTree& tree, Status& first_failure) 
     }
     pending.pop_front();
   };
+  Connection::Gathering gathering(c);
   for (const auto& [local, remote] : tree.folders) {
     auto id = c.Send(protocol::MkdirRequest{remote, true}.Encode());
     if (!id.ok()) {
@@ -508,6 +509,8 @@ void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& option
     in_flight.pop_front();
   };
   std::string content;
+  // The requests of small files go out a few dozen at a time (a file's put, data and put_close are three frames).
+  Connection::Gathering gathering(c);
   for (const auto& file : tree.files) {
     if (!c.connected()) break;
     bar.StartFile(file.remote);
