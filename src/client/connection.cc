@@ -193,6 +193,7 @@ Result<bool> Connection::ReadAvailable() {
 }
 
 Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return_on_signal) {
+  if (Status s = FlushGathered(); !s.ok()) return s;  // an answer may wait for what is still gathered
   // Polling the socket is only right once nothing is buffered above it: neither in the decoder nor, over TLS,
   // anywhere inside the TLS layer (see TlsSocket for why SSL_pending is not enough and why the read proves it).
   bool server = decoder_.buffered() > 0;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -67,20 +68,22 @@ class Connection {
   // Sends a frame as it is, without an id (upload data).
   Status SendFrame(Json header, std::string_view body = {});
   // While a Gathering lives, what Send and SendFrame write is gathered and goes out together: when it passes
-  // kGatherLimit, before anything is read, and when the Gathering ends. Many small requests then cost a few writes
-  // (and TLS records) instead of one each.
+  // kGatherLimit, before anything is read or waited for, and when the outermost Gathering ends. Many small requests
+  // then cost a few writes (and TLS records) instead of one each.
   class Gathering {
    public:
-    explicit Gathering(Connection& connection) : connection_(connection) { connection_.gathering_ = true; }
+    explicit Gathering(Connection& connection)
+        : connection_(connection), outer_(std::exchange(connection.gathering_, true)) {}
     ~Gathering() {
-      connection_.gathering_ = false;
-      connection_.FlushGathered();  // a failure marks the connection broken: the next call reports it
+      connection_.gathering_ = outer_;
+      if (!outer_) connection_.FlushGathered();  // a failure marks the connection broken: the next call says so
     }
     Gathering(const Gathering&) = delete;
     Gathering& operator=(const Gathering&) = delete;
 
    private:
     Connection& connection_;
+    bool outer_;  // whether a Gathering was already in force
   };
   static constexpr std::size_t kGatherLimit = 64 * 1024;
   // Waits for the next frame from the server.

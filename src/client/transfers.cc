@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -431,8 +432,14 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
     DIR* dir = fd.valid() ? ::fdopendir(fd.get()) : nullptr;
     if (dir == nullptr) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(errno)));
     const int dir_fd = fd.Release();  // the stream owns it now
-    errno = 0;
-    while (const dirent* entry = ::readdir(dir)) {
+    int read_error = 0;
+    while (true) {
+      errno = 0;
+      const dirent* entry = ::readdir(dir);
+      if (entry == nullptr) {
+        read_error = errno;
+        break;
+      }
       const std::string_view name = entry->d_name;
       if (name == "." || name == "..") continue;
       struct stat st {};
@@ -453,9 +460,7 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
                               st.st_mode & 07777, st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)});
         tree.total += tree.files.back().size;
       }
-      errno = 0;
     }
-    const int read_error = errno;
     ::closedir(dir);
     if (read_error != 0) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(read_error)));
   }
@@ -509,8 +514,10 @@ void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& option
     in_flight.pop_front();
   };
   std::string content;
-  // The requests of small files go out a few dozen at a time (a file's put, data and put_close are three frames).
-  Connection::Gathering gathering(c);
+  // The requests of small files go out a few dozen at a time (a file's put, data and put_close are three frames);
+  // under --limit-rate, each as it is paced.
+  std::optional<Connection::Gathering> gathering;
+  if (options.limit_rate == 0) gathering.emplace(c);
   for (const auto& file : tree.files) {
     if (!c.connected()) break;
     bar.StartFile(file.remote);

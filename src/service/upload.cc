@@ -409,7 +409,9 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
   }
   if (!actual.empty()) {
     // The checksum is remembered with the size and time it belongs to. A partial (locked, in a folder no one else
-    // writes) has exactly what was written and the time just set; otherwise the file says.
+    // writes) has exactly what was written and the time just set; otherwise the file says. (A file system that keeps
+    // coarser times than asked stores another time: the stamp then never matches, and the checksum is computed
+    // again when it is needed.)
     struct stat final_stat {};
     bool known = false;
     if (!partial_name_.empty() && time_set) {
@@ -430,9 +432,11 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
     if (new_name_) {
       moved = ::renameat2(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(),
                           target_name_.c_str(), RENAME_NOREPLACE) == 0;
-      if (!moved && errno != EEXIST && errno != EINVAL && errno != ENOSYS) return RenameError(errno);
     }
     if (!moved) {
+      // Taken meanwhile (or a file system without RENAME_NOREPLACE): what is there is replaced. It may have been a
+      // link that a folder path of this batch went through.
+      session_->ForgetUploadFolder();
       replacing = ::fstatat(target_parent_.get(), target_name_.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0;
       if (::renameat(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(), target_name_.c_str()) !=
           0) {

@@ -603,6 +603,23 @@ TEST_F(UploadTest, InABatchUploadsFollowTheSessionsOwnRenamesAndRemovals) {
   ExpectUsageMatchesDisk("alice");
 }
 
+TEST_F(UploadTest, InABatchAnUploadThatReplacesALinkEndsUploadsThroughIt) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(session_->MakeDirectory("/d", false).ok());
+  ASSERT_TRUE(session_->MakeSymlink("/lnk", "d").ok());
+  session_->BeginBatch();
+  ASSERT_TRUE(UploadWhole("/lnk/x", "x").ok());
+  // The link itself is replaced by a file: /lnk/... no longer leads into /d.
+  ASSERT_TRUE(UploadWhole("/lnk", "now a file").ok());
+  EXPECT_FALSE(UploadWhole("/lnk/y", "y").ok());
+  session_->EndBatch();
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/d/x")), "x");
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/lnk")), "now a file");
+  EXPECT_FALSE(Exists(OnDisk("alice", "/d/y")));
+  EXPECT_TRUE(PartialNames("alice").empty());
+  ExpectUsageMatchesDisk("alice");
+}
+
 TEST_F(UploadTest, APermissionChangeAppliesFromTheNextBatch) {
   ASSERT_NO_FATAL_FAILURE(Start());
   session_->BeginBatch();
