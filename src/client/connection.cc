@@ -80,10 +80,12 @@ Status Connection::Connect(const HostPort& address, bool tls) {
 
 Status Connection::WriteAll(const std::string& bytes) {
   if (!connected_) return Status(ErrorCode::kIo, "not connected");
-  if (gathering_) {
+  if (gathering_ && bytes.size() < kGatherLimit) {
     gathered_ += bytes;
     return gathered_.size() >= kGatherLimit ? FlushGathered() : Status::Ok();
   }
+  // A frame as large as a whole gathering (a large file's data) goes out as it is, after what was gathered.
+  if (Status s = FlushGathered(); !s.ok()) return s;
   return WriteNow(bytes);
 }
 
@@ -211,6 +213,18 @@ Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return
     if (return_on_signal) return std::pair{server, false};
   }
   return std::pair{server || fds[0].revents != 0, other_fd >= 0 && fds[1].revents != 0};
+}
+
+Result<bool> Connection::Arrived() {
+  if (Status s = FlushGathered(); !s.ok()) return s;
+  if (decoder_.buffered() > 0) return true;
+  if (tls_) return ReadAvailable();  // false: a read would have had to wait
+  if (!connected_) return Status(ErrorCode::kIo, "not connected");
+  pollfd fd{plain_->native_handle(), POLLIN, 0};
+  while (::poll(&fd, 1, 0) < 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "waiting for the server");
+  }
+  return fd.revents != 0;
 }
 
 Result<protocol::Frame> Connection::Receive() { return ReceiveNext(nullptr); }

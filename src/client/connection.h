@@ -104,6 +104,9 @@ class Connection {
   // while waiting returns at once (with {false, false} when nothing had arrived), so the caller can look at what its
   // handler recorded.
   Result<std::pair<bool, bool>> WaitReadable(int other_fd, bool return_on_signal = false);
+  // Whether the server has sent something not yet received, found without waiting: what lets a caller read the
+  // answers that are there and go on with other work when none is.
+  Result<bool> Arrived();
 
   // Sends quit and waits for its reply; errors are ignored (the session ends either way).
   void Quit();

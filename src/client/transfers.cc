@@ -419,7 +419,8 @@ Status Transfers::UploadFile(const LocalFile& file, bool resume, const TransferO
 }
 
 Status Transfers::ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree,
-                                const std::function<void(const std::string& remote)>& on_folder) {
+                                const std::function<void(const std::string& remote)>& on_folder,
+                                const std::function<void()>& after_folder) {
   // Folder by folder, each opened once: its entries are looked at relative to it (fstatat), not by a path walked
   // from the top for every file. Links are skipped, never followed.
   tree.folders = {{local_root, remote_root}};
@@ -428,7 +429,9 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
     // Copied: folders found below are appended to tree.folders while this one is read.
     const std::string local = tree.folders[next].first;
     const std::string remote = tree.folders[next].second;
-    UniqueFd fd(::open(local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // The root may be a link the user named; a folder below was found as a folder, and a link put in its place
+    // since is not followed.
+    UniqueFd fd(::open(local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (next > 0 ? O_NOFOLLOW : 0)));
     DIR* dir = fd.valid() ? ::fdopendir(fd.get()) : nullptr;
     if (dir == nullptr) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(errno)));
     const int dir_fd = fd.Release();  // the stream owns it now
@@ -445,7 +448,15 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
       struct stat st {};
       unsigned char type = entry->d_type;
       if (type == DT_UNKNOWN || type == DT_REG) {
-        if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+        if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno != ENOENT) {  // not merely gone meanwhile: said, and the tree is then copied only in part
+            const int error = errno;
+            const std::string path = JoinPath(local, std::string(name));
+            Warn(fmt::format("{}: {}", path, std::strerror(error)));
+            if (tree.unreadable.ok()) tree.unreadable = Status::FromErrno(error, path);
+          }
+          continue;
+        }
         type = S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
       }
       const std::string path = JoinPath(local, std::string(name));
@@ -457,12 +468,14 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
         tree.folders.emplace_back(path, std::move(remote_folder));
       } else if (type == DT_REG) {
         tree.files.push_back({path, JoinPath(remote, std::string(name)), static_cast<std::uint64_t>(st.st_size),
-                              st.st_mode & 07777, st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)});
+                              st.st_mode & 07777, st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec),
+                              static_cast<std::uint32_t>(next)});
         tree.total += tree.files.back().size;
       }
     }
     ::closedir(dir);
     if (read_error != 0) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(read_error)));
+    if (after_folder) after_folder();
   }
   return Status::Ok();
 }
@@ -563,31 +576,55 @@ Transfers::FolderLister::FolderLister(Connection& connection, RemoteFolders& lis
 
 void Transfers::FolderLister::Add(const std::string& remote) {
   if (!failed_.ok()) return;
-  if (in_flight_.size() >= kWindow) ReceiveOldest();
-  if (!failed_.ok()) return;
-  auto id = connection_.Send(protocol::ListRequest{remote, ""}.Encode());
-  if (!id.ok()) {
-    failed_ = id.status();
-    return;
+  waiting_.push_back(remote);
+  Pump();
+}
+
+void Transfers::FolderLister::Pump() {
+  while (failed_.ok()) {
+    SendWhatFits();
+    if (in_flight_.empty()) return;
+    auto arrived = connection_.Arrived();
+    if (!arrived.ok()) {
+      failed_ = arrived.status();
+      return;
+    }
+    if (!*arrived) return;
+    ReceiveOldest();
   }
-  in_flight_.emplace_back(*id, remote);
+}
+
+void Transfers::FolderLister::SendWhatFits() {
+  while (failed_.ok() && !waiting_.empty() && in_flight_.size() < kWindow) {
+    auto id = connection_.Send(protocol::ListRequest{waiting_.front(), ""}.Encode());
+    if (!id.ok()) {
+      failed_ = id.status();
+      return;
+    }
+    in_flight_.emplace_back(*id, std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
 }
 
 Status Transfers::FolderLister::Finish() {
-  while (!in_flight_.empty() && failed_.ok()) ReceiveOldest();
+  while (failed_.ok() && (!waiting_.empty() || !in_flight_.empty())) {
+    SendWhatFits();
+    if (!in_flight_.empty() && failed_.ok()) ReceiveOldest();
+  }
   // Read the answers still on their way after a failure, so the next command gets its own.
   while (!in_flight_.empty() && connection_.connected()) {
     connection_.ReceiveStream(in_flight_.front().first, [](const protocol::Frame&) { return Status::Ok(); });
     in_flight_.pop_front();
   }
   in_flight_.clear();
+  waiting_.clear();
   return failed_;
 }
 
 void Transfers::FolderLister::ReceiveOldest() {
   auto [id, remote] = std::move(in_flight_.front());
   in_flight_.pop_front();
-  std::map<std::string, protocol::DirectoryEntry> entries;
+  RemoteFolders::mapped_type entries;
   bool is_folder = true;
   Status unreadable = Status::Ok();
   // Every frame of the stream is read, a bad one too, so the replies after it stay in step.
@@ -598,10 +635,7 @@ void Transfers::FolderLister::ReceiveOldest() {
       return Status::Ok();
     }
     is_folder = !batch->file;
-    for (auto& entry : batch->entries) {
-      std::string name = entry.name;
-      entries.emplace(std::move(name), std::move(entry));
-    }
+    for (auto& entry : batch->entries) entries.try_emplace(entry.name, std::move(entry));
     return Status::Ok();
   });
   if (status.ok()) status = unreadable;
@@ -634,24 +668,33 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
   RemoteFolders remote;
   FolderLister lister(c, remote);
   LocalTree tree;
-  const Status scanned_tree = ScanLocalTree(local_root, remote_root, tree, [&](const std::string& folder) {
-    if (*existed) lister.Add(folder);
-  });
+  const Status scanned_tree = ScanLocalTree(
+      local_root, remote_root, tree, [&](const std::string& folder) { if (*existed) lister.Add(folder); },
+      [&] { if (*existed) lister.Pump(); });
   const Status listing = lister.Finish();
   if (!scanned_tree.ok()) return scanned_tree;
   if (!listing.ok()) return listing;
+  first_failure = tree.unreadable;
   const std::size_t scanned = tree.files.size();
   std::size_t unchanged = 0;
   if (!remote.empty() && !options.resume) {  // -c has its own check: the same checksum
-    // Each remote entry under the path a file of the tree would have (JoinPath builds both the same way).
-    std::map<std::string, const protocol::DirectoryEntry*> by_path;
-    for (const auto& [folder, entries] : remote) {
-      for (const auto& [name, entry] : entries) by_path.emplace(JoinPath(folder, name), &entry);
-    }
+    // Each file is looked for in its folder's listing, under its name (what follows the last slash of the path
+    // JoinPath made of the two). The files of a folder are next to each other, so its listing is found once.
     std::vector<LocalFile> changed;
-    for (auto& file : tree.files) {
-      const auto found = by_path.find(file.remote);
-      const protocol::DirectoryEntry* entry = found == by_path.end() ? nullptr : found->second;
+    std::uint32_t folder_of_listing = 0;
+    const RemoteFolders::mapped_type* folder_entries = nullptr;
+    for (std::size_t i = 0; i < tree.files.size(); ++i) {
+      LocalFile& file = tree.files[i];
+      if (i == 0 || file.folder != folder_of_listing) {
+        folder_of_listing = file.folder;
+        const auto listed = remote.find(tree.folders[file.folder].second);
+        folder_entries = listed == remote.end() ? nullptr : &listed->second;
+      }
+      const protocol::DirectoryEntry* entry = nullptr;
+      if (folder_entries != nullptr) {
+        const auto found = folder_entries->find(std::string_view(file.remote).substr(file.remote.rfind('/') + 1));
+        if (found != folder_entries->end()) entry = &found->second;
+      }
       bool same = entry != nullptr && entry->type == protocol::EntryType::kFile && entry->size == file.size;
       if (same && options.checksum) {
         auto equal = SameChecksum(file.remote, file.path, options.algorithm);

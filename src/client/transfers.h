@@ -72,6 +72,7 @@ class Transfers {
     std::uint32_t mode = 0644;
     std::int64_t mtime = 0;
     std::uint32_t mtime_nsec = 0;
+    std::uint32_t folder = 0;  // in a LocalTree: the index of its folder in `folders`
   };
   struct RemoteFile {
     std::string remote;
@@ -98,11 +99,13 @@ class Transfers {
     std::vector<std::pair<std::string, std::string>> folders;
     std::vector<LocalFile> files;
     std::uint64_t total = 0;  // bytes
+    Status unreadable = Status::Ok();  // the first entry that could not be looked at (each is warned of)
   };
   // Finds the folders and regular files below `local_root` (links are skipped, with a warning), calling `on_folder`
-  // with the remote path of each folder as it is found, the root first.
+  // with the remote path of each folder as it is found, the root first, and `after_folder` when one has been read.
   Status ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree,
-                       const std::function<void(const std::string& remote)>& on_folder = {});
+                       const std::function<void(const std::string& remote)>& on_folder = {},
+                       const std::function<void()>& after_folder = {});
   // The steps of UploadTree; each keeps the first failure in `first_failure` and warns of every one.
   void MakeRemoteFolders(const LocalTree& tree, Status& first_failure);
   void UploadFiles(const LocalTree& tree, const TransferOptions& options, ProgressBar& bar, Status& first_failure);
@@ -113,21 +116,25 @@ class Transfers {
                          transfer::Checksum checksum, ProgressBar& bar);
   Status DownloadTree(const std::string& remote_root, const std::string& local_root, const TransferOptions& options);
   // The entries of remote folders, by folder and name: what a synchronising put -r compares with.
-  using RemoteFolders = std::map<std::string, std::map<std::string, protocol::DirectoryEntry>>;
+  using RemoteFolders = std::map<std::string, std::map<std::string, protocol::DirectoryEntry, std::less<>>>;
   // Lists remote folders into `listed` (those that exist), pipelined: up to kWindow listings in flight, their
-  // answers read in order. Add sends one, reading the oldest answer first when the window is full; Finish reads the
-  // rest. After a failure (other than a folder that does not exist) nothing more is sent, and Finish reads what is
-  // still on its way and returns that failure.
+  // answers read in order. Add queues one; Add and Pump send what the window has room for and read the answers that
+  // have arrived, never waiting for one, so the caller goes on with its own work (the local scan) while the server
+  // lists; Finish sends and reads the rest. After a failure (other than a folder that does not exist) nothing more
+  // is sent, and Finish reads what is still on its way and returns that failure.
   class FolderLister {
    public:
     FolderLister(Connection& connection, RemoteFolders& listed);
     void Add(const std::string& remote);
+    void Pump();
     Status Finish();
 
    private:
+    void SendWhatFits();
     void ReceiveOldest();
     Connection& connection_;
     RemoteFolders& listed_;
+    std::deque<std::string> waiting_;  // not sent yet
     std::deque<std::pair<std::uint64_t, std::string>> in_flight_;
     Status failed_ = Status::Ok();
   };

@@ -43,7 +43,10 @@ struct DirectoryEntry {
 
 // An ls reply's body: a JSON array of entry objects.
 std::string EncodeEntryList(const std::vector<DirectoryEntry>& entries);
-// EPROTO when the body is not a JSON array of well-formed entry objects.
+// EPROTO when the body is not a JSON array of well-formed entry objects. The text EncodeEntryList writes is read
+// directly; any other spelling of JSON goes through ParseEntryListAsJson, whose answer is the same.
 Result<std::vector<DirectoryEntry>> ParseEntryList(std::string_view body);
+// The general parser: nlohmann's, then DirectoryEntry::Parse for each entry.
+Result<std::vector<DirectoryEntry>> ParseEntryListAsJson(std::string_view body);
 
 }  // namespace ferry::protocol

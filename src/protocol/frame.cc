@@ -41,7 +41,9 @@ bool IsPlainAscii(std::string_view text) {
   return true;
 }
 
-void AppendString(std::string& out, const std::string& text) {
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view text) {
   if (IsPlainAscii(text)) {
     out.push_back('"');
     out.append(text);
@@ -50,8 +52,10 @@ void AppendString(std::string& out, const std::string& text) {
   }
   // Escapes, UTF-8 and its validation (file names need not be valid UTF-8: bad bytes are replaced rather than fail
   // the whole reply) are nlohmann's.
-  out.append(Json(text).dump(-1, ' ', false, Json::error_handler_t::replace));
+  out.append(Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
+
+namespace {
 
 template <typename Integer>
 void AppendInteger(std::string& out, Integer value) {
@@ -62,6 +66,9 @@ void AppendInteger(std::string& out, Integer value) {
 
 }  // namespace
 
+void AppendJsonInteger(std::string& out, std::uint64_t value) { AppendInteger(out, value); }
+void AppendJsonInteger(std::string& out, std::int64_t value) { AppendInteger(out, value); }
+
 void AppendJson(std::string& out, const Json& value) {
   switch (value.type()) {
     case Json::value_t::object: {
@@ -70,7 +77,7 @@ void AppendJson(std::string& out, const Json& value) {
       for (const auto& [key, item] : value.get_ref<const Json::object_t&>()) {
         if (!first) out.push_back(',');
         first = false;
-        AppendString(out, key);
+        AppendJsonString(out, key);
         out.push_back(':');
         AppendJson(out, item);
       }
@@ -89,7 +96,7 @@ void AppendJson(std::string& out, const Json& value) {
       return;
     }
     case Json::value_t::string:
-      AppendString(out, value.get_ref<const std::string&>());
+      AppendJsonString(out, value.get_ref<const std::string&>());
       return;
     case Json::value_t::number_unsigned:
       AppendInteger(out, value.get<std::uint64_t>());

@@ -434,10 +434,10 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
                           target_name_.c_str(), RENAME_NOREPLACE) == 0;
     }
     if (!moved) {
-      // Taken meanwhile (or a file system without RENAME_NOREPLACE): what is there is replaced. It may have been a
-      // link that a folder path of this batch went through.
-      session_->ForgetUploadFolder();
+      // Taken meanwhile (or a file system without RENAME_NOREPLACE): what is there is replaced. Unless it is a
+      // regular file, it may have been a link (or a folder) that a folder path of this batch went through.
       replacing = ::fstatat(target_parent_.get(), target_name_.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0;
+      if (!replacing || !S_ISREG(replaced.st_mode)) session_->ForgetUploadFolder();
       if (::renameat(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(), target_name_.c_str()) !=
           0) {
         return RenameError(errno);

@@ -90,8 +90,9 @@ class UserSession {
   // Opens a regular file to send from `offset` on; audited (failures too, and the download when it ends).
   Result<Download> OpenDownload(std::string_view path, std::uint64_t offset, transfer::ChecksumAlgorithm algorithm);
 
-  // EPERM when the account may not change anything (read-only, or removed since login). Read on every call, so an
-  // administrator's change reaches open sessions. Every mutating call below checks it first.
+  // EPERM when the account may not change anything (read-only, or removed since login). Read on every call outside
+  // a batch and once a batch within one (see BeginBatch), so an administrator's change reaches open sessions. Every
+  // mutating call below checks it first.
   Status CheckWritable() const;
 
   // Changing. Each writes one audit line.

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "message_test_util.h"
 
 namespace ferry::protocol {
@@ -94,6 +96,74 @@ TEST(EntryList, RoundTripsAsABody) {
   EXPECT_EQ(*parsed, entries);
   EXPECT_EQ(EncodeEntryList({}), "[]");
   EXPECT_TRUE(ParseEntryList("[]")->empty());
+}
+
+// Entries at the edges of what the wire carries: the largest and most negative values, a link, a name that needs
+// escapes, text that is not plain ASCII.
+std::vector<DirectoryEntry> EdgeEntries() {
+  return {Notes(),
+          DirectoryEntry{"docs", EntryType::kDirectory, 4096, 07777, 0, 999999999, 3, ""},
+          DirectoryEntry{"link", EntryType::kLink, 7, 0777, -86400, 0, 1, "../docs"},
+          DirectoryEntry{"fifo", EntryType::kOther, 0, 0, std::numeric_limits<std::int64_t>::min() + 1, 0, 1, ""},
+          DirectoryEntry{"big", EntryType::kFile, std::numeric_limits<std::uint64_t>::max(), 0644,
+                         std::numeric_limits<std::int64_t>::max(), 0, std::numeric_limits<std::uint64_t>::max(), ""},
+          DirectoryEntry{"say \"hi\"\\ \t.txt", EntryType::kFile, 1, 0600, 1, 1, 1, ""},
+          DirectoryEntry{"ü.txt", EntryType::kLink, 1, 0600, 1, 1, 1, "→ docs"}};
+}
+
+TEST(EntryList, IsWrittenAsEachEncodedEntryWouldBe) {
+  Json list = Json::array();
+  for (const auto& entry : EdgeEntries()) list.push_back(entry.Encode());
+  EXPECT_EQ(EncodeEntryList(EdgeEntries()), DumpJson(list));
+}
+
+TEST(EntryList, TheDirectReaderAnswersAsTheJsonParserDoes) {
+  // ParseEntryList reads the text EncodeEntryList writes itself and leaves anything else to ParseEntryListAsJson:
+  // for every body, well formed or not, the two must give the same entries or the same error.
+  const auto agree = [](const std::string& body) {
+    const auto direct = ParseEntryList(body);
+    const auto general = ParseEntryListAsJson(body);
+    if (direct.ok() != general.ok()) return ::testing::AssertionFailure() << "only one accepts " << body;
+    if (direct.ok() && *direct != *general) return ::testing::AssertionFailure() << "entries differ for " << body;
+    if (!direct.ok() && direct.status().ToString() != general.status().ToString()) {
+      return ::testing::AssertionFailure() << direct.status().ToString() << " vs " << general.status().ToString();
+    }
+    return ::testing::AssertionSuccess();
+  };
+  const std::string canonical = EncodeEntryList(EdgeEntries());
+  ASSERT_TRUE(ParseEntryList(canonical).ok());
+  EXPECT_EQ(*ParseEntryList(canonical), EdgeEntries());
+  std::vector<std::string> bodies = {
+      canonical, "[]", "[ ]", " []", "[]x", "[],", "[{}]",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420, "mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mtime":1,"mode":420,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":0420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":4096,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420,"mtime":-0,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420,"mtime":-9223372036854775808,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420,"mtime":9223372036854775808,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420,"mtime":1.5,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":1000000000,"name":"a","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":18446744073709551616,"type":"file"}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":-1,"type":"file"}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a\u0041","nlink":1,"size":1,"type":"file"}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"target":5,"type":"file"}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"socket"}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file","extra":1}])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1,"type":"file"},])",
+      R"([{"mode":420,"mtime":1,"mtime_nsec":0,"name":"a","nlink":1,"size":1}])",
+  };
+  // Every prefix of the canonical body, and every byte of it replaced by characters that matter to either parser.
+  for (std::size_t length = 0; length < canonical.size(); ++length) bodies.push_back(canonical.substr(0, length));
+  for (std::size_t at = 0; at < canonical.size(); ++at) {
+    for (const char c : std::string_view("0-9\"\\ ,}]{[x\x01\xc3", 15)) {
+      std::string mutated = canonical;
+      mutated[at] = c;
+      bodies.push_back(mutated);
+    }
+  }
+  for (const std::string& body : bodies) EXPECT_TRUE(agree(body));
 }
 
 TEST(EntryList, RejectsABodyThatIsNotAnArray) {
