@@ -51,9 +51,14 @@ Result<std::string> NameOfCopy(const std::string& path) {
   return name;
 }
 
-std::string JoinPath(const std::string& folder, const std::string& name) {
-  if (folder.empty()) return name;
-  return folder.back() == '/' ? folder + name : folder + "/" + name;
+// folder/name, built in one allocation (a tree's scan builds two for every file).
+std::string JoinPath(const std::string& folder, std::string_view name) {
+  std::string path;
+  path.reserve(folder.size() + 1 + name.size());
+  path.append(folder);
+  if (!folder.empty() && folder.back() != '/') path.push_back('/');
+  path.append(name);
+  return path;
 }
 
 Status ReadAt(int fd, char* data, std::size_t size, std::uint64_t offset, std::size_t* got) {
@@ -459,17 +464,17 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
         }
         type = S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
       }
-      const std::string path = JoinPath(local, std::string(name));
+      std::string path = JoinPath(local, name);
       if (type == DT_LNK) {
         Warn(fmt::format("{}: symbolic link skipped", path));
       } else if (type == DT_DIR) {
-        std::string remote_folder = JoinPath(remote, std::string(name));
+        std::string remote_folder = JoinPath(remote, name);
         if (on_folder) on_folder(remote_folder);
-        tree.folders.emplace_back(path, std::move(remote_folder));
+        tree.folders.emplace_back(std::move(path), std::move(remote_folder));
       } else if (type == DT_REG) {
-        tree.files.push_back({path, JoinPath(remote, std::string(name)), static_cast<std::uint64_t>(st.st_size),
-                              st.st_mode & 07777, st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec),
-                              static_cast<std::uint32_t>(next)});
+        tree.files.push_back(LocalFile{std::move(path), JoinPath(remote, name), static_cast<std::uint64_t>(st.st_size),
+                                       st.st_mode & 07777, st.st_mtim.tv_sec,
+                                       static_cast<std::uint32_t>(st.st_mtim.tv_nsec), static_cast<std::uint32_t>(next)});
         tree.total += tree.files.back().size;
       }
     }
@@ -940,6 +945,10 @@ Status Transfers::ReceiveDownload(std::uint64_t id, const RemoteFile& file, cons
     return Status::FromErrno(errno, file.local);
   }
   ApplyTimesAndMode(out.get(), head->mode, head->mtime, head->mtime_nsec);
+  // A name that was free is taken only if it still is; otherwise, and for a name in use, what is there is looked at.
+  if (file.absent && ::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, file.local.c_str(), RENAME_NOREPLACE) == 0) {
+    return Status::Ok();
+  }
   // Only a regular file, or nothing, is ever replaced (something else may have taken the name meanwhile).
   struct stat there {};
   if (::lstat(file.local.c_str(), &there) == 0 && !S_ISREG(there.st_mode)) {
@@ -959,6 +968,7 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     std::string local;
     protocol::DirectoryEntry entry;
     bool through_link = false;  // the local path passes a symbolic link below the root: --delete stays out of it
+    bool made = false;          // made by this download: it held nothing before
   };
   std::vector<Folder> folders;
   std::vector<RemoteFile> files;
@@ -968,10 +978,11 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   folders.push_back({remote_root, local_root, root_stat->entry});
   std::vector<std::set<std::string>> remote_names;  // what each of `folders` holds on the server
   for (std::size_t i = 0; i < folders.size(); ++i) {
-    const Folder folder = folders[i];
+    Folder& made = folders[i];
     std::error_code error;
-    if (!options.dry_run) fs::create_directories(folder.local, error);
-    if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", folder.local, error.message()));
+    if (!options.dry_run) made.made = fs::create_directories(made.local, error);
+    if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", made.local, error.message()));
+    const Folder folder = made;  // copied: folders found below are appended while this one is read
     std::vector<protocol::DirectoryEntry> entries;
     Status listed = c.CallStream(protocol::ListRequest{folder.remote, ""}.Encode(), [&](const protocol::Frame& frame) {
       auto batch = protocol::ListReply::Parse(frame.header, frame.body);
@@ -988,13 +999,15 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
       if (entry.type == protocol::EntryType::kDirectory) {
         const std::string local = JoinPath(folder.local, name);
         std::error_code link_error;
-        folders.push_back(
-            {JoinPath(folder.remote, name), local, entry, folder.through_link || fs::is_symlink(local, link_error)});
+        folders.push_back({JoinPath(folder.remote, name), local, entry,
+                           folder.through_link || (!folder.made && fs::is_symlink(local, link_error))});
       } else if (entry.type == protocol::EntryType::kFile) {
-        auto target = ResolveLocalTarget(JoinPath(folder.local, name));
+        // In a folder this download made, the name is free: nothing to resolve.
+        auto target = folder.made ? Result<LocalTarget>(LocalTarget{JoinPath(folder.local, name), false})
+                                  : ResolveLocalTarget(JoinPath(folder.local, name));
         if (!target.ok()) return target.status();
         files.push_back({JoinPath(folder.remote, name), target->path, entry.size, target->direct, entry.mtime,
-                         entry.mtime_nsec});
+                         entry.mtime_nsec, folder.made});
         total += files.back().size;
       } else {
         Warn(fmt::format("{}: not a regular file; skipped", JoinPath(folder.remote, name)));
@@ -1009,7 +1022,7 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     std::vector<RemoteFile> changed;
     for (auto& file : files) {
       struct stat st {};
-      bool same = !file.direct && ::stat(file.local.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      bool same = !file.direct && !file.absent && ::stat(file.local.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
                   static_cast<std::uint64_t>(st.st_size) == file.size;
       if (same && options.checksum) {
         auto equal = SameChecksum(file.remote, file.local, options.algorithm);
@@ -1059,11 +1072,15 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
     if (first_failure.ok()) first_failure = status;
   };
   std::size_t complete = 0;  // with -c, files found already downloaded
-  // Gets are pipelined: up to kWindow requests in flight, their streams read in order.
+  // Gets are pipelined: up to kWindow requests in flight, their streams read in order. The window is filled again
+  // once half of it is answered, and a refill goes out in one write (a Gathering, sent before the next read).
   std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;
   std::size_t next = 0;
+  std::optional<Connection::Gathering> gathering;
+  if (options.limit_rate == 0) gathering.emplace(c);
   while ((next < files.size() || !in_flight.empty()) && c.connected()) {
-    while (next < files.size() && in_flight.size() < kWindow && !options.resume) {
+    const bool refill = in_flight.size() <= kWindow / 2;
+    while (refill && next < files.size() && in_flight.size() < kWindow && !options.resume) {
       auto id = c.Send(protocol::GetRequest{files[next].remote, 0, AlgorithmName(options.algorithm)}.Encode());
       if (!id.ok()) break;
       in_flight.emplace_back(*id, next++);

@@ -82,6 +82,8 @@ class Transfers {
     bool direct = false;
     std::int64_t mtime = 0;  // the server's, when known (a tree's listing)
     std::uint32_t mtime_nsec = 0;
+    // Its folder was made by this download, so nothing had the local name: it need not be looked for first.
+    bool absent = false;
   };
 
   Connection& connection() { return session_.connection(); }
