@@ -133,9 +133,12 @@ int main(int argc, char** argv) {
   // A tree's scan and listings build and drop many blocks: what is freed is kept for reuse rather than handed back
   // to the system at once (large blocks too), since fresh pages cost a page fault each, and page faults are the
   // dearest part of a client's work on a virtual machine (a no-op put -r of 10,000 files made 1,400 of them).
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  mallopt(M_TOP_PAD, 8 << 20);
+  // (32 MiB is the largest mmap threshold glibc takes on 64-bit; a refused setting would leave the default, which
+  // these settings also stop from adapting.)
+  if (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1) {
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 8 << 20);
+  }
   // ping needs no login and no target user: it has a command line of its own.
   if (argc > 1 && std::string_view(argv[1]) == "ping") return Ping(argc - 1, argv + 1);
 

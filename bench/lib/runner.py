@@ -66,6 +66,23 @@ def repeat(runs, fn, warmup=True):
     return [fn() for _ in range(runs)]
 
 
+def interleave(runs, fns):
+    """Runs each of `fns` once untimed, then `runs` rounds of all of them, each round in another order (rotated, and
+    reversed every other round), and returns each one's results: alternate() for any number of systems, so that
+    every system sees the same minutes of a machine whose speed drifts."""
+    for fn in fns:
+        fn()
+    results = [[] for _ in fns]
+    for r in range(runs):
+        order = list(range(len(fns)))
+        order = order[r % len(fns):] + order[:r % len(fns)]
+        if r % 2 == 1:
+            order.reverse()
+        for i in order:
+            results[i].append(fns[i]())
+    return results
+
+
 def alternate(runs, first, second, warmup=True):
     """Runs two systems' measurements in turn (after one untimed warm-up of each), swapping which goes first every
     round (ABBA), and returns both lists of results. On a VM whose speed drifts over minutes, or where the first
@@ -439,36 +456,51 @@ class Bench:
             made.append(path)
             return path
 
-        def ferry_get():
-            ferry_get.out = fresh(self.work, "small-out")
-            return server.client("get", "-r", "tree", ferry_get.out)
-
-        def ferry_put():
-            ferry_put.out = fresh(server.home, "tree-up")
-            return server.client("put", "-r", self.tree, os.path.basename(ferry_put.out))
-
         try:
-            get_times = repeat(self.runs, ferry_get)
-            f.add("small", "ferry (TLS 1.3)", "get -r", "files/s", [n / s for s in get_times],
-                  note="" if same_tree(self.tree, ferry_get.out) else "RESULT DIFFERS")
-            put_times = repeat(self.runs, ferry_put)
-            f.add("small", "ferry (TLS 1.3)", "put -r", "files/s", [n / s for s in put_times],
-                  note="" if same_tree(self.tree, ferry_put.out) else "RESULT DIFFERS")
-            clients = []  # (label, download, upload, the home uploads land in)
+            # (label, download, upload, the home uploads land in); Ferry's own client first.
+            systems = [("ferry (TLS 1.3)", lambda remote, local: server.client("get", "-r", remote, local),
+                        lambda tree, name: server.client("put", "-r", tree, name), server.home)]
             if self.ferry_ftp:
                 e = self.ferry_ftp
-                clients.append(("ferry FTP, lftp mirror", e.lftp_mirror_download, e.lftp_mirror_upload, e.home))
+                systems.append(("ferry FTP, lftp mirror", e.lftp_mirror_download, e.lftp_mirror_upload, e.home))
             if self.ferry_sftp:
                 e = self.ferry_sftp
-                clients += [("ferry SSH: sftp -r", e.sftp_get_tree, e.sftp_put_tree, e.home),
+                systems += [("ferry SSH: sftp -r", e.sftp_get_tree, e.sftp_put_tree, e.home),
                             ("ferry SSH: rsync -a over ssh", e.rsync_download, e.rsync_upload, e.home)]
             if self.peers:
                 p = self.peers
-                clients += [
+                systems += [
                     ("rsync -a over ssh", p.rsync_download, p.rsync_upload, self.data),
                     ("lftp mirror (FTP)", p.lftp_mirror_download, p.lftp_mirror_upload, self.data),
                     ("sftp -r", p.sftp_get_tree, p.sftp_put_tree, self.data),
                 ]
+            last = [{} for _ in systems]  # the tree each system's latest run made
+
+            def get_once(i):
+                def run():
+                    last[i]["get"] = fresh(self.work, "small-out")
+                    return systems[i][1]("tree", last[i]["get"])
+                return run
+
+            def put_once(i):
+                def run():
+                    last[i]["put"] = fresh(systems[i][3], "tree-up")
+                    return systems[i][2](self.tree, os.path.basename(last[i]["put"]))
+                return run
+
+            # Every system's runs in turn, round after round (see interleave): a first copy writes 10,000 files, and
+            # on a VM the speed of that moves by a third or more from one minute to the next.
+            get_times = interleave(self.runs, [get_once(i) for i in range(len(systems))])
+            put_times = interleave(self.runs, [put_once(i) for i in range(len(systems))])
+
+            def add(i):
+                label = systems[i][0]
+                f.add("small", label, "get -r", "files/s", [n / s for s in get_times[i]],
+                      note="" if same_tree(self.tree, last[i]["get"]) else "RESULT DIFFERS")
+                f.add("small", label, "put -r", "files/s", [n / s for s in put_times[i]],
+                      note="" if same_tree(self.tree, last[i]["put"]) else "RESULT DIFFERS")
+
+            add(0)
             # put -r again of a tree the destination already holds unchanged: Ferry compares and sends nothing, as
             # rsync does. The untimed warm-up run makes the copy; the timed runs are the no-ops.
             ferry_noop_dir = os.path.basename(fresh(server.home, "noop"))
@@ -490,24 +522,8 @@ class Bench:
             if self.peers:
                 f.add("small", "rsync -a over ssh", "put -r unchanged", "files/s", [n / s for s in rsync_times],
                       note="" if same_tree(self.tree, os.path.join(self.data, rsync_noop_dir)) else "RESULT DIFFERS")
-            if clients:
-                for label, down, up, home in clients:
-                    last = {}
-
-                    def get_once(down=down, last=last):
-                        last["get"] = fresh(self.work, "small-out")
-                        return down("tree", last["get"])
-
-                    def put_once(up=up, last=last, home=home):
-                        last["put"] = fresh(home, "tree-up")
-                        return up(self.tree, os.path.basename(last["put"]))
-
-                    times = repeat(self.runs, get_once)
-                    f.add("small", label, "get -r", "files/s", [n / s for s in times],
-                          note="" if same_tree(self.tree, last["get"]) else "RESULT DIFFERS")
-                    times = repeat(self.runs, put_once)
-                    f.add("small", label, "put -r", "files/s", [n / s for s in times],
-                          note="" if same_tree(self.tree, last["put"]) else "RESULT DIFFERS")
+            for i in range(1, len(systems)):
+                add(i)
         finally:
             for path in made:
                 shutil.rmtree(path, ignore_errors=True)

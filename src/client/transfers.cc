@@ -437,6 +437,10 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
     // The root may be a link the user named; a folder below was found as a folder, and a link put in its place
     // since is not followed.
     UniqueFd fd(::open(local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (next > 0 ? O_NOFOLLOW : 0)));
+    if (!fd.valid() && next > 0 && errno == ELOOP) {
+      Warn(fmt::format("{}: symbolic link skipped", local));
+      continue;
+    }
     DIR* dir = fd.valid() ? ::fdopendir(fd.get()) : nullptr;
     if (dir == nullptr) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(errno)));
     const int dir_fd = fd.Release();  // the stream owns it now
@@ -734,7 +738,8 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
     for (const auto& path : extra) DryRunLine("would delete", path);
     Note(fmt::format("dry run: {} of {} files to upload ({}), {} unchanged, {} to delete; nothing was changed",
                      tree.files.size(), scanned, HumanBytes(static_cast<double>(tree.total)), unchanged, extra.size()));
-    return Status::Ok();
+    failed_in_part_ = !tree.unreadable.ok();  // as the real run would
+    return tree.unreadable;
   }
   // Folders first, so every file has its folder; those the listing found are there already.
   LocalTree missing;
@@ -978,11 +983,15 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   folders.push_back({remote_root, local_root, root_stat->entry});
   std::vector<std::set<std::string>> remote_names;  // what each of `folders` holds on the server
   for (std::size_t i = 0; i < folders.size(); ++i) {
-    Folder& made = folders[i];
     std::error_code error;
-    if (!options.dry_run) made.made = fs::create_directories(made.local, error);
-    if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", made.local, error.message()));
-    const Folder folder = made;  // copied: folders found below are appended while this one is read
+    if (!options.dry_run) {
+      // Made here only when this mkdir made it: a path such as new/.. names a folder that was there before even
+      // when a part of it had to be made, so that case (or any other) counts as not made.
+      folders[i].made = ::mkdir(folders[i].local.c_str(), 0777) == 0;
+      if (!folders[i].made) fs::create_directories(folders[i].local, error);
+    }
+    if (error) return Status(ErrorCode::kIo, fmt::format("{}: {}", folders[i].local, error.message()));
+    const Folder folder = folders[i];  // copied: folders found below are appended while this one is read
     std::vector<protocol::DirectoryEntry> entries;
     Status listed = c.CallStream(protocol::ListRequest{folder.remote, ""}.Encode(), [&](const protocol::Frame& frame) {
       auto batch = protocol::ListReply::Parse(frame.header, frame.body);
@@ -1073,17 +1082,17 @@ Status Transfers::DownloadTree(const std::string& remote_root, const std::string
   };
   std::size_t complete = 0;  // with -c, files found already downloaded
   // Gets are pipelined: up to kWindow requests in flight, their streams read in order. The window is filled again
-  // once half of it is answered, and a refill goes out in one write (a Gathering, sent before the next read).
+  // once half of it is answered, and a refill goes out in one write.
   std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;
   std::size_t next = 0;
-  std::optional<Connection::Gathering> gathering;
-  if (options.limit_rate == 0) gathering.emplace(c);
   while ((next < files.size() || !in_flight.empty()) && c.connected()) {
-    const bool refill = in_flight.size() <= kWindow / 2;
-    while (refill && next < files.size() && in_flight.size() < kWindow && !options.resume) {
-      auto id = c.Send(protocol::GetRequest{files[next].remote, 0, AlgorithmName(options.algorithm)}.Encode());
-      if (!id.ok()) break;
-      in_flight.emplace_back(*id, next++);
+    if (in_flight.size() <= kWindow / 2 && next < files.size() && !options.resume) {
+      Connection::Gathering refill(c);  // sent as it ends
+      while (next < files.size() && in_flight.size() < kWindow) {
+        auto id = c.Send(protocol::GetRequest{files[next].remote, 0, AlgorithmName(options.algorithm)}.Encode());
+        if (!id.ok()) break;
+        in_flight.emplace_back(*id, next++);
+      }
     }
     if (options.resume && in_flight.empty() && next < files.size()) {
       const RemoteFile& file = files[next++];

@@ -195,8 +195,12 @@ class CanonicalListReader {
 
 }  // namespace
 
+std::optional<std::vector<DirectoryEntry>> ReadCanonicalEntryList(std::string_view body) {
+  return CanonicalListReader(body).Read();
+}
+
 Result<std::vector<DirectoryEntry>> ParseEntryList(std::string_view body) {
-  if (auto entries = CanonicalListReader(body).Read()) return std::move(*entries);
+  if (auto entries = ReadCanonicalEntryList(body)) return std::move(*entries);
   return ParseEntryListAsJson(body);
 }
 

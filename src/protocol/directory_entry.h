@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,5 +49,8 @@ std::string EncodeEntryList(const std::vector<DirectoryEntry>& entries);
 Result<std::vector<DirectoryEntry>> ParseEntryList(std::string_view body);
 // The general parser: nlohmann's, then DirectoryEntry::Parse for each entry.
 Result<std::vector<DirectoryEntry>> ParseEntryListAsJson(std::string_view body);
+// The direct reader ParseEntryList tries first: the entries when `body` is the text EncodeEntryList writes for
+// entries whose strings are printable ASCII (no escapes), nullopt for anything else.
+std::optional<std::vector<DirectoryEntry>> ReadCanonicalEntryList(std::string_view body);
 
 }  // namespace ferry::protocol

@@ -1296,6 +1296,33 @@ TEST_F(TransferIntegration, GetRecursiveSynchronisesATreeAndDeleteRemovesLinksNo
   EXPECT_NE(put_nameless.err.find("has no name of its own"), std::string::npos) << put_nameless.err;
 }
 
+// A folder get -r makes holds nothing, so its files are not looked for locally; a destination such as new/.. has a
+// part made by the get and still names a folder that was there, whose files are compared and whose links are
+// followed as anywhere else.
+TEST_F(TransferIntegration, GetRecursiveThroughANewFolderAndUpTreatsTheFolderAsTheOneThatWasThere) {
+  ASSERT_EQ(::mkdir(Home("src").c_str(), 0755), 0);
+  WriteFile(Home("src/a.txt"), "a");
+  WriteFile(Home("src/b.txt"), "bb");
+  const std::string back = local_ / "back";
+  fs::create_directories(back);
+  const auto first = Alice({"get", "-r", "src", back});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const ino_t a_inode = StatOf(back + "/src/a.txt").st_ino;
+  // The server gains c.txt; locally its name is a link to a file of the test's own, which the download writes.
+  WriteFile(Home("src/c.txt"), "ccc");
+  const std::string decoy = local_ / "decoy.txt";
+  WriteFile(decoy, "older");  // another size: not taken for the same file
+  fs::create_symlink(decoy, back + "/src/c.txt");
+
+  const auto again = Alice({"get", "-r", "src", back + "/src/new/.."});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("2 of 3 files were unchanged (same size and modification time) and were kept"),
+            std::string::npos) << again.err;
+  EXPECT_EQ(StatOf(back + "/src/a.txt").st_ino, a_inode);
+  EXPECT_TRUE(fs::is_symlink(back + "/src/c.txt"));
+  EXPECT_EQ(ReadFile(decoy), "ccc");
+}
+
 // A rate limit is what it promises only if the transfer takes at least the time its bytes need at that rate: a
 // lower bound, which a slow machine cannot break.
 TEST_F(TransferIntegration, LimitRateKeepsTransfersUnderTheRate) {
