@@ -67,15 +67,16 @@ def repeat(runs, fn, warmup=True):
 
 
 def interleave(runs, fns):
-    """Runs each of `fns` once untimed, then `runs` rounds of all of them, each round in another order (rotated, and
-    reversed every other round), and returns each one's results: alternate() for any number of systems, so that
-    every system sees the same minutes of a machine whose speed drifts."""
+    """Runs each of `fns` once untimed, then `runs` rounds of all of them, and returns each one's results. Rounds go
+    in pairs, one order and then its reverse (ABBA for two systems, as alternate()), each pair rotated by one: every
+    system sees the same minutes of a machine whose speed drifts, and none is always first or last."""
     for fn in fns:
         fn()
     results = [[] for _ in fns]
     for r in range(runs):
+        shift = (r // 2) % len(fns)
         order = list(range(len(fns)))
-        order = order[r % len(fns):] + order[:r % len(fns)]
+        order = order[shift:] + order[:shift]
         if r % 2 == 1:
             order.reverse()
         for i in order:

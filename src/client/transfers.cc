@@ -435,12 +435,9 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
     const std::string local = tree.folders[next].first;
     const std::string remote = tree.folders[next].second;
     // The root may be a link the user named; a folder below was found as a folder, and a link put in its place
-    // since is not followed.
+    // since is not followed: the upload stops there (as for any folder it cannot read) rather than copy, and
+    // with --delete compare, another folder.
     UniqueFd fd(::open(local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (next > 0 ? O_NOFOLLOW : 0)));
-    if (!fd.valid() && next > 0 && errno == ELOOP) {
-      Warn(fmt::format("{}: symbolic link skipped", local));
-      continue;
-    }
     DIR* dir = fd.valid() ? ::fdopendir(fd.get()) : nullptr;
     if (dir == nullptr) return Status(ErrorCode::kIo, fmt::format("{}: {}", local, std::strerror(errno)));
     const int dir_fd = fd.Release();  // the stream owns it now
