@@ -194,16 +194,19 @@ Result<bool> Connection::ReadAvailable() {
   return n > 0;
 }
 
-Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return_on_signal) {
+Result<bool> Connection::AlreadyReceived() {
   if (Status s = FlushGathered(); !s.ok()) return s;  // an answer may wait for what is still gathered
   // Polling the socket is only right once nothing is buffered above it: neither in the decoder nor, over TLS,
   // anywhere inside the TLS layer (see TlsSocket for why SSL_pending is not enough and why the read proves it).
-  bool server = decoder_.buffered() > 0;
-  if (!server && tls_) {
-    auto arrived = ReadAvailable();
-    if (!arrived.ok()) return arrived.status();
-    server = *arrived;
-  }
+  if (decoder_.buffered() > 0) return true;
+  if (tls_) return ReadAvailable();  // false: a read would have had to wait
+  return false;
+}
+
+Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return_on_signal) {
+  auto here = AlreadyReceived();
+  if (!here.ok()) return here.status();
+  const bool server = *here;
   if (server && other_fd < 0) return std::pair{true, false};
   const int socket_fd = tls_ ? tls_->lowest_layer().native_handle() : plain_->native_handle();
   // With the server ready, `other_fd` is only looked at, so a busy server cannot starve it.
@@ -216,9 +219,8 @@ Result<std::pair<bool, bool>> Connection::WaitReadable(int other_fd, bool return
 }
 
 Result<bool> Connection::Arrived() {
-  if (Status s = FlushGathered(); !s.ok()) return s;
-  if (decoder_.buffered() > 0) return true;
-  if (tls_) return ReadAvailable();  // false: a read would have had to wait
+  auto here = AlreadyReceived();
+  if (!here.ok() || *here || tls_) return here;
   if (!connected_) return Status(ErrorCode::kIo, "not connected");
   pollfd fd{plain_->native_handle(), POLLIN, 0};
   while (::poll(&fd, 1, 0) < 0) {

@@ -132,6 +132,10 @@ class Connection {
   // TLS only: decrypts whatever the TLS layer and the socket hold right now into the decoder, without waiting.
   // True if anything arrived; false when a read would have to wait for the server.
   Result<bool> ReadAvailable();
+  // Whether a reply has bytes here already, above the socket: in the decoder or, over TLS, in the TLS layer or the
+  // socket (read without waiting). False on a plain connection whose decoder is empty: its socket is the caller's to
+  // poll. Sends what is gathered first, since an answer may wait for it.
+  Result<bool> AlreadyReceived();
   // Decodes the next frame, reading from the server as needed; with `body_len`, only its head (its body is then
   // the caller's to consume, see FrameDecoder::NextHead).
   Result<protocol::Frame> ReceiveNext(std::uint64_t* body_len);

@@ -178,6 +178,19 @@ class TransferIntegration : public ::testing::Test {
     return server_.StartClient("alice", "alice-secret", args);
   }
 
+  // The server's src/ holds a.txt ("a") and b.txt ("bb"); `get -r src back` copies it into back/src/, a folder of
+  // the test's own. Returns back.
+  void DownloadTwoFileTree(std::string* back) {
+    ASSERT_EQ(::mkdir(Home("src").c_str(), 0755), 0);
+    WriteFile(Home("src/a.txt"), "a");
+    WriteFile(Home("src/b.txt"), "bb");
+    *back = local_ / "back";
+    fs::create_directories(*back);
+    const auto first = Alice({"get", "-r", "src", *back});
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    ASSERT_EQ(ReadFile(*back + "/src/b.txt"), "bb");
+  }
+
   // Starts `put local remote`, waits until the server's partial file holds more than 1 MiB but less than half of
   // `size`, and kills the client. Returns the partial file and its length once the server has let go of it.
   void InterruptUpload(const std::string& local, const std::string& remote, std::uint64_t size, std::string* partial,
@@ -1232,14 +1245,8 @@ TEST_F(TransferIntegration, PutRecursiveSynchronisesATreeAndDeletesOnlyWhatItIsA
 }
 
 TEST_F(TransferIntegration, GetRecursiveSynchronisesATreeAndDeleteRemovesLinksNotWhatTheyLeadTo) {
-  ASSERT_EQ(::mkdir(Home("src").c_str(), 0755), 0);
-  WriteFile(Home("src/a.txt"), "a");
-  WriteFile(Home("src/b.txt"), "bb");
-  const std::string back = local_ / "back";
-  fs::create_directories(back);
-  const auto first = Alice({"get", "-r", "src", back});
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_EQ(ReadFile(back + "/src/b.txt"), "bb");
+  std::string back;
+  ASSERT_NO_FATAL_FAILURE(DownloadTwoFileTree(&back));
   const ino_t a_inode = StatOf(back + "/src/a.txt").st_ino;
 
   const auto again = Alice({"get", "-r", "src", back});
@@ -1300,13 +1307,8 @@ TEST_F(TransferIntegration, GetRecursiveSynchronisesATreeAndDeleteRemovesLinksNo
 // part made by the get and still names a folder that was there, whose files are compared and whose links are
 // followed as anywhere else.
 TEST_F(TransferIntegration, GetRecursiveThroughANewFolderAndUpTreatsTheFolderAsTheOneThatWasThere) {
-  ASSERT_EQ(::mkdir(Home("src").c_str(), 0755), 0);
-  WriteFile(Home("src/a.txt"), "a");
-  WriteFile(Home("src/b.txt"), "bb");
-  const std::string back = local_ / "back";
-  fs::create_directories(back);
-  const auto first = Alice({"get", "-r", "src", back});
-  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::string back;
+  ASSERT_NO_FATAL_FAILURE(DownloadTwoFileTree(&back));
   const ino_t a_inode = StatOf(back + "/src/a.txt").st_ino;
   // The server gains c.txt; locally its name is a link to a file of the test's own, which the download writes.
   WriteFile(Home("src/c.txt"), "ccc");
