@@ -203,6 +203,12 @@ asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(c
   co_return std::tuple(asio::error_code{}, n);
 }
 
+bool Transport::MoreArrived() {
+  if (tls_ && (io_->begin < io_->end || ::SSL_has_pending(ssl_.get()) != 0)) return true;
+  asio::error_code error;
+  return socket_.available(error) > 0 && !error;
+}
+
 asio::awaitable<asio::error_code> Transport::WriteAll(std::string_view bytes) {
   asio::error_code error;
   if (!socket_.non_blocking()) socket_.non_blocking(true, error);

@@ -33,6 +33,9 @@ class Transport {
   asio::awaitable<asio::error_code> Handshake();
   // Reads what is available, at most `size` bytes. An error (eof included) means the connection is over.
   asio::awaitable<std::tuple<asio::error_code, std::size_t>> ReadSome(char* data, std::size_t size);
+  // Whether more of the peer's bytes are here already, so the next ReadSome returns without waiting: bytes in the
+  // socket (FIONREAD) or, over TLS, bytes taken from it and not yet decrypted.
+  bool MoreArrived();
   // Writes all of `bytes`.
   // REQUIRES: `bytes` stays valid until the returned awaitable completes.
   asio::awaitable<asio::error_code> WriteAll(std::string_view bytes);

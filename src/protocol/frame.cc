@@ -30,45 +30,6 @@ void AppendFrameHeader(std::string& out, Json header, std::uint64_t body_len) {
   out.reserve(out.size() + body_len);
 }
 
-namespace {
-
-// True for text nlohmann writes as it is: printable ASCII other than the quote and the backslash.
-bool IsPlainAscii(std::string_view text) {
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte > 0x7e || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-void AppendJsonString(std::string& out, std::string_view text) {
-  if (IsPlainAscii(text)) {
-    out.push_back('"');
-    out.append(text);
-    out.push_back('"');
-    return;
-  }
-  // Escapes, UTF-8 and its validation (file names need not be valid UTF-8: bad bytes are replaced rather than fail
-  // the whole reply) are nlohmann's.
-  out.append(Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace));
-}
-
-namespace {
-
-template <typename Integer>
-void AppendInteger(std::string& out, Integer value) {
-  char digits[24];
-  const auto [end, error] = std::to_chars(std::begin(digits), std::end(digits), value);
-  out.append(digits, static_cast<std::size_t>(end - digits));
-}
-
-}  // namespace
-
-void AppendJsonInteger(std::string& out, std::uint64_t value) { AppendInteger(out, value); }
-void AppendJsonInteger(std::string& out, std::int64_t value) { AppendInteger(out, value); }
-
 void AppendJson(std::string& out, const Json& value) {
   switch (value.type()) {
     case Json::value_t::object: {
@@ -99,10 +60,10 @@ void AppendJson(std::string& out, const Json& value) {
       AppendJsonString(out, value.get_ref<const std::string&>());
       return;
     case Json::value_t::number_unsigned:
-      AppendInteger(out, value.get<std::uint64_t>());
+      AppendJsonInteger(out, value.get<std::uint64_t>());
       return;
     case Json::value_t::number_integer:
-      AppendInteger(out, value.get<std::int64_t>());
+      AppendJsonInteger(out, value.get<std::int64_t>());
       return;
     case Json::value_t::boolean:
       out.append(value.get<bool>() ? "true" : "false");

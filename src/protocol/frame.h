@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace ferry::protocol {
 
 using Json = nlohmann::json;
@@ -54,10 +56,6 @@ void AppendFrameHeader(std::string& out, Json header, std::uint64_t body_len);
 void AppendJson(std::string& out, const Json& value);
 // The same as a string.
 std::string DumpJson(const Json& value);
-// The pieces of it, for writers of long regular texts (a listing) that skip building the Json: a string as
-// AppendJson writes it, and an integer.
-void AppendJsonString(std::string& out, std::string_view text);
-void AppendJsonInteger(std::string& out, std::uint64_t value);
-void AppendJsonInteger(std::string& out, std::int64_t value);
+// Its pieces, for writers of long regular texts that skip building the Json, are in common/json_text.h.
 
 }  // namespace ferry::protocol

@@ -10,8 +10,9 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "common/json_text.h"
 
 namespace ferry::service {
 namespace {
@@ -44,26 +45,60 @@ Status AuditLog::Reopen() {
 }
 
 void AuditLog::Record(const AuditEvent& event) {
-  nlohmann::json line = {{"time", NowIso8601()},
-                         {"event", event.event},
-                         {"user", event.user},
-                         {"address", event.address}};
-  if (!event.protocol.empty()) line["protocol"] = event.protocol;
-  if (!event.method.empty()) line["method"] = event.method;
-  if (!event.key.empty()) line["key"] = event.key;
-  if (!event.path.empty()) line["path"] = event.path;
-  if (!event.to.empty()) line["to"] = event.to;
-  if (event.command != nullptr) line["command"] = *event.command;
-  if (!event.stopped.empty()) line["stopped"] = event.stopped;
-  if (event.program != nullptr) {
-    if (event.program->exit_status) line["exit_status"] = *event.program->exit_status;
-    if (event.program->signal) line["signal"] = *event.program->signal;
-    if (!event.program->stopped.empty()) line["stopped"] = event.program->stopped;
+  // Written directly, one key after another in the order nlohmann's object keeps them (sorted), so the line is the
+  // same text nlohmann::json would write for it, without building one a line.
+  std::string text;
+  text.reserve(256);
+  bool first = true;
+  const auto key = [&](std::string_view name) {
+    text += first ? "{\"" : ",\"";
+    first = false;
+    text += name;
+    text += "\":";
+  };
+  const auto string_field = [&](std::string_view name, std::string_view value) {
+    key(name);
+    AppendJsonString(text, value);
+  };
+  const auto optional_field = [&](std::string_view name, std::string_view value) {
+    if (!value.empty()) string_field(name, value);
+  };
+  string_field("address", event.address);
+  if (event.bytes) {
+    key("bytes");
+    AppendJsonInteger(text, *event.bytes);
   }
-  if (event.bytes) line["bytes"] = *event.bytes;
-  line["result"] = event.result == nullptr || event.result->ok() ? std::string_view("ok") : event.result->code_name();
-  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  text += '\n';
+  if (event.command != nullptr) {
+    key("command");
+    text += '[';
+    for (std::size_t i = 0; i < event.command->size(); ++i) {
+      if (i > 0) text += ',';
+      AppendJsonString(text, (*event.command)[i]);
+    }
+    text += ']';
+  }
+  string_field("event", event.event);
+  if (event.program != nullptr && event.program->exit_status) {
+    key("exit_status");
+    AppendJsonInteger(text, static_cast<std::int64_t>(*event.program->exit_status));
+  }
+  optional_field("key", event.key);
+  optional_field("method", event.method);
+  optional_field("path", event.path);
+  optional_field("protocol", event.protocol);
+  string_field("result",
+               event.result == nullptr || event.result->ok() ? std::string_view("ok") : event.result->code_name());
+  if (event.program != nullptr && event.program->signal) {
+    key("signal");
+    AppendJsonInteger(text, static_cast<std::int64_t>(*event.program->signal));
+  }
+  // How a program ended says why it was stopped, over the transfer's own word.
+  optional_field("stopped", event.program != nullptr && !event.program->stopped.empty() ? event.program->stopped
+                                                                                         : event.stopped);
+  string_field("time", NowIso8601());
+  optional_field("to", event.to);
+  string_field("user", event.user);
+  text += "}\n";
   std::lock_guard lock(mutex_);
   // One write per line with O_APPEND: lines from concurrent sessions never interleave.
   if (::write(fd_.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {

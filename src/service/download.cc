@@ -64,7 +64,7 @@ DownloadResult Download::Finish(std::uint64_t bytes_sent) {
   // it is remembered already (read when it was opened, for a whole-file download): reading the attribute is cheaper
   // than setting it, which takes the inode's lock and a journal transaction.
   struct stat after {};
-  if (::fstat(file_.get(), &after) == 0 && after.st_size == stat_.st_size &&
+  if (transfer::RemembersChecksumOf(size()) && ::fstat(file_.get(), &after) == 0 && after.st_size == stat_.st_size &&
       after.st_mtim.tv_sec == stat_.st_mtim.tv_sec && after.st_mtim.tv_nsec == stat_.st_mtim.tv_nsec &&
       position_ == size() &&
       (offset_ == 0 ? known_ : transfer::LoadCachedChecksum(file_.get(), checksum_.algorithm(), stat_)) != digest) {

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include <fmt/format.h>
@@ -31,6 +33,25 @@ std::string PartialName(std::string_view canonical_target) {
   return key.HexDigest() + ".part";
 }
 
+// The process's umask, read once without changing it: umask(2) reads it only by setting it, which would race with
+// other threads creating files. 0777 when it cannot be read, so that no mode is taken for granted.
+mode_t CurrentUmask() {
+  static const mode_t mask = [] {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (!line.starts_with("Umask:")) continue;
+      try {
+        return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8) & 0777);
+      } catch (const std::exception&) {
+        break;
+      }
+    }
+    return static_cast<mode_t>(0777);
+  }();
+  return mask;
+}
+
 }  // namespace
 
 Result<PartialStore> PartialStore::Open(const std::string& partials_root, std::string_view user,
@@ -43,11 +64,13 @@ Result<PartialStore> PartialStore::Open(const std::string& partials_root, std::s
   return PartialStore(std::move(fd), max_kept);
 }
 
-Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_target) const {
+Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_target, mode_t mode) const {
   Locked locked;
   locked.name = PartialName(canonical_target);
+  const bool as_asked =
+      (mode & ~static_cast<mode_t>(0777)) == 0 && (mode & 0600) == 0600 && (mode & CurrentUmask()) == 0;
   constexpr int kFlags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
-  locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), kFlags | O_EXCL, 0600));
+  locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), kFlags | O_EXCL, as_asked ? mode : 0600));
   const bool created = locked.file.valid();
   if (!created && errno == EEXIST) locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), kFlags, 0600));
   if (!locked.file.valid()) return Status::FromErrno(errno, "creating the partial upload");
@@ -55,6 +78,7 @@ Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_targe
     return Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", canonical_target));
   }
   locked.created = created;
+  locked.mode_set = created && as_asked;
   if (created) {
     constexpr auto kLookAgain = std::chrono::seconds(1);
     const auto now = std::chrono::steady_clock::now();

@@ -6,6 +6,8 @@
 // Thread-compatible: one store per logged-in session; the sweep is a static function over the whole folder.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,9 +35,12 @@ class PartialStore {
     UniqueFd file;
     std::string name;  // in this store
     bool created = false;  // made empty now, rather than found
+    bool mode_set = false;  // made now with the mode asked for: nothing needs to set it again
     std::uint64_t evicted_bytes = 0;
   };
-  Result<Locked> Lock(std::string_view canonical_target) const;
+  // A partial made now gets `mode` when that keeps the owner's read and write (so a resume can open it again) and the
+  // umask leaves it whole; otherwise 0600, and the caller sets the mode when it publishes the file.
+  Result<Locked> Lock(std::string_view canonical_target, mode_t mode = 0600) const;
   // The size of the partial of `canonical_target`, or ENOENT when there is none (it is not locked: a size only).
   Result<std::uint64_t> Size(std::string_view canonical_target) const;
   // Deletes a partial by its name in this store.

@@ -173,7 +173,7 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
 
   std::uint64_t have = 0;
   if (options.atomic) {
-    auto locked = partials_.Lock((parent_path == "/" ? "" : parent_path) + "/" + target->name);
+    auto locked = partials_.Lock((parent_path == "/" ? "" : parent_path) + "/" + target->name, upload.mode_);
     if (!locked.ok()) {
       return refuse(locked.status().code() == ErrorCode::kBusy
                         ? Status(ErrorCode::kBusy, fmt::format("another upload of {} is in progress", path))
@@ -183,6 +183,7 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
     if (locked->evicted_bytes > 0) ApplyChange({-static_cast<std::int64_t>(locked->evicted_bytes), 0});
     upload.file_ = std::move(locked->file);
     upload.partial_name_ = std::move(locked->name);
+    upload.mode_set_ = locked->mode_set;
     if (!locked->created) {
       struct stat partial {};
       if (::fstat(upload.file_.get(), &partial) != 0) {
@@ -401,13 +402,13 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
                                                        "the upload was discarded",
                                                        path_));
   }
-  ::fchmod(file_.get(), mode_);
+  if (!mode_set_) ::fchmod(file_.get(), mode_);
   bool time_set = false;
   if (mtime_) {
     const timespec times[2] = {{0, UTIME_OMIT}, *mtime_};
     time_set = ::futimens(file_.get(), times) == 0;
   }
-  if (!actual.empty()) {
+  if (!actual.empty() && transfer::RemembersChecksumOf(written_)) {
     // The checksum is remembered with the size and time it belongs to. A partial (locked, in a folder no one else
     // writes) has exactly what was written and the time just set; otherwise the file says. (A file system that keeps
     // coarser times than asked stores another time: the stamp then never matches, and the checksum is computed

@@ -111,6 +111,7 @@ class Upload {
   std::uint64_t discarded_ = 0;
   std::string prefix_checksum_;
   std::uint32_t mode_ = 0644;
+  bool mode_set_ = false;  // the partial was made with mode_ (PartialStore::Lock): publishing need not set it
   std::optional<timespec> mtime_;
   bool new_name_ = false;  // no file had the target's name when it began: publishing adds an entry
   storage::QuotaLedger::Reservation reservation_;  // room for the bytes still to come and the new name

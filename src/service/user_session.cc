@@ -44,7 +44,9 @@ void UserSession::AuditExec(std::string_view cwd, const Status& result, const st
       {"exec", user_, client_.peer, cwd, {}, &command, program, output_bytes, &result, client_.protocol, {}, {}, {}});
 }
 
-void UserSession::BeginBatch() { batch_.emplace().started = std::chrono::steady_clock::now(); }
+void UserSession::BeginBatch() {
+  if (!OpenBatch()) batch_.emplace().started = std::chrono::steady_clock::now();
+}
 
 void UserSession::EndBatch() { batch_.reset(); }
 

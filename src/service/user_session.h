@@ -63,12 +63,12 @@ class UserSession {
   const std::string& user() const { return user_; }
   const ClientInfo& client() const { return client_; }
 
-  // Requests that arrived together (what one read of a pipelining client brought) may share what the first of them
+  // Requests that arrived together (what a pipelining client sends back to back) may share what the first of them
   // looked up: while a batch is open, and for at most kBatchLifetime, the account's permissions and quota are read
   // once, not once a request, and uploads into one folder resolve it once (until this session changes a name other
   // than by uploading a new file, or starts a program). A change an administrator or another session of the user
   // makes meanwhile applies from the next batch, as it would to requests that came a moment earlier. A front end
-  // that opens no batch reads everything each time.
+  // that opens no batch reads everything each time. BeginBatch keeps a batch that is open and not too old.
   void BeginBatch();
   void EndBatch();
   static constexpr auto kBatchLifetime = std::chrono::milliseconds(100);

@@ -18,6 +18,7 @@ std::string Stamp(const struct stat& st) {
 }  // namespace
 
 std::optional<std::string> LoadCachedChecksum(int fd, ChecksumAlgorithm algorithm, const struct stat& st) {
+  if (!RemembersChecksumOf(static_cast<std::uint64_t>(st.st_size))) return std::nullopt;
   char value[256];
   const ssize_t n = ::fgetxattr(fd, AttributeName(algorithm).c_str(), value, sizeof value);
   if (n <= 0) return std::nullopt;
@@ -28,6 +29,7 @@ std::optional<std::string> LoadCachedChecksum(int fd, ChecksumAlgorithm algorith
 }
 
 void StoreCachedChecksum(int fd, ChecksumAlgorithm algorithm, const struct stat& st, const std::string& hex) {
+  if (!RemembersChecksumOf(static_cast<std::uint64_t>(st.st_size))) return;
   const std::string value = Stamp(st) + hex;
   ::fsetxattr(fd, AttributeName(algorithm).c_str(), value.data(), value.size(), 0);
 }

@@ -3,17 +3,23 @@
 //
 // The attribute "user.ferry.<algo>" holds "<size>:<mtime in ns>:<hex digest>" and is trusted only while the file's
 // size and modification time still match (rsync's quick check). A file system without user xattrs simply caches
-// nothing.
+// nothing. Files under kSmallestRemembered are never remembered: hashing one again (a read of a few pages) costs less
+// than setting the attribute, which takes the inode's lock and a journal transaction, and than reading it back.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
 #include "transfer/checksum.h"
 
 namespace ferry::transfer {
+
+inline constexpr std::uint64_t kSmallestRemembered = 64 * 1024;
+// Whether a file of `size` bytes has its digest remembered (see kSmallestRemembered).
+constexpr bool RemembersChecksumOf(std::uint64_t size) { return size >= kSmallestRemembered; }
 
 // The remembered digest of the file open as `fd`, whose fstat is `st`, if still valid.
 std::optional<std::string> LoadCachedChecksum(int fd, ChecksumAlgorithm algorithm, const struct stat& st);

@@ -3,11 +3,16 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -127,6 +132,45 @@ TEST_F(UploadTest, CommitSetsModeAndTime) {
   EXPECT_EQ(st.st_mode & 07777, 0751u);
   EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
   EXPECT_EQ(st.st_mtim.tv_nsec, 250);
+}
+
+// A partial made with the mode asked for is published without setting it again; a mode the umask would narrow, or
+// one without the owner's read and write, is set when the file is published; so is the mode of a resumed partial.
+// Whatever the umask of the process running the tests, each file has exactly the mode asked for.
+TEST_F(UploadTest, EveryFileHasTheModeAskedForWhetherItsPartialWasMadeWithItOrNot) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const auto mode_of = [&](const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(OnDisk("alice", path).c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+  };
+  for (const std::uint32_t mode : {0644u, 0600u, 0751u, 0666u, 0777u, 0444u, 0200u, 0u, 02755u}) {
+    const std::string path = fmt::format("/mode-{:o}", mode);
+    UploadOptions options = Declared(3);
+    options.mode = mode;
+    auto upload = session_->BeginUpload(path, options);
+    ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+    ASSERT_TRUE(upload->Write("abc").ok());
+    ASSERT_TRUE(upload->Commit(std::nullopt).ok());
+    EXPECT_EQ(mode_of(path), mode & 0777) << path;
+  }
+  const std::string content = RandomBytes(10'000, 5);
+  UploadOptions first_options = Declared(content.size());
+  first_options.mode = 0644;
+  {
+    auto first = session_->BeginUpload("/resumed", first_options);
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE(first->Write(std::string_view(content).substr(0, 4'000)).ok());
+  }  // dropped: kept for a resume
+  UploadOptions again = Declared(content.size(), /*resume=*/true);
+  again.mode = 0640;
+  auto second = session_->BeginUpload("/resumed", again);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->resumed(), 4'000u);
+  ASSERT_TRUE(second->Write(std::string_view(content).substr(4'000)).ok());
+  ASSERT_TRUE(second->Commit(Xxh3(content)).ok());
+  EXPECT_EQ(mode_of("/resumed"), 0640u);
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/resumed")), content);
 }
 
 TEST_F(UploadTest, CommitReplacesAnExistingFileAndCountsOnlyTheNewOne) {
@@ -563,7 +607,7 @@ TEST_F(UploadTest, ANameTakenWhileTheUploadRanIsReplacedAndCountedOnce) {
 
 TEST_F(UploadTest, TheChecksumRememberedForAnUploadMatchesTheFileItWasPublishedAs) {
   ASSERT_NO_FATAL_FAILURE(Start());
-  const std::string content = RandomBytes(3000, 13);
+  const std::string content = RandomBytes(transfer::kSmallestRemembered + 3000, 13);
   UploadOptions options = Declared(content.size());
   options.mtime = timespec{1'600'000'000, 123'456'789};
   auto upload = session_->BeginUpload("/kept.bin", options);
@@ -576,6 +620,45 @@ TEST_F(UploadTest, TheChecksumRememberedForAnUploadMatchesTheFileItWasPublishedA
   ASSERT_EQ(::fstat(file.get(), &st), 0);
   EXPECT_EQ(transfer::LoadCachedChecksum(file.get(), transfer::ChecksumAlgorithm::kXxh3, st),
             std::optional<std::string>(Xxh3(content)));
+}
+
+// A small file's checksum is not remembered: hashing it again costs less than the attribute. None is set.
+TEST_F(UploadTest, ASmallFilesChecksumIsNotRemembered) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string content = RandomBytes(transfer::kSmallestRemembered - 1, 14);
+  auto upload = session_->BeginUpload("/small.bin", Declared(content.size()));
+  ASSERT_TRUE(upload.ok());
+  ASSERT_TRUE(upload->Write(content).ok());
+  auto result = upload->Commit(Xxh3(content));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->checksum, Xxh3(content));
+  const auto remembered = [&] {
+    char value[256];
+    errno = 0;
+    const bool set = ::getxattr(OnDisk("alice", "/small.bin").c_str(), "user.ferry.xxh3", value, sizeof value) >= 0;
+    EXPECT_TRUE(set || errno == ENODATA || errno == ENOTSUP) << std::strerror(errno);
+    return set;
+  };
+  EXPECT_FALSE(remembered());
+  // Nor when its checksum is asked for, or when it is downloaded.
+  auto checksum = session_->Checksum("/small.bin", transfer::ChecksumAlgorithm::kXxh3, std::nullopt);
+  ASSERT_TRUE(checksum.ok()) << checksum.status().ToString();
+  EXPECT_EQ(checksum->checksum, Xxh3(content));
+  EXPECT_FALSE(remembered());
+  auto download = session_->OpenDownload("/small.bin", 0, transfer::ChecksumAlgorithm::kXxh3);
+  ASSERT_TRUE(download.ok()) << download.status().ToString();
+  std::string received(content.size() + 1, '\0');
+  std::size_t got = 0;
+  while (true) {
+    auto n = download->Read(std::span<char>(received.data() + got, received.size() - got));
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    if (*n == 0) break;
+    got += *n;
+  }
+  received.resize(got);
+  EXPECT_EQ(received, content);
+  EXPECT_EQ(download->Finish(got).checksum, Xxh3(content));
+  EXPECT_FALSE(remembered());
 }
 
 TEST_F(UploadTest, InABatchUploadsFollowTheSessionsOwnRenamesAndRemovals) {

@@ -108,10 +108,11 @@ asio::awaitable<void> Session::Run() {
       }
       return decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame;
     };
-    // The requests one read brought form a batch: they share the account's permissions, quota and upload folder.
+    // Requests that arrive back to back form a batch: they share the account's permissions, quota and upload folder.
+    // It ends when the session would wait for the next request (and after UserSession::kBatchLifetime in any case).
     if (user_) user_->BeginBatch();
     while (state_ != State::kClosing && !broken_ && next()) co_await Handle(frame);
-    if (user_) user_->EndBatch();
+    if (user_ && !transport_.MoreArrived()) user_->EndBatch();
     if (!decoder_.error().ok()) {
       spdlog::info("{}: malformed stream, closing: {}", peer, decoder_.error().ToString());
       ReplyError(nullptr, decoder_.error());
