@@ -169,28 +169,31 @@ Result<protocol::Frame> Connection::AwaitReplyStreaming(std::uint64_t id,
   // What came in with the header first, then the rest straight from the socket, never past this body's end.
   deliver(decoder_.TakeBody(decoder_.body_remaining()));
   while (decoder_.body_remaining() > 0) {
-    if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_.size(), decoder_.body_remaining()));
-    auto n = ReadSome(read_buffer_.data(), want);
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, decoder_.body_remaining()));
+    auto n = ReadSome(ReadBuffer(), want);
     if (!n.ok()) return n.status();
     decoder_.SkipBody(*n);
-    deliver(std::string_view(read_buffer_.data(), *n));
+    deliver(std::string_view(read_buffer_.get(), *n));
   }
   return MatchReply(id, std::move(frame).value());
+}
+
+char* Connection::ReadBuffer() {
+  // Not zeroed: a read writes only what arrived, so the pages of a large buffer are touched only as they are used.
+  if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
+  return read_buffer_.get();
 }
 
 Result<bool> Connection::ReadAvailable() {
   if (!connected_) return Status(ErrorCode::kIo, "not connected");
   if (Status s = FlushGathered(); !s.ok()) return s;
-  if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
   asio::error_code error;
   tls_->next_layer().set_dont_wait(true);
-  const std::size_t n = tls_->read_some(asio::buffer(read_buffer_), error);
+  const std::size_t n = tls_->read_some(asio::buffer(ReadBuffer(), kReadChunk), error);
   tls_->next_layer().set_dont_wait(false);
   if (error == asio::error::would_block) return false;
   if (error) return Broken("receiving", error);
-  decoder_.Feed(std::string_view(read_buffer_.data(), n));
+  decoder_.Feed(std::string_view(read_buffer_.get(), n));
   return n > 0;
 }
 
@@ -240,10 +243,9 @@ Result<protocol::Frame> Connection::ReceiveNext(std::uint64_t* body_len) {
       connected_ = false;
       return Status(ErrorCode::kProtocol, "malformed reply from the server: " + decoder_.error().message());
     }
-    if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
-    auto n = ReadSome(read_buffer_.data(), read_buffer_.size());
+    auto n = ReadSome(ReadBuffer(), kReadChunk);
     if (!n.ok()) return n.status();
-    decoder_.Feed(std::string_view(read_buffer_.data(), *n));
+    decoder_.Feed(std::string_view(read_buffer_.get(), *n));
   }
 }
 

@@ -132,6 +132,8 @@ class Connection {
   // TLS only: decrypts whatever the TLS layer and the socket hold right now into the decoder, without waiting.
   // True if anything arrived; false when a read would have to wait for the server.
   Result<bool> ReadAvailable();
+  // The buffer reads from the socket go into, made on first use.
+  char* ReadBuffer();
   // Whether a reply has bytes here already, above the socket: in the decoder or, over TLS, in the TLS layer or the
   // socket (read without waiting). False on a plain connection whose decoder is empty: its socket is the caller's to
   // poll. Sends what is gathered first, since an answer may wait for it.
@@ -150,7 +152,7 @@ class Connection {
   std::unique_ptr<asio::ssl::stream<TlsSocket>> tls_;
   std::string fingerprint_;
   protocol::FrameDecoder decoder_;
-  std::string read_buffer_;
+  std::unique_ptr<char[]> read_buffer_;  // kReadChunk bytes once anything is read (ReadBuffer)
   std::uint64_t next_id_ = 1;
   bool connected_ = false;
   bool gathering_ = false;
