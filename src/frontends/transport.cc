@@ -181,7 +181,11 @@ asio::awaitable<asio::error_code> Transport::Handshake() {
 }
 
 asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(char* data, std::size_t size) {
-  if (!tls_) co_return co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
+  if (!tls_) {
+    auto [error, n] = co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
+    drained_ = n < size;  // short: the socket held no more
+    co_return std::tuple(error, n);
+  }
   std::size_t n = 0;
   while (true) {
     ::ERR_clear_error();
@@ -203,10 +207,9 @@ asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(c
   co_return std::tuple(asio::error_code{}, n);
 }
 
-bool Transport::MoreArrived() {
-  if (tls_ && (io_->begin < io_->end || ::SSL_has_pending(ssl_.get()) != 0)) return true;
-  asio::error_code error;
-  return socket_.available(error) > 0 && !error;
+bool Transport::MoreArrived() const {
+  if (!tls_) return !drained_;
+  return io_->begin < io_->end || ::SSL_has_pending(ssl_.get()) != 0 || !io_->drained;
 }
 
 asio::awaitable<asio::error_code> Transport::WriteAll(std::string_view bytes) {

@@ -33,9 +33,10 @@ class Transport {
   asio::awaitable<asio::error_code> Handshake();
   // Reads what is available, at most `size` bytes. An error (eof included) means the connection is over.
   asio::awaitable<std::tuple<asio::error_code, std::size_t>> ReadSome(char* data, std::size_t size);
-  // Whether more of the peer's bytes are here already, so the next ReadSome returns without waiting: bytes in the
-  // socket (FIONREAD) or, over TLS, bytes taken from it and not yet decrypted.
-  bool MoreArrived();
+  // Whether more of the peer's bytes are likely here already, so the next ReadSome returns without waiting: the
+  // last read of the socket filled what it was given (a short one found it empty) or, over TLS, bytes taken from it
+  // are not yet decrypted. Known without a system call; a read that exactly filled its buffer may be wrong.
+  bool MoreArrived() const;
   // Writes all of `bytes`.
   // REQUIRES: `bytes` stays valid until the returned awaitable completes.
   asio::awaitable<asio::error_code> WriteAll(std::string_view bytes);
@@ -71,6 +72,7 @@ class Transport {
 
   asio::ip::tcp::socket socket_;
   bool tls_ = false;
+  bool drained_ = true;  // plain TCP: the last read came back short
   std::unique_ptr<TlsIo, TlsIoFree> io_;  // TLS only
   std::unique_ptr<SSL, SslFree> ssl_;     // TLS only; null if it could not be set up
 };

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +35,8 @@ std::string PartialName(std::string_view canonical_target) {
 }
 
 // The process's umask, read once without changing it: umask(2) reads it only by setting it, which would race with
-// other threads creating files. 0777 when it cannot be read, so that no mode is taken for granted.
+// other threads creating files. 0777 when it cannot be read, so that no mode is taken for granted. ferryd never
+// changes its umask after it starts; were it to, a partial made with a mode would have to be set again.
 mode_t CurrentUmask() {
   static const mode_t mask = [] {
     std::ifstream status("/proc/self/status");
@@ -61,14 +63,18 @@ Result<PartialStore> PartialStore::Open(const std::string& partials_root, std::s
   if (Status s = MakeDir(path); !s.ok()) return s;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(errno, path);
-  return PartialStore(std::move(fd), max_kept);
+  // A default ACL (inherited from the data root, say) replaces the umask for files made here.
+  errno = 0;
+  const bool default_acl = ::fgetxattr(fd.get(), "system.posix_acl_default", nullptr, 0) >= 0 ||
+                           (errno != ENODATA && errno != ENOTSUP);
+  return PartialStore(std::move(fd), max_kept, !default_acl);
 }
 
 Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_target, mode_t mode) const {
   Locked locked;
   locked.name = PartialName(canonical_target);
-  const bool as_asked =
-      (mode & ~static_cast<mode_t>(0777)) == 0 && (mode & 0600) == 0600 && (mode & CurrentUmask()) == 0;
+  const bool as_asked = umask_applies_ && (mode & ~static_cast<mode_t>(0777)) == 0 && (mode & 0600) == 0600 &&
+                        (mode & CurrentUmask()) == 0;
   constexpr int kFlags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
   locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), kFlags | O_EXCL, as_asked ? mode : 0600));
   const bool created = locked.file.valid();

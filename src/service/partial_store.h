@@ -38,8 +38,9 @@ class PartialStore {
     bool mode_set = false;  // made now with the mode asked for: nothing needs to set it again
     std::uint64_t evicted_bytes = 0;
   };
-  // A partial made now gets `mode` when that keeps the owner's read and write (so a resume can open it again) and the
-  // umask leaves it whole; otherwise 0600, and the caller sets the mode when it publishes the file.
+  // A partial made now gets `mode` when that keeps the owner's read and write (so a resume can open it again) and
+  // nothing narrows it (the umask leaves it whole, and the folder has no default ACL); otherwise 0600, and the caller
+  // sets the mode when it publishes the file.
   Result<Locked> Lock(std::string_view canonical_target, mode_t mode = 0600) const;
   // The size of the partial of `canonical_target`, or ENOENT when there is none (it is not locked: a size only).
   Result<std::uint64_t> Size(std::string_view canonical_target) const;
@@ -55,12 +56,15 @@ class PartialStore {
                          const std::function<void(const std::string& user, std::uint64_t bytes)>& removed = {});
 
  private:
-  PartialStore(UniqueFd fd, std::size_t max_kept) : fd_(std::move(fd)), max_kept_(max_kept) {}
+  PartialStore(UniqueFd fd, std::size_t max_kept, bool umask_applies)
+      : fd_(std::move(fd)), max_kept_(max_kept), umask_applies_(umask_applies) {}
   // Deletes the oldest partials other than `keep` that no upload holds until at most max_kept remain; their bytes.
   std::uint64_t Evict(const std::string& keep) const;
 
   UniqueFd fd_;
   std::size_t max_kept_;
+  // The folder has no default ACL, so a file made in it gets its mode less the umask (with one, the ACL decides).
+  bool umask_applies_;
   // The partials the folder held at the last look, plus those this store made since (none are subtracted), and
   // when that look was: a new partial looks again only when this count could pass the bound, or after a second
   // (other sessions of the user may have added some). A tree of small files then costs one look, not one each.

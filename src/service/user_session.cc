@@ -45,13 +45,21 @@ void UserSession::AuditExec(std::string_view cwd, const Status& result, const st
 }
 
 void UserSession::BeginBatch() {
-  if (!OpenBatch()) batch_.emplace().started = std::chrono::steady_clock::now();
+  batching_ = true;
+  OpenBatch();
 }
 
-void UserSession::EndBatch() { batch_.reset(); }
+void UserSession::EndBatch() {
+  batching_ = false;
+  batch_.reset();
+}
 
 UserSession::Batch* UserSession::OpenBatch() const {
-  if (batch_ && std::chrono::steady_clock::now() - batch_->started > kBatchLifetime) batch_.reset();
+  // While the front end keeps batching, a batch older than kBatchLifetime gives way to a fresh one: what the old one
+  // had read is read again.
+  const auto now = std::chrono::steady_clock::now();
+  if (batch_ && now - batch_->started > kBatchLifetime) batch_.reset();
+  if (!batch_ && batching_) batch_.emplace().started = now;
   return batch_ ? &*batch_ : nullptr;
 }
 

@@ -68,7 +68,8 @@ class UserSession {
   // once, not once a request, and uploads into one folder resolve it once (until this session changes a name other
   // than by uploading a new file, or starts a program). A change an administrator or another session of the user
   // makes meanwhile applies from the next batch, as it would to requests that came a moment earlier. A front end
-  // that opens no batch reads everything each time. BeginBatch keeps a batch that is open and not too old.
+  // that opens no batch reads everything each time. BeginBatch keeps a batch that is open and not too old; until
+  // EndBatch, one that grows too old is replaced by a fresh one.
   void BeginBatch();
   void EndBatch();
   static constexpr auto kBatchLifetime = std::chrono::milliseconds(100);
@@ -178,8 +179,9 @@ class UserSession {
     std::optional<storage::UserQuota> quota;
     std::optional<UploadFolder> folder;
   };
-  // The open batch, if any; it is not used past kBatchLifetime.
+  // The open batch, if any; it is not used past kBatchLifetime (a fresh one replaces it while batching_).
   mutable std::optional<Batch> batch_;
+  bool batching_ = false;  // between BeginBatch and EndBatch
   Batch* OpenBatch() const;
 };
 

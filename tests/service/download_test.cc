@@ -26,6 +26,7 @@ namespace ferry::service {
 namespace {
 
 using ferry::testing::RandomBytes;
+using ferry::testing::UserAttributesWork;
 using ferry::testing::WriteFile;
 using ferry::testing::Xxh3;
 
@@ -40,16 +41,6 @@ std::string ReadToEnd(Download& download, std::size_t buffer_size = 64 * 1024) {
     received.append(buffer.data(), *n);
   }
   return received;
-}
-
-// Whether files in `folder` take user extended attributes, where a whole file's checksum is remembered (tmpfs took
-// none before Linux 6.6).
-bool UserAttributesWork(const std::string& folder) {
-  const std::string probe = folder + "/.xattr-probe";
-  WriteFile(probe, "x");
-  const bool works = ::setxattr(probe.c_str(), "user.ferry.probe", "1", 1, 0) == 0;
-  ::unlink(probe.c_str());
-  return works;
 }
 
 // Gives a FIFO a writer if the call under test has not returned within `limit`, so an open that blocks fails the

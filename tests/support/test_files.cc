@@ -1,11 +1,15 @@
 #include "support/test_files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <random>
 
+#include "common/unique_fd.h"
 #include "transfer/checksum.h"
 
 namespace ferry::testing {
@@ -47,6 +51,14 @@ mode_t ModeOf(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;
   return st.st_mode & 07777;
+}
+
+bool UserAttributesWork(const std::string& folder) {
+  const std::string probe = folder + "/.xattr-probe";
+  UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  const bool works = fd.valid() && ::fsetxattr(fd.get(), "user.ferry.probe", "1", 1, 0) == 0;
+  ::unlink(probe.c_str());
+  return works;
 }
 
 }  // namespace ferry::testing

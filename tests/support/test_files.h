@@ -22,5 +22,8 @@ std::string OnlyFileIn(const std::string& folder);
 std::uint64_t FileSize(const std::string& path);
 // The permission bits (07777) of `path` (links followed), or 0 when it cannot be read.
 mode_t ModeOf(const std::string& path);
+// Whether files in `folder` take user extended attributes, where a whole file's checksum is remembered (tmpfs took
+// none before Linux 6.6).
+bool UserAttributesWork(const std::string& folder);
 
 }  // namespace ferry::testing
