@@ -207,9 +207,13 @@ asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(c
   co_return std::tuple(asio::error_code{}, n);
 }
 
-bool Transport::MoreArrived() const {
-  if (!tls_) return !drained_;
-  return io_->begin < io_->end || ::SSL_has_pending(ssl_.get()) != 0 || !io_->drained;
+bool Transport::MoreArrived() {
+  if (tls_ && (io_->begin < io_->end || ::SSL_has_pending(ssl_.get()) != 0)) return true;
+  // A short read found the socket empty. A full one may have taken its last bytes (OpenSSL asks for exactly what a
+  // record still lacks), so only then is the socket asked.
+  if (tls_ ? io_->drained : drained_) return false;
+  asio::error_code error;
+  return socket_.available(error) > 0 && !error;
 }
 
 asio::awaitable<asio::error_code> Transport::WriteAll(std::string_view bytes) {

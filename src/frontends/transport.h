@@ -33,10 +33,10 @@ class Transport {
   asio::awaitable<asio::error_code> Handshake();
   // Reads what is available, at most `size` bytes. An error (eof included) means the connection is over.
   asio::awaitable<std::tuple<asio::error_code, std::size_t>> ReadSome(char* data, std::size_t size);
-  // Whether more of the peer's bytes are likely here already, so the next ReadSome returns without waiting: the
-  // last read of the socket filled what it was given (a short one found it empty) or, over TLS, bytes taken from it
-  // are not yet decrypted. Known without a system call; a read that exactly filled its buffer may be wrong.
-  bool MoreArrived() const;
+  // Whether more of the peer's bytes are here already, so the next ReadSome returns without waiting: over TLS, bytes
+  // taken from the socket and not yet decrypted; otherwise bytes in the socket. After a read that came back short
+  // (the socket was empty) this is known without a system call; after a full one the socket is asked (FIONREAD).
+  bool MoreArrived();
   // Writes all of `bytes`.
   // REQUIRES: `bytes` stays valid until the returned awaitable completes.
   asio::awaitable<asio::error_code> WriteAll(std::string_view bytes);

@@ -180,29 +180,30 @@ TEST_F(UploadTest, EveryFileHasTheModeAskedForWhetherItsPartialWasMadeWithItOrNo
 // place of the umask: the partial is then made private and the mode set when the file is published.
 TEST_F(UploadTest, ADefaultAclOnThePartialsFolderDoesNotChangeTheModeAskedFor) {
   ASSERT_EQ(::mkdir(Partials("alice").c_str(), 0700), 0);
-  // The binary form of the ACL "default:user::rw-,group::---,other::---" (linux/posix_acl_xattr.h): version 2, then
-  // (tag, permissions, id) for the owner, the group and others.
+  // The binary form of the ACL "default:user::r--,group::---,other::---" (linux/posix_acl_xattr.h): version 2, then
+  // (tag, permissions, id) for the owner, the group and others. A file made there with 0600 comes out 0400, whatever
+  // the umask.
   struct Entry {
     std::uint16_t tag, perm;
     std::uint32_t id;
   };
   struct {
     std::uint32_t version = 2;
-    Entry entries[3] = {{0x01, 6, ~0u}, {0x04, 0, ~0u}, {0x20, 0, ~0u}};
+    Entry entries[3] = {{0x01, 4, ~0u}, {0x04, 0, ~0u}, {0x20, 0, ~0u}};
   } acl;
   if (::setxattr(Partials("alice").c_str(), "system.posix_acl_default", &acl, sizeof acl, 0) != 0) {
     GTEST_SKIP() << "no POSIX ACLs here: " << std::strerror(errno);
   }
   ASSERT_NO_FATAL_FAILURE(Start());
   UploadOptions options = Declared(3);
-  options.mode = 0644;
+  options.mode = 0600;
   auto upload = session_->BeginUpload("/shared.txt", options);
   ASSERT_TRUE(upload.ok()) << upload.status().ToString();
   ASSERT_TRUE(upload->Write("abc").ok());
   ASSERT_TRUE(upload->Commit(std::nullopt).ok());
   struct stat st {};
   ASSERT_EQ(::stat(OnDisk("alice", "/shared.txt").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
 TEST_F(UploadTest, CommitReplacesAnExistingFileAndCountsOnlyTheNewOne) {

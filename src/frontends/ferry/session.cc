@@ -109,9 +109,8 @@ asio::awaitable<void> Session::Run() {
       return decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame;
     };
     // Requests that arrive back to back form a batch: they share the account's permissions, quota and upload folder.
-    // It ends once the last read found nothing more (it may outlast a short wait: after a read that exactly filled
-    // its buffer, or with part of a TLS record there), and what it read is read again after
-    // UserSession::kBatchLifetime in any case.
+    // It ends once nothing more is there to read (part of a TLS record may be: then it outlasts a short wait), and
+    // what it read is read again after UserSession::kBatchLifetime in any case.
     if (user_) user_->BeginBatch();
     while (state_ != State::kClosing && !broken_ && next()) co_await Handle(frame);
     if (user_ && !transport_.MoreArrived()) user_->EndBatch();
