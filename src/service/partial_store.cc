@@ -63,18 +63,18 @@ Result<PartialStore> PartialStore::Open(const std::string& partials_root, std::s
   if (Status s = MakeDir(path); !s.ok()) return s;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(errno, path);
-  // A default ACL (inherited from the data root, say) replaces the umask for files made here.
+  // A default ACL (inherited from the data root, say) replaces the umask for files made here: then no mode is taken
+  // for granted.
   errno = 0;
   const bool default_acl = ::fgetxattr(fd.get(), "system.posix_acl_default", nullptr, 0) >= 0 ||
                            (errno != ENODATA && errno != ENOTSUP);
-  return PartialStore(std::move(fd), max_kept, !default_acl);
+  return PartialStore(std::move(fd), max_kept, default_acl ? static_cast<mode_t>(0777) : CurrentUmask());
 }
 
 Result<PartialStore::Locked> PartialStore::Lock(std::string_view canonical_target, mode_t mode) const {
   Locked locked;
   locked.name = PartialName(canonical_target);
-  const bool as_asked = umask_applies_ && (mode & ~static_cast<mode_t>(0777)) == 0 && (mode & 0600) == 0600 &&
-                        (mode & CurrentUmask()) == 0;
+  const bool as_asked = (mode & ~static_cast<mode_t>(0777)) == 0 && (mode & 0600) == 0600 && (mode & narrowing_) == 0;
   constexpr int kFlags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
   locked.file.Reset(::openat(fd_.get(), locked.name.c_str(), kFlags | O_EXCL, as_asked ? mode : 0600));
   const bool created = locked.file.valid();

@@ -56,15 +56,15 @@ class PartialStore {
                          const std::function<void(const std::string& user, std::uint64_t bytes)>& removed = {});
 
  private:
-  PartialStore(UniqueFd fd, std::size_t max_kept, bool umask_applies)
-      : fd_(std::move(fd)), max_kept_(max_kept), umask_applies_(umask_applies) {}
+  PartialStore(UniqueFd fd, std::size_t max_kept, mode_t narrowing)
+      : fd_(std::move(fd)), max_kept_(max_kept), narrowing_(narrowing) {}
   // Deletes the oldest partials other than `keep` that no upload holds until at most max_kept remain; their bytes.
   std::uint64_t Evict(const std::string& keep) const;
 
   UniqueFd fd_;
   std::size_t max_kept_;
-  // The folder has no default ACL, so a file made in it gets its mode less the umask (with one, the ACL decides).
-  bool umask_applies_;
+  // The mode bits a file made in the folder may lose: the umask, or all of them when a default ACL decides instead.
+  mode_t narrowing_;
   // The partials the folder held at the last look, plus those this store made since (none are subtracted), and
   // when that look was: a new partial looks again only when this count could pass the bound, or after a second
   // (other sessions of the user may have added some). A tree of small files then costs one look, not one each.
