@@ -351,7 +351,7 @@ Status Transfers::Put(const std::string& local, const std::string& remote_arg, c
   }
   if (!S_ISREG(st.st_mode)) return Status(ErrorCode::kInvalid, fmt::format("{} is not a regular file", local));
   const LocalFile file{local, remote, static_cast<std::uint64_t>(st.st_size), st.st_mode & 07777, st.st_mtim.tv_sec,
-                       static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};
+                       static_cast<std::uint32_t>(st.st_mtim.tv_nsec), 0, {}};
   ProgressBar bar(ProgressBar::ModeFor(options.quiet), "uploaded", file.size);
   bar.StartFile(BaseName(local));
   already_complete_ = 0;
@@ -465,17 +465,16 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
         }
         type = S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
       }
-      std::string path = JoinPath(local, name);
       if (type == DT_LNK) {
-        Warn(fmt::format("{}: symbolic link skipped", path));
+        Warn(fmt::format("{}: symbolic link skipped", JoinPath(local, name)));
       } else if (type == DT_DIR) {
         std::string remote_folder = JoinPath(remote, name);
         if (on_folder) on_folder(remote_folder);
-        tree.folders.emplace_back(std::move(path), std::move(remote_folder));
+        tree.folders.emplace_back(JoinPath(local, name), std::move(remote_folder));
       } else if (type == DT_REG) {
-        tree.files.push_back(LocalFile{std::move(path), JoinPath(remote, name), static_cast<std::uint64_t>(st.st_size),
-                                       st.st_mode & 07777, st.st_mtim.tv_sec,
-                                       static_cast<std::uint32_t>(st.st_mtim.tv_nsec), static_cast<std::uint32_t>(next)});
+        tree.files.push_back(LocalFile{{}, {}, static_cast<std::uint64_t>(st.st_size), st.st_mode & 07777,
+                                       st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec),
+                                       static_cast<std::uint32_t>(next), std::string(name)});
         tree.total += tree.files.back().size;
       }
     }
@@ -484,6 +483,12 @@ Status Transfers::ScanLocalTree(const std::string& local_root, const std::string
     if (after_folder) after_folder();
   }
   return Status::Ok();
+}
+
+void Transfers::PlaceFile(const LocalTree& tree, LocalFile& file) {
+  const auto& [local, remote] = tree.folders[file.folder];
+  file.path = JoinPath(local, file.name);
+  file.remote = JoinPath(remote, file.name);
 }
 
 void Transfers::MakeRemoteFolders(const LocalTree& tree, Status& first_failure) {
@@ -684,8 +689,8 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
   const std::size_t scanned = tree.files.size();
   std::size_t unchanged = 0;
   if (!remote.empty() && !options.resume) {  // -c has its own check: the same checksum
-    // Each file is looked for in its folder's listing, under its name (what follows the last slash of the path
-    // JoinPath made of the two). The files of a folder are next to each other, so its listing is found once.
+    // Each file is looked for in its folder's listing, under its name. The files of a folder are next to each
+    // other, so its listing is found once.
     std::vector<LocalFile> changed;
     std::uint32_t folder_of_listing = 0;
     const RemoteFolders::mapped_type* folder_entries = nullptr;
@@ -698,11 +703,12 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
       }
       const protocol::DirectoryEntry* entry = nullptr;
       if (folder_entries != nullptr) {
-        const auto found = folder_entries->find(std::string_view(file.remote).substr(file.remote.rfind('/') + 1));
+        const auto found = folder_entries->find(file.name);
         if (found != folder_entries->end()) entry = &found->second;
       }
       bool same = entry != nullptr && entry->type == protocol::EntryType::kFile && entry->size == file.size;
       if (same && options.checksum) {
+        PlaceFile(tree, file);
         auto equal = SameChecksum(file.remote, file.path, options.algorithm);
         if (!equal.ok()) return equal.status();
         same = *equal;
@@ -717,6 +723,9 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
       }
     }
     tree.files = std::move(changed);
+  }
+  for (LocalFile& file : tree.files) {
+    if (file.path.empty()) PlaceFile(tree, file);
   }
   // With --delete, what the server's folders hold that the local ones do not.
   std::vector<std::string> extra;

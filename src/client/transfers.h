@@ -73,6 +73,9 @@ class Transfers {
     std::int64_t mtime = 0;
     std::uint32_t mtime_nsec = 0;
     std::uint32_t folder = 0;  // in a LocalTree: the index of its folder in `folders`
+    // In a LocalTree: the name in its folder. The scan sets this, not path and remote: PlaceFile gives them to the
+    // files that are uploaded or compared by checksum, so an unchanged tree makes no paths.
+    std::string name;
   };
   struct RemoteFile {
     std::string remote;
@@ -103,6 +106,8 @@ class Transfers {
     std::uint64_t total = 0;  // bytes
     Status unreadable = Status::Ok();  // the first entry that could not be looked at (each is warned of)
   };
+  // Sets the path and remote path of a file of `tree` from its folder's and its name.
+  static void PlaceFile(const LocalTree& tree, LocalFile& file);
   // Finds the folders and regular files below `local_root` (links are skipped, with a warning), calling `on_folder`
   // with the remote path of each folder as it is found, the root first, and `after_folder` when one has been read.
   Status ScanLocalTree(const std::string& local_root, const std::string& remote_root, LocalTree& tree,
