@@ -11,14 +11,18 @@
 namespace ferry::service {
 
 Download::Download(UserSession* session, std::string path, UniqueFd file, const struct stat& st,
-                   std::uint64_t offset, transfer::ChecksumAlgorithm algorithm, std::optional<std::string> known)
+                   std::uint64_t offset, transfer::ChecksumAlgorithm algorithm, std::optional<std::string> known,
+                   DownloadDigest digest)
     : session_(session),
       path_(std::move(path)),
       file_(std::move(file)),
       stat_(st),
       offset_(offset),
       checksum_(algorithm),
-      known_(std::move(known)) {}
+      known_(std::move(known)),
+      hashing_(digest == DownloadDigest::kSent ||
+               (offset == 0 && !known_ && transfer::RemembersChecksumOf(static_cast<std::uint64_t>(st.st_size)))),
+      position_(hashing_ ? 0 : offset) {}
 
 Download::Download(Download&& other) noexcept
     : session_(other.session_),
@@ -28,6 +32,7 @@ Download::Download(Download&& other) noexcept
       offset_(other.offset_),
       checksum_(std::move(other.checksum_)),
       known_(std::move(other.known_)),
+      hashing_(other.hashing_),
       position_(other.position_),
       audited_(std::exchange(other.audited_, true)) {}
 
@@ -48,7 +53,7 @@ Result<std::size_t> Download::Read(std::span<char> buffer) {
       return Status::FromErrno(errno, path_);
     }
     if (n == 0) return std::size_t{0};  // it shrank
-    checksum_.Update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    if (hashing_) checksum_.Update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
     position_ += static_cast<std::uint64_t>(n);
     if (sending) return static_cast<std::size_t>(n);
   }
@@ -59,6 +64,7 @@ DownloadResult Download::Finish(std::uint64_t bytes_sent) {
   audited_ = true;
   session_->Audit("download", path_, Status::Ok(), bytes_sent);
   if (position_ == 0 && known_ && bytes_sent == size()) return {size(), *known_};  // sent by sendfile
+  if (!hashing_) return {position_, {}};
   std::string digest = checksum_.HexDigest();
   // Remember the digest if the file did not change while it was read: the next download can use sendfile. Not when
   // it is remembered already (read when it was opened, for a whole-file download): reading the attribute is cheaper

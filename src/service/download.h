@@ -24,7 +24,16 @@ class UserSession;
 
 struct DownloadResult {
   std::uint64_t size = 0;  // bytes of the file covered (offset included)
-  std::string checksum;
+  std::string checksum;    // empty when the front end sends none and nothing was hashed (DownloadDigest::kNotSent)
+};
+
+// Whether the front end sends the client the file's checksum.
+enum class DownloadDigest {
+  // It does (the Ferry protocol's trailer): every byte read is hashed, a resumed download's prefix too.
+  kSent,
+  // It does not (FTP, SFTP): the bytes are hashed only to remember a whole file's checksum that is not remembered
+  // yet (so that the next Ferry download can use sendfile), and a resumed download reads no prefix.
+  kNotSent,
 };
 
 class Download {
@@ -55,7 +64,7 @@ class Download {
  private:
   friend class UserSession;
   Download(UserSession* session, std::string path, UniqueFd file, const struct stat& st, std::uint64_t offset,
-           transfer::ChecksumAlgorithm algorithm, std::optional<std::string> known);
+           transfer::ChecksumAlgorithm algorithm, std::optional<std::string> known, DownloadDigest digest);
 
   UserSession* session_;
   std::string path_;
@@ -64,7 +73,9 @@ class Download {
   std::uint64_t offset_;
   transfer::Checksum checksum_;
   std::optional<std::string> known_;
-  std::uint64_t position_ = 0;  // read (and hashed) so far
+  // What Read hashes: everything, or nothing (then reading starts at the offset).
+  bool hashing_;
+  std::uint64_t position_ = 0;  // read (and hashed, when hashing_) so far
   bool audited_ = false;
 };
 

@@ -187,7 +187,7 @@ Result<ChecksumReport> UserSession::Checksum(std::string_view path, transfer::Ch
 }
 
 Result<Download> UserSession::OpenDownload(std::string_view path, std::uint64_t offset,
-                                           transfer::ChecksumAlgorithm algorithm) {
+                                           transfer::ChecksumAlgorithm algorithm, DownloadDigest digest) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, stalling the caller's whole event loop;
   // it changes nothing for the regular files that pass the check below.
   auto file = home_.OpenPath(path, O_RDONLY | O_NONBLOCK);
@@ -204,7 +204,7 @@ Result<Download> UserSession::OpenDownload(std::string_view path, std::uint64_t 
   }
   std::optional<std::string> known;
   if (offset == 0) known = transfer::LoadCachedChecksum(file->get(), algorithm, st);
-  return Download(this, std::string(path), std::move(file).value(), st, offset, algorithm, std::move(known));
+  return Download(this, std::string(path), std::move(file).value(), st, offset, algorithm, std::move(known), digest);
 }
 
 Status UserSession::MakeDirectory(std::string_view path, bool parents) {

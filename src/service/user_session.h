@@ -88,8 +88,10 @@ class UserSession {
   // The bytes an unfinished (atomic) upload to `path` has kept for a resume; ENOENT when there is none. What FTP
   // clients ask with SIZE before resuming an upload.
   Result<std::uint64_t> UnfinishedUploadSize(std::string_view path) const;
-  // Opens a regular file to send from `offset` on; audited (failures too, and the download when it ends).
-  Result<Download> OpenDownload(std::string_view path, std::uint64_t offset, transfer::ChecksumAlgorithm algorithm);
+  // Opens a regular file to send from `offset` on; audited (failures too, and the download when it ends). `digest`
+  // says whether the front end sends its checksum (what Read must hash).
+  Result<Download> OpenDownload(std::string_view path, std::uint64_t offset, transfer::ChecksumAlgorithm algorithm,
+                                DownloadDigest digest);
 
   // EPERM when the account may not change anything (read-only, or removed since login). Read on every call outside
   // a batch and once a batch within one (see BeginBatch), so an administrator's change reaches open sessions. Every

@@ -87,8 +87,9 @@ class DownloadTest : public ServiceTest {
     ASSERT_NE(session_, nullptr);
   }
 
-  Result<Download> Open(const std::string& path, std::uint64_t offset = 0) {
-    return session_->OpenDownload(path, offset, transfer::kDefaultChecksum);
+  Result<Download> Open(const std::string& path, std::uint64_t offset = 0,
+                        DownloadDigest digest = DownloadDigest::kSent) {
+    return session_->OpenDownload(path, offset, transfer::kDefaultChecksum, digest);
   }
 
   std::string content_;
@@ -168,6 +169,51 @@ TEST_F(DownloadTest, ASecondDownloadKnowsTheChecksum) {
   auto resumed = Open("/f.bin", 10);
   ASSERT_TRUE(resumed.ok());
   EXPECT_FALSE(resumed->known_checksum().has_value());
+}
+
+// FTP and SFTP send no checksum: a file whose checksum is remembered is read without hashing, and one whose is not
+// is hashed only to remember it.
+TEST_F(DownloadTest, WithoutADigestToSendOnlyAnUnrememberedChecksumIsComputed) {
+  if (!UserAttributesWork(data_)) GTEST_SKIP() << "no user extended attributes on " << data_;
+  {
+    auto first = Open("/f.bin", 0, DownloadDigest::kNotSent);
+    ASSERT_TRUE(first.ok());
+    EXPECT_FALSE(first->known_checksum().has_value());
+    EXPECT_EQ(ReadToEnd(*first, 70'000), content_);
+    const DownloadResult result = first->Finish(content_.size());
+    EXPECT_EQ(result.size, content_.size());
+    EXPECT_EQ(result.checksum, Xxh3(content_));
+  }
+  auto second = Open("/f.bin", 0, DownloadDigest::kNotSent);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->known_checksum(), std::optional<std::string>(Xxh3(content_)));
+  EXPECT_EQ(ReadToEnd(*second, 70'000), content_);
+  const DownloadResult result = second->Finish(content_.size());
+  EXPECT_EQ(result.size, content_.size());
+  EXPECT_EQ(result.checksum, "");  // nothing hashed
+  // Still remembered, and a download that sends the checksum still gets it.
+  auto third = Open("/f.bin");
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(ReadToEnd(*third), content_);
+  EXPECT_EQ(third->Finish(content_.size()).checksum, Xxh3(content_));
+}
+
+TEST_F(DownloadTest, WithoutADigestToSendAResumedDownloadHashesNothing) {
+  constexpr std::uint64_t kOffset = 100'001;
+  const std::size_t before = AuditCount();
+  auto download = Open("/f.bin", kOffset, DownloadDigest::kNotSent);
+  ASSERT_TRUE(download.ok()) << download.status().ToString();
+  EXPECT_EQ(ReadToEnd(*download, 40'000), content_.substr(kOffset));
+  const DownloadResult result = download->Finish(content_.size() - kOffset);
+  EXPECT_EQ(result.size, content_.size());
+  EXPECT_EQ(result.checksum, "");
+  const auto lines = AuditSince(before);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(BytesOf(lines[0]), std::optional<std::uint64_t>(content_.size() - kOffset));
+  // The whole file's checksum was not remembered from the part read.
+  auto whole = Open("/f.bin");
+  ASSERT_TRUE(whole.ok());
+  EXPECT_FALSE(whole->known_checksum().has_value());
 }
 
 TEST_F(DownloadTest, AChangedFileIsNotTakenForItsRememberedChecksum) {

@@ -680,7 +680,7 @@ TEST_F(UploadTest, ASmallFilesChecksumIsNotRemembered) {
   ASSERT_TRUE(checksum.ok()) << checksum.status().ToString();
   EXPECT_EQ(checksum->checksum, Xxh3(content));
   EXPECT_FALSE(remembered());
-  auto download = session_->OpenDownload("/small.bin", 0, transfer::ChecksumAlgorithm::kXxh3);
+  auto download = session_->OpenDownload("/small.bin", 0, transfer::ChecksumAlgorithm::kXxh3, DownloadDigest::kSent);
   ASSERT_TRUE(download.ok()) << download.status().ToString();
   std::string received(content.size() + 1, '\0');
   std::size_t got = 0;

@@ -265,7 +265,7 @@ TEST_F(UserSessionTest, ReadOnlyUserMayStillRead) {
   EXPECT_TRUE(session->Stat("/a.txt").ok());
   EXPECT_TRUE(session->OpenDirectory("/").ok());
   EXPECT_TRUE(session->Checksum("/a.txt", transfer::kDefaultChecksum, std::nullopt).ok());
-  auto download = session->OpenDownload("/a.txt", 0, transfer::kDefaultChecksum);
+  auto download = session->OpenDownload("/a.txt", 0, transfer::kDefaultChecksum, DownloadDigest::kSent);
   EXPECT_TRUE(download.ok()) << download.status().ToString();
 }
 

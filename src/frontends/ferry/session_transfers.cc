@@ -109,8 +109,8 @@ asio::awaitable<void> Get(Session& session, const Json& id, const Fields& fields
     session.ReplyError(id, algorithm.status());
     co_return;
   }
-  auto download = session.user().OpenDownload(session.PathOf(request->path), request->offset,
-                                              *algorithm);
+  auto download = session.user().OpenDownload(session.PathOf(request->path), request->offset, *algorithm,
+                                              service::DownloadDigest::kSent);
   if (!download.ok()) {
     session.ReplyError(id, download.status());
     co_return;

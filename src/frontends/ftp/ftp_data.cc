@@ -443,7 +443,8 @@ asio::awaitable<void> FtpSession::Retr(std::string_view argument) {
   const std::string path = PathOf(argument);
   const std::uint64_t offset = restart_at_;
   restart_at_ = 0;
-  auto download = user_->OpenDownload(path, offset, transfer::kDefaultChecksum);
+  // FTP sends no checksum (HASH asks for one on its own): the bytes are not hashed when the checksum is remembered.
+  auto download = user_->OpenDownload(path, offset, transfer::kDefaultChecksum, service::DownloadDigest::kNotSent);
   if (!download.ok()) {
     ReplyError(download.status());
     co_return;

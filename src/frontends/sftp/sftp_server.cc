@@ -276,7 +276,8 @@ void SftpServer::HandleOpen(std::uint32_t id, Reader& in) {
   auto handle = std::make_unique<struct Handle>();
   handle->path = path;
   if ((flags & (kOpenWrite | kOpenAppend)) == 0) {
-    auto download = session_->OpenDownload(path, 0, transfer::kDefaultChecksum);
+    auto download =
+        session_->OpenDownload(path, 0, transfer::kDefaultChecksum, service::DownloadDigest::kNotSent);
     if (!download.ok()) return SendError(id, download.status());
     handle->kind = Handle::Kind::kDownload;
     handle->download.emplace(std::move(download).value());
