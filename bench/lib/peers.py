@@ -99,6 +99,20 @@ class PeerError(RuntimeError):
     """A peer could not be set up, or a client command failed (non-zero exit, timeout, wrong result)."""
 
 
+class CurlTiming(float):
+    """The wall time of one curl run (a float, as every transfer runner returns) that also carries ``setup``:
+    curl's own ``time_pretransfer``, from its start until the file's bytes are about to move (connect, login, the
+    data connection), so that the transfer alone is the wall time less it. curl 7.88 sometimes waits 200 ms (its
+    happy-eyeballs timer) before it connects a passive data connection: when the EPSV reply is already there as it
+    reads it. A fast server meets that more often, and a median set-up subtracted from every run would then be wrong
+    for some of them."""
+
+    def __new__(cls, seconds: float, setup: float):
+        timing = super().__new__(cls, seconds)
+        timing.setup = setup
+        return timing
+
+
 # ----------------------------------------------------------------------------------------------------------
 # small helpers
 # ----------------------------------------------------------------------------------------------------------
@@ -699,6 +713,17 @@ class Peers:
         _run(argv, timeout, env=self._client_env, what=what)
         return time.perf_counter() - t0
 
+    def _timed_curl(self, argv, timeout, what) -> CurlTiming:
+        """Runs curl (its standard output free for -w) and returns its wall time with its own set-up time."""
+        t0 = time.perf_counter()
+        p = _run(argv + ["-w", "\n%{time_pretransfer}\n"], timeout, env=self._client_env, what=what)
+        seconds = time.perf_counter() - t0
+        try:
+            setup = float(p.stdout.split()[-1])
+        except (IndexError, ValueError) as e:
+            raise PeerError(f"{what}: no time_pretransfer in curl's output {p.stdout[-200:]!r}") from e
+        return CurlTiming(seconds, setup)
+
     def _batch(self, lines) -> str:
         with self._lock:
             self._batch_seq += 1
@@ -710,25 +735,27 @@ class Peers:
     # ---- FTP / FTPS with curl ----
     def ftp_download(self, remote_name, local_path, timeout=300) -> float:
         """curl download over plain FTP; remote_name relative to data_dir; local_path may be /dev/null."""
-        return self._timed(self._curl(False, timeout) + ["-o", local_path, self._ftp_url(self.ftp_port, remote_name)],
-                           timeout + 10, "curl ftp download")
+        return self._timed_curl(self._curl(False, timeout) + ["-o", local_path,
+                                                             self._ftp_url(self.ftp_port, remote_name)],
+                                timeout + 10, "curl ftp download")
 
     def ftp_upload(self, local_path, remote_name, timeout=300) -> float:
         """curl upload over plain FTP (creates missing remote folders)."""
-        return self._timed(self._curl(False, timeout) + ["--ftp-create-dirs", "-T", local_path,
-                                                         self._ftp_url(self.ftp_port, remote_name)],
-                           timeout + 10, "curl ftp upload")
+        return self._timed_curl(self._curl(False, timeout) + ["--ftp-create-dirs", "-T", local_path,
+                                                              self._ftp_url(self.ftp_port, remote_name)],
+                                timeout + 10, "curl ftp upload")
 
     def ftps_download(self, remote_name, local_path, timeout=300) -> float:
         """curl download over explicit FTPS (AUTH TLS, TLS 1.3, protected data channel, cert not verified)."""
-        return self._timed(self._curl(True, timeout) + ["-o", local_path, self._ftp_url(self.ftps_port, remote_name)],
-                           timeout + 10, "curl ftps download")
+        return self._timed_curl(self._curl(True, timeout) + ["-o", local_path,
+                                                             self._ftp_url(self.ftps_port, remote_name)],
+                                timeout + 10, "curl ftps download")
 
     def ftps_upload(self, local_path, remote_name, timeout=300) -> float:
         """curl upload over explicit FTPS (TLS 1.3)."""
-        return self._timed(self._curl(True, timeout) + ["--ftp-create-dirs", "-T", local_path,
-                                                        self._ftp_url(self.ftps_port, remote_name)],
-                           timeout + 10, "curl ftps upload")
+        return self._timed_curl(self._curl(True, timeout) + ["--ftp-create-dirs", "-T", local_path,
+                                                             self._ftp_url(self.ftps_port, remote_name)],
+                                timeout + 10, "curl ftps upload")
 
     # ---- SFTP with the OpenSSH client ----
     def sftp_argv(self, batch, cipher=None) -> list[str]:
