@@ -320,27 +320,33 @@ class Bench:
     def rate(self, seconds, size=None):
         return (size or self.large_size) / MiB / seconds
 
-    def add_transfer(self, label, measure, seconds, setup):
+    def add_transfer(self, label, measure, seconds, setups):
         """Records one direction twice: end to end (the client process's wall time, session set-up included) and
-        the transfer rate, which leaves out the same system's median set-up (connect, handshake, login and a
-        zero-byte transfer, measured in this run), as the raw TCP stream leaves out its connect. curl's runs carry
-        their own set-up (peers.CurlTiming), which is left out instead."""
+        the transfer rate, which leaves out the median of the same system's `setups` (whole sessions that move no
+        bytes: connect, handshake, login and a tiny transfer, measured in this run), as the raw TCP stream leaves out
+        its connect. curl's runs (peers.CurlTiming) also leave out how much longer than usual curl took in that run
+        to get to the transfer (its time_pretransfer against the median of the set-up sessions'): curl 7.88
+        sometimes waits 200 ms before it connects a passive data connection, in some runs and not in others."""
         f = self.figures
+        setup = statistics.median(setups)
         f.add("large", label, f"{measure}, end to end", "MiB/s", [self.rate(s) for s in seconds])
-        if all(isinstance(s, peers.CurlTiming) for s in seconds):  # curl timed each run's own set-up
-            f.add("large", label, measure, "MiB/s", [self.rate(s - s.setup) for s in seconds],
-                  note="set-up: curl's time_pretransfer of each run")
-        elif all(s > 2 * setup for s in seconds):
-            f.add("large", label, measure, "MiB/s", [self.rate(s - setup) for s in seconds])
+        note = ""
+        if all(isinstance(s, peers.CurlTiming) for s in list(seconds) + list(setups)):
+            usual = statistics.median(s.setup for s in setups)
+            seconds = [s - (s.setup - usual) for s in seconds]
+            note = "each run's own wait before the transfer taken out"
+        if all(s > 2 * setup for s in seconds):
+            f.add("large", label, measure, "MiB/s", [self.rate(s - setup) for s in seconds], note=note)
         else:  # the file is too small beside the set-up for the difference to mean anything
             f.add("large", label, measure, "MiB/s", [self.rate(s) for s in seconds],
                   note="set-up not subtracted: it exceeds half the transfer")
 
     def setup_time(self, label, fn):
-        """Median wall time of a whole session that moves no bytes (the fixed cost beside each transfer)."""
+        """Wall times of whole sessions that move no bytes (the fixed cost beside each transfer), recorded by their
+        median."""
         samples = repeat(max(self.runs, 5), fn)
         self.figures.add("large", label, "session set-up", "ms", [s * 1e3 for s in samples], False)
-        return statistics.median(samples)
+        return samples
 
     def scenario_large(self):
         print("large: one file, download to /dev/null and upload", flush=True)
@@ -354,14 +360,14 @@ class Bench:
         for name in ("plain", "tls"):
             server = self.servers[name]
             label = f"ferry ({'TLS 1.3' if server.tls else '--plain'})"
-            setup = self.setup_time(label, lambda: server.client("get", "tiny.bin", "/dev/null"))
+            setups = self.setup_time(label, lambda: server.client("get", "tiny.bin", "/dev/null"))
             down = repeat(self.runs, lambda: server.client("get", "large.bin", "/dev/null"))
-            self.add_transfer(label, "download", down, setup)
+            self.add_transfer(label, "download", down, setups)
             up = []
             for _ in range(self.runs + 1):
                 up.append(server.client("put", self.large, "upload.bin"))
                 os.remove(os.path.join(server.home, "upload.bin"))
-            self.add_transfer(label, "upload", up[1:], setup)
+            self.add_transfer(label, "upload", up[1:], setups)
         def fresh_upload(upload, home):
             """Times `upload` of the large file as upload.bin in `home`, then removes it (untimed): every upload
             makes a new file, as Ferry's own above do. A server that truncates the file it replaces (vsftpd) would
@@ -412,16 +418,15 @@ class Bench:
                 setups = alternate(max(self.runs, 5), a[1], b[1])
                 for (label, *_), samples in zip((a, b), setups):
                     self.figures.add("large", label, "session set-up", "ms", [s * 1e3 for s in samples], False)
-                setup_a, setup_b = (statistics.median(samples) for samples in setups)
                 for measure, index in (("download", 2), ("upload", 3)):
                     times_a, times_b = alternate(self.runs, a[index], b[index])
-                    self.add_transfer(a[0], measure, times_a, setup_a)
-                    self.add_transfer(b[0], measure, times_b, setup_b)
+                    self.add_transfer(a[0], measure, times_a, setups[0])
+                    self.add_transfer(b[0], measure, times_b, setups[1])
             else:
                 label, empty, down, up = a or b
-                setup = self.setup_time(label, empty)
-                self.add_transfer(label, "download", repeat(self.runs, down), setup)
-                self.add_transfer(label, "upload", repeat(self.runs, up), setup)
+                setups = self.setup_time(label, empty)
+                self.add_transfer(label, "download", repeat(self.runs, down), setups)
+                self.add_transfer(label, "upload", repeat(self.runs, up), setups)
 
     def iperf3(self):
         """iperf3's single-stream loopback rate; the server takes one test at a time, so a busy answer is retried."""

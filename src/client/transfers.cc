@@ -582,6 +582,14 @@ void Transfers::UploadFiles(const LocalTree& tree, const TransferOptions& option
   while (!in_flight.empty() && c.connected()) settle_one();
 }
 
+const protocol::DirectoryEntry* Transfers::FindEntry(const RemoteListing& listing, std::string_view name) {
+  const auto found = std::lower_bound(listing.begin(), listing.end(), name,
+                                      [](const protocol::DirectoryEntry& entry, std::string_view wanted) {
+                                        return entry.name < wanted;
+                                      });
+  return found != listing.end() && found->name == name ? &*found : nullptr;
+}
+
 Transfers::FolderLister::FolderLister(Connection& connection, RemoteFolders& listed)
     : connection_(connection), listed_(listed) {}
 
@@ -646,9 +654,24 @@ void Transfers::FolderLister::ReceiveOldest() {
       return Status::Ok();
     }
     is_folder = !batch->file;
-    for (auto& entry : batch->entries) entries.try_emplace(entry.name, std::move(entry));
+    if (entries.empty()) {
+      entries = std::move(batch->entries);
+    } else {
+      entries.insert(entries.end(), std::make_move_iterator(batch->entries.begin()),
+                     std::make_move_iterator(batch->entries.end()));
+    }
     return Status::Ok();
   });
+  // In name order; of two entries with one name (which a server should not send), the first is kept.
+  const auto by_name = [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
+    return a.name < b.name;
+  };
+  std::stable_sort(entries.begin(), entries.end(), by_name);
+  entries.erase(std::unique(entries.begin(), entries.end(),
+                            [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
+                              return a.name == b.name;
+                            }),
+                entries.end());
   if (status.ok()) status = unreadable;
   if (!status.ok() && status.code() != ErrorCode::kNotFound) {
     failed_ = status;
@@ -701,11 +724,8 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
         const auto listed = remote.find(tree.folders[file.folder].second);
         folder_entries = listed == remote.end() ? nullptr : &listed->second;
       }
-      const protocol::DirectoryEntry* entry = nullptr;
-      if (folder_entries != nullptr) {
-        const auto found = folder_entries->find(file.name);
-        if (found != folder_entries->end()) entry = &found->second;
-      }
+      const protocol::DirectoryEntry* entry =
+          folder_entries != nullptr ? FindEntry(*folder_entries, file.name) : nullptr;
       bool same = entry != nullptr && entry->type == protocol::EntryType::kFile && entry->size == file.size;
       if (same && options.checksum) {
         PlaceFile(tree, file);
@@ -734,8 +754,8 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
       const auto listed = remote.find(remote_folder);
       if (listed == remote.end()) continue;
       const std::set<std::string> names = LocalNames(local);
-      for (const auto& [name, entry] : listed->second) {
-        if (names.count(name) == 0) extra.push_back(JoinPath(remote_folder, name));
+      for (const auto& entry : listed->second) {
+        if (names.count(entry.name) == 0) extra.push_back(JoinPath(remote_folder, entry.name));
       }
     }
   }
@@ -787,9 +807,9 @@ Status Transfers::UploadTree(const std::string& local_root, const std::string& r
   for (const auto& folder : missing.folders) touched.insert(parent_of(folder.second));
   std::map<std::string, const protocol::DirectoryEntry*> listed_folders;
   for (const auto& [folder, entries] : remote) {
-    for (const auto& [name, entry] : entries) {
+    for (const auto& entry : entries) {
       if (entry.type == protocol::EntryType::kDirectory) {
-        listed_folders.emplace(without_slash(JoinPath(folder, name)), &entry);
+        listed_folders.emplace(without_slash(JoinPath(folder, entry.name)), &entry);
       }
     }
   }

@@ -122,8 +122,13 @@ class Transfers {
   Status ReceiveDownload(std::uint64_t id, const RemoteFile& file, const std::string& partial, std::uint64_t offset,
                          transfer::Checksum checksum, ProgressBar& bar);
   Status DownloadTree(const std::string& remote_root, const std::string& local_root, const TransferOptions& options);
-  // The entries of remote folders, by folder and name: what a synchronising put -r compares with.
-  using RemoteFolders = std::map<std::string, std::map<std::string, protocol::DirectoryEntry, std::less<>>>;
+  // A remote folder's entries, sorted by name, no two alike (one vector per folder: a listing of 10,000 files makes
+  // no node and no key of its own per entry).
+  using RemoteListing = std::vector<protocol::DirectoryEntry>;
+  // The entries of remote folders, by folder: what a synchronising put -r compares with.
+  using RemoteFolders = std::map<std::string, RemoteListing>;
+  // The entry of `listing` named `name`; nullptr when there is none.
+  static const protocol::DirectoryEntry* FindEntry(const RemoteListing& listing, std::string_view name);
   // Lists remote folders into `listed` (those that exist), pipelined: up to kWindow listings in flight, their
   // answers read in order. Add queues one; Add and Pump send what the window has room for and read the answers that
   // have arrived, never waiting for one, so the caller goes on with its own work (the local scan) while the server
@@ -156,9 +161,9 @@ class Transfers {
 
   ClientSession& session_;
   std::function<std::string()> remote_cwd_;
-  std::size_t already_complete_ = 0;
+  std::size_t already_complete_ = 0;  // files a resumed upload found complete on the server and did not send
   RatePace pace_;  // --limit-rate, for the transfer under way
-  bool failed_in_part_ = false;  // the last Put or Get was a tree in which some entries failed  // files a resumed upload found complete on the server and did not send
+  bool failed_in_part_ = false;  // the last Put or Get was a tree in which some entries failed
 };
 
 // Where a download to a local path is written.
