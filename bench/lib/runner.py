@@ -324,19 +324,20 @@ class Bench:
         """Records one direction twice: end to end (the client process's wall time, session set-up included) and
         the transfer rate, which leaves out the median of the same system's `setups` (whole sessions that move no
         bytes: connect, handshake, login and a tiny transfer, measured in this run), as the raw TCP stream leaves out
-        its connect. curl's runs (peers.CurlTiming) also leave out how much longer than usual curl took in that run
-        to get to the transfer (its time_pretransfer against the median of the set-up sessions'): curl 7.88
-        sometimes waits 200 ms before it connects a passive data connection, in some runs and not in others."""
+        its connect. For curl (peers.CurlTiming) both sides are first cut at curl's time_pretransfer, each run and
+        each set-up session at its own: curl 7.88 sometimes waits 200 ms before it connects a passive data
+        connection, in some runs and not in others, so what is left out is the rest of a session (process start and
+        exit, the tiny file, the 226 reply and QUIT)."""
         f = self.figures
-        setup = statistics.median(setups)
         f.add("large", label, f"{measure}, end to end", "MiB/s", [self.rate(s) for s in seconds])
-        note = ""
+        setup = statistics.median(setups)
+        net, note = seconds, ""
         if all(isinstance(s, peers.CurlTiming) for s in list(seconds) + list(setups)):
-            usual = statistics.median(s.setup for s in setups)
-            seconds = [s - (s.setup - usual) for s in seconds]
-            note = "each run's own wait before the transfer taken out"
-        if all(s > 2 * setup for s in seconds):
-            f.add("large", label, measure, "MiB/s", [self.rate(s - setup) for s in seconds], note=note)
+            setup = statistics.median(s - s.setup for s in setups)
+            net = [s - s.setup for s in seconds]
+            note = "each run and set-up session cut at curl's time_pretransfer"
+        if all(s > 2 * setup for s in net):
+            f.add("large", label, measure, "MiB/s", [self.rate(s - setup) for s in net], note=note)
         else:  # the file is too small beside the set-up for the difference to mean anything
             f.add("large", label, measure, "MiB/s", [self.rate(s) for s in seconds],
                   note="set-up not subtracted: it exceeds half the transfer")

@@ -662,23 +662,26 @@ void Transfers::FolderLister::ReceiveOldest() {
     }
     return Status::Ok();
   });
-  // In name order; of two entries with one name (which a server should not send), the first is kept.
-  const auto by_name = [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
-    return a.name < b.name;
-  };
-  std::stable_sort(entries.begin(), entries.end(), by_name);
-  entries.erase(std::unique(entries.begin(), entries.end(),
-                            [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
-                              return a.name == b.name;
-                            }),
-                entries.end());
   if (status.ok()) status = unreadable;
   if (!status.ok() && status.code() != ErrorCode::kNotFound) {
     failed_ = status;
     return;
   }
   if (!status.ok()) connection_.ForgetRefusal();  // a folder still to be made
-  if (status.ok() && is_folder) listed_.emplace(std::move(remote), std::move(entries));
+  if (!status.ok() || !is_folder) return;
+  // In name order; of two entries with one name (which a server should not send), the first is kept.
+  const auto by_name = [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
+    return a.name < b.name;
+  };
+  if (!std::is_sorted(entries.begin(), entries.end(), by_name)) {
+    std::stable_sort(entries.begin(), entries.end(), by_name);
+  }
+  entries.erase(std::unique(entries.begin(), entries.end(),
+                            [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
+                              return a.name == b.name;
+                            }),
+                entries.end());
+  listed_.emplace(std::move(remote), std::move(entries));
 }
 
 Result<bool> Transfers::SameChecksum(const std::string& remote, const std::string& path,
