@@ -669,13 +669,12 @@ void Transfers::FolderLister::ReceiveOldest() {
   }
   if (!status.ok()) connection_.ForgetRefusal();  // a folder still to be made
   if (!status.ok() || !is_folder) return;
-  // In name order; of two entries with one name (which a server should not send), the first is kept.
+  // In name order (the server lists in its directory's order); of two entries with one name (which a server should
+  // not send), the first is kept.
   const auto by_name = [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
     return a.name < b.name;
   };
-  if (!std::is_sorted(entries.begin(), entries.end(), by_name)) {
-    std::stable_sort(entries.begin(), entries.end(), by_name);
-  }
+  std::stable_sort(entries.begin(), entries.end(), by_name);
   entries.erase(std::unique(entries.begin(), entries.end(),
                             [](const protocol::DirectoryEntry& a, const protocol::DirectoryEntry& b) {
                               return a.name == b.name;
