@@ -13,7 +13,6 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 
 namespace ferry::frontends {
 namespace {
@@ -152,10 +151,13 @@ asio::awaitable<asio::error_code> Transport::WaitFor(int ssl_error) {
     auto [error] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_write, kNoThrow);
     co_return error;
   }
-  // asio's read knows from epoll whether the socket may hold data, so it neither tries a read bound to fail nor
-  // re-registers the socket (an async_wait does both).
+  // asio's read tries the socket once, then waits for epoll without re-registering the socket (an async_wait would
+  // call epoll_ctl each time). That one try matters even after a short read: a short read does not prove the socket
+  // empty, since the end of the stream (or an error) that came with the data is only reported by the next read, and
+  // no epoll event will come for it again.
   if (!io_->staging) io_->staging = std::make_unique_for_overwrite<char[]>(kStagingSize);
-  auto [error, n] = co_await socket_.async_read_some(asio::buffer(io_->staging.get(), kStagingSize), kNoThrow);
+  auto [error, n] =
+      co_await socket_.async_read_some(asio::buffer(io_->staging.get(), kStagingSize), kNoThrow);
   if (error) co_return error;
   io_->begin = 0;
   io_->end = n;
@@ -216,38 +218,44 @@ bool Transport::MoreArrived() {
   return socket_.available(error) > 0 && !error;
 }
 
-asio::awaitable<asio::error_code> Transport::WriteAll(std::string_view bytes) {
-  asio::error_code error;
+int Transport::WriteNow(std::string_view& bytes, asio::error_code& error) {
+  error.clear();
   if (!socket_.non_blocking()) socket_.non_blocking(true, error);
-  if (error) co_return error;
-  if (tls_) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      ::ERR_clear_error();
-      const int result = ::SSL_write(ssl_.get(), bytes.data() + done, ClampToInt(bytes.size() - done));
-      if (result > 0) {
-        done += static_cast<std::size_t>(result);
-        continue;
-      }
-      const int saved_errno = errno;
-      const int ssl_error = ::SSL_get_error(ssl_.get(), result);
-      if (!WantsIo(ssl_error)) co_return SslFailure(ssl_error, saved_errno);
-      if (auto wait_error = co_await WaitFor(ssl_error)) co_return wait_error;
+  if (error) return 0;
+  if (!tls_) {
+    // One send(2), which nearly always takes everything (a reply is small, the socket buffer large).
+    bytes.remove_prefix(socket_.write_some(asio::buffer(bytes), error));
+    if (error == asio::error::would_block || error == asio::error::try_again) {
+      error.clear();
+      return SSL_ERROR_WANT_WRITE;
     }
-    co_return asio::error_code{};
+    if (error || bytes.empty()) return 0;
+    return SSL_ERROR_WANT_WRITE;  // the buffer took only part
   }
-  // Plain TCP: one send(2) straight away, which nearly always takes everything (a reply is small, the socket buffer
-  // large). Only the rest, if any, waits on the event loop; so a request costs no handler hand-off for its reply.
-  const std::size_t sent = socket_.write_some(asio::buffer(bytes), error);
-  if (error == asio::error::would_block || error == asio::error::try_again) {
-    error.clear();
-  } else if (error) {
-    co_return error;
+  while (!bytes.empty()) {
+    ::ERR_clear_error();
+    const int result = ::SSL_write(ssl_.get(), bytes.data(), ClampToInt(bytes.size()));
+    if (result > 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(result));
+      continue;
+    }
+    const int saved_errno = errno;
+    const int ssl_error = ::SSL_get_error(ssl_.get(), result);
+    // After a WANT_*, OpenSSL must be given the same bytes again: they are still at the front of `bytes`.
+    if (WantsIo(ssl_error)) return ssl_error;
+    error = SslFailure(ssl_error, saved_errno);
+    return 0;
   }
-  if (sent == bytes.size()) co_return asio::error_code{};
-  auto [rest_error, n] =
-      co_await asio::async_write(socket_, asio::buffer(bytes.data() + sent, bytes.size() - sent), kNoThrow);
-  co_return rest_error;
+  return 0;
+}
+
+asio::awaitable<asio::error_code> Transport::WriteAll(std::string_view bytes) {
+  while (true) {
+    asio::error_code error;
+    const int wait_for = WriteNow(bytes, error);
+    if (wait_for == 0) co_return error;
+    if (auto wait_error = co_await WaitFor(wait_for)) co_return wait_error;
+  }
 }
 
 asio::awaitable<asio::error_code> Transport::SendFile(int fd, std::uint64_t offset, std::uint64_t count) {

@@ -21,9 +21,10 @@ class Transport {
   explicit Transport(asio::ip::tcp::socket socket);
   // TLS, server side, over `context`: Handshake() starts it. OpenSSL reads and writes the socket through a BIO of
   // ours (non-blocking, with read-ahead): no copy through an intermediate buffer, several records per read system
-  // call, and an answer costs one write. The BIO remembers when a read found the socket drained; the next wait for
-  // data then goes through asio's own read, as on plain TCP, so a request costs no read(2) that can only fail with
-  // EAGAIN and no epoll_ctl.
+  // call, and an answer costs one write. The BIO remembers when a read came back short; the next wait for data then
+  // goes through asio's own read, as on plain TCP: a request costs one read(2) that finds the socket empty (asio's
+  // try before it waits, which also catches an end of stream that came with the last data), not two, and no
+  // epoll_ctl.
   Transport(asio::ip::tcp::socket socket, SSL_CTX* context);
   Transport(Transport&&) = default;
   Transport& operator=(Transport&&) = default;
@@ -40,6 +41,10 @@ class Transport {
   // Writes all of `bytes`.
   // REQUIRES: `bytes` stays valid until the returned awaitable completes.
   asio::awaitable<asio::error_code> WriteAll(std::string_view bytes);
+  // Writes what the connection takes without waiting (a reply nearly always goes out whole) and removes it from
+  // the front of `bytes`. Returns 0 when all is written or on `error`; otherwise SSL_ERROR_WANT_WRITE (or, over
+  // TLS, SSL_ERROR_WANT_READ): then WriteAll must finish the rest, which starts with exactly the bytes left here.
+  int WriteNow(std::string_view& bytes, asio::error_code& error);
   // True when SendFile works: a plain TCP connection (TLS data must pass through OpenSSL).
   bool can_send_file() const { return !tls_; }
   // Sends `count` bytes of `fd` from `offset` with sendfile(2): the kernel moves them from the page cache to the
@@ -67,7 +72,7 @@ class Transport {
     void operator()(TlsIo* io) const;
   };
   // Waits until the socket can do what OpenSSL asked for (SSL_ERROR_WANT_READ or _WANT_WRITE); for a read, takes in
-  // what arrived.
+  // what arrived. Plain TCP waits only for _WANT_WRITE (WriteNow).
   asio::awaitable<asio::error_code> WaitFor(int ssl_error);
 
   asio::ip::tcp::socket socket_;

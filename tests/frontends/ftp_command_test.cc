@@ -57,6 +57,19 @@ TEST(FtpCommandTest, RepliesAreOneLineOrMultiLineAndNameBreaksCannotForgeOne) {
   EXPECT_EQ(FormatReply(211, "Features:\n UTF8\nEnd"), "211-Features:\r\n UTF8\r\n211 End\r\n");
   // A file name carrying "\r\n226 ..." stays inside the reply: the forged line is indented, the CR dropped.
   EXPECT_EQ(FormatReply(550, "no such file: a\r\n226 done\nmore"), "550-no such file: a\r\n 226 done\r\n550 more\r\n");
+  // One line with a bare CR, or with a line end of its own, is still one line.
+  EXPECT_EQ(FormatReply(550, "no such file: a\rb"), "550 no such file: ab\r\n");
+  EXPECT_EQ(FormatReply(226, "done\n"), "226 done\r\n");
+  // AppendReply adds to what is there: replies to pipelined commands go out together.
+  std::string out = "200 NOOP ok.\r\n";
+  AppendReply(out, 211, "Features:\n UTF8\nEnd");
+  AppendReply(out, 421, "bye");
+  EXPECT_EQ(out, "200 NOOP ok.\r\n211-Features:\r\n UTF8\r\n211 End\r\n421 bye\r\n");
+}
+
+TEST(FtpCommandTest, UpperCaseChangesOnlyAsciiLetters) {
+  EXPECT_EQ(UpperCase("noOp retr-1"), "NOOP RETR-1");
+  EXPECT_EQ(UpperCase("\xc3\xa9t\xe9"), "\xc3\xa9T\xe9");  // bytes of other characters pass unchanged
 }
 
 TEST(FtpCommandTest, PathsAreQuotedWithQuotesDoubled) {

@@ -533,6 +533,35 @@ TEST(FtpSecurity, AborStopsATransferInProgress) {
   EXPECT_EQ(ftp.Command("ABOR").code, 225);
 }
 
+TEST(FtpCommands, RestAndRnfrLastOnlyUntilTheCommandTheySetUp) {
+  TestServer server(FtpServer(/*plain=*/true));
+  WriteFile(server.home("alice") + "/a.txt", "0123456789");
+  FtpControl ftp(server.ftp_port());
+  ASSERT_TRUE(ftp.Login("alice", "alice-secret"));
+  const auto download = [&ftp] {
+    const int data = ftp.OpenPassive();
+    if (data < 0 || ftp.Command("RETR a.txt").code != 150) return std::string("(no download)");
+    std::string content = ReadAllAndClose(data);
+    return ftp.Read().code == 226 ? content : "(no 226)";
+  };
+  // Commands that set a transfer up (TYPE, EPSV) keep a REST offset for it.
+  ASSERT_EQ(ftp.Command("REST 4").code, 350);
+  ASSERT_EQ(ftp.Command("TYPE I").code, 200);
+  EXPECT_EQ(download(), "456789");
+  // Any other command in between forgets it: the next download starts at 0.
+  ASSERT_EQ(ftp.Command("REST 4").code, 350);
+  ASSERT_EQ(ftp.Command("NOOP").code, 200);
+  EXPECT_EQ(download(), "0123456789");
+  // RNFR is for the RNTO right after it, in any case of letters.
+  ASSERT_EQ(ftp.Command("RNFR a.txt").code, 350);
+  ASSERT_EQ(ftp.Command("PWD").code, 257);
+  EXPECT_EQ(ftp.Command("RNTO b.txt").code, 503);
+  ASSERT_EQ(ftp.Command("rnfr a.txt").code, 350);
+  ASSERT_EQ(ftp.Command("rnto b.txt").code, 250);
+  EXPECT_TRUE(std::filesystem::exists(server.home("alice") + "/b.txt"));
+  EXPECT_EQ(ftp.Command("XYZW").code, 500);
+}
+
 TEST(FtpAudit, EveryChangeAndTransferIsAuditedAsFtp) {
   TestServer server(FtpServer(/*plain=*/true));
   FtpControl ftp(server.ftp_port());

@@ -35,7 +35,7 @@ Result<unsigned> ParseNumber(std::string_view text, unsigned max) {
 std::string UpperCase(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : text) out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
   return out;
 }
 
@@ -98,7 +98,19 @@ std::optional<Command> CommandReader::Next() {
   return command;
 }
 
-std::string FormatReply(int code, std::string_view text) {
+void AppendReply(std::string& out, int code, std::string_view text) {
+  // Nearly every reply is one line of plain text: written straight into `out`, with no line list.
+  const auto digits = [&out](int value, char separator) {
+    const fmt::format_int number(value);
+    out.append(number.data(), number.size());
+    out += separator;
+  };
+  if (text.find_first_of("\r\n") == std::string_view::npos) {
+    digits(code, ' ');
+    out += text;
+    out += "\r\n";
+    return;
+  }
   std::vector<std::string_view> lines;
   while (true) {
     const std::size_t end = text.find('\n');
@@ -107,24 +119,27 @@ std::string FormatReply(int code, std::string_view text) {
     text.remove_prefix(end + 1);
   }
   while (lines.size() > 1 && lines.back().empty()) lines.pop_back();
-  std::string out;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::string line;
     for (char c : lines[i]) {
       if (c != '\r') line += c;
     }
-    if (lines.size() == 1) {
-      out += fmt::format("{} {}\r\n", code, line);
+    if (lines.size() == 1 || i + 1 == lines.size()) {
+      digits(code, ' ');
     } else if (i == 0) {
-      out += fmt::format("{}-{}\r\n", code, line);
-    } else if (i + 1 == lines.size()) {
-      out += fmt::format("{} {}\r\n", code, line);
-    } else {
+      digits(code, '-');
+    } else if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) {
       // A continuation line must not look like the last one ("CODE "): such lines get a leading space.
-      const bool starts_with_digit = !line.empty() && std::isdigit(static_cast<unsigned char>(line[0]));
-      out += (starts_with_digit ? " " : "") + line + "\r\n";
+      out += ' ';
     }
+    out += line;
+    out += "\r\n";
   }
+}
+
+std::string FormatReply(int code, std::string_view text) {
+  std::string out;
+  AppendReply(out, code, text);
   return out;
 }
 

@@ -52,6 +52,8 @@ std::string OneLineName(std::string_view name);
 // lines. CR and LF inside a line (from a file name) cannot break the reply: a line break starts a new reply line and
 // a bare CR is dropped.
 std::string FormatReply(int code, std::string_view text);
+// The same, appended to `out`.
+void AppendReply(std::string& out, int code, std::string_view text);
 
 // A path as a 257 reply quotes it: inside double quotes, with each quote doubled (RFC 959, appendix II).
 std::string QuotePath(std::string_view path);

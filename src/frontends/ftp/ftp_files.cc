@@ -6,9 +6,8 @@
 
 namespace ferry::frontends::ftp {
 
-asio::awaitable<void> FtpSession::Pwd(std::string_view /*argument*/) {
+void FtpSession::Pwd(std::string_view /*argument*/) {
   Reply(257, QuotePath(cwd_) + " is the current folder.");
-  co_return;
 }
 
 asio::awaitable<void> FtpSession::Cwd(std::string_view argument) {

@@ -1,6 +1,7 @@
 #include "frontends/ftp/ftp_session.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -40,60 +41,69 @@ int ReplyCodeFor(ErrorCode code) {
 
 std::span<const FtpSession::CommandEntry> FtpSession::Commands() {
   using S = FtpSession;
-  // Those asked for most come first: a command finds its entry by a scan.
   static const CommandEntry kCommands[] = {
-      {"RETR", false, &S::Retr, "RETR <path>: download a file (from the REST offset)"},
-      {"STOR", false, &S::Stor, "STOR <path>: upload a file (from the REST offset)"},
-      {"PASV", false, &S::Pasv, "PASV: wait for a data connection (IPv4)"},
-      {"EPSV", false, &S::Epsv, "EPSV [ALL]: wait for a data connection"},
-      {"TYPE", false, &S::Type, "TYPE A|I: data type (bytes are sent as they are either way)"},
-      {"SIZE", false, &S::Size, "SIZE <path>: a file's size in bytes"},
-      {"MDTM", false, &S::Mdtm, "MDTM <path>: a file's modification time (UTC)"},
-      {"CWD", false, &S::Cwd, "CWD <path>: change folder"},
-      {"PWD", false, &S::Pwd, "PWD: the current folder"},
-      {"LIST", false, &S::List, "LIST [<path>]: a long listing"},
-      {"NLST", false, &S::Nlst, "NLST [<path>]: names only"},
-      {"MLSD", false, &S::Mlsd, "MLSD [<path>]: a listing with facts (RFC 3659)"},
-      {"MLST", false, &S::Mlst, "MLST [<path>]: the facts of one entry"},
-      {"DELE", false, &S::Dele, "DELE <path>: delete a file"},
-      {"MKD", false, &S::Mkd, "MKD <path>: make a folder"},
-      {"RMD", false, &S::Rmd, "RMD <path>: remove an empty folder"},
-      {"RNFR", false, &S::Rnfr, "RNFR <path>: rename from (then RNTO)"},
-      {"RNTO", false, &S::Rnto, "RNTO <path>: rename to"},
-      {"REST", false, &S::Rest, "REST <offset>: resume the next RETR or STOR there"},
-      {"APPE", false, &S::Appe, "APPE <path>: append to a file (resumes an interrupted upload)"},
-      {"STOU", false, &S::Stou, "STOU: upload under a new unique name"},
-      {"MFMT", false, &S::Mfmt, "MFMT <time> <path>: set a file's modification time"},
-      {"HASH", false, &S::Hash, "HASH <path>: a file's SHA-256 (or MD5: OPTS HASH MD5)"},
-      {"AVBL", false, &S::Avbl, "AVBL: bytes left in your quota"},
-      {"CDUP", false, &S::Cdup, "CDUP: change to the parent folder"},
-      {"XPWD", false, &S::Pwd, "XPWD: as PWD"},
-      {"XCWD", false, &S::Cwd, "XCWD: as CWD"},
-      {"XMKD", false, &S::Mkd, "XMKD: as MKD"},
-      {"XRMD", false, &S::Rmd, "XRMD: as RMD"},
-      {"PORT", false, &S::Port, "PORT h1,h2,h3,h4,p1,p2: connect to the client (when enabled)"},
-      {"EPRT", false, &S::Eprt, "EPRT |1|address|port|: connect to the client (when enabled)"},
-      {"ALLO", false, &S::Allo, "ALLO: accepted and ignored (room is reserved as a file grows)"},
-      {"ABOR", false, &S::Abor, "ABOR: abort a transfer"},
-      {"STAT", true, &S::Stat, "STAT [<path>]: the session's state, or a listing on the control connection"},
-      {"NOOP", true, &S::Noop, "NOOP: do nothing"},
-      {"USER", true, &S::User, "USER <name>: log in as"},
-      {"PASS", true, &S::Pass, "PASS <password>: the password"},
-      {"QUIT", true, &S::Quit, "QUIT: log out"},
-      {"SYST", true, &S::Syst, "SYST: the system type"},
-      {"FEAT", true, &S::Feat, "FEAT: the extensions supported"},
-      {"OPTS", true, &S::Opts, "OPTS UTF8 ON | OPTS HASH SHA-256|MD5 | OPTS MLST <facts>"},
-      {"HELP", true, &S::Help, "HELP [<command>]: this help"},
-      {"CLNT", true, &S::Clnt, "CLNT <name>: the client's name (logged)"},
-      {"MODE", true, &S::Mode, "MODE S: stream mode (the only one)"},
-      {"STRU", true, &S::Stru, "STRU F: file structure (the only one)"},
-      {"AUTH", true, &S::Auth, "AUTH TLS: protect the control connection"},
-      {"PBSZ", true, &S::Pbsz, "PBSZ 0: required before PROT"},
-      {"PROT", true, &S::Prot, "PROT P|C: protect data connections (P) or not (C)"},
-      {"CCC", true, &S::Ccc, "CCC: refused (the control connection stays protected)"},
-      {"SITE", true, &S::Site, "SITE: no site commands are offered"},
+      {"RETR", false, &S::Retr, nullptr, "RETR <path>: download a file (from the REST offset)", true},
+      {"STOR", false, &S::Stor, nullptr, "STOR <path>: upload a file (from the REST offset)", true},
+      {"PASV", false, &S::Pasv, nullptr, "PASV: wait for a data connection (IPv4)", true},
+      {"EPSV", false, &S::Epsv, nullptr, "EPSV [ALL]: wait for a data connection", true},
+      {"TYPE", false, nullptr, &S::Type, "TYPE A|I: data type (bytes are sent as they are either way)", true},
+      {"SIZE", false, &S::Size, nullptr, "SIZE <path>: a file's size in bytes"},
+      {"MDTM", false, &S::Mdtm, nullptr, "MDTM <path>: a file's modification time (UTC)"},
+      {"CWD", false, &S::Cwd, nullptr, "CWD <path>: change folder"},
+      {"PWD", false, nullptr, &S::Pwd, "PWD: the current folder"},
+      {"LIST", false, &S::List, nullptr, "LIST [<path>]: a long listing"},
+      {"NLST", false, &S::Nlst, nullptr, "NLST [<path>]: names only"},
+      {"MLSD", false, &S::Mlsd, nullptr, "MLSD [<path>]: a listing with facts (RFC 3659)"},
+      {"MLST", false, &S::Mlst, nullptr, "MLST [<path>]: the facts of one entry"},
+      {"DELE", false, &S::Dele, nullptr, "DELE <path>: delete a file"},
+      {"MKD", false, &S::Mkd, nullptr, "MKD <path>: make a folder"},
+      {"RMD", false, &S::Rmd, nullptr, "RMD <path>: remove an empty folder"},
+      {"RNFR", false, &S::Rnfr, nullptr, "RNFR <path>: rename from (then RNTO)", false, true},
+      {"RNTO", false, &S::Rnto, nullptr, "RNTO <path>: rename to", false, true},
+      {"REST", false, nullptr, &S::Rest, "REST <offset>: resume the next RETR or STOR there", true},
+      {"APPE", false, &S::Appe, nullptr, "APPE <path>: append to a file (resumes an interrupted upload)", true},
+      {"STOU", false, &S::Stou, nullptr, "STOU: upload under a new unique name"},
+      {"MFMT", false, &S::Mfmt, nullptr, "MFMT <time> <path>: set a file's modification time"},
+      {"HASH", false, &S::Hash, nullptr, "HASH <path>: a file's SHA-256 (or MD5: OPTS HASH MD5)"},
+      {"AVBL", false, &S::Avbl, nullptr, "AVBL: bytes left in your quota"},
+      {"CDUP", false, &S::Cdup, nullptr, "CDUP: change to the parent folder"},
+      {"XPWD", false, nullptr, &S::Pwd, "XPWD: as PWD"},
+      {"XCWD", false, &S::Cwd, nullptr, "XCWD: as CWD"},
+      {"XMKD", false, &S::Mkd, nullptr, "XMKD: as MKD"},
+      {"XRMD", false, &S::Rmd, nullptr, "XRMD: as RMD"},
+      {"PORT", false, &S::Port, nullptr, "PORT h1,h2,h3,h4,p1,p2: connect to the client (when enabled)", true},
+      {"EPRT", false, &S::Eprt, nullptr, "EPRT |1|address|port|: connect to the client (when enabled)", true},
+      {"ALLO", false, nullptr, &S::Allo, "ALLO: accepted and ignored (room is reserved as a file grows)"},
+      {"ABOR", false, &S::Abor, nullptr, "ABOR: abort a transfer"},
+      {"STAT", true, &S::Stat, nullptr, "STAT [<path>]: the session's state, or a listing on the control connection"},
+      {"NOOP", true, nullptr, &S::Noop, "NOOP: do nothing"},
+      {"USER", true, &S::User, nullptr, "USER <name>: log in as"},
+      {"PASS", true, &S::Pass, nullptr, "PASS <password>: the password"},
+      {"QUIT", true, &S::Quit, nullptr, "QUIT: log out"},
+      {"SYST", true, nullptr, &S::Syst, "SYST: the system type"},
+      {"FEAT", true, nullptr, &S::Feat, "FEAT: the extensions supported"},
+      {"OPTS", true, nullptr, &S::Opts, "OPTS UTF8 ON | OPTS HASH SHA-256|MD5 | OPTS MLST <facts>"},
+      {"HELP", true, nullptr, &S::Help, "HELP [<command>]: this help"},
+      {"CLNT", true, nullptr, &S::Clnt, "CLNT <name>: the client's name (logged)"},
+      {"MODE", true, nullptr, &S::Mode, "MODE S: stream mode (the only one)"},
+      {"STRU", true, nullptr, &S::Stru, "STRU F: file structure (the only one)"},
+      {"AUTH", true, &S::Auth, nullptr, "AUTH TLS: protect the control connection"},
+      {"PBSZ", true, nullptr, &S::Pbsz, "PBSZ 0: required before PROT"},
+      {"PROT", true, &S::Prot, nullptr, "PROT P|C: protect data connections (P) or not (C)"},
+      {"CCC", true, nullptr, &S::Ccc, "CCC: refused (the control connection stays protected)"},
+      {"SITE", true, nullptr, &S::Site, "SITE: no site commands are offered"},
   };
   return kCommands;
+}
+
+const FtpSession::CommandEntry* FtpSession::FindCommand(std::string_view verb) {
+  static const auto* const kByVerb = [] {
+    auto* by_verb = new std::unordered_map<std::string_view, const CommandEntry*>;
+    for (const CommandEntry& entry : Commands()) by_verb->emplace(entry.verb, &entry);
+    return by_verb;
+  }();
+  const auto found = kByVerb->find(verb);
+  return found == kByVerb->end() ? nullptr : found->second;
 }
 
 FtpSession::FtpSession(Transport control, const FtpEnvironment& env)
@@ -143,23 +153,28 @@ asio::awaitable<void> FtpSession::Run() {
         command = reader_.Next();
       }
       if (!command) break;
-      co_await Handle(*command);
+      const CommandEntry* entry = Admit(*command);
+      if (entry != nullptr && entry->answer != nullptr) {
+        (this->*entry->answer)(command->argument);
+      } else if (entry != nullptr) {
+        co_await (this->*entry->handler)(command->argument);
+      }
       if (control_lost_) broken_ = true;
     }
     if (reader_.too_long()) {
       Reply(500, fmt::format("Command line too long (the limit is {} bytes).", kMaxCommandLine));
       closing_ = true;
     }
-    if (!co_await Flush() || closing_) break;
+    if (!(FlushWithoutWaiting() || co_await Flush()) || closing_) break;
     handle_->idle = true;
     if (handle_->draining) {
       Reply(421, "The server is shutting down.");
       co_await Flush();
       break;
     }
-    const auto now = std::chrono::steady_clock::now();
     const auto limit = logged_in() ? std::chrono::steady_clock::duration(env_.idle_timeout)
-                                   : std::max(login_deadline_ - now, std::chrono::steady_clock::duration::zero());
+                                   : std::max(login_deadline_ - std::chrono::steady_clock::now(),
+                                              std::chrono::steady_clock::duration::zero());
     watchdog_.Arm(limit);
     const auto [error, n] = co_await control_.ReadSome(read_buffer.get(), kReadSize);
     watchdog_.Disarm();
@@ -185,40 +200,46 @@ asio::awaitable<void> FtpSession::Run() {
   spdlog::info("{}: disconnected (ftp){}", peer, user.empty() ? "" : " (user " + user + ")");
 }
 
-asio::awaitable<void> FtpSession::Handle(const Command& command) {
+const FtpSession::CommandEntry* FtpSession::Admit(const Command& command) {
   if (command.verb.empty()) {
     Reply(500, "Empty command.");
-    co_return;
+    return nullptr;
   }
-  const CommandEntry* entry = nullptr;
-  for (const CommandEntry& candidate : Commands()) {
-    if (candidate.verb == command.verb) {
-      entry = &candidate;
-      break;
-    }
-  }
+  const CommandEntry* entry = FindCommand(command.verb);
   if (entry == nullptr) {
     Reply(500, fmt::format("Unknown command '{}'.", command.verb.substr(0, 16)));
-    co_return;
+    return nullptr;
   }
   if (!entry->before_login && !logged_in()) {
     Reply(530, "Log in with USER and PASS first.");
-    co_return;
+    return nullptr;
   }
-  // REST applies to the transfer that follows it at once; RNFR to the RNTO that follows it.
-  const bool keeps_restart = command.verb == "REST" || command.verb == "RETR" || command.verb == "STOR" ||
-                             command.verb == "APPE" || command.verb == "TYPE" || command.verb == "PASV" ||
-                             command.verb == "EPSV" || command.verb == "PORT" || command.verb == "EPRT";
-  if (!keeps_restart) restart_at_ = 0;
-  const bool keeps_rename = command.verb == "RNTO" || command.verb == "RNFR";
-  if (!keeps_rename) rename_from_.clear();
-  co_await (this->*entry->handler)(command.argument);
+  if (!entry->keeps_restart) restart_at_ = 0;
+  if (!entry->keeps_rename) rename_from_.clear();
+  return entry;
 }
 
-void FtpSession::Reply(int code, std::string_view text) { output_ += FormatReply(code, text); }
+void FtpSession::Reply(int code, std::string_view text) {
+  AppendReply(output_, code, text);
+}
 
 void FtpSession::ReplyError(const Status& status) {
   Reply(ReplyCodeFor(status.code()), status.message().empty() ? std::string(status.code_name()) : status.message());
+}
+
+bool FtpSession::FlushWithoutWaiting() {
+  if (broken_) return false;
+  if (output_.empty()) return true;
+  std::string_view rest = output_;
+  asio::error_code error;
+  control_.WriteNow(rest, error);
+  if (error) {
+    broken_ = true;
+    output_.clear();
+    return false;
+  }
+  output_.erase(0, output_.size() - rest.size());
+  return output_.empty();
 }
 
 asio::awaitable<bool> FtpSession::Flush() {
@@ -293,17 +314,15 @@ asio::awaitable<void> FtpSession::Quit(std::string_view /*argument*/) {
   co_return;
 }
 
-asio::awaitable<void> FtpSession::Noop(std::string_view /*argument*/) {
+void FtpSession::Noop(std::string_view /*argument*/) {
   Reply(200, "NOOP ok.");
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Syst(std::string_view /*argument*/) {
+void FtpSession::Syst(std::string_view /*argument*/) {
   Reply(215, "UNIX Type: L8");
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Feat(std::string_view /*argument*/) {
+void FtpSession::Feat(std::string_view /*argument*/) {
   std::string text = "Extensions supported:\n";
   if (env_.tls != nullptr) text += " AUTH TLS\n PBSZ\n PROT\n";
   text +=
@@ -311,10 +330,9 @@ asio::awaitable<void> FtpSession::Feat(std::string_view /*argument*/) {
       " MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\n"
       " UTF8\n TVFS\n CLNT\n HASH SHA-256*;MD5;\n AVBL\nEnd";
   Reply(211, text);
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Opts(std::string_view argument) {
+void FtpSession::Opts(std::string_view argument) {
   const std::string upper = UpperCase(argument);
   if (upper == "UTF8 ON" || upper == "UTF8") {
     Reply(200, "UTF8 is always on.");
@@ -330,10 +348,9 @@ asio::awaitable<void> FtpSession::Opts(std::string_view argument) {
   } else {
     Reply(501, "Unknown option.");
   }
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Help(std::string_view argument) {
+void FtpSession::Help(std::string_view argument) {
   const std::string wanted = UpperCase(argument);
   std::string text;
   for (const CommandEntry& entry : Commands()) {
@@ -342,54 +359,50 @@ asio::awaitable<void> FtpSession::Help(std::string_view argument) {
   }
   if (text.empty()) {
     Reply(502, fmt::format("Unknown command '{}'.", wanted.substr(0, 16)));
-    co_return;
+    return;
   }
   Reply(214, "The commands recognized are:\n" + text + "Help OK.");
 }
 
-asio::awaitable<void> FtpSession::Clnt(std::string_view argument) {
+void FtpSession::Clnt(std::string_view argument) {
   spdlog::debug("{}: ftp client '{}'", client_.peer, argument.substr(0, 64));
   Reply(200, "Noted.");
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Type(std::string_view argument) {
+void FtpSession::Type(std::string_view argument) {
   auto ascii = ParseTypeIsAscii(argument);
   if (!ascii.ok()) {
     Reply(504, ascii.status().message());
-    co_return;
+    return;
   }
   Reply(200, *ascii ? "Type set to A (files are sent as they are)." : "Type set to I.");
 }
 
-asio::awaitable<void> FtpSession::Mode(std::string_view argument) {
+void FtpSession::Mode(std::string_view argument) {
   if (argument == "S" || argument == "s") {
     Reply(200, "Mode set to S.");
   } else {
     Reply(504, "Only MODE S (stream) is supported.");
   }
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Stru(std::string_view argument) {
+void FtpSession::Stru(std::string_view argument) {
   if (argument == "F" || argument == "f") {
     Reply(200, "Structure set to F.");
   } else {
     Reply(504, "Only STRU F (file) is supported.");
   }
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Allo(std::string_view /*argument*/) {
+void FtpSession::Allo(std::string_view /*argument*/) {
   Reply(202, "ALLO is not needed: room is reserved as a file grows.");
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Rest(std::string_view argument) {
+void FtpSession::Rest(std::string_view argument) {
   auto offset = ParseRestOffset(argument);
   if (!offset.ok()) {
     Reply(501, offset.status().message());
-    co_return;
+    return;
   }
   restart_at_ = *offset;
   Reply(350, fmt::format("Restarting at {}. Send STOR or RETR.", restart_at_));
@@ -482,10 +495,10 @@ asio::awaitable<void> FtpSession::Auth(std::string_view argument) {
   control_tls_ = true;
 }
 
-asio::awaitable<void> FtpSession::Pbsz(std::string_view argument) {
+void FtpSession::Pbsz(std::string_view argument) {
   if (!control_tls_) {
     Reply(503, "PBSZ needs AUTH TLS first.");
-    co_return;
+    return;
   }
   pbsz_done_ = true;
   Reply(200, argument == "0" ? "PBSZ=0" : "PBSZ=0 (the only size for TLS)");
@@ -515,14 +528,12 @@ asio::awaitable<void> FtpSession::Prot(std::string_view argument) {
   }
 }
 
-asio::awaitable<void> FtpSession::Ccc(std::string_view /*argument*/) {
+void FtpSession::Ccc(std::string_view /*argument*/) {
   Reply(534, "CCC is refused: the control connection stays protected.");
-  co_return;
 }
 
-asio::awaitable<void> FtpSession::Site(std::string_view /*argument*/) {
+void FtpSession::Site(std::string_view /*argument*/) {
   Reply(502, "No SITE commands are offered.");
-  co_return;
 }
 
 }  // namespace ferry::frontends::ftp

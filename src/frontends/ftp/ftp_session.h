@@ -64,8 +64,15 @@ class FtpSession {
   struct CommandEntry {
     std::string_view verb;
     bool before_login;  // allowed before a login
+    // One of the two is set: a command that waits (for the network, the file service) is a coroutine; one that only
+    // replies is a plain function, which costs no coroutine frame.
     asio::awaitable<void> (FtpSession::*handler)(std::string_view argument);
+    void (FtpSession::*answer)(std::string_view argument);
     std::string_view help;  // HELP's text for it
+    // What the previous command set up and this one does not undo: REST's offset is for the transfer that follows
+    // it at once (commands that set the transfer up keep it), RNFR's path for the RNTO that follows it.
+    bool keeps_restart = false;
+    bool keeps_rename = false;
   };
 
   FtpSession(Transport control, const FtpEnvironment& env);
@@ -78,15 +85,23 @@ class FtpSession {
 
   // Every command the session answers, for the dispatcher, HELP, FEAT-independent tests and docs.
   static std::span<const CommandEntry> Commands();
+  // The entry for an upper-cased verb, or null.
+  static const CommandEntry* FindCommand(std::string_view verb);
 
  private:
   enum class Transfer { kStore, kAppend, kStoreUnique };
 
-  asio::awaitable<void> Handle(const Command& command);
+  // The entry that runs `command`, or null when it must not run (unknown, or not before a login), which is answered
+  // here. Forgets a REST offset or RNFR path that `command` does not use.
+  const CommandEntry* Admit(const Command& command);
   void Reply(int code, std::string_view text);
   // A reply for a failed service call: 550 for a missing or refused file, 552 for a full quota, and so on.
   void ReplyError(const Status& status);
+  // Sends the replies so far; false if the connection broke.
   asio::awaitable<bool> Flush();
+  // The same, when the connection takes them at once (nearly always): true when all went out. Otherwise Flush()
+  // sends the rest (or reports the broken connection).
+  bool FlushWithoutWaiting();
   std::string PathOf(std::string_view argument) const;
   bool logged_in() const { return user_ != nullptr; }
   bool writable() const;
@@ -95,27 +110,27 @@ class FtpSession {
   asio::awaitable<void> User(std::string_view argument);
   asio::awaitable<void> Pass(std::string_view argument);
   asio::awaitable<void> Quit(std::string_view argument);
-  asio::awaitable<void> Noop(std::string_view argument);
-  asio::awaitable<void> Syst(std::string_view argument);
-  asio::awaitable<void> Feat(std::string_view argument);
-  asio::awaitable<void> Opts(std::string_view argument);
-  asio::awaitable<void> Help(std::string_view argument);
-  asio::awaitable<void> Clnt(std::string_view argument);
-  asio::awaitable<void> Type(std::string_view argument);
-  asio::awaitable<void> Mode(std::string_view argument);
-  asio::awaitable<void> Stru(std::string_view argument);
-  asio::awaitable<void> Allo(std::string_view argument);
-  asio::awaitable<void> Rest(std::string_view argument);
+  void Noop(std::string_view argument);
+  void Syst(std::string_view argument);
+  void Feat(std::string_view argument);
+  void Opts(std::string_view argument);
+  void Help(std::string_view argument);
+  void Clnt(std::string_view argument);
+  void Type(std::string_view argument);
+  void Mode(std::string_view argument);
+  void Stru(std::string_view argument);
+  void Allo(std::string_view argument);
+  void Rest(std::string_view argument);
   asio::awaitable<void> Abor(std::string_view argument);
   asio::awaitable<void> Stat(std::string_view argument);
   asio::awaitable<void> Auth(std::string_view argument);
-  asio::awaitable<void> Pbsz(std::string_view argument);
+  void Pbsz(std::string_view argument);
   asio::awaitable<void> Prot(std::string_view argument);
-  asio::awaitable<void> Ccc(std::string_view argument);
-  asio::awaitable<void> Site(std::string_view argument);
+  void Ccc(std::string_view argument);
+  void Site(std::string_view argument);
 
   // Files and folders on the control connection (ftp_files.cc).
-  asio::awaitable<void> Pwd(std::string_view argument);
+  void Pwd(std::string_view argument);
   asio::awaitable<void> Cwd(std::string_view argument);
   asio::awaitable<void> Cdup(std::string_view argument);
   asio::awaitable<void> Mkd(std::string_view argument);
