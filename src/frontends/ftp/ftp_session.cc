@@ -165,7 +165,11 @@ asio::awaitable<void> FtpSession::Run() {
       Reply(500, fmt::format("Command line too long (the limit is {} bytes).", kMaxCommandLine));
       closing_ = true;
     }
-    if (!(FlushWithoutWaiting() || co_await Flush()) || closing_) break;
+    // (Not `!(a || co_await b) || c`: g++ 12 runs a co_await in a || or && that is itself an operand of another one,
+    // even when the left side decides.)
+    bool flushed = FlushWithoutWaiting();
+    if (!flushed) flushed = co_await Flush();
+    if (!flushed || closing_) break;
     handle_->idle = true;
     if (handle_->draining) {
       Reply(421, "The server is shutting down.");
