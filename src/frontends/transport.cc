@@ -156,8 +156,7 @@ asio::awaitable<asio::error_code> Transport::WaitFor(int ssl_error) {
   // empty, since the end of the stream (or an error) that came with the data is only reported by the next read, and
   // no epoll event will come for it again.
   if (!io_->staging) io_->staging = std::make_unique_for_overwrite<char[]>(kStagingSize);
-  auto [error, n] =
-      co_await socket_.async_read_some(asio::buffer(io_->staging.get(), kStagingSize), kNoThrow);
+  auto [error, n] = co_await socket_.async_read_some(asio::buffer(io_->staging.get(), kStagingSize), kNoThrow);
   if (error) co_return error;
   io_->begin = 0;
   io_->end = n;

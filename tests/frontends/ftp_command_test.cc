@@ -1,7 +1,13 @@
-// The FTP control connection's text on its own: command lines, replies, addresses, offsets, times and listings.
+// The FTP control connection's text on its own: command lines, replies, addresses, offsets, times and listings; and
+// the session's command table.
 #include "frontends/ftp/ftp_command.h"
 
+#include <set>
+#include <string>
+
 #include <gtest/gtest.h>
+
+#include "frontends/ftp/ftp_session.h"
 
 namespace ferry::frontends::ftp {
 namespace {
@@ -65,6 +71,24 @@ TEST(FtpCommandTest, RepliesAreOneLineOrMultiLineAndNameBreaksCannotForgeOne) {
   AppendReply(out, 211, "Features:\n UTF8\nEnd");
   AppendReply(out, 421, "bye");
   EXPECT_EQ(out, "200 NOOP ok.\r\n211-Features:\r\n UTF8\r\n211 End\r\n421 bye\r\n");
+}
+
+TEST(FtpCommandTest, EveryVerbHasOneEntryWithExactlyOneWayToRunIt) {
+  std::set<std::string> verbs;
+  for (const FtpSession::CommandEntry& entry : FtpSession::Commands()) {
+    EXPECT_TRUE(verbs.insert(std::string(entry.verb)).second) << entry.verb << " twice";
+    EXPECT_EQ(UpperCase(entry.verb), entry.verb);
+    // A coroutine for what waits, a plain function for what only replies: never both, never neither.
+    EXPECT_NE(entry.handler == nullptr, entry.answer == nullptr) << entry.verb;
+    EXPECT_EQ(FtpSession::FindCommand(entry.verb), &entry) << entry.verb;
+    EXPECT_FALSE(entry.help.empty()) << entry.verb;
+  }
+  EXPECT_GE(verbs.size(), 50u);
+  EXPECT_EQ(FtpSession::FindCommand("noop"), nullptr);  // verbs are upper-cased before they are looked up
+  EXPECT_EQ(FtpSession::FindCommand("NOOPS"), nullptr);
+  EXPECT_EQ(FtpSession::FindCommand(""), nullptr);
+  EXPECT_NE(FtpSession::FindCommand("NOOP")->answer, nullptr);
+  EXPECT_NE(FtpSession::FindCommand("RETR")->handler, nullptr);
 }
 
 TEST(FtpCommandTest, UpperCaseChangesOnlyAsciiLetters) {

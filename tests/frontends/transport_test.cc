@@ -6,6 +6,8 @@
 // their event while no read was waiting or not; bytes and the end arriving together; the end alone.
 #include "frontends/transport.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <future>
 #include <string>
@@ -19,6 +21,7 @@
 #include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/read.hpp>
 #include <asio/write.hpp>
 
 #include "server/tls_identity.h"
@@ -84,7 +87,42 @@ void RunToEnd(asio::io_context& loop, asio::awaitable<void> body) {
         if (thrown) std::rethrow_exception(thrown);
       });
   loop.run_for(kLimit);
-  EXPECT_TRUE(finished) << "a read was still waiting after " << kLimit.count() << " s";
+  EXPECT_TRUE(finished) << "a read or write was still waiting after " << kLimit.count() << " s";
+}
+
+// The server's TLS identity, made fresh in a temporary folder.
+struct ServerTls {
+  TempDir dir;
+  asio::ssl::context context{asio::ssl::context::tls_server};
+
+  ServerTls() {
+    EXPECT_TRUE(server::GenerateSelfSignedIdentity(dir / "cert.pem", dir / "key.pem", "localhost").ok());
+    context.use_certificate_chain_file(dir / "cert.pem");
+    context.use_private_key_file(dir / "key.pem", asio::ssl::context::pem);
+  }
+};
+
+// Bytes no socket buffer holds at once (loopback buffers grow to a few MiB), in a pattern that shows misplaced bytes.
+std::string LargePayload() {
+  std::string payload(32 << 20, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>((i * 131 + i / 4093) & 0xff);
+  return payload;
+}
+
+// What FtpSession::FlushWithoutWaiting and Flush do with a reply: WriteNow sends what fits at once and leaves the rest
+// at the front of `bytes`; the caller drops what went from its own string; WriteAll sends exactly the rest, waiting
+// for room. `written` is set once WriteNow had to stop, so the peer starts reading only then.
+asio::awaitable<void> WriteNowThenAll(Transport& transport, std::string output, std::promise<void>& written) {
+  std::string_view rest = output;
+  asio::error_code error;
+  const int wait_for = transport.WriteNow(rest, error);
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(wait_for, SSL_ERROR_WANT_WRITE);  // the buffers are full, and not because nothing went
+  EXPECT_LT(rest.size(), output.size());
+  output.erase(0, output.size() - rest.size());
+  written.set_value();
+  const auto all = co_await transport.WriteAll(output);
+  EXPECT_FALSE(all) << all.message();
 }
 
 TEST_F(TransportTest, BytesArrivingAfterAShortReadAreReadWhetherOrNotTheLoopPolledInBetween) {
@@ -142,15 +180,64 @@ TEST_F(TransportTest, AFullReadLeavesTheRestToTheNextRead) {
   }());
 }
 
+TEST_F(TransportTest, WhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
+  const std::string payload = LargePayload();
+  Transport transport(std::move(connection_.server));
+  std::promise<void> written;
+  std::string received;
+  std::thread reader([&] {
+    written.get_future().wait_for(kLimit);
+    char buffer[65536];
+    ssize_t n;
+    while ((n = ::recv(client_.native_handle(), buffer, sizeof buffer, 0)) > 0) {
+      received.append(buffer, static_cast<std::size_t>(n));
+    }
+  });
+  RunToEnd(loop_, [&]() -> asio::awaitable<void> {
+    co_await WriteNowThenAll(transport, payload, written);
+    co_await transport.Close();
+  }());
+  asio::error_code ignored;
+  transport.socket().close(ignored);  // if the writer did not finish, the reader sees the end now
+  reader.join();
+  EXPECT_EQ(received.size(), payload.size());
+  EXPECT_TRUE(received == payload);
+}
+
+TEST_F(TransportTest, OverTlsWhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
+  const std::string payload = LargePayload();
+  ServerTls tls;
+  Transport transport(std::move(connection_.server), tls.context.native_handle());
+  std::promise<void> written;
+  std::string received;
+  std::thread reader([&] {
+    asio::ssl::context client_tls(asio::ssl::context::tls_client);
+    client_tls.set_verify_mode(asio::ssl::verify_none);
+    asio::ssl::stream<tcp::socket> client(std::move(connection_.client), client_tls);
+    asio::error_code error;
+    client.handshake(asio::ssl::stream_base::client, error);
+    written.get_future().wait_for(kLimit);
+    if (!error) asio::read(client, asio::dynamic_buffer(received), error);  // to the close_notify (eof)
+  });
+  RunToEnd(loop_, [&]() -> asio::awaitable<void> {
+    const auto handshake = co_await transport.Handshake();
+    EXPECT_FALSE(handshake) << handshake.message();
+    co_await WriteNowThenAll(transport, payload, written);
+    co_await transport.SendCloseNotify();
+    co_await transport.Close();
+  }());
+  asio::error_code ignored;
+  transport.socket().close(ignored);  // if the writer did not finish, the reader sees the end now
+  reader.join();
+  EXPECT_EQ(received.size(), payload.size());
+  EXPECT_TRUE(received == payload);
+}
+
 // The TLS client runs on its own thread (its handshake and writes block); two promises hand the turn back and forth
 // (each wait bounded, so a failure on one side cannot hang the other).
 TEST_F(TransportTest, OverTlsRecordsAndTheEndArrivingAfterAShortReadAreRead) {
-  TempDir dir;
-  ASSERT_TRUE(server::GenerateSelfSignedIdentity(dir / "cert.pem", dir / "key.pem", "localhost").ok());
-  asio::ssl::context server_tls(asio::ssl::context::tls_server);
-  server_tls.use_certificate_chain_file(dir / "cert.pem");
-  server_tls.use_private_key_file(dir / "key.pem", asio::ssl::context::pem);
-  Transport transport(std::move(connection_.server), server_tls.native_handle());
+  ServerTls tls;
+  Transport transport(std::move(connection_.server), tls.context.native_handle());
 
   std::promise<void> first_read, second_sent;
   std::thread client_thread([&] {
@@ -187,6 +274,8 @@ TEST_F(TransportTest, OverTlsRecordsAndTheEndArrivingAfterAShortReadAreRead) {
       EXPECT_EQ((co_await ReadString(transport)).substr(0, 7), "error: ");  // the end, not a wait
     }
   }());
+  asio::error_code ignored;
+  transport.socket().close(ignored);  // if the server side did not finish, the client sees the end now
   client_thread.join();
 }
 

@@ -540,7 +540,11 @@ TEST(FtpCommands, RestAndRnfrLastOnlyUntilTheCommandTheySetUp) {
   ASSERT_TRUE(ftp.Login("alice", "alice-secret"));
   const auto download = [&ftp] {
     const int data = ftp.OpenPassive();
-    if (data < 0 || ftp.Command("RETR a.txt").code != 150) return std::string("(no download)");
+    if (data < 0) return std::string("(no data connection)");
+    if (ftp.Command("RETR a.txt").code != 150) {
+      ::close(data);
+      return std::string("(no download)");
+    }
     std::string content = ReadAllAndClose(data);
     return ftp.Read().code == 226 ? content : "(no 226)";
   };

@@ -1,8 +1,9 @@
 // FtpSession: one FTP control connection, from the 220 greeting to QUIT, and the data connections it opens.
 //
-// What is FTP's own lives here: the command table (which commands need a login, the handler of each), replies, the
-// passive and active data connections, TLS on both, and the listing formats. Every rule about files, users and
-// quotas is the file service's (src/service/): a handler parses its argument, calls the service, and answers.
+// What is FTP's own lives here: the command table (which commands need a login, the handler of each: a coroutine for
+// a command that waits, a plain function for one that only replies), replies, the passive and active data
+// connections, TLS on both, and the listing formats. Every rule about files, users and quotas is the file service's
+// (src/service/): a handler parses its argument, calls the service, and answers.
 //
 // A session runs as one coroutine on one event-loop thread and owns its connections, so nothing in it needs a lock.
 // Memory is bounded: the command reader holds at most one command line (4 KiB) beyond a 4 KiB read buffer, and a

@@ -389,8 +389,11 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       }
       const auto close_deadline = Clock::now() + std::chrono::seconds(2);
       bool alive = true;
-      while ((alive = link.Pump()) && (link.write_pending() || !state.closed) &&
-             co_await link.Wait(close_deadline)) {
+      // (Not one while condition `a && b && co_await c`: g++ 12 runs that co_await even when `a && b` is false.)
+      while (true) {
+        alive = link.Pump();
+        if (!alive || (!link.write_pending() && state.closed)) break;
+        if (!co_await link.Wait(close_deadline)) break;
       }
       ssh_channel_free(state.channel);
       sftp.reset();
