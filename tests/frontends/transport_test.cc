@@ -102,6 +102,26 @@ struct ServerTls {
   }
 };
 
+// The client's side of TLS, its handshake done (`error` says whether it failed). No certificate check: the server's
+// identity is not what these tests are about.
+struct TlsClient {
+  asio::ssl::context context{asio::ssl::context::tls_client};
+  asio::ssl::stream<tcp::socket> stream;
+  asio::error_code error;
+
+  explicit TlsClient(tcp::socket socket) : stream(std::move(socket), context) {
+    stream.set_verify_mode(asio::ssl::verify_none);
+    stream.handshake(asio::ssl::stream_base::client, error);
+  }
+};
+
+// After the server's side has run: closes its socket, so a peer still waiting sees the end, and waits for the peer.
+void CloseAndJoin(Transport& transport, std::thread& peer) {
+  asio::error_code ignored;
+  transport.socket().close(ignored);
+  peer.join();
+}
+
 // Bytes no socket buffer holds at once (loopback buffers grow to a few MiB), in a pattern that shows misplaced bytes.
 std::string LargePayload() {
   std::string payload(32 << 20, '\0');
@@ -197,9 +217,7 @@ TEST_F(TransportTest, WhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
     co_await WriteNowThenAll(transport, payload, written);
     co_await transport.Close();
   }());
-  asio::error_code ignored;
-  transport.socket().close(ignored);  // if the writer did not finish, the reader sees the end now
-  reader.join();
+  CloseAndJoin(transport, reader);
   EXPECT_EQ(received.size(), payload.size());
   EXPECT_TRUE(received == payload);
 }
@@ -211,13 +229,9 @@ TEST_F(TransportTest, OverTlsWhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
   std::promise<void> written;
   std::string received;
   std::thread reader([&] {
-    asio::ssl::context client_tls(asio::ssl::context::tls_client);
-    client_tls.set_verify_mode(asio::ssl::verify_none);
-    asio::ssl::stream<tcp::socket> client(std::move(connection_.client), client_tls);
-    asio::error_code error;
-    client.handshake(asio::ssl::stream_base::client, error);
+    TlsClient client(std::move(connection_.client));
     written.get_future().wait_for(kLimit);
-    if (!error) asio::read(client, asio::dynamic_buffer(received), error);  // to the close_notify (eof)
+    if (!client.error) asio::read(client.stream, asio::dynamic_buffer(received), client.error);  // to close_notify
   });
   RunToEnd(loop_, [&]() -> asio::awaitable<void> {
     const auto handshake = co_await transport.Handshake();
@@ -226,9 +240,7 @@ TEST_F(TransportTest, OverTlsWhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
     co_await transport.SendCloseNotify();
     co_await transport.Close();
   }());
-  asio::error_code ignored;
-  transport.socket().close(ignored);  // if the writer did not finish, the reader sees the end now
-  reader.join();
+  CloseAndJoin(transport, reader);
   EXPECT_EQ(received.size(), payload.size());
   EXPECT_TRUE(received == payload);
 }
@@ -241,21 +253,18 @@ TEST_F(TransportTest, OverTlsRecordsAndTheEndArrivingAfterAShortReadAreRead) {
 
   std::promise<void> first_read, second_sent;
   std::thread client_thread([&] {
-    asio::ssl::context client_tls(asio::ssl::context::tls_client);
-    client_tls.set_verify_mode(asio::ssl::verify_none);
-    asio::ssl::stream<tcp::socket> client(std::move(connection_.client), client_tls);
-    asio::error_code error;
-    client.handshake(asio::ssl::stream_base::client, error);
-    if (error) {
+    TlsClient client(std::move(connection_.client));
+    if (client.error) {
       first_read.get_future().wait_for(kLimit);  // the test reports the failed handshake
       second_sent.set_value();
       return;
     }
-    asio::write(client, asio::buffer(std::string("first")), error);
+    asio::error_code error;
+    asio::write(client.stream, asio::buffer(std::string("first")), error);
     first_read.get_future().wait_for(kLimit);
-    asio::write(client, asio::buffer(std::string("second")), error);
+    asio::write(client.stream, asio::buffer(std::string("second")), error);
     // The end of the stream right behind the record (no close_notify: a client that just goes away).
-    client.next_layer().shutdown(tcp::socket::shutdown_send, error);
+    client.stream.next_layer().shutdown(tcp::socket::shutdown_send, error);
     second_sent.set_value();
   });
   RunToEnd(loop_, [&]() -> asio::awaitable<void> {
@@ -274,9 +283,7 @@ TEST_F(TransportTest, OverTlsRecordsAndTheEndArrivingAfterAShortReadAreRead) {
       EXPECT_EQ((co_await ReadString(transport)).substr(0, 7), "error: ");  // the end, not a wait
     }
   }());
-  asio::error_code ignored;
-  transport.socket().close(ignored);  // if the server side did not finish, the client sees the end now
-  client_thread.join();
+  CloseAndJoin(transport, client_thread);
 }
 
 }  // namespace
