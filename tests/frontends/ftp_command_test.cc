@@ -87,8 +87,12 @@ TEST(FtpCommandTest, EveryVerbHasOneEntryWithExactlyOneWayToRunIt) {
   EXPECT_EQ(FtpSession::FindCommand("noop"), nullptr);  // verbs are upper-cased before they are looked up
   EXPECT_EQ(FtpSession::FindCommand("NOOPS"), nullptr);
   EXPECT_EQ(FtpSession::FindCommand(""), nullptr);
-  EXPECT_NE(FtpSession::FindCommand("NOOP")->answer, nullptr);
-  EXPECT_NE(FtpSession::FindCommand("RETR")->handler, nullptr);
+  const FtpSession::CommandEntry* noop = FtpSession::FindCommand("NOOP");
+  const FtpSession::CommandEntry* retr = FtpSession::FindCommand("RETR");
+  ASSERT_NE(noop, nullptr);
+  ASSERT_NE(retr, nullptr);
+  EXPECT_NE(noop->answer, nullptr);
+  EXPECT_NE(retr->handler, nullptr);
 }
 
 TEST(FtpCommandTest, UpperCaseChangesOnlyAsciiLetters) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -115,12 +116,27 @@ struct TlsClient {
   }
 };
 
-// After the server's side has run: closes its socket, so a peer still waiting sees the end, and waits for the peer.
-void CloseAndJoin(Transport& transport, std::thread& peer) {
-  asio::error_code ignored;
-  transport.socket().close(ignored);
-  peer.join();
-}
+// The other end of the connection, on a thread of its own. Finish(), after the server's side has run, closes the
+// server's socket, so a peer still waiting sees the end, and waits for the peer; the destructor does the same if the
+// test leaves early (an exception out of RunToEnd), so that no joinable thread is left behind to std::terminate.
+class Peer {
+ public:
+  Peer(Transport& transport, std::function<void()> body) : transport_(transport), thread_(std::move(body)) {}
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+  ~Peer() { Finish(); }
+
+  void Finish() {
+    if (!thread_.joinable()) return;
+    asio::error_code ignored;
+    transport_.socket().close(ignored);
+    thread_.join();
+  }
+
+ private:
+  Transport& transport_;
+  std::thread thread_;
+};
 
 // Bytes no socket buffer holds at once (loopback buffers grow to a few MiB), in a pattern that shows misplaced bytes.
 std::string LargePayload() {
@@ -205,7 +221,7 @@ TEST_F(TransportTest, WhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
   Transport transport(std::move(connection_.server));
   std::promise<void> written;
   std::string received;
-  std::thread reader([&] {
+  Peer reader(transport, [&] {
     written.get_future().wait_for(kLimit);
     char buffer[65536];
     ssize_t n;
@@ -217,7 +233,7 @@ TEST_F(TransportTest, WhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
     co_await WriteNowThenAll(transport, payload, written);
     co_await transport.Close();
   }());
-  CloseAndJoin(transport, reader);
+  reader.Finish();
   EXPECT_EQ(received.size(), payload.size());
   EXPECT_TRUE(received == payload);
 }
@@ -228,19 +244,25 @@ TEST_F(TransportTest, OverTlsWhatAWriteLeavesForLaterIsSentWholeAndInOrder) {
   Transport transport(std::move(connection_.server), tls.context.native_handle());
   std::promise<void> written;
   std::string received;
-  std::thread reader([&] {
+  asio::error_code ended;  // how the client's read ended
+  Peer reader(transport, [&] {
     TlsClient client(std::move(connection_.client));
+    ended = client.error;
+    if (client.error) return;  // the test reports the failed handshake
     written.get_future().wait_for(kLimit);
-    if (!client.error) asio::read(client.stream, asio::dynamic_buffer(received), client.error);  // to close_notify
+    asio::read(client.stream, asio::dynamic_buffer(received), ended);
   });
   RunToEnd(loop_, [&]() -> asio::awaitable<void> {
     const auto handshake = co_await transport.Handshake();
     EXPECT_FALSE(handshake) << handshake.message();
+    if (handshake) co_return;
     co_await WriteNowThenAll(transport, payload, written);
     co_await transport.SendCloseNotify();
     co_await transport.Close();
   }());
-  CloseAndJoin(transport, reader);
+  reader.Finish();
+  // The stream ended at the server's close_notify (eof), not at a bare close (stream_truncated) or an error.
+  EXPECT_EQ(ended, asio::error_code(asio::error::eof)) << ended.message();
   EXPECT_EQ(received.size(), payload.size());
   EXPECT_TRUE(received == payload);
 }
@@ -252,7 +274,7 @@ TEST_F(TransportTest, OverTlsRecordsAndTheEndArrivingAfterAShortReadAreRead) {
   Transport transport(std::move(connection_.server), tls.context.native_handle());
 
   std::promise<void> first_read, second_sent;
-  std::thread client_thread([&] {
+  Peer client_thread(transport, [&] {
     TlsClient client(std::move(connection_.client));
     if (client.error) {
       first_read.get_future().wait_for(kLimit);  // the test reports the failed handshake
@@ -283,7 +305,7 @@ TEST_F(TransportTest, OverTlsRecordsAndTheEndArrivingAfterAShortReadAreRead) {
       EXPECT_EQ((co_await ReadString(transport)).substr(0, 7), "error: ");  // the end, not a wait
     }
   }());
-  CloseAndJoin(transport, client_thread);
+  client_thread.Finish();
 }
 
 }  // namespace

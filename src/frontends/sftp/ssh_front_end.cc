@@ -389,7 +389,7 @@ asio::awaitable<void> SshFrontEnd::Serve(asio::ip::tcp::socket socket, [[maybe_u
       }
       const auto close_deadline = Clock::now() + std::chrono::seconds(2);
       bool alive = true;
-      // (Not one while condition `a && b && co_await c`: g++ 12 runs that co_await even when `a && b` is false.)
+      // (Not one while condition `a && (b || c) && co_await d`: g++ 12 runs that co_await even when the left is false.)
       while (true) {
         alive = link.Pump();
         if (!alive || (!link.write_pending() && state.closed)) break;
