@@ -326,7 +326,8 @@ std::map<std::string, std::string> Report(const std::string& text) {
 // scripts/package makes the Debian package of this build, in which lintian finds no error. Installed in a throwaway
 // root (this machine's root through an overlay, in a mount namespace of its own: nothing of the machine's changes),
 // its postinst makes the system user ferry and the data root /var/lib/ferry, ready and the user's, and enables the
-// service; an upgrade keeps the data; removing keeps the data and purging removes it.
+// service; an upgrade to a later version keeps the data, the administrator's choice to disable the service and
+// their edit of a conffile; removing keeps the data and purging removes it.
 TEST(Package, PassesLintianAndInstallsUpgradesRemovesAndPurgesInAThrowawayRoot) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: dpkg runs chrooted into an overlay of the machine's root";
 #ifdef FERRY_SANITIZED
@@ -380,6 +381,10 @@ TEST(Package, PassesLintianAndInstallsUpgradesRemovesAndPurgesInAThrowawayRoot) 
       {"ferryd", std::string("ferryd ") + FERRY_VERSION},
       {"man", "/usr/share/man/man5/ferryd.toml.5.gz"},
       {"add", "ferry"},  // the home made through ferryd is the service user's
+      {"upgraded", std::string("install ok installed ") + FERRY_VERSION + "+next1"},
+      {"data-after-upgrade", "unchanged"},
+      {"enabled-after-upgrade", "disabled"},  // as the administrator left it
+      {"conffile-after-upgrade", "# kept across upgrades"},
       {"removed", "deinstall ok config-files"},
       {"program-after-remove", "absent"},
       {"data-after-remove", "kept"},

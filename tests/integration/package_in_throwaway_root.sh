@@ -1,9 +1,9 @@
 #!/bin/bash
-# Installs, upgrades, removes and purges a Debian package in a throwaway root, and prints what each step left, as
-# KEY: VALUE lines for the package test to check. The throwaway root is this machine's root file system seen through
-# an overlay whose changes go to a memory file system: run it in a mount namespace of its own
-# (`unshare --mount --propagation private`), and everything it made is gone when it ends. Nothing of the machine's
-# own is written: the package's scripts run chrooted into the overlay.
+# Installs, upgrades (to itself with a higher version), removes and purges a Debian package in a throwaway root,
+# and prints what each step left, as KEY: VALUE lines for the package test to check. The throwaway root is this
+# machine's root file system seen through an overlay whose changes go to a memory file system: run it in a mount
+# namespace of its own (`unshare --mount --propagation private`), and everything it made is gone when it ends.
+# Nothing of the machine's own is written: the package's scripts run chrooted into the overlay.
 #
 #   package_in_throwaway_root.sh WORK_DIR PACKAGE.deb      (as root; WORK_DIR: an empty folder of the caller's)
 #
@@ -65,9 +65,23 @@ show ferry "ferry --version"
 show man "man -w ferryd.toml"
 show add "printf 'pw\n' | ferryd user add --password-stdin alice >/dev/null && stat -c '%U' /var/lib/ferry/homes/alice"
 
-# An upgrade (the same package again) keeps the data root as it is.
-in_root dpkg -i /tmp/package.deb >&2
+# An upgrade, to the same files as a later version (the package rebuilt with its version raised), so that dpkg
+# runs the scripts' upgrade paths (prerm upgrade, postinst configure OLD-VERSION). Before it the administrator
+# disables the service and edits a conffile; the upgrade keeps both, and the data root as it is.
+dpkg-deb -R "$deb" "$work/next"
+version=$(dpkg-deb -f "$deb" Version)
+sed -i "s/^Version: .*/Version: $version+next1/" "$work/next/DEBIAN/control"
+dpkg-deb -b "$work/next" "$root/tmp/next.deb" >/dev/null
+in_root systemctl disable ferryd.service >&2
+echo '# kept across upgrades' >>"$root/etc/logrotate.d/ferryd"
+data_before=$(in_root sh -c 'cd /var/lib/ferry && sha256sum ferry.db ferryd.toml tls/key.pem ssh/host_ed25519_key')
+in_root dpkg -i /tmp/next.deb >&2
+show upgraded "dpkg-query -W -f='\${Status} \${Version}' ferry"
 show after-upgrade "ferryd user list | tr '\n' ' '"
+data_after=$(in_root sh -c 'cd /var/lib/ferry && sha256sum ferry.db ferryd.toml tls/key.pem ssh/host_ed25519_key')
+echo "data-after-upgrade: $([ "$data_before" = "$data_after" ] && echo unchanged || echo changed)"
+show enabled-after-upgrade "test -e /etc/systemd/system/multi-user.target.wants/ferryd.service && echo enabled || echo disabled"
+show conffile-after-upgrade "tail -n 1 /etc/logrotate.d/ferryd"
 
 in_root dpkg -r ferry >&2
 show removed "dpkg-query -W -f='\${Status}' ferry"
