@@ -156,6 +156,9 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   if (!target.ok()) return refuse(target.status());
   struct stat existing {};
   const bool replacing = ::fstatat(target->parent.get(), target->name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool continuing = options.atomic && options.continue_existing && replacing;
+  const bool atomic = options.atomic && !continuing;
+  const bool resume = options.resume || continuing;
   if (replacing && S_ISDIR(existing.st_mode)) {
     return refuse(Status(ErrorCode::kIsDirectory, fmt::format("is a directory: {}", path)));
   }
@@ -172,7 +175,7 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   upload.new_name_ = !replacing;
 
   std::uint64_t have = 0;
-  if (options.atomic) {
+  if (atomic) {
     auto locked = partials_.Lock((parent_path == "/" ? "" : parent_path) + "/" + target->name, upload.mode_);
     if (!locked.ok()) {
       return refuse(locked.status().code() == ErrorCode::kBusy
@@ -204,10 +207,10 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   upload.target_parent_ = std::move(target->parent);
   upload.target_name_ = std::move(target->name);
 
-  const bool keep = options.resume && have > 0 && (!options.size || have <= *options.size);
+  const bool keep = resume && have > 0 && (!options.size || have <= *options.size);
   if (keep) {
     // Hash the prefix already here: the client compares it with its own before sending the rest.
-    if (options.atomic || options.size) {
+    if (atomic || options.size) {
       if (Status s = HashPrefix(upload.file_.get(), have, upload.checksum_); !s.ok()) return refuse(s);
       upload.prefix_checksum_ = upload.checksum_.HexDigest();
     } else {
@@ -223,11 +226,11 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   const std::uint64_t reused = std::min(dropped, needed);
   auto reservation = Reserve(needed - reused, upload.new_name_ ? 1 : 0);
   if (!reservation.ok()) {
-    if (options.atomic && !keep) {
+    if (atomic && !keep) {
       partials_.Remove(upload.partial_name_);
       ApplyChange({-static_cast<std::int64_t>(have), 0});
     }
-    if (!options.atomic && upload.new_name_) ::unlinkat(upload.target_parent_.get(), upload.target_name_.c_str(), 0);
+    if (!atomic && upload.new_name_) ::unlinkat(upload.target_parent_.get(), upload.target_name_.c_str(), 0);
     return refuse(Status(reservation.status().code(), fmt::format("{}: {}", path, reservation.status().message())));
   }
   if (dropped > 0) {
@@ -235,11 +238,11 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
     // What it freed and this upload will fill is kept for it, so no other upload can take it meanwhile.
     reservation->Absorb(options_.quotas->ReserveFreed(user_, reused));
     ApplyChange({-static_cast<std::int64_t>(dropped - reused), 0});
-    if (options.resume) upload.discarded_ = dropped;
+    if (resume) upload.discarded_ = dropped;
   }
   upload.reservation_ = std::move(reservation).value();
   // In place, the name exists from now on: it counts at once.
-  if (!options.atomic && upload.new_name_) upload.reservation_.Use(0, 1);
+  if (!atomic && upload.new_name_) upload.reservation_.Use(0, 1);
   return upload;
 }
 

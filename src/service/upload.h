@@ -36,6 +36,10 @@ struct UploadOptions {
   bool resume = false;                // keep what an earlier upload of this target left, if it fits
   transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
   bool atomic = true;                 // false: write the target in place
+  // With atomic: a target that already exists is continued in place instead (as atomic = false with resume), and
+  // a new one is still written beside it and published. Decided by the service's own look at the target, so that
+  // nothing can come or go between a front end's check and the upload.
+  bool continue_existing = false;
   UploadTarget target = UploadTarget::kAny;  // refused (EEXIST, ENOENT) otherwise
 };
 

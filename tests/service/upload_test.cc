@@ -457,6 +457,52 @@ TEST_F(UploadTest, InPlaceResumeReportsThePrefixChecksum) {
   ExpectUsageMatchesDisk("alice");
 }
 
+// continue_existing (SFTP's open without truncation): the service itself looks at the target. One that is there is
+// continued in place, from what it holds; even a partial left by an earlier upload of that name is not used then.
+TEST_F(UploadTest, ContinueExistingWritesAFileThatIsThereInPlaceFromWhatItHolds) {
+  const std::string content = RandomBytes(4000, 9);
+  WriteFile(OnDisk("alice", "/c.bin"), content.substr(0, 1500));
+  ASSERT_NO_FATAL_FAILURE(Start());
+  {
+    auto earlier = session_->BeginUpload("/c.bin", Declared(4000));  // leaves a partial of its own
+    ASSERT_TRUE(earlier.ok()) << earlier.status().ToString();
+    ASSERT_TRUE(earlier->Write(std::string(700, 'x')).ok());
+  }
+  ASSERT_EQ(PartialNames("alice").size(), 1u);
+  UploadOptions options;
+  options.continue_existing = true;
+  auto upload = session_->BeginUpload("/c.bin", options);
+  ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+  EXPECT_EQ(upload->resumed(), 1500u);
+  ASSERT_TRUE(upload->WriteAt(1500, std::string_view(content).substr(1500, 1000)).ok());
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/c.bin")), content.substr(0, 2500));  // the file itself, as it is written
+  ASSERT_TRUE(upload->WriteAt(2500, std::string_view(content).substr(2500)).ok());
+  auto result = upload->Commit(Xxh3(content));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/c.bin")), content);
+  EXPECT_EQ(PartialNames("alice").size(), 1u);  // the earlier upload's, untouched
+  ExpectUsageMatchesDisk("alice");
+}
+
+// ... and a target that is not there is written beside it and published whole, as any atomic upload.
+TEST_F(UploadTest, ContinueExistingPublishesANewFileAtomically) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string content = RandomBytes(3000, 10);
+  UploadOptions options;
+  options.continue_existing = true;
+  auto upload = session_->BeginUpload("/n.bin", options);
+  ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+  EXPECT_EQ(upload->resumed(), 0u);
+  ASSERT_TRUE(upload->Write(content).ok());
+  EXPECT_FALSE(Exists(OnDisk("alice", "/n.bin")));
+  EXPECT_EQ(PartialNames("alice").size(), 1u);
+  auto result = upload->Commit(Xxh3(content));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/n.bin")), content);
+  EXPECT_TRUE(PartialNames("alice").empty());
+  ExpectUsageMatchesDisk("alice");
+}
+
 // Refused "before any byte": a refused in-place upload must leave the file it would have replaced as it was.
 TEST_F(UploadTest, InPlaceUploadRefusedForQuotaLeavesTheExistingFileAlone) {
   WriteFile(OnDisk("alice", "/p.bin"), std::string(400, 'o'));

@@ -521,6 +521,8 @@ asio::awaitable<void> FtpSession::Receive(std::string_view path, Transfer kind) 
   }
   service::UploadOptions options;
   options.resume = kind == Transfer::kAppend || offset > 0;
+  // STOU's name was free when it was drawn: another upload that takes it meanwhile is not overwritten.
+  if (kind == Transfer::kStoreUnique) options.target = service::UploadTarget::kMustNotExist;
   auto upload = user_->BeginUpload(path, options);
   if (!upload.ok()) {
     ReplyError(upload.status());

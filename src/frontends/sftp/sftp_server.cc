@@ -282,17 +282,15 @@ void SftpServer::HandleOpen(std::uint32_t id, Reader& in) {
     handle->kind = Handle::Kind::kDownload;
     handle->download.emplace(std::move(download).value());
   } else {
-    const bool exists = session_->Stat(path).ok();
     service::UploadOptions options;
     // O_EXCL and an open without O_CREAT are refused by the service (and audited) when the target is or is not there.
     options.target = (flags & kOpenCreate) == 0       ? service::UploadTarget::kMustExist
                      : (flags & kOpenExclusive) != 0 ? service::UploadTarget::kMustNotExist
                                                      : service::UploadTarget::kAny;
     if (attrs.mode) options.mode = *attrs.mode & 0777;
-    // A new file, or one replaced whole, is written beside it and published when closed; a file opened without
-    // truncation (reput, put -a) is continued in place.
-    options.atomic = !exists || (flags & kOpenTruncate) != 0;
-    options.resume = !options.atomic;
+    // A new file, or one replaced whole, is written beside it and published when closed; a file that is there,
+    // opened without truncation (reput, put -a), is continued in place.
+    options.continue_existing = (flags & kOpenTruncate) == 0;
     auto upload = session_->BeginUpload(path, options);
     if (!upload.ok()) return SendError(id, upload.status());
     handle->kind = Handle::Kind::kUpload;
