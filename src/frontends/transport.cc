@@ -37,6 +37,11 @@ bool WantsIo(int ssl_error) {
   return ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE;
 }
 
+// What OpenSSL's SSL_ERROR_WANT_READ or _WANT_WRITE asks to wait for. REQUIRES: WantsIo(ssl_error).
+Transport::Wait WaitOf(int ssl_error) {
+  return ssl_error == SSL_ERROR_WANT_READ ? Transport::Wait::kReadable : Transport::Wait::kWritable;
+}
+
 // Bytes asio reads for OpenSSL when it had to wait for data: a request or two, or the start of a stream (the rest of
 // which OpenSSL then reads from the socket itself).
 constexpr std::size_t kStagingSize = 4096;
@@ -145,8 +150,8 @@ Transport::Transport(asio::ip::tcp::socket socket, SSL_CTX* context)
 
 Transport::~Transport() = default;
 
-asio::awaitable<asio::error_code> Transport::WaitFor(int ssl_error) {
-  if (ssl_error == SSL_ERROR_WANT_WRITE) {
+asio::awaitable<asio::error_code> Transport::WaitFor(Wait what) {
+  if (what == Wait::kWritable) {
     // Only after a send(2) that found the buffer full: the next room made is a new edge for epoll.
     auto [error] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_write, kNoThrow);
     co_return error;
@@ -177,7 +182,7 @@ asio::awaitable<asio::error_code> Transport::Handshake() {
     const int saved_errno = errno;
     const int ssl_error = ::SSL_get_error(ssl_.get(), result);
     if (!WantsIo(ssl_error)) co_return SslFailure(ssl_error, saved_errno);
-    if (auto wait_error = co_await WaitFor(ssl_error)) co_return wait_error;
+    if (auto wait_error = co_await WaitFor(WaitOf(ssl_error))) co_return wait_error;
   }
 }
 
@@ -202,7 +207,7 @@ asio::awaitable<std::tuple<asio::error_code, std::size_t>> Transport::ReadSome(c
     const int ssl_error = ::SSL_get_error(ssl_.get(), result);
     if (n > 0) break;  // deliver what arrived; a lasting error comes back on the next read
     if (!WantsIo(ssl_error)) co_return std::tuple(SslFailure(ssl_error, saved_errno), std::size_t{0});
-    if (auto wait_error = co_await WaitFor(ssl_error)) co_return std::tuple(wait_error, std::size_t{0});
+    if (auto wait_error = co_await WaitFor(WaitOf(ssl_error))) co_return std::tuple(wait_error, std::size_t{0});
   }
   ::ERR_clear_error();
   co_return std::tuple(asio::error_code{}, n);
@@ -217,19 +222,19 @@ bool Transport::MoreArrived() {
   return socket_.available(error) > 0 && !error;
 }
 
-int Transport::WriteNow(std::string_view& bytes, asio::error_code& error) {
+Transport::Wait Transport::WriteNow(std::string_view& bytes, asio::error_code& error) {
   error.clear();
   if (!socket_.non_blocking()) socket_.non_blocking(true, error);
-  if (error) return 0;
+  if (error) return Wait::kNone;
   if (!tls_) {
     // One send(2), which nearly always takes everything (a reply is small, the socket buffer large).
     bytes.remove_prefix(socket_.write_some(asio::buffer(bytes), error));
     if (error == asio::error::would_block || error == asio::error::try_again) {
       error.clear();
-      return SSL_ERROR_WANT_WRITE;
+      return Wait::kWritable;
     }
-    if (error || bytes.empty()) return 0;
-    return SSL_ERROR_WANT_WRITE;  // the buffer took only part
+    if (error || bytes.empty()) return Wait::kNone;
+    return Wait::kWritable;  // the buffer took only part
   }
   while (!bytes.empty()) {
     ::ERR_clear_error();
@@ -241,18 +246,18 @@ int Transport::WriteNow(std::string_view& bytes, asio::error_code& error) {
     const int saved_errno = errno;
     const int ssl_error = ::SSL_get_error(ssl_.get(), result);
     // After a WANT_*, OpenSSL must be given the same bytes again: they are still at the front of `bytes`.
-    if (WantsIo(ssl_error)) return ssl_error;
+    if (WantsIo(ssl_error)) return WaitOf(ssl_error);
     error = SslFailure(ssl_error, saved_errno);
-    return 0;
+    return Wait::kNone;
   }
-  return 0;
+  return Wait::kNone;
 }
 
 asio::awaitable<asio::error_code> Transport::WriteAll(std::string_view bytes) {
   while (true) {
     asio::error_code error;
-    const int wait_for = WriteNow(bytes, error);
-    if (wait_for == 0) co_return error;
+    const Wait wait_for = WriteNow(bytes, error);
+    if (wait_for == Wait::kNone) co_return error;
     if (auto wait_error = co_await WaitFor(wait_for)) co_return wait_error;
   }
 }
@@ -289,7 +294,7 @@ asio::awaitable<asio::error_code> Transport::SendCloseNotify() {
     const int saved_errno = errno;
     const int ssl_error = ::SSL_get_error(ssl_.get(), result);
     if (ssl_error != SSL_ERROR_WANT_WRITE) co_return SslFailure(ssl_error, saved_errno);
-    if (auto wait_error = co_await WaitFor(ssl_error)) co_return wait_error;
+    if (auto wait_error = co_await WaitFor(WaitOf(ssl_error))) co_return wait_error;
   }
   ::ERR_clear_error();
   co_return asio::error_code{};

@@ -41,10 +41,13 @@ class Transport {
   // Writes all of `bytes`.
   // REQUIRES: `bytes` stays valid until the returned awaitable completes.
   asio::awaitable<asio::error_code> WriteAll(std::string_view bytes);
+  // What the connection must be able to do before a stopped write (or TLS handshake or read) can go on. Over TLS a
+  // write may have to wait for the socket to be readable, as OpenSSL asks (SSL_ERROR_WANT_READ).
+  enum class Wait { kNone, kReadable, kWritable };
   // Writes what the connection takes without waiting (a reply nearly always goes out whole) and removes it from
-  // the front of `bytes`. Returns 0 when all is written or on `error`; otherwise SSL_ERROR_WANT_WRITE (or, over
-  // TLS, SSL_ERROR_WANT_READ): then WriteAll must finish the rest, which starts with exactly the bytes left here.
-  int WriteNow(std::string_view& bytes, asio::error_code& error);
+  // the front of `bytes`. Returns kNone when all is written or on `error`; otherwise what to wait for: then
+  // WriteAll must finish the rest, which starts with exactly the bytes left here.
+  Wait WriteNow(std::string_view& bytes, asio::error_code& error);
   // True when SendFile works: a plain TCP connection (TLS data must pass through OpenSSL).
   bool can_send_file() const { return !tls_; }
   // Sends `count` bytes of `fd` from `offset` with sendfile(2): the kernel moves them from the page cache to the
@@ -71,9 +74,9 @@ class Transport {
   struct TlsIoFree {
     void operator()(TlsIo* io) const;
   };
-  // Waits until the socket can do what OpenSSL asked for (SSL_ERROR_WANT_READ or _WANT_WRITE); for a read, takes in
-  // what arrived. Plain TCP waits only for _WANT_WRITE (WriteNow).
-  asio::awaitable<asio::error_code> WaitFor(int ssl_error);
+  // Waits until the socket can do `what`; when readable, takes in what arrived (for OpenSSL). Plain TCP waits only
+  // to be writable (WriteNow). REQUIRES: what != Wait::kNone.
+  asio::awaitable<asio::error_code> WaitFor(Wait what);
 
   asio::ip::tcp::socket socket_;
   bool tls_ = false;

@@ -151,9 +151,9 @@ std::string LargePayload() {
 asio::awaitable<void> WriteNowThenAll(Transport& transport, std::string output, std::promise<void>& written) {
   std::string_view rest = output;
   asio::error_code error;
-  const int wait_for = transport.WriteNow(rest, error);
+  const Transport::Wait wait_for = transport.WriteNow(rest, error);
   EXPECT_FALSE(error) << error.message();
-  EXPECT_EQ(wait_for, SSL_ERROR_WANT_WRITE);  // the buffers are full, and not because nothing went
+  EXPECT_EQ(wait_for, Transport::Wait::kWritable);  // the buffers are full, and not because nothing went
   EXPECT_LT(rest.size(), output.size());
   output.erase(0, output.size() - rest.size());
   written.set_value();
