@@ -4,6 +4,7 @@
 
 #include <set>
 #include <string>
+#include <variant>
 
 #include <gtest/gtest.h>
 
@@ -78,8 +79,8 @@ TEST(FtpCommandTest, EveryVerbHasOneEntryWithExactlyOneWayToRunIt) {
   for (const FtpSession::CommandEntry& entry : FtpSession::Commands()) {
     EXPECT_TRUE(verbs.insert(std::string(entry.verb)).second) << entry.verb << " twice";
     EXPECT_EQ(UpperCase(entry.verb), entry.verb);
-    // A coroutine for what waits, a plain function for what only replies: never both, never neither.
-    EXPECT_NE(entry.handler == nullptr, entry.answer == nullptr) << entry.verb;
+    // A coroutine for what waits, a plain function for what only replies (never both: a variant), and never none.
+    EXPECT_TRUE(std::visit([](auto run) { return run != nullptr; }, entry.run)) << entry.verb;
     EXPECT_EQ(FtpSession::FindCommand(entry.verb), &entry) << entry.verb;
     EXPECT_FALSE(entry.help.empty()) << entry.verb;
   }
@@ -91,8 +92,8 @@ TEST(FtpCommandTest, EveryVerbHasOneEntryWithExactlyOneWayToRunIt) {
   const FtpSession::CommandEntry* retr = FtpSession::FindCommand("RETR");
   ASSERT_NE(noop, nullptr);
   ASSERT_NE(retr, nullptr);
-  EXPECT_NE(noop->answer, nullptr);
-  EXPECT_NE(retr->handler, nullptr);
+  EXPECT_TRUE(std::holds_alternative<FtpSession::Answer>(noop->run));
+  EXPECT_TRUE(std::holds_alternative<FtpSession::Handler>(retr->run));
 }
 
 TEST(FtpCommandTest, UpperCaseChangesOnlyAsciiLetters) {

@@ -42,56 +42,56 @@ int ReplyCodeFor(ErrorCode code) {
 std::span<const FtpSession::CommandEntry> FtpSession::Commands() {
   using S = FtpSession;
   static const CommandEntry kCommands[] = {
-      {"RETR", false, &S::Retr, nullptr, "RETR <path>: download a file (from the REST offset)", true},
-      {"STOR", false, &S::Stor, nullptr, "STOR <path>: upload a file (from the REST offset)", true},
-      {"PASV", false, &S::Pasv, nullptr, "PASV: wait for a data connection (IPv4)", true},
-      {"EPSV", false, &S::Epsv, nullptr, "EPSV [ALL]: wait for a data connection", true},
-      {"TYPE", false, nullptr, &S::Type, "TYPE A|I: data type (bytes are sent as they are either way)", true},
-      {"SIZE", false, &S::Size, nullptr, "SIZE <path>: a file's size in bytes"},
-      {"MDTM", false, &S::Mdtm, nullptr, "MDTM <path>: a file's modification time (UTC)"},
-      {"CWD", false, &S::Cwd, nullptr, "CWD <path>: change folder"},
-      {"PWD", false, nullptr, &S::Pwd, "PWD: the current folder"},
-      {"LIST", false, &S::List, nullptr, "LIST [<path>]: a long listing"},
-      {"NLST", false, &S::Nlst, nullptr, "NLST [<path>]: names only"},
-      {"MLSD", false, &S::Mlsd, nullptr, "MLSD [<path>]: a listing with facts (RFC 3659)"},
-      {"MLST", false, &S::Mlst, nullptr, "MLST [<path>]: the facts of one entry"},
-      {"DELE", false, &S::Dele, nullptr, "DELE <path>: delete a file"},
-      {"MKD", false, &S::Mkd, nullptr, "MKD <path>: make a folder"},
-      {"RMD", false, &S::Rmd, nullptr, "RMD <path>: remove an empty folder"},
-      {"RNFR", false, &S::Rnfr, nullptr, "RNFR <path>: rename from (then RNTO)", false, true},
-      {"RNTO", false, &S::Rnto, nullptr, "RNTO <path>: rename to", false, true},
-      {"REST", false, nullptr, &S::Rest, "REST <offset>: resume the next RETR or STOR there", true},
-      {"APPE", false, &S::Appe, nullptr, "APPE <path>: append to a file (resumes an interrupted upload)", true},
-      {"STOU", false, &S::Stou, nullptr, "STOU: upload under a new unique name"},
-      {"MFMT", false, &S::Mfmt, nullptr, "MFMT <time> <path>: set a file's modification time"},
-      {"HASH", false, &S::Hash, nullptr, "HASH <path>: a file's SHA-256 (or MD5: OPTS HASH MD5)"},
-      {"AVBL", false, &S::Avbl, nullptr, "AVBL: bytes left in your quota"},
-      {"CDUP", false, &S::Cdup, nullptr, "CDUP: change to the parent folder"},
-      {"XPWD", false, nullptr, &S::Pwd, "XPWD: as PWD"},
-      {"XCWD", false, &S::Cwd, nullptr, "XCWD: as CWD"},
-      {"XMKD", false, &S::Mkd, nullptr, "XMKD: as MKD"},
-      {"XRMD", false, &S::Rmd, nullptr, "XRMD: as RMD"},
-      {"PORT", false, &S::Port, nullptr, "PORT h1,h2,h3,h4,p1,p2: connect to the client (when enabled)", true},
-      {"EPRT", false, &S::Eprt, nullptr, "EPRT |1|address|port|: connect to the client (when enabled)", true},
-      {"ALLO", false, nullptr, &S::Allo, "ALLO: accepted and ignored (room is reserved as a file grows)"},
-      {"ABOR", false, &S::Abor, nullptr, "ABOR: abort a transfer"},
-      {"STAT", true, &S::Stat, nullptr, "STAT [<path>]: the session's state, or a listing on the control connection"},
-      {"NOOP", true, nullptr, &S::Noop, "NOOP: do nothing"},
-      {"USER", true, &S::User, nullptr, "USER <name>: log in as"},
-      {"PASS", true, &S::Pass, nullptr, "PASS <password>: the password"},
-      {"QUIT", true, &S::Quit, nullptr, "QUIT: log out"},
-      {"SYST", true, nullptr, &S::Syst, "SYST: the system type"},
-      {"FEAT", true, nullptr, &S::Feat, "FEAT: the extensions supported"},
-      {"OPTS", true, nullptr, &S::Opts, "OPTS UTF8 ON | OPTS HASH SHA-256|MD5 | OPTS MLST <facts>"},
-      {"HELP", true, nullptr, &S::Help, "HELP [<command>]: this help"},
-      {"CLNT", true, nullptr, &S::Clnt, "CLNT <name>: the client's name (logged)"},
-      {"MODE", true, nullptr, &S::Mode, "MODE S: stream mode (the only one)"},
-      {"STRU", true, nullptr, &S::Stru, "STRU F: file structure (the only one)"},
-      {"AUTH", true, &S::Auth, nullptr, "AUTH TLS: protect the control connection"},
-      {"PBSZ", true, nullptr, &S::Pbsz, "PBSZ 0: required before PROT"},
-      {"PROT", true, &S::Prot, nullptr, "PROT P|C: protect data connections (P) or not (C)"},
-      {"CCC", true, nullptr, &S::Ccc, "CCC: refused (the control connection stays protected)"},
-      {"SITE", true, nullptr, &S::Site, "SITE: no site commands are offered"},
+      {"RETR", false, &S::Retr, "RETR <path>: download a file (from the REST offset)", true},
+      {"STOR", false, &S::Stor, "STOR <path>: upload a file (from the REST offset)", true},
+      {"PASV", false, &S::Pasv, "PASV: wait for a data connection (IPv4)", true},
+      {"EPSV", false, &S::Epsv, "EPSV [ALL]: wait for a data connection", true},
+      {"TYPE", false, &S::Type, "TYPE A|I: data type (bytes are sent as they are either way)", true},
+      {"SIZE", false, &S::Size, "SIZE <path>: a file's size in bytes"},
+      {"MDTM", false, &S::Mdtm, "MDTM <path>: a file's modification time (UTC)"},
+      {"CWD", false, &S::Cwd, "CWD <path>: change folder"},
+      {"PWD", false, &S::Pwd, "PWD: the current folder"},
+      {"LIST", false, &S::List, "LIST [<path>]: a long listing"},
+      {"NLST", false, &S::Nlst, "NLST [<path>]: names only"},
+      {"MLSD", false, &S::Mlsd, "MLSD [<path>]: a listing with facts (RFC 3659)"},
+      {"MLST", false, &S::Mlst, "MLST [<path>]: the facts of one entry"},
+      {"DELE", false, &S::Dele, "DELE <path>: delete a file"},
+      {"MKD", false, &S::Mkd, "MKD <path>: make a folder"},
+      {"RMD", false, &S::Rmd, "RMD <path>: remove an empty folder"},
+      {"RNFR", false, &S::Rnfr, "RNFR <path>: rename from (then RNTO)", false, true},
+      {"RNTO", false, &S::Rnto, "RNTO <path>: rename to", false, true},
+      {"REST", false, &S::Rest, "REST <offset>: resume the next RETR or STOR there", true},
+      {"APPE", false, &S::Appe, "APPE <path>: append to a file (resumes an interrupted upload)", true},
+      {"STOU", false, &S::Stou, "STOU: upload under a new unique name"},
+      {"MFMT", false, &S::Mfmt, "MFMT <time> <path>: set a file's modification time"},
+      {"HASH", false, &S::Hash, "HASH <path>: a file's SHA-256 (or MD5: OPTS HASH MD5)"},
+      {"AVBL", false, &S::Avbl, "AVBL: bytes left in your quota"},
+      {"CDUP", false, &S::Cdup, "CDUP: change to the parent folder"},
+      {"XPWD", false, &S::Pwd, "XPWD: as PWD"},
+      {"XCWD", false, &S::Cwd, "XCWD: as CWD"},
+      {"XMKD", false, &S::Mkd, "XMKD: as MKD"},
+      {"XRMD", false, &S::Rmd, "XRMD: as RMD"},
+      {"PORT", false, &S::Port, "PORT h1,h2,h3,h4,p1,p2: connect to the client (when enabled)", true},
+      {"EPRT", false, &S::Eprt, "EPRT |1|address|port|: connect to the client (when enabled)", true},
+      {"ALLO", false, &S::Allo, "ALLO: accepted and ignored (room is reserved as a file grows)"},
+      {"ABOR", false, &S::Abor, "ABOR: abort a transfer"},
+      {"STAT", true, &S::Stat, "STAT [<path>]: the session's state, or a listing on the control connection"},
+      {"NOOP", true, &S::Noop, "NOOP: do nothing"},
+      {"USER", true, &S::User, "USER <name>: log in as"},
+      {"PASS", true, &S::Pass, "PASS <password>: the password"},
+      {"QUIT", true, &S::Quit, "QUIT: log out"},
+      {"SYST", true, &S::Syst, "SYST: the system type"},
+      {"FEAT", true, &S::Feat, "FEAT: the extensions supported"},
+      {"OPTS", true, &S::Opts, "OPTS UTF8 ON | OPTS HASH SHA-256|MD5 | OPTS MLST <facts>"},
+      {"HELP", true, &S::Help, "HELP [<command>]: this help"},
+      {"CLNT", true, &S::Clnt, "CLNT <name>: the client's name (logged)"},
+      {"MODE", true, &S::Mode, "MODE S: stream mode (the only one)"},
+      {"STRU", true, &S::Stru, "STRU F: file structure (the only one)"},
+      {"AUTH", true, &S::Auth, "AUTH TLS: protect the control connection"},
+      {"PBSZ", true, &S::Pbsz, "PBSZ 0: required before PROT"},
+      {"PROT", true, &S::Prot, "PROT P|C: protect data connections (P) or not (C)"},
+      {"CCC", true, &S::Ccc, "CCC: refused (the control connection stays protected)"},
+      {"SITE", true, &S::Site, "SITE: no site commands are offered"},
   };
   return kCommands;
 }
@@ -154,10 +154,12 @@ asio::awaitable<void> FtpSession::Run() {
       }
       if (!command) break;
       const CommandEntry* entry = Admit(*command);
-      if (entry != nullptr && entry->answer != nullptr) {
-        (this->*entry->answer)(command->argument);
-      } else if (entry != nullptr) {
-        co_await (this->*entry->handler)(command->argument);
+      if (entry != nullptr) {
+        if (const auto* answer = std::get_if<Answer>(&entry->run)) {
+          (this->**answer)(command->argument);
+        } else {
+          co_await (this->*std::get<Handler>(entry->run))(command->argument);
+        }
       }
       if (control_lost_) broken_ = true;
     }

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -61,14 +62,16 @@ struct PassiveLink {
 
 class FtpSession {
  public:
+  // How a command runs: a coroutine, or a plain function.
+  using Handler = asio::awaitable<void> (FtpSession::*)(std::string_view argument);
+  using Answer = void (FtpSession::*)(std::string_view argument);
   // One entry of the command table.
   struct CommandEntry {
     std::string_view verb;
     bool before_login;  // allowed before a login
-    // One of the two is set: a command that waits (for the network, the file service) is a coroutine; one that only
-    // replies is a plain function, which costs no coroutine frame.
-    asio::awaitable<void> (FtpSession::*handler)(std::string_view argument);
-    void (FtpSession::*answer)(std::string_view argument);
+    // A command that waits (for the network, the file service) is a coroutine; one that only replies is a plain
+    // function, which costs no coroutine frame.
+    std::variant<Handler, Answer> run;
     std::string_view help;  // HELP's text for it
     // What the previous command set up and this one does not undo: REST's offset is for the transfer that follows
     // it at once (commands that set the transfer up keep it), RNFR's path for the RNTO that follows it.
