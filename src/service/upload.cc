@@ -152,6 +152,7 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   auto refuse = [](Status status) -> Result<Upload> { return status; };
   if (Status writable = CheckWritable(); !writable.ok()) return refuse(writable);
   std::string parent_path;
+  // options.atomic, not the choice made below: a new target of continue_existing is atomic and needs the path.
   auto target = OpenUploadParent(path, options.atomic ? &parent_path : nullptr);
   if (!target.ok()) return refuse(target.status());
   struct stat existing {};
@@ -173,6 +174,7 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
   upload.mode_ = options.mode & 0777;
   upload.mtime_ = options.mtime;
   upload.new_name_ = !replacing;
+  upload.must_stay_new_ = options.target == UploadTarget::kMustNotExist;
 
   std::uint64_t have = 0;
   if (atomic) {
@@ -195,10 +197,17 @@ Result<Upload> UserSession::StartUpload(std::string_view path, const UploadOptio
       have = static_cast<std::uint64_t>(partial.st_size);
     }
   } else {
-    // In place: the file itself, created if missing; without resume it starts empty.
+    // In place: the file itself, created if missing; without resume it starts empty. It must still be (or not be)
+    // there as it was when looked at, or the name and its room would be counted wrongly.
     upload.file_.Reset(::openat(target->parent.get(), target->name.c_str(),
-                                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
-    if (!upload.file_.valid()) return refuse(Status::FromErrno(errno, path));
+                                O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (replacing ? 0 : O_CREAT | O_EXCL),
+                                0600));
+    if (!upload.file_.valid()) {
+      if (errno == ENOENT || errno == EEXIST) {
+        return refuse(Status(ErrorCode::kBusy, fmt::format("{} changed as the upload began; try again", path)));
+      }
+      return refuse(Status::FromErrno(errno, path));
+    }
     struct stat st {};
     if (::fstat(upload.file_.get(), &st) != 0) return refuse(Status::FromErrno(errno, path));
     if (!S_ISREG(st.st_mode)) return refuse(Status(ErrorCode::kInvalid, fmt::format("not a regular file: {}", path)));
@@ -344,12 +353,13 @@ void Upload::Discard() {
     session_->partials_.Remove(partial_name_);
     session_->ApplyChange({-static_cast<std::int64_t>(written_), 0});
   } else if (new_name_) {
-    // In place, a file this upload created goes; one it replaced stays, emptied as the upload began it.
+    // In place, a file this upload created goes.
     if (::unlinkat(target_parent_.get(), target_name_.c_str(), 0) == 0) {
       session_->ApplyChange({-static_cast<std::int64_t>(written_), -1});
     }
-  } else if (::ftruncate(file_.get(), 0) == 0) {
-    session_->ApplyChange({-static_cast<std::int64_t>(written_), 0});
+  } else if (written_ > resumed_ && ::ftruncate(file_.get(), static_cast<off_t>(resumed_)) == 0) {
+    // One that was there stays, at the length it had when continued (0 if the upload began it afresh).
+    session_->ApplyChange({-static_cast<std::int64_t>(written_ - resumed_), 0});
   }
   reservation_.Release();
   file_.Reset();  // written_ stays: the audit line says how much arrived
@@ -436,6 +446,21 @@ Result<UploadResult> Upload::Publish(std::optional<std::string_view> expected) {
     if (new_name_) {
       moved = ::renameat2(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(),
                           target_name_.c_str(), RENAME_NOREPLACE) == 0;
+      if (!moved && must_stay_new_) {
+        int err = errno;
+        if (err == EINVAL) {
+          // No RENAME_NOREPLACE on this file system: a hard link is just as exclusive.
+          moved = ::linkat(session_->partials_.fd(), partial_name_.c_str(), target_parent_.get(),
+                           target_name_.c_str(), 0) == 0;
+          if (moved) ::unlinkat(session_->partials_.fd(), partial_name_.c_str(), 0);
+          err = errno;
+        }
+        if (!moved) {
+          return err == EEXIST ? Status(ErrorCode::kExists, fmt::format("file exists: {} (made while the upload ran)",
+                                                                       path_))
+                               : RenameError(err);
+        }
+      }
     }
     if (!moved) {
       // Taken meanwhile (or a file system without RENAME_NOREPLACE): what is there is replaced. Unless it is a

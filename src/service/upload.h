@@ -37,8 +37,8 @@ struct UploadOptions {
   transfer::ChecksumAlgorithm algorithm = transfer::kDefaultChecksum;
   bool atomic = true;                 // false: write the target in place
   // With atomic: a target that already exists is continued in place instead (as atomic = false with resume), and
-  // a new one is still written beside it and published. Decided by the service's own look at the target, so that
-  // nothing can come or go between a front end's check and the upload.
+  // a new one is still written beside it and published. Decided by the service's own look at the target, not a
+  // front end's earlier one; a target that comes or goes before it is opened is refused (kBusy).
   bool continue_existing = false;
   UploadTarget target = UploadTarget::kAny;  // refused (EEXIST, ENOENT) otherwise
 };
@@ -76,10 +76,12 @@ class Upload {
   Status CopyFrom(int fd, std::uint64_t offset, std::uint64_t max_bytes, std::uint64_t* copied);
   // After CopyFrom, no checksum is computed (UploadResult::checksum is empty) and none may be expected.
   // Verifies the size and (when given) the checksum, sets mode and time, and publishes the file: for an atomic
-  // upload by renaming it over its name, replacing what was there. Audited, failed or not (then not again). A short
-  // upload keeps its partial for a resume; a corrupted one is discarded.
+  // upload by renaming it over its name, replacing what was there (unless it had to be new: then a name taken while
+  // it ran is kExists). Audited, failed or not (then not again). A short upload keeps its partial for a resume; a
+  // corrupted one is discarded.
   Result<UploadResult> Commit(std::optional<std::string_view> expected_checksum);
-  // Deletes what was written (an atomic upload's partial) and gives its room back.
+  // Deletes what was written and gives its room back: an atomic upload's partial, a file an in-place upload made;
+  // a file continued in place goes back to the length it had (bytes written over within it stay written).
   void Discard();
   // Discard, and no audit line: the front end begins the same upload again another way (FTP's APPE onto a file).
   void Abandon();
@@ -118,6 +120,7 @@ class Upload {
   bool mode_set_ = false;  // the partial was made with mode_ (PartialStore::Lock): publishing need not set it
   std::optional<timespec> mtime_;
   bool new_name_ = false;  // no file had the target's name when it began: publishing adds an entry
+  bool must_stay_new_ = false;  // UploadTarget::kMustNotExist: a name taken while it ran is not replaced
   storage::QuotaLedger::Reservation reservation_;  // room for the bytes still to come and the new name
 
   // Whether the upload's audit line is still to be written (set by BeginUpload; a copy writes its own): cleared by

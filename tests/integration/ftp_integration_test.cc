@@ -566,6 +566,34 @@ TEST(FtpCommands, RestAndRnfrLastOnlyUntilTheCommandTheySetUp) {
   EXPECT_EQ(ftp.Command("XYZW").code, 500);
 }
 
+// STOU stores under a name no entry has, which the 150 and 226 replies give (RFC 1123: "FILE: name"); each STOU
+// gets its own.
+TEST(FtpCommands, StouStoresEachUploadUnderANewName) {
+  TestServer server(FtpServer(/*plain=*/true));
+  WriteFile(server.home("alice") + "/there.txt", "was here");
+  FtpControl ftp(server.ftp_port());
+  ASSERT_TRUE(ftp.Login("alice", "alice-secret"));
+  std::vector<std::string> names;
+  for (const std::string content : {"first upload", "second upload"}) {
+    const int data = ftp.OpenPassive();
+    ASSERT_GE(data, 0);
+    const auto opening = ftp.Command("STOU");
+    ASSERT_EQ(opening.code, 150) << opening.text;
+    const auto at = opening.text.find("FILE: ");
+    ASSERT_NE(at, std::string::npos) << opening.text;
+    std::string name = opening.text.substr(at + 6);
+    name = name.substr(0, name.find_first_of("\r\n"));
+    WriteAllAndClose(data, content);
+    const auto done = ftp.Read();
+    EXPECT_EQ(done.code, 226) << done.text;
+    EXPECT_THAT(done.text, HasSubstr("FILE: " + name));
+    EXPECT_EQ(ReadFile(server.home("alice") + "/" + name), content) << name;
+    names.push_back(name);
+  }
+  EXPECT_NE(names[0], names[1]);
+  EXPECT_EQ(ReadFile(server.home("alice") + "/there.txt"), "was here");
+}
+
 TEST(FtpAudit, EveryChangeAndTransferIsAuditedAsFtp) {
   TestServer server(FtpServer(/*plain=*/true));
   FtpControl ftp(server.ftp_port());

@@ -68,18 +68,24 @@ show add "printf 'pw\n' | ferryd user add --password-stdin alice >/dev/null && s
 # An upgrade, to the same files as a later version (the package rebuilt with its version raised), so that dpkg
 # runs the scripts' upgrade paths (prerm upgrade, postinst configure OLD-VERSION). Before it the administrator
 # disables the service and edits a conffile; the upgrade keeps both, and the data root as it is.
-dpkg-deb -R "$deb" "$work/next"
-version=$(dpkg-deb -f "$deb" Version)
-sed -i "s/^Version: .*/Version: $version+next1/" "$work/next/DEBIAN/control"
-dpkg-deb -b "$work/next" "$root/tmp/next.deb" >/dev/null
-in_root systemctl disable ferryd.service >&2
+in_root sh -c 'umask 022 && dpkg-deb -R /tmp/package.deb /tmp/next &&
+  sed -i "s/^Version: .*/&+next1/" /tmp/next/DEBIAN/control && dpkg-deb -Znone -b /tmp/next /tmp/next.deb >/dev/null'
+# What `systemctl disable` does (offline, in the root), where the root has no systemctl.
+if [ -x "$root/bin/systemctl" ]; then
+  in_root SYSTEMD_OFFLINE=1 systemctl disable ferryd.service >&2
+else
+  rm -f "$root/etc/systemd/system/multi-user.target.wants/ferryd.service"
+fi
 echo '# kept across upgrades' >>"$root/etc/logrotate.d/ferryd"
-data_before=$(in_root sh -c 'cd /var/lib/ferry && sha256sum ferry.db ferryd.toml tls/key.pem ssh/host_ed25519_key')
+# Every file of the data root: its content, owner and mode.
+data_root() { in_root sh -c 'cd /var/lib/ferry && find . -type f | sort | while read -r f; do
+  echo "$(sha256sum <"$f") $(stat -c "%U:%G %a" "$f") $f"; done'; }
+data_before=$(data_root)
 in_root dpkg -i /tmp/next.deb >&2
+data_after=$(data_root)
+echo "data-after-upgrade: $([ -n "$data_before" ] && [ "$data_before" = "$data_after" ] && echo unchanged || echo changed)"
 show upgraded "dpkg-query -W -f='\${Status} \${Version}' ferry"
 show after-upgrade "ferryd user list | tr '\n' ' '"
-data_after=$(in_root sh -c 'cd /var/lib/ferry && sha256sum ferry.db ferryd.toml tls/key.pem ssh/host_ed25519_key')
-echo "data-after-upgrade: $([ "$data_before" = "$data_after" ] && echo unchanged || echo changed)"
 show enabled-after-upgrade "test -e /etc/systemd/system/multi-user.target.wants/ferryd.service && echo enabled || echo disabled"
 show conffile-after-upgrade "tail -n 1 /etc/logrotate.d/ferryd"
 

@@ -663,6 +663,62 @@ TEST_F(UploadTest, TwoSessionsCannotTogetherPassTheQuota) {
 
 // ---- What uploads in one batch share ----
 
+// An upload whose target must not exist (FTP's STOU, SFTP's O_EXCL) does not replace a name taken while it ran: the
+// commit is refused, the other file stays, and the upload's bytes wait in its partial.
+TEST_F(UploadTest, ANameTakenWhileAnUploadThatMustBeNewRanIsNotReplaced) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  auto other = LoginOrFail("alice");
+  ASSERT_NE(other, nullptr);
+  const std::string content = RandomBytes(1500, 13);
+  std::size_t before = 0;
+  {
+    UploadOptions options = Declared(content.size());
+    options.target = UploadTarget::kMustNotExist;
+    auto upload = session_->BeginUpload("/y.bin", options);
+    ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+    ASSERT_TRUE(upload->Write(content).ok());
+    // Another session takes the name (one upload of a name at a time: it uploads elsewhere and renames).
+    auto taken = other->BeginUpload("/elsewhere", Declared(4000));
+    ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+    ASSERT_TRUE(taken->Write(std::string(4000, 'e')).ok());
+    ASSERT_TRUE(taken->Commit(std::nullopt).ok());
+    ASSERT_TRUE(other->Rename("/elsewhere", "/y.bin", false).ok());
+    before = AuditCount();
+    auto result = upload->Commit(Xxh3(content));
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), ErrorCode::kExists) << result.status().ToString();
+  }  // dropped, as when the connection closes
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/y.bin")), std::string(4000, 'e'));
+  EXPECT_EQ(PartialNames("alice").size(), 1u);
+  const auto lines = AuditSince(before);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(Field(lines[0], "result"), "EEXIST");
+  EXPECT_EQ(quotas_.Usage("alice").entries, 1u);
+  ExpectUsageMatchesDisk("alice");
+}
+
+// A file continued in place that the upload cannot finish (past the quota) goes back to the length it had: the
+// user's file is not emptied.
+TEST_F(UploadTest, DiscardOfAFileContinuedInPlaceLeavesItAsLongAsItWas) {
+  const std::string start = RandomBytes(1000, 14);
+  WriteFile(OnDisk("alice", "/k.bin"), start);
+  ASSERT_NO_FATAL_FAILURE(SetQuota(1500, std::nullopt));
+  ASSERT_NO_FATAL_FAILURE(Start());
+  UploadOptions options;
+  options.continue_existing = true;
+  auto upload = session_->BeginUpload("/k.bin", options);
+  ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+  ASSERT_EQ(upload->resumed(), 1000u);
+  ASSERT_TRUE(upload->WriteAt(1000, std::string(300, 'k')).ok());
+  const Status past = upload->WriteAt(1300, std::string(400, 'k'));
+  EXPECT_EQ(past.code(), ErrorCode::kQuota) << past.ToString();
+  upload->Discard();
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/k.bin")), start);
+  EXPECT_EQ(quotas_.Usage("alice").bytes, 1000u);
+  EXPECT_EQ(quotas_.Usage("alice").entries, 1u);
+  ExpectUsageMatchesDisk("alice");
+}
+
 TEST_F(UploadTest, ANameTakenWhileTheUploadRanIsReplacedAndCountedOnce) {
   ASSERT_NO_FATAL_FAILURE(Start());
   auto other = LoginOrFail("alice");

@@ -361,7 +361,7 @@ void SftpServer::HandleWrite(std::uint32_t id, Reader& in) {
   const Status written =
       handle->append ? handle->upload->Write(data) : handle->upload->WriteAt(offset, data);
   if (!written.ok() && (written.code() == ErrorCode::kQuota || written.code() == ErrorCode::kNoSpace)) {
-    handle->upload->Discard();  // nothing is left behind of an upload that does not fit
+    handle->upload->Discard();  // nothing is left of an upload that does not fit (a continued file keeps its start)
   }
   SendError(id, written);
 }
