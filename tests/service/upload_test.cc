@@ -503,6 +503,29 @@ TEST_F(UploadTest, ContinueExistingPublishesANewFileAtomically) {
   ExpectUsageMatchesDisk("alice");
 }
 
+// continue_existing keeps the other rules: an open without O_CREAT of no file, or with O_EXCL of one, is refused, and
+// a link in the target's place is not followed (nor replaced).
+TEST_F(UploadTest, ContinueExistingKeepsTheTargetRulesAndFollowsNoLink) {
+  WriteFile(OnDisk("alice", "/there.bin"), "there");
+  ASSERT_EQ(::symlink("there.bin", OnDisk("alice", "/link.bin").c_str()), 0);
+  ASSERT_NO_FATAL_FAILURE(Start());
+  UploadOptions options;
+  options.continue_existing = true;
+  options.target = UploadTarget::kMustExist;
+  EXPECT_EQ(session_->BeginUpload("/missing.bin", options).status().code(), ErrorCode::kNotFound);
+  options.target = UploadTarget::kMustNotExist;
+  EXPECT_EQ(session_->BeginUpload("/there.bin", options).status().code(), ErrorCode::kExists);
+  options.target = UploadTarget::kAny;
+  EXPECT_FALSE(session_->BeginUpload("/link.bin", options).ok());
+  EXPECT_EQ(ReadFile(OnDisk("alice", "/there.bin")), "there");
+  struct stat link {};
+  ASSERT_EQ(::lstat(OnDisk("alice", "/link.bin").c_str(), &link), 0);
+  EXPECT_TRUE(S_ISLNK(link.st_mode));
+  EXPECT_FALSE(Exists(OnDisk("alice", "/missing.bin")));
+  EXPECT_TRUE(PartialNames("alice").empty());
+  ExpectUsageMatchesDisk("alice");
+}
+
 // Refused "before any byte": a refused in-place upload must leave the file it would have replaced as it was.
 TEST_F(UploadTest, InPlaceUploadRefusedForQuotaLeavesTheExistingFileAlone) {
   WriteFile(OnDisk("alice", "/p.bin"), std::string(400, 'o'));
